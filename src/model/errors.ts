@@ -1,0 +1,43 @@
+// The one error catalogue. Every error a client can see is made here, with a stable code and an
+// HTTP status; REST returns the code in `code`, GraphQL in `extensions.code`, OData in `error.code`.
+// test/errors.test.ts checks that each key equals its code and that each code is documented in
+// README.md.
+import createError from '@fastify/error'
+
+export const errors = {
+  HG_ERR_VALIDATION: createError('HG_ERR_VALIDATION', 'Invalid request: %s', 400),
+  HG_ERR_UNKNOWN_PARAMETER: createError('HG_ERR_UNKNOWN_PARAMETER', 'Unknown query parameter "%s"; allowed: %s', 400),
+  HG_ERR_BAD_TIMESTAMP: createError('HG_ERR_BAD_TIMESTAMP', '"%s" is not a valid instant: use ISO-8601 with a zone (2024-05-01T00:00:00Z) or epoch milliseconds', 400),
+  HG_ERR_TIMESTAMP_OUT_OF_RANGE: createError('HG_ERR_TIMESTAMP_OUT_OF_RANGE', '"%s" is outside the years 2000..2100', 400),
+  HG_ERR_MISSING_PARAMETER: createError('HG_ERR_MISSING_PARAMETER', 'Missing query parameter "%s"', 400),
+  HG_ERR_EMPTY_RANGE: createError('HG_ERR_EMPTY_RANGE', '"to" (%s) must be after "from" (%s)', 400),
+  HG_ERR_RANGE_TOO_LARGE: createError('HG_ERR_RANGE_TOO_LARGE', 'The range spans %s days; at most %s are allowed per query', 400),
+  HG_ERR_FROM_IN_FUTURE: createError('HG_ERR_FROM_IN_FUTURE', '"from" (%s) lies in the future; nothing can be known there yet', 400),
+  HG_ERR_UNKNOWN_GRANULARITY: createError('HG_ERR_UNKNOWN_GRANULARITY', 'Unknown granularity "%s"; use minute, hour or day', 400),
+  HG_ERR_UNKNOWN_DIMENSION: createError('HG_ERR_UNKNOWN_DIMENSION', 'Unknown dimension "%s" in group_by; use event_type and/or region', 400),
+  HG_ERR_DUPLICATE_DIMENSION: createError('HG_ERR_DUPLICATE_DIMENSION', 'Dimension "%s" appears twice in group_by', 400),
+  HG_ERR_UNKNOWN_METRIC: createError('HG_ERR_UNKNOWN_METRIC', 'Unknown metric "%s"; use total_events, avg_latency, p95_response, total_revenue', 400),
+  HG_ERR_BAD_FILTER_VALUE: createError('HG_ERR_BAD_FILTER_VALUE', 'Filter %s has an invalid value: each value must be 1..64 characters, comma-separated', 400),
+  HG_ERR_TOO_MANY_VALUES: createError('HG_ERR_TOO_MANY_VALUES', 'Filter %s lists %s values; at most %s are allowed', 400),
+  HG_ERR_TOO_MANY_BUCKETS: createError('HG_ERR_TOO_MANY_BUCKETS', 'The query asks for %s buckets; at most %s are allowed: use a coarser granularity or a shorter range', 400),
+  HG_ERR_MINUTE_NOT_AVAILABLE: createError('HG_ERR_MINUTE_NOT_AVAILABLE', 'Minute granularity exists only in the speed layer (from %s on); this range starts at %s, where only hourly gold exists: use granularity=hour or a later "from"', 400),
+  HG_ERR_BAD_DURATION: createError('HG_ERR_BAD_DURATION', '"%s" is not a duration: use a number and a unit, e.g. 15m, 1h, 90s', 400),
+  HG_ERR_LIVE_TOO_LONG: createError('HG_ERR_LIVE_TOO_LONG', 'last=%s is longer than the speed layer keeps (%s); use /v1/metrics for older data', 400),
+  HG_ERR_BAD_LIMIT: createError('HG_ERR_BAD_LIMIT', 'limit must be an integer from 1 to %s', 400),
+  HG_ERR_NOT_FOUND: createError('HG_ERR_NOT_FOUND', 'Route %s %s not found', 404),
+  HG_ERR_URL_TOO_LONG: createError('HG_ERR_URL_TOO_LONG', 'The request URL is %s bytes; at most %s are allowed', 414),
+  HG_ERR_NOT_READY: createError('HG_ERR_NOT_READY', 'The service is not ready: %s', 503),
+  HG_ERR_INTERNAL: createError('HG_ERR_INTERNAL', 'Internal error; the details are in the server log', 500)
+} as const
+
+export type ErrorCode = keyof typeof errors
+
+export interface HourglassError extends Error {
+  code: string
+  statusCode: number
+}
+
+export function isHourglassError (err: unknown): err is HourglassError {
+  return err instanceof Error && typeof (err as HourglassError).code === 'string' &&
+    (err as HourglassError).code.startsWith('HG_ERR_') && typeof (err as HourglassError).statusCode === 'number'
+}

@@ -1,0 +1,65 @@
+// Mergeable partial aggregates (DESIGN.md): both layers store these, never a final average or
+// percentile. Merging is addition; finalising turns them into the served metrics.
+import type { HourglassEvent } from './event.js'
+import { type Sketch, sketchAdd, sketchMerge, sketchQuantile } from './sketch.js'
+
+export interface Partials {
+  events: number
+  latency_sum: number
+  latency_count: number
+  revenue_cents: number
+  response: Sketch
+}
+
+export const METRIC_NAMES = ['total_events', 'avg_latency', 'p95_response', 'total_revenue'] as const
+export type MetricName = typeof METRIC_NAMES[number]
+
+export interface Metrics {
+  total_events: number
+  avg_latency: number | null
+  p95_response: number | null
+  total_revenue: number
+}
+
+export function emptyPartials (): Partials {
+  return { events: 0, latency_sum: 0, latency_count: 0, revenue_cents: 0, response: new Map() }
+}
+
+export function addEvent (p: Partials, e: HourglassEvent): void {
+  p.events += 1
+  if (e.processing_time !== undefined) {
+    p.latency_sum += e.processing_time
+    p.latency_count += 1
+  }
+  if (e.revenue_cents !== undefined) p.revenue_cents += e.revenue_cents
+  if (e.response_time !== undefined) sketchAdd(p.response, e.response_time)
+}
+
+export function mergePartials (into: Partials, from: Partials): void {
+  into.events += from.events
+  into.latency_sum += from.latency_sum
+  into.latency_count += from.latency_count
+  into.revenue_cents += from.revenue_cents
+  sketchMerge(into.response, from.response)
+}
+
+export function clonePartials (p: Partials): Partials {
+  return { ...p, response: new Map(p.response) }
+}
+
+export function finalise (p: Partials): Metrics {
+  return {
+    total_events: p.events,
+    avg_latency: p.latency_count === 0 ? null : p.latency_sum / p.latency_count,
+    p95_response: sketchQuantile(p.response, 0.95),
+    total_revenue: p.revenue_cents / 100
+  }
+}
+
+/** One stored aggregate: a window (minute in speed, hour in gold) of one event_type × region. */
+export interface PartialRow {
+  window_start: number
+  event_type: string
+  region: string
+  partials: Partials
+}

@@ -1,0 +1,71 @@
+// Query and result types shared by the merger and the APIs.
+import type { MetricName } from './partials.js'
+import type { Granularity } from './time.js'
+
+export const DIMENSIONS = ['event_type', 'region'] as const
+export type Dimension = typeof DIMENSIONS[number]
+
+/** Filter values per dimension; an absent or empty list means "all". */
+export interface Filters {
+  event_type?: string[]
+  region?: string[]
+}
+
+export interface MetricsQuery {
+  from: number
+  to: number
+  granularity: Granularity
+  groupBy: Dimension[]
+  filters: Filters
+  metrics: MetricName[]
+}
+
+export interface LiveQuery {
+  /** window length in ms, ending now (open windows included) */
+  last: number
+  groupBy: Dimension[]
+  filters: Filters
+  metrics: MetricName[]
+}
+
+export type Layer = 'batch' | 'speed'
+
+export interface SourceRange { layer: Layer, from: string, to: string }
+
+export type GapReason = 'speed_not_covered' | 'speed_behind' | 'before_history'
+
+export interface Gap { from: string, to: string, reason: GapReason }
+
+export interface Freshness {
+  /** the speed layer's watermark (event time up to which minute windows are closed) */
+  watermark: string | null
+  /** now − newest event time the speed layer has applied, ms */
+  lag_ms: number | null
+}
+
+export interface ResultMeta {
+  from: string
+  to: string
+  granularity: Granularity
+  boundary: string | null
+  sources: SourceRange[]
+  complete: boolean
+  gaps: Gap[]
+  freshness: Freshness
+  batch_version: number | null
+}
+
+export interface ResultRow {
+  window_start: string
+  event_type?: string
+  region?: string
+  total_events?: number
+  avg_latency?: number | null
+  p95_response?: number | null
+  total_revenue?: number
+}
+
+export interface MetricsResult {
+  rows: ResultRow[]
+  meta: ResultMeta
+}

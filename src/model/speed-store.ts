@@ -1,0 +1,49 @@
+// The speed store contract (DESIGN.md, "Speed store"), the same for every backend.
+import type { PartialRow } from './partials.js'
+import type { Filters } from './query.js'
+
+/** Where a consumed batch came from: a Kafka partition and the last offset in the batch. */
+export interface SourcePosition {
+  topic: string
+  partition: number
+  /** decimal string (Kafka offsets are int64) */
+  offset: string
+}
+
+/** The window deltas of one consumed batch, applied atomically with its source position. */
+export interface ApplyBatch {
+  deltas: PartialRow[]
+  position: SourcePosition
+  /** the speed layer's watermark after this batch (epoch ms), if it moved */
+  watermark?: number
+  /** the newest event time in this batch (epoch ms) */
+  maxEventTime?: number
+}
+
+export interface Coverage {
+  /** oldest and newest minute window held (window_start, epoch ms) */
+  oldest: number | null
+  newest: number | null
+  watermark: number | null
+  /** newest event time applied */
+  maxEventTime: number | null
+  /** event time from which the store holds every on-time event (after eviction: ≥ now − retention) */
+  coveredFrom: number | null
+}
+
+export interface SpeedStore {
+  readonly kind: string
+  /**
+   * Apply one batch. Idempotent: a batch whose position is not newer than the last one applied
+   * for its (topic, partition) changes nothing. Returns true when it was applied.
+   */
+  apply (batch: ApplyBatch): Promise<boolean>
+  /** partial rows whose window_start lies in [from, to), filtered */
+  query (from: number, to: number, filters: Filters): Promise<PartialRow[]>
+  coverage (): Promise<Coverage>
+  /** last applied offset for a partition, or null when the store has none */
+  position (topic: string, partition: number): Promise<string | null>
+  /** declare that the store holds every on-time event from `t` on (a consumer that rebuilt it says so) */
+  setCoveredFrom (t: number): Promise<void>
+  close (): Promise<void>
+}
