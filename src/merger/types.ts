@@ -1,0 +1,46 @@
+// What the APIs (REST now; GraphQL and OData later) need of the merger. The API layer knows only
+// this interface and src/model; src/app.ts wires the implementation in.
+import type { DeadLetter, LiveQuery, MetricsQuery, MetricsResult, QualityCounts } from '../model/index.js'
+
+export interface Limits {
+  /** most buckets × groups one query may produce */
+  maxBuckets: number
+  /** longest range of /v1/metrics, days */
+  maxRangeDays: number
+  /** most values in one filter */
+  maxFilterValues: number
+  /** what the speed layer keeps (longest `last` of /v1/metrics/live), ms */
+  retentionMs: number
+}
+
+export interface QualityReport extends QualityCounts {
+  /** valid / received */
+  quality_ratio: number
+}
+
+export interface Dimensions {
+  event_types: string[]
+  regions: string[]
+}
+
+export interface Readiness {
+  ready: boolean
+  /** what is missing when not ready */
+  reasons: string[]
+  batch_version: number | null
+  speed_watermark: string | null
+}
+
+export interface MetricsService {
+  readonly limits: Limits
+  /** merged batch + speed answer; throws catalogue errors (HG_ERR_*) for queries it cannot answer */
+  query (q: MetricsQuery): Promise<MetricsResult>
+  /** speed only, minute windows ending now, open windows included */
+  live (q: LiveQuery): Promise<MetricsResult>
+  dimensions (): Promise<Dimensions>
+  quality (): QualityReport
+  deadLetters (limit: number): DeadLetter[]
+  readiness (): Promise<Readiness>
+  /** gauges for /metrics: batch version and age, speed watermark lag */
+  status (): Promise<{ batchVersion: number | null, batchAgeSeconds: number | null, watermarkLagSeconds: number | null }>
+}
