@@ -1,0 +1,5 @@
+export * from './batch-cache.js'
+export * from './merge.js'
+export * from './plan.js'
+export * from './service.js'
+export type * from './types.js'
