@@ -1,0 +1,108 @@
+// Command-line parsing for the `hourglass` CLI: commands, their flags and --help texts. Pure.
+import { parseArgs } from 'node:util'
+import type { ConfigKey } from './config.js'
+
+export type Command = 'serve' | 'batch' | 'seed' | 'help' | 'version'
+
+interface FlagSpec { key: ConfigKey | 'force', type: 'string' | 'boolean', help: string }
+
+const COMMON: Record<string, FlagSpec> = {
+  data: { key: 'dataDir', type: 'string', help: 'data folder holding bronze/ and gold/ (HOURGLASS_DATA_DIR, default ./data)' },
+  'log-level': { key: 'logLevel', type: 'string', help: 'fatal|error|warn|info|debug|trace|silent (HOURGLASS_LOG_LEVEL, default info)' }
+}
+
+const FLAGS: Record<Exclude<Command, 'help' | 'version'>, Record<string, FlagSpec>> = {
+  serve: {
+    port: { key: 'port', type: 'string', help: 'TCP port (HOURGLASS_PORT, default 3000; 0 picks a free one)' },
+    host: { key: 'host', type: 'string', help: 'interface to listen on (HOURGLASS_HOST, default 127.0.0.1)' },
+    source: { key: 'source', type: 'string', help: 'synthetic | file:PATH (JSON Lines) | none (HOURGLASS_SOURCE, default synthetic)' },
+    rate: { key: 'syntheticRate', type: 'string', help: 'synthetic events per second, mean of the daily curve (HOURGLASS_SYNTHETIC_RATE, default 5)' },
+    'seed-days': { key: 'seedDays', type: 'string', help: 'days of history to seed into an empty data folder (HOURGLASS_SEED_DAYS, default 7; 0: none)' },
+    retention: { key: 'retentionMs', type: 'string', help: 'what the speed layer keeps (HOURGLASS_RETENTION, default 1h)' },
+    'batch-interval': { key: 'batchIntervalMs', type: 'string', help: 'how often the batch job runs inside serve (HOURGLASS_BATCH_INTERVAL, default 5m)' },
+    ...COMMON
+  },
+  batch: { ...COMMON },
+  seed: {
+    days: { key: 'seedDays', type: 'string', help: 'days of history ending now (HOURGLASS_SEED_DAYS, default 7)' },
+    rate: { key: 'syntheticRate', type: 'string', help: 'events per second, mean of the daily curve (HOURGLASS_SYNTHETIC_RATE, default 5)' },
+    force: { key: 'force', type: 'boolean', help: 'add history even when bronze already holds data' },
+    ...COMMON
+  }
+}
+
+const SUMMARY: Record<Exclude<Command, 'help' | 'version'>, string> = {
+  serve: 'run the service: speed layer, scheduled batch job and the APIs (REST, /docs, /metrics)',
+  batch: 'build gold for every complete hour not yet built, then publish a new manifest',
+  seed: 'write synthetic history to bronze and build gold from it (the same bronze → batch path)'
+}
+
+export interface ParsedArgs {
+  command: Command
+  overrides: Partial<Record<ConfigKey, string>>
+  force: boolean
+  help: boolean
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+export function usage (command?: Command): string {
+  if (command === undefined || command === 'help' || command === 'version') {
+    return [
+      'Usage: hourglass <command> [options]',
+      '',
+      'Commands:',
+      ...Object.entries(SUMMARY).map(([c, s]) => `  ${c.padEnd(7)} ${s}`),
+      '',
+      'Run `hourglass <command> --help` for its options. Every option can also be set with the',
+      'HOURGLASS_* environment variable named beside it; a flag wins over the variable.',
+      'With no command, `serve` runs.'
+    ].join('\n')
+  }
+  const flags = FLAGS[command]
+  return [
+    `Usage: hourglass ${command} [options]`,
+    '',
+    SUMMARY[command],
+    '',
+    'Options:',
+    ...Object.entries(flags).map(([name, f]) => `  --${(name + (f.type === 'string' ? ' <value>' : '')).padEnd(22)} ${f.help}`),
+    `  --${'help'.padEnd(22)} show this text`
+  ].join('\n')
+}
+
+export function parseCli (argv: string[]): ParsedArgs {
+  let command: Command = 'serve'
+  let rest = argv
+  const first = argv[0]
+  if (first !== undefined && !first.startsWith('-')) {
+    if (first === 'help') return { command: 'help', overrides: {}, force: false, help: true }
+    if (!(first in FLAGS)) throw new UsageError(`Unknown command "${first}".\n\n${usage()}`)
+    command = first as Command
+    rest = argv.slice(1)
+  } else if (first === '--help' || first === '-h') {
+    return { command: 'help', overrides: {}, force: false, help: true }
+  } else if (first === '--version' || first === '-v') {
+    return { command: 'version', overrides: {}, force: false, help: false }
+  }
+  const specs = FLAGS[command as keyof typeof FLAGS]
+  const options: Record<string, { type: 'string' | 'boolean', short?: string }> = { help: { type: 'boolean', short: 'h' } }
+  for (const [name, f] of Object.entries(specs)) options[name] = { type: f.type }
+  let values: Record<string, string | boolean | undefined>
+  try {
+    values = parseArgs({ args: rest, options, allowPositionals: false, strict: true }).values as Record<string, string | boolean | undefined>
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n\n${usage(command)}`)
+  }
+  const overrides: Partial<Record<ConfigKey, string>> = {}
+  let force = false
+  for (const [name, f] of Object.entries(specs)) {
+    const v = values[name]
+    if (v === undefined) continue
+    if (f.key === 'force') force = v === true
+    else overrides[f.key] = String(v)
+  }
+  return { command, overrides, force, help: values.help === true }
+}
