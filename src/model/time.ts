@@ -52,7 +52,17 @@ export function parseInstant (value: unknown): number | null {
   if (typeof value !== 'string' || value.length === 0 || value.length > 40) return null
   if (/^-?\d{1,15}$/.test(value)) return Number(value)
   if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(value)) return null
+  if (!dateExists(value)) return null
   const hasZone = /(Z|[+-]\d{2}:?\d{2})$/.test(value) && value.length > 10
   const t = Date.parse(hasZone || value.length === 10 ? value : value + 'Z')
   return Number.isFinite(t) ? t : null
+}
+
+/** Date.parse rolls 2026-02-30 over to March 2 instead of refusing it: check the calendar. */
+function dateExists (text: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(text)
+  if (m === null) return true
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])]
+  const date = new Date(Date.UTC(y, mo - 1, d))
+  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d
 }

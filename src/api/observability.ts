@@ -1,0 +1,151 @@
+// Prometheus metrics on a per-server prom-client Registry (never the global one, so tests can build
+// many servers): process defaults, HTTP request durations per route, the speed pipeline's event
+// counters and store apply time, batch version and age, watermark lag.
+//
+// The composition root creates the Observability first, hands `observeApply` to the speed
+// pipeline, then passes the same object to buildServer, which binds the service (the source of the
+// scrape-time counters and gauges) and serves GET /metrics.
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { INVALID_REASONS } from '../model/index.js'
+import type { MetricsService } from '../merger/types.js'
+
+/** What the scrape-time metrics read. */
+export type ObservedService = Pick<MetricsService, 'quality' | 'status'>
+
+export interface Observability {
+  readonly registry: Registry
+  /** one speed-store apply took this long (the composition root wires it to the speed pipeline) */
+  observeApply (seconds: number): void
+  /** one HTTP request was answered (the server's onResponse hook calls it) */
+  observeRequest (method: string, route: string, statusCode: number, seconds: number): void
+  /** read event counters and batch/speed gauges from this service at each scrape */
+  bindService (service: ObservedService): void
+}
+
+export interface ObservabilityOptions {
+  /** default: a new Registry */
+  registry?: Registry
+  /** process metrics (CPU, memory, event loop lag, GC); default true */
+  defaultMetrics?: boolean
+}
+
+/** HTTP request durations, seconds: 1 ms .. 10 s */
+const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+/** speed-store apply durations, seconds: 0.1 ms .. 1 s */
+const APPLY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]
+/** one service.status() call serves every gauge of one scrape */
+const STATUS_REUSE_MS = 1000
+
+export function createObservability (opts: ObservabilityOptions = {}): Observability {
+  const registry = opts.registry ?? new Registry()
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry })
+  let service: ObservedService | null = null
+
+  const http = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration, by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: HTTP_BUCKETS,
+    registers: [registry]
+  })
+  const apply = new Histogram({
+    name: 'hourglass_store_apply_seconds',
+    help: 'Time to apply one consumed batch of window deltas to the speed store',
+    buckets: APPLY_BUCKETS,
+    registers: [registry]
+  })
+
+  // Counters mirror the speed pipeline's own counts, read at scrape time.
+  const counter = (name: string, help: string, read: (q: ReturnType<ObservedService['quality']>) => number): void => {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect () {
+        if (service === null) return
+        this.reset()
+        this.inc(read(service.quality()))
+      }
+    })
+  }
+  counter('hourglass_events_received_total', 'Records consumed', (q) => q.received)
+  counter('hourglass_events_valid_total', 'Records that passed validation', (q) => q.valid)
+  counter('hourglass_events_duplicate_total', 'Valid records dropped as duplicates', (q) => q.duplicates)
+  counter('hourglass_events_late_total', 'Valid records past the allowed lateness, left to the batch layer', (q) => q.late)
+  new Counter({
+    name: 'hourglass_events_invalid_total',
+    help: 'Records sent to the dead-letter topic, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+    collect () {
+      if (service === null) return
+      const byReason = service.quality().invalid_by_reason
+      this.reset()
+      for (const reason of INVALID_REASONS) this.inc({ reason }, byReason[reason] ?? 0)
+    }
+  })
+
+  let status: { at: number, value: ReturnType<ObservedService['status']> } | null = null
+  const readStatus = (): ReturnType<ObservedService['status']> | null => {
+    if (service === null) return null
+    const now = Date.now()
+    if (status === null || now - status.at > STATUS_REUSE_MS) status = { at: now, value: service.status() }
+    return status.value
+  }
+  type Status = Awaited<ReturnType<ObservedService['status']>>
+  const gauge = (name: string, help: string, read: (s: Status) => number | null): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect () {
+        const pending = readStatus()
+        if (pending === null) return
+        const value = read(await pending)
+        this.set(value ?? NaN) // NaN: not known yet (no gold, or nothing applied)
+      }
+    })
+  }
+  gauge('hourglass_speed_watermark_lag_seconds', 'Now minus the newest event time the speed layer applied, seconds', (s) => s.watermarkLagSeconds)
+  gauge('hourglass_batch_version', 'Version of the gold manifest being served', (s) => s.batchVersion)
+  gauge('hourglass_batch_age_seconds', 'Seconds since the served gold manifest was published', (s) => s.batchAgeSeconds)
+
+  return {
+    registry,
+    observeApply (seconds) { apply.observe(seconds) },
+    observeRequest (method, route, statusCode, seconds) {
+      http.observe({ method, route, status_code: String(statusCode) }, seconds)
+    },
+    bindService (s) {
+      service = s
+      status = null
+    }
+  }
+}
+
+/** Route label of requests that matched no route (one label value, not one per URL). */
+export const UNMATCHED_ROUTE = 'unmatched'
+
+export interface ObservabilityPluginOptions {
+  observability: Observability
+  service: ObservedService
+}
+
+async function observabilityPlugin (app: FastifyInstance, opts: ObservabilityPluginOptions): Promise<void> {
+  const { observability } = opts
+  observability.bindService(opts.service)
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? UNMATCHED_ROUTE
+    observability.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000)
+  })
+
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    const text = await observability.registry.metrics()
+    return reply.type(observability.registry.contentType).send(text)
+  })
+}
+
+export default fp(observabilityPlugin, { name: 'hourglass-observability', fastify: '5.x' })

@@ -1,0 +1,163 @@
+// The querystrings of /v1/metrics, /v1/metrics/live and /v1/dead-letters turned into typed
+// queries. Pure: no I/O, the clock is a parameter. The route schemas check the shape (which
+// parameters exist, each given once); this module checks the meaning and throws catalogue errors
+// whose messages say what to fix.
+import {
+  BUCKET_MS, DAY_MS, DIMENSIONS, type Dimension, errors, type Filters, type Granularity, GRANULARITIES,
+  iso, type LiveQuery, METRIC_NAMES, type MetricName, type MetricsQuery, parseDuration, parseInstant
+} from '../../model/index.js'
+import type { Limits } from '../../merger/types.js'
+
+/** The raw querystring of GET /v1/metrics (every value as the client sent it). */
+export interface MetricsQueryString {
+  from?: string
+  to?: string
+  granularity?: string
+  group_by?: string
+  event_type?: string
+  region?: string
+  metrics?: string
+}
+
+/** The raw querystring of GET /v1/metrics/live. */
+export interface LiveQueryString {
+  last?: string
+  group_by?: string
+  event_type?: string
+  region?: string
+  metrics?: string
+}
+
+export const DEFAULT_GRANULARITY: Granularity = 'hour'
+export const DEFAULT_LIVE_LAST = '15m'
+export const DEFAULT_DEAD_LETTER_LIMIT = 50
+export const MAX_DEAD_LETTER_LIMIT = 1000
+/** longest filter value, characters (the event contract's limit for event_type and region) */
+export const MAX_FILTER_VALUE_LENGTH = 64
+
+const EARLIEST = Date.UTC(2000, 0, 1) // inclusive
+const LATEST = Date.UTC(2101, 0, 1) // exclusive: the year 2100 is still allowed
+
+function instant (name: 'from' | 'to', text: string): number {
+  const t = parseInstant(text)
+  if (t === null) throw new errors.HG_ERR_BAD_TIMESTAMP(text)
+  if (t < EARLIEST || t >= LATEST) throw new errors.HG_ERR_TIMESTAMP_OUT_OF_RANGE(`${name}=${text}`)
+  return t
+}
+
+/** "1.5" for 1.5, "401" for 401.0, at most two decimals. */
+function days (ms: number): string {
+  return String(Math.round((ms / DAY_MS) * 100) / 100)
+}
+
+/** 3_600_000 → "1h", 5_400_000 → "90m": the largest unit that divides exactly. */
+export function formatDuration (ms: number): string {
+  for (const [unit, size] of [['d', DAY_MS], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`
+  }
+  return `${ms}ms`
+}
+
+export function parseGranularity (text: string | undefined): Granularity {
+  if (text === undefined) return DEFAULT_GRANULARITY
+  if (!(GRANULARITIES as readonly string[]).includes(text)) throw new errors.HG_ERR_UNKNOWN_GRANULARITY(text)
+  return text as Granularity
+}
+
+/** "event_type,region" → ['event_type', 'region']; absent or empty → no grouping. */
+export function parseGroupBy (text: string | undefined): Dimension[] {
+  if (text === undefined || text.trim() === '') return []
+  const out: Dimension[] = []
+  for (const item of text.split(',').map((s) => s.trim())) {
+    if (!(DIMENSIONS as readonly string[]).includes(item)) throw new errors.HG_ERR_UNKNOWN_DIMENSION(item)
+    if (out.includes(item as Dimension)) throw new errors.HG_ERR_DUPLICATE_DIMENSION(item)
+    out.push(item as Dimension)
+  }
+  return out
+}
+
+/** One filter: "a,b" → ['a', 'b'] (values kept as given, duplicates dropped); absent → undefined. */
+function filterValues (name: Dimension, text: string | undefined, limits: Limits): string[] | undefined {
+  if (text === undefined) return undefined
+  const items = text.split(',')
+  if (items.some((v) => v.length === 0 || v.length > MAX_FILTER_VALUE_LENGTH)) {
+    throw new errors.HG_ERR_BAD_FILTER_VALUE(name)
+  }
+  const values = [...new Set(items)]
+  if (values.length > limits.maxFilterValues) {
+    throw new errors.HG_ERR_TOO_MANY_VALUES(name, values.length, limits.maxFilterValues)
+  }
+  return values
+}
+
+export function parseFilters (raw: { event_type?: string, region?: string }, limits: Limits): Filters {
+  const filters: Filters = {}
+  const eventTypes = filterValues('event_type', raw.event_type, limits)
+  if (eventTypes !== undefined) filters.event_type = eventTypes
+  const regions = filterValues('region', raw.region, limits)
+  if (regions !== undefined) filters.region = regions
+  return filters
+}
+
+/** "p95_response,total_events" → the named metrics in catalogue order; absent → all four. */
+export function parseMetrics (text: string | undefined): MetricName[] {
+  if (text === undefined) return [...METRIC_NAMES]
+  const asked = new Set<string>()
+  for (const item of text.split(',').map((s) => s.trim())) {
+    if (!(METRIC_NAMES as readonly string[]).includes(item)) throw new errors.HG_ERR_UNKNOWN_METRIC(item)
+    asked.add(item)
+  }
+  return METRIC_NAMES.filter((m) => asked.has(m))
+}
+
+/**
+ * GET /v1/metrics. `from` is required, `to` defaults to `now`; the range is aligned outward to the
+ * granularity (from floored, to ceiled), which the merger reports back in meta.from / meta.to.
+ */
+export function parseMetricsQuery (raw: MetricsQueryString, limits: Limits, now: number): MetricsQuery {
+  if (raw.from === undefined) throw new errors.HG_ERR_MISSING_PARAMETER('from')
+  const from = instant('from', raw.from)
+  const to = raw.to === undefined ? now : instant('to', raw.to)
+  if (from > now) throw new errors.HG_ERR_FROM_IN_FUTURE(iso(from))
+  if (to <= from) throw new errors.HG_ERR_EMPTY_RANGE(iso(to), iso(from))
+  if (to - from > limits.maxRangeDays * DAY_MS) throw new errors.HG_ERR_RANGE_TOO_LARGE(days(to - from), limits.maxRangeDays)
+
+  const granularity = parseGranularity(raw.granularity)
+  const size = BUCKET_MS[granularity]
+  const alignedFrom = Math.floor(from / size) * size
+  const alignedTo = Math.ceil(to / size) * size
+  const buckets = (alignedTo - alignedFrom) / size
+  if (buckets > limits.maxBuckets) throw new errors.HG_ERR_TOO_MANY_BUCKETS(buckets, limits.maxBuckets)
+
+  return {
+    from: alignedFrom,
+    to: alignedTo,
+    granularity,
+    groupBy: parseGroupBy(raw.group_by),
+    filters: parseFilters(raw, limits),
+    metrics: parseMetrics(raw.metrics)
+  }
+}
+
+/** GET /v1/metrics/live: `last` (default 15m) up to the speed layer's retention. */
+export function parseLiveQuery (raw: LiveQueryString, limits: Limits): LiveQuery {
+  const text = raw.last ?? DEFAULT_LIVE_LAST
+  const last = parseDuration(text)
+  if (last === null || last <= 0) throw new errors.HG_ERR_BAD_DURATION(text)
+  if (last > limits.retentionMs) throw new errors.HG_ERR_LIVE_TOO_LONG(text, formatDuration(limits.retentionMs))
+  return {
+    last,
+    groupBy: parseGroupBy(raw.group_by),
+    filters: parseFilters(raw, limits),
+    metrics: parseMetrics(raw.metrics)
+  }
+}
+
+/** GET /v1/dead-letters?limit=: an integer 1..max, default 50. */
+export function parseLimit (text: string | undefined, max = MAX_DEAD_LETTER_LIMIT): number {
+  if (text === undefined) return Math.min(DEFAULT_DEAD_LETTER_LIMIT, max)
+  if (!/^\d{1,7}$/.test(text)) throw new errors.HG_ERR_BAD_LIMIT(max)
+  const n = Number(text)
+  if (n < 1 || n > max) throw new errors.HG_ERR_BAD_LIMIT(max)
+  return n
+}

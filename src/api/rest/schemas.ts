@@ -1,0 +1,196 @@
+// The REST contract: TypeBox schemas for every querystring and response body. They drive request
+// validation (ajv), serialisation (fast-json-stringify) and openapi/openapi.json. Querystring values
+// are declared as strings: the schema checks which parameters exist; src/api/rest/parse-query.ts
+// checks what they mean and answers with catalogue codes.
+import { type Static, type TSchema, Type } from '@sinclair/typebox'
+import { INVALID_REASONS, METRIC_NAMES } from '../../model/index.js'
+
+/** A JSON Schema `type: [T, 'null']` (OpenAPI 3.1), which fast-json-stringify serialises directly. */
+function Nullable<T extends TSchema> (schema: T, options: { description?: string } = {}) {
+  const { type } = schema as unknown as { type: string }
+  return Type.Unsafe<T['static'] | null>({ ...schema, ...options, type: [type, 'null'] })
+}
+
+const Instant = (description: string) => Type.String({ format: 'date-time', description })
+
+/** A string from a fixed list, as one `enum` (rather than a union of literals). */
+function StringEnum<const T extends readonly string[]> (values: T, options: { description?: string } = {}) {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options })
+}
+
+/** The same schema with the description a response (or parameter) shows in the OpenAPI document. */
+export function described<T extends TSchema> (schema: T, description: string): T {
+  return { ...schema, description }
+}
+
+// ── errors ─────────────────────────────────────────────────────────────────────────────────────
+
+export const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'The request is invalid; `code` says why and `message` what to fix',
+  404: 'No such route',
+  414: 'The request URL is too long',
+  500: 'Internal error; the details are in the server log',
+  503: 'The service is not ready'
+}
+
+/** The body of every error response, whatever the route and whatever went wrong. */
+export const ErrorBody = Type.Object({
+  statusCode: Type.Integer({ description: 'the HTTP status', examples: [400] }),
+  code: Type.String({ description: 'a stable HG_ERR_* code from the error catalogue (README.md)', examples: ['HG_ERR_EMPTY_RANGE'] }),
+  error: Type.String({ description: 'the HTTP reason phrase', examples: ['Bad Request'] }),
+  message: Type.String({ description: 'what went wrong and what to fix' })
+}, { $id: 'ErrorBody', additionalProperties: false })
+
+/**
+ * A response that refers to a shared schema (one of SHARED_SCHEMAS) by its $id, so the OpenAPI
+ * document holds it once, under components.schemas.
+ */
+export function ref<T extends TSchema> (schema: T, description: string) {
+  if (schema.$id === undefined) throw new Error('ref() needs a schema with an $id')
+  return Type.Unsafe<Static<T>>(Type.Ref(schema.$id, { description }))
+}
+
+/** Error responses of a route: every route can also answer 414 (URL too long) and 500. */
+export function errorResponses (...statuses: number[]) {
+  const out: Record<number, ReturnType<typeof ref<typeof ErrorBody>>> = {}
+  for (const s of [...new Set([...statuses, 414, 500])].sort()) out[s] = ref(ErrorBody, ERROR_DESCRIPTIONS[s] ?? 'Error')
+  return out
+}
+
+// ── querystrings ───────────────────────────────────────────────────────────────────────────────
+
+const groupBy = Type.String({
+  description: 'Comma-separated dimensions to group by: `event_type`, `region` or both; empty or absent: no grouping',
+  examples: ['event_type', 'event_type,region']
+})
+const eventTypeFilter = Type.String({ description: 'Only these event types (comma-separated, each 1..64 characters)', examples: ['purchase,page_view'] })
+const regionFilter = Type.String({ description: 'Only these regions (comma-separated, each 1..64 characters)', examples: ['eu-west'] })
+const metrics = Type.String({
+  description: `Comma-separated metrics to return; default all: ${METRIC_NAMES.join(', ')}`,
+  examples: ['total_events,p95_response']
+})
+
+export const MetricsQueryString = Type.Object({
+  from: Type.String({ description: 'Start of the range (inclusive): ISO-8601 with a zone, or epoch milliseconds. Floored to the granularity', examples: ['2026-01-10T00:00:00Z'] }),
+  to: Type.Optional(Type.String({ description: 'End of the range (exclusive), same formats; default now. Ceiled to the granularity', examples: ['2026-01-12T00:00:00Z'] })),
+  granularity: Type.Optional(Type.String({ description: 'Bucket size: `minute`, `hour` or `day` (UTC); minute exists only where the speed layer holds minute windows', default: 'hour', examples: ['hour'] })),
+  group_by: Type.Optional(groupBy),
+  event_type: Type.Optional(eventTypeFilter),
+  region: Type.Optional(regionFilter),
+  metrics: Type.Optional(metrics)
+}, { additionalProperties: false })
+
+export const LiveQueryString = Type.Object({
+  last: Type.Optional(Type.String({ description: 'How far back from now: a number and a unit (`ms`, `s`, `m`, `h`, `d`), at most the speed layer\'s retention', default: '15m', examples: ['15m', '1h'] })),
+  group_by: Type.Optional(groupBy),
+  event_type: Type.Optional(eventTypeFilter),
+  region: Type.Optional(regionFilter),
+  metrics: Type.Optional(metrics)
+}, { additionalProperties: false })
+
+export const DeadLettersQueryString = Type.Object({
+  limit: Type.Optional(Type.String({ description: 'How many dead letters to return, newest first: an integer from 1 to 1000', default: '50', examples: ['50'] }))
+}, { additionalProperties: false })
+
+/** For routes that take no parameters: any parameter is unknown. */
+export const NoQueryString = Type.Object({}, { additionalProperties: false })
+
+// ── results ────────────────────────────────────────────────────────────────────────────────────
+
+export const ResultRow = Type.Object({
+  window_start: Instant('Start of the bucket (UTC)'),
+  event_type: Type.Optional(Type.String({ description: 'present when grouped by event_type' })),
+  region: Type.Optional(Type.String({ description: 'present when grouped by region' })),
+  total_events: Type.Optional(Type.Integer({ minimum: 0, description: 'events in the bucket (duplicates removed)' })),
+  avg_latency: Type.Optional(Nullable(Type.Number(), { description: 'mean processing_time, ms; null when no event carried one' })),
+  p95_response: Type.Optional(Nullable(Type.Number(), { description: '95th percentile of response_time, ms, within 1% relative error; null when no event carried one' })),
+  total_revenue: Type.Optional(Type.Number({ minimum: 0, description: 'sum of revenue' }))
+}, { additionalProperties: false })
+
+const SourceRange = Type.Object({
+  layer: StringEnum(['batch', 'speed'] as const),
+  from: Instant('start of the part this layer answered'),
+  to: Instant('end of the part this layer answered (exclusive)')
+}, { additionalProperties: false })
+
+const Gap = Type.Object({
+  from: Instant('start of the gap'),
+  to: Instant('end of the gap (exclusive)'),
+  reason: StringEnum(['speed_not_covered', 'speed_behind', 'before_history'] as const, {
+    description: 'speed_not_covered: neither layer holds this part (batch late or speed restarted); speed_behind: the stream has not caught up yet; before_history: older than any data'
+  })
+}, { additionalProperties: false })
+
+export const ResultMeta = Type.Object({
+  from: Instant('effective start of the range (aligned to the granularity)'),
+  to: Instant('effective end of the range (exclusive, aligned)'),
+  granularity: StringEnum(['minute', 'hour', 'day'] as const),
+  boundary: Nullable(Instant('B: the batch layer is complete up to here (null: no gold yet)')),
+  sources: Type.Array(SourceRange, { description: 'which layer answered which part of the range' }),
+  complete: Type.Boolean({ description: 'true when no part of the range is a gap' }),
+  gaps: Type.Array(Gap, { description: 'parts of the range that no layer could answer; reported, never papered over' }),
+  freshness: Type.Object({
+    watermark: Nullable(Instant('the speed layer\'s watermark: minute windows before it are closed')),
+    lag_ms: Nullable(Type.Number({ minimum: 0, description: 'now minus the newest event time the speed layer applied, ms' }))
+  }, { additionalProperties: false }),
+  batch_version: Nullable(Type.Integer({ description: 'version of the gold manifest read (null: no gold yet)' }))
+}, { additionalProperties: false })
+
+export const MetricsResult = Type.Object({
+  rows: Type.Array(ResultRow, { description: 'one row per bucket (and group), ordered by window_start' }),
+  meta: ResultMeta
+}, { $id: 'MetricsResult', additionalProperties: false })
+
+export const Dimensions = Type.Object({
+  event_types: Type.Array(Type.String(), { description: 'event types seen by either layer, sorted' }),
+  regions: Type.Array(Type.String(), { description: 'regions seen by either layer, sorted' })
+}, { additionalProperties: false })
+
+const byReason: Record<string, ReturnType<typeof Type.Integer>> = {}
+for (const r of INVALID_REASONS) byReason[r] = Type.Integer({ minimum: 0 })
+
+export const QualityReport = Type.Object({
+  received: Type.Integer({ minimum: 0, description: 'records consumed' }),
+  valid: Type.Integer({ minimum: 0, description: 'records that passed validation' }),
+  invalid: Type.Integer({ minimum: 0, description: 'records sent to the dead-letter topic' }),
+  invalid_by_reason: Type.Partial(Type.Object(byReason, { additionalProperties: false }), { description: 'invalid records by reason code' }),
+  duplicates: Type.Integer({ minimum: 0, description: 'valid records dropped as duplicates (same event_id and timestamp)' }),
+  late: Type.Integer({ minimum: 0, description: 'valid records past the allowed lateness, left to the batch layer' }),
+  quality_ratio: Type.Number({ minimum: 0, maximum: 1, description: 'valid / received (1 when nothing was received)' })
+}, { additionalProperties: false })
+
+export const DeadLetter = Type.Object({
+  reason: StringEnum(INVALID_REASONS, { description: 'why the record was rejected' }),
+  detail: Type.String(),
+  raw: Type.String({ description: 'the original record' }),
+  source: Type.Object({
+    topic: Type.String(),
+    partition: Type.Integer(),
+    offset: Type.String()
+  }, { additionalProperties: false }),
+  at: Instant('when it was rejected')
+}, { additionalProperties: false })
+
+export const DeadLetters = Type.Object({
+  dead_letters: Type.Array(DeadLetter, { description: 'newest first' })
+}, { additionalProperties: false })
+
+export const Health = Type.Object({ status: StringEnum(['ok'] as const) }, { additionalProperties: false })
+
+export const Readiness = Type.Object({
+  ready: Type.Boolean(),
+  reasons: Type.Array(Type.String(), { description: 'what is missing when not ready' }),
+  batch_version: Nullable(Type.Integer()),
+  speed_watermark: Nullable(Instant('the speed layer\'s watermark'))
+}, { additionalProperties: false })
+
+export const Index = Type.Object({
+  name: Type.String(),
+  version: Type.String(),
+  docs: Type.String({ description: 'Swagger UI' }),
+  openapi: Type.String({ description: 'the OpenAPI document' }),
+  links: Type.Record(Type.String(), Type.String(), { description: 'endpoints, with example queries' })
+}, { additionalProperties: false })
+
+/** Schemas that routes refer to by $id: the server adds them (app.addSchema) before the routes. */
+export const SHARED_SCHEMAS = [ErrorBody, MetricsResult]

@@ -1,0 +1,82 @@
+// The HTTP server: Fastify 5 with the TypeBox type provider, composed in the fastify/demo style.
+// Cross-cutting plugins (errors, OpenAPI + Swagger UI, observability) are wrapped with
+// fastify-plugin and apply to the whole server; the route plugins under rest/ stay encapsulated.
+// The server knows the data layers only through MetricsService (src/merger/types.ts).
+import { readFileSync } from 'node:fs'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type RawServerDefault } from 'fastify'
+import type { Registry } from 'prom-client'
+import type { MetricsService } from '../merger/types.js'
+import { errors } from '../model/index.js'
+import errorsPlugin, { sendError } from './errors-plugin.js'
+import observabilityPlugin, { createObservability, type Observability } from './observability.js'
+import swaggerPlugin from './plugins/swagger.js'
+import dataRoutes from './rest/data.js'
+import healthRoutes from './rest/health.js'
+import metricsRoutes from './rest/metrics.js'
+import rootRoutes from './rest/root.js'
+import { SHARED_SCHEMAS } from './rest/schemas.js'
+
+/** Longest request URL (path and query), bytes: longer ones are answered 414 HG_ERR_URL_TOO_LONG. */
+export const MAX_URL_BYTES = 4096
+/** The API is GET-only: no request needs a body. */
+export const BODY_LIMIT_BYTES = 1024
+
+export interface BuildServerOptions {
+  service: MetricsService
+  /** Fastify's logger option: false (default), true, or pino options */
+  logger?: FastifyServerOptions['logger']
+  /** the Prometheus registry for a new Observability (default: a new one); ignored with `observability` */
+  registry?: Registry
+  /** an Observability the composition root already created (and wired to the speed pipeline) */
+  observability?: Observability
+  /** the clock, epoch ms (default Date.now) */
+  now?: () => number
+  /** the API version in / and the OpenAPI document (default: package.json's) */
+  version?: string
+}
+
+export type HourglassServer = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
+
+let packageVersion: string | undefined
+/** package.json's version: two folders up from here, in src/api/ and in dist/api/ alike. */
+export function readPackageVersion (): string {
+  packageVersion ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+  return packageVersion
+}
+
+/** A Fastify instance with every route registered, not listening (call listen, or inject in tests). */
+export function buildServer (opts: BuildServerOptions): HourglassServer {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    routerOptions: { ignoreTrailingSlash: true },
+    // Unknown query parameters are rejected (HG_ERR_UNKNOWN_PARAMETER), not silently stripped.
+    ajv: { customOptions: { removeAdditional: false } },
+    // Errors raised before routing (a URL that cannot be decoded) get the same error body.
+    frameworkErrors: (err, request, reply) => { sendError(err, request, reply) }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  const service = opts.service
+  const now = opts.now ?? Date.now
+  const version = opts.version ?? readPackageVersion()
+  const observability = opts.observability ?? createObservability(opts.registry === undefined ? {} : { registry: opts.registry })
+
+  app.addHook('onRequest', async (request) => {
+    const bytes = Buffer.byteLength(request.raw.url ?? '')
+    if (bytes > MAX_URL_BYTES) throw new errors.HG_ERR_URL_TOO_LONG(bytes, MAX_URL_BYTES)
+  })
+
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
+  app.register(errorsPlugin)
+  app.register(swaggerPlugin, { version })
+  app.register(observabilityPlugin, { observability, service })
+
+  app.register(rootRoutes, { service, now, version })
+  app.register(metricsRoutes, { service, now })
+  app.register(dataRoutes, { service, now })
+  app.register(healthRoutes, { service, now })
+
+  return app
+}
