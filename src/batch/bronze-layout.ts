@@ -1,0 +1,165 @@
+// Where bronze lives on disk (DESIGN.md, "Bronze"), the sink's state file and the bronze watermark.
+//
+//   <dataDir>/bronze/events/date=YYYY-MM-DD/hour=HH/<topicSafe>-p<partition>-<first>-<last>.parquet
+//   <dataDir>/bronze/_state.json   max flushed event time per (topic, partition)
+import { createHash } from 'node:crypto'
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { HOUR_MS, utcDate, utcHour } from '../model/time.js'
+import { isTempName, writeFileAtomic } from './atomic-file.js'
+
+export const BRONZE_STATE_FORMAT = 'hourglass-bronze-state/1'
+
+export function bronzeEventsDir (dataDir: string): string {
+  return join(dataDir, 'bronze', 'events')
+}
+
+export function bronzeStatePath (dataDir: string): string {
+  return join(dataDir, 'bronze', '_state.json')
+}
+
+/** The folder of the UTC hour holding `hourStart`. */
+export function bronzeHourDir (dataDir: string, hourStart: number): string {
+  return join(bronzeEventsDir(dataDir), `date=${utcDate(hourStart)}`, `hour=${utcHour(hourStart)}`)
+}
+
+const SAFE_TOPIC = /^[A-Za-z0-9._]{1,64}$/
+
+/**
+ * A filesystem-safe, collision-free form of a topic name: plain Kafka names stay as they are;
+ * anything else (`file:/some/path.jsonl`) is sanitised, shortened and suffixed with a hash of the
+ * original, so two topics never share a file name.
+ */
+export function topicSafe (topic: string): string {
+  if (SAFE_TOPIC.test(topic)) return topic
+  const hash = createHash('sha256').update(topic).digest('hex').slice(0, 10)
+  const clean = topic.replace(/[^A-Za-z0-9._]+/g, '_').replace(/^[._]+/, '').slice(0, 40)
+  return `${clean === '' ? 'topic' : clean}~${hash}`
+}
+
+/** The bronze file name for one (hour, topic, partition) slice of a flush. */
+export function bronzeFileName (topic: string, partition: number, firstOffset: string, lastOffset: string): string {
+  return `${topicSafe(topic)}-p${partition}-${firstOffset}-${lastOffset}.parquet`
+}
+
+const DATE_DIR = /^date=(\d{4}-\d{2}-\d{2})$/
+const HOUR_DIR = /^hour=(\d{2})$/
+
+async function dirNames (dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+}
+
+/**
+ * Bronze Parquet files by hour (hour start, epoch ms → absolute paths, sorted), for hours in
+ * [fromHour, toHour) when given. Only the date folders that can hold such hours are opened.
+ */
+export async function listBronzeHours (dataDir: string, fromHour = -Infinity, toHour = Infinity): Promise<Map<number, string[]>> {
+  const root = bronzeEventsDir(dataDir)
+  const out = new Map<number, string[]>()
+  const firstDate = Number.isFinite(fromHour) ? utcDate(fromHour) : ''
+  const lastDate = Number.isFinite(toHour) ? utcDate(toHour - 1) : '9999-99-99'
+  for (const dateDir of (await dirNames(root)).sort()) {
+    const d = DATE_DIR.exec(dateDir)
+    if (d === null) continue
+    const date = d[1] as string
+    if (date < firstDate || date > lastDate) continue
+    const dayStart = Date.parse(date + 'T00:00:00Z')
+    if (!Number.isFinite(dayStart)) continue
+    for (const hourDir of (await dirNames(join(root, dateDir))).sort()) {
+      const h = HOUR_DIR.exec(hourDir)
+      if (h === null) continue
+      const hour = dayStart + Number(h[1]) * HOUR_MS
+      if (hour < fromHour || hour >= toHour) continue
+      const dir = join(root, dateDir, hourDir)
+      const files = (await readdir(dir)).filter((n) => n.endsWith('.parquet') && !isTempName(n)).sort().map((n) => join(dir, n))
+      if (files.length > 0) out.set(hour, files)
+    }
+  }
+  return out
+}
+
+export interface PartitionState {
+  topic: string
+  partition: number
+  /** the latest event time flushed to bronze from this partition (ISO-8601) */
+  max_event_time: string
+  /** the highest offset flushed from this partition (decimal string) */
+  last_offset: string
+}
+
+export interface BronzeState {
+  format: typeof BRONZE_STATE_FORMAT
+  partitions: PartitionState[]
+}
+
+export function emptyBronzeState (): BronzeState {
+  return { format: BRONZE_STATE_FORMAT, partitions: [] }
+}
+
+function isPartitionState (p: unknown): p is PartitionState {
+  if (typeof p !== 'object' || p === null) return false
+  const r = p as Record<string, unknown>
+  return typeof r.topic === 'string' && Number.isInteger(r.partition) && typeof r.max_event_time === 'string' &&
+    Number.isFinite(Date.parse(r.max_event_time)) && typeof r.last_offset === 'string' && /^\d+$/.test(r.last_offset)
+}
+
+/** The bronze state on disk; an empty state when there is none yet. Throws when it is corrupt. */
+export async function readBronzeState (dataDir: string): Promise<BronzeState> {
+  let text: string
+  try {
+    text = await readFile(bronzeStatePath(dataDir), 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyBronzeState()
+    throw err
+  }
+  const value = JSON.parse(text) as Record<string, unknown>
+  if (value.format !== BRONZE_STATE_FORMAT || !Array.isArray(value.partitions) || !value.partitions.every(isPartitionState)) {
+    throw new Error(`${bronzeStatePath(dataDir)} is not a valid ${BRONZE_STATE_FORMAT} file`)
+  }
+  return value as unknown as BronzeState
+}
+
+export async function writeBronzeState (dataDir: string, state: BronzeState): Promise<void> {
+  await writeFileAtomic(bronzeStatePath(dataDir), JSON.stringify(state, null, 2) + '\n')
+}
+
+/** Compare non-negative decimal integer strings without leading zeros. */
+export function compareOffsets (a: string, b: string): number {
+  return a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0
+}
+
+/**
+ * Fold what a flush wrote into the state: per (topic, partition) the max event time and the
+ * highest offset only ever move forward.
+ */
+export function advanceBronzeState (state: BronzeState, flushed: Iterable<{ topic: string, partition: number, maxEventTime: number, lastOffset: string }>): BronzeState {
+  const byKey = new Map(state.partitions.map((p) => [`${p.partition}\u0000${p.topic}`, { ...p }]))
+  for (const f of flushed) {
+    const key = `${f.partition}\u0000${f.topic}`
+    const cur = byKey.get(key)
+    if (cur === undefined) {
+      byKey.set(key, { topic: f.topic, partition: f.partition, max_event_time: new Date(f.maxEventTime).toISOString(), last_offset: f.lastOffset })
+      continue
+    }
+    if (f.maxEventTime > Date.parse(cur.max_event_time)) cur.max_event_time = new Date(f.maxEventTime).toISOString()
+    if (compareOffsets(f.lastOffset, cur.last_offset) > 0) cur.last_offset = f.lastOffset
+  }
+  const partitions = [...byKey.values()].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition))
+  return { format: BRONZE_STATE_FORMAT, partitions }
+}
+
+/** min over partitions of their max flushed event time; null when nothing was flushed. */
+export function watermarkOf (state: BronzeState): number | null {
+  if (state.partitions.length === 0) return null
+  return Math.min(...state.partitions.map((p) => Date.parse(p.max_event_time)))
+}
+
+/** The bronze watermark of a data folder (epoch ms), null when bronze is empty. */
+export async function bronzeWatermark (dataDir: string): Promise<number | null> {
+  return watermarkOf(await readBronzeState(dataDir))
+}

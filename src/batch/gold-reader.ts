@@ -1,0 +1,326 @@
+// The gold reader: implements GoldSource over the files the current manifest lists.
+//
+// It loads the manifest at open, then polls it (or is told to reload()). A new version is prepared
+// off to the side (parsed, validated, its new files checked to exist) and then swapped in with
+// one assignment, so a query never waits for a reload. A snapshot handed out keeps its file list
+// for as long as the caller holds it: a query on an older snapshot still reads that snapshot's
+// files (gold files are immutable and only ever added by our batch job).
+import { readFile, stat } from 'node:fs/promises'
+import { listValue } from '@duckdb/node-api'
+import type { GoldManifest, GoldSnapshot, GoldSource } from '../model/gold.js'
+import type { PartialRow } from '../model/partials.js'
+import type { Filters } from '../model/query.js'
+import type { Sketch } from '../model/sketch.js'
+import { utcDate } from '../model/time.js'
+import type { Conn, Db } from './duckdb.js'
+import { type GoldFileData, GoldFileCache, loadGoldFile } from './gold-file-cache.js'
+import { ManifestError, manifestPath, parseManifest, resolveListed, snapshotOf } from './manifest.js'
+
+export interface GoldReaderOptions {
+  dataDir: string
+  db: Db
+  /** how often to look for a new manifest (ms); 0 = only on reload() */
+  pollMs?: number
+  /** DuckDB connections used for reading files (statements on one connection run one at a time) */
+  connections?: number
+  /** bound of the decoded-file cache, in sketch bins (≈ 12 bytes each); default 8M */
+  cacheBins?: number
+  /** on a new version, decode the files of its newest N dates in the background (default 2) */
+  prefetchDates?: number
+  /** a manifest that could not be loaded (the previous one stays in force) */
+  onError?: (err: Error) => void
+  /** a new manifest version is in force */
+  onSwap?: (snapshot: GoldSnapshot) => void
+}
+
+interface GoldFile {
+  path: string
+  /** YYYY-MM-DD from a date= folder, null when the path has none (never pruned) */
+  date: string | null
+}
+
+interface State {
+  snapshot: GoldSnapshot
+  manifest: GoldManifest
+  files: GoldFile[]
+  dimensions?: Promise<Dimensions>
+  /** the previous state's dimensions and the files added since, when those are known to be enough */
+  dimensionsBase?: { dimensions: Promise<Dimensions>, added: string[] }
+}
+
+interface Dimensions { event_types: string[], regions: string[] }
+
+const DATE_FOLDER = /(?:^|\/)date=(\d{4}-\d{2}-\d{2})\//
+const KEEP_VERSIONS = 8
+
+export class GoldReader implements GoldSource {
+  readonly dataDir: string
+  readonly #db: Db
+  readonly #conns: Conn[] = []
+  readonly #connCount: number
+  readonly #cache: GoldFileCache
+  readonly #prefetchDates: number
+  readonly #onError: ((err: Error) => void) | undefined
+  readonly #onSwap: ((snapshot: GoldSnapshot) => void) | undefined
+  #next = 0
+  #current: State | null = null
+  /** states by snapshot object (held as long as the caller holds the snapshot) */
+  readonly #bySnapshot = new WeakMap<GoldSnapshot, State>()
+  /** recent states by version, for callers that copy snapshot objects */
+  readonly #byVersion = new Map<number, State>()
+  /** files already checked to exist */
+  readonly #checked = new Set<string>()
+  #lastText: string | null = null
+  #reloading: Promise<boolean> | null = null
+  #timer: NodeJS.Timeout | undefined
+  #closed = false
+  lastError: Error | null = null
+
+  private constructor (options: GoldReaderOptions) {
+    this.dataDir = options.dataDir
+    this.#db = options.db
+    this.#connCount = Math.max(1, options.connections ?? 2)
+    this.#cache = new GoldFileCache(options.cacheBins)
+    this.#prefetchDates = options.prefetchDates ?? 2
+    this.#onError = options.onError
+    this.#onSwap = options.onSwap
+  }
+
+  /** Open the reader: load the manifest in force (if any) and start polling. */
+  static async open (options: GoldReaderOptions): Promise<GoldReader> {
+    const reader = new GoldReader(options)
+    for (let i = 0; i < reader.#connCount; i++) reader.#conns.push(await options.db.connect())
+    await reader.reload()
+    const pollMs = options.pollMs ?? 2000
+    if (pollMs > 0) {
+      reader.#timer = setInterval(() => { void reader.reload() }, pollMs)
+      reader.#timer.unref()
+    }
+    return reader
+  }
+
+  snapshot (): GoldSnapshot | null {
+    return this.#current?.snapshot ?? null
+  }
+
+  /** The manifest in force (null: none). */
+  manifest (): GoldManifest | null {
+    return this.#current?.manifest ?? null
+  }
+
+  /**
+   * Look for a new manifest now; true when a new version was swapped in. Never throws: a manifest
+   * that cannot be used is reported through onError / lastError and the current one stays.
+   */
+  reload (): Promise<boolean> {
+    this.#reloading ??= this.#reloadNow().finally(() => { this.#reloading = null })
+    return this.#reloading
+  }
+
+  async #reloadNow (): Promise<boolean> {
+    if (this.#closed) return false
+    try {
+      let text: string
+      try {
+        text = await readFile(manifestPath(this.dataDir), 'utf8')
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+        throw err
+      }
+      if (text === this.#lastText) return false
+      const manifest = parseManifest(text)
+      const cur = this.#current
+      if (cur !== null && manifest.version <= cur.snapshot.version) {
+        this.#lastText = text
+        if (manifest.version < cur.snapshot.version) throw new ManifestError(`gold manifest version went back from ${cur.snapshot.version} to ${manifest.version}; keeping ${cur.snapshot.version}`)
+        return false
+      }
+      const state = await this.#prepare(manifest)
+      this.#lastText = text
+      this.#install(state)
+      this.lastError = null
+      this.#prefetch(state)
+      this.#onSwap?.(state.snapshot)
+      return true
+    } catch (err) {
+      this.lastError = err as Error
+      this.#onError?.(err as Error)
+      return false
+    }
+  }
+
+  async #prepare (manifest: GoldManifest): Promise<State> {
+    const files = manifest.tables.hourly_metrics.files.map((rel) => {
+      const d = DATE_FOLDER.exec(rel)
+      return { path: resolveListed(this.dataDir, rel), date: d === null ? null : (d[1] as string) }
+    })
+    const unchecked = files.filter((f) => !this.#checked.has(f.path))
+    const missing: string[] = []
+    await Promise.all(unchecked.map(async (f) => {
+      try {
+        if (!(await stat(f.path)).isFile()) missing.push(f.path)
+      } catch {
+        missing.push(f.path)
+      }
+    }))
+    if (missing.length > 0) throw new ManifestError(`gold manifest v${manifest.version} lists ${missing.length} missing file(s), e.g. ${missing[0]}`)
+    for (const f of unchecked) this.#checked.add(f.path)
+    return { snapshot: snapshotOf(manifest), manifest, files }
+  }
+
+  /** Decode the newest dates of a new version in the background: they are the most asked for. */
+  #prefetch (state: State): void {
+    const dates = [...new Set(state.files.map((f) => f.date).filter((d) => d !== null))].sort().slice(-this.#prefetchDates)
+    for (const f of state.files) {
+      if (f.date !== null && dates.includes(f.date)) this.#cache.get(f.path, this.#load).catch(() => undefined)
+    }
+  }
+
+  #install (state: State): void {
+    const prev = this.#current
+    if (prev?.dimensions !== undefined) {
+      // our batch job only ever adds files: when the new list holds all the old ones, the distinct
+      // dimensions are the old ones plus those of the added files
+      const have = new Set(state.files.map((f) => f.path))
+      if (prev.files.every((f) => have.has(f.path))) {
+        const old = new Set(prev.files.map((f) => f.path))
+        state.dimensionsBase = { dimensions: prev.dimensions, added: state.files.filter((f) => !old.has(f.path)).map((f) => f.path) }
+      }
+    }
+    this.#bySnapshot.set(state.snapshot, state)
+    this.#byVersion.set(state.snapshot.version, state)
+    while (this.#byVersion.size > KEEP_VERSIONS) this.#byVersion.delete(this.#byVersion.keys().next().value as number)
+    this.#current = state
+  }
+
+  #stateOf (snapshot: GoldSnapshot): State {
+    const s = this.#bySnapshot.get(snapshot) ?? this.#byVersion.get(snapshot.version)
+    if (s === undefined) throw new Error(`gold snapshot v${snapshot.version} is no longer held by this reader`)
+    return s
+  }
+
+  #conn (): Conn {
+    const c = this.#conns[this.#next++ % this.#conns.length]
+    if (c === undefined || this.#closed) throw new Error('gold reader is closed')
+    return c
+  }
+
+  /**
+   * Hourly rows of the snapshot with window_start in [from, to), filtered. Reads only files whose
+   * date= folder meets the range, each decoded once and then served from the file cache; the
+   * filter values are compared in JS and never reach SQL text.
+   */
+  async query (snapshot: GoldSnapshot, from: number, to: number, filters: Filters): Promise<PartialRow[]> {
+    const paths = pruneByDate(this.#stateOf(snapshot).files, bounded(from), bounded(to))
+    if (!(from < to) || paths.length === 0) return []
+    const types = filters.event_type !== undefined && filters.event_type.length > 0 ? new Set(filters.event_type) : null
+    const regions = filters.region !== undefined && filters.region.length > 0 ? new Set(filters.region) : null
+    const datas = await Promise.all(paths.map((p) => this.#cache.get(p, this.#load)))
+    const out: PartialRow[] = []
+    for (const d of datas) {
+      for (let i = lowerBound(d.windowStart, from); i < d.rows; i++) {
+        const ws = d.windowStart[i] as number
+        if (ws >= to) break
+        const et = d.eventType[i] as string
+        const rg = d.region[i] as string
+        if ((types !== null && !types.has(et)) || (regions !== null && !regions.has(rg))) continue
+        const response: Sketch = new Map()
+        for (let j = d.binStart[i] as number, end = d.binStart[i + 1] as number; j < end; j++) {
+          const b = d.bins[j] as number
+          response.set(b, (response.get(b) ?? 0) + (d.counts[j] as number))
+        }
+        out.push({
+          window_start: ws,
+          event_type: et,
+          region: rg,
+          partials: {
+            events: d.events[i] as number,
+            latency_sum: d.latencySum[i] as number,
+            latency_count: d.latencyCount[i] as number,
+            revenue_cents: d.revenueCents[i] as number,
+            response
+          }
+        })
+      }
+    }
+    if (datas.length > 1) out.sort((a, b) => a.window_start - b.window_start || cmp(a.event_type, b.event_type) || cmp(a.region, b.region))
+    return out
+  }
+
+  readonly #load = (path: string): Promise<GoldFileData> => loadGoldFile(this.#conn(), path)
+
+  dimensions (snapshot: GoldSnapshot): Promise<Dimensions> {
+    const state = this.#stateOf(snapshot)
+    if (state.dimensions === undefined) {
+      const p = this.#loadDimensions(state)
+      state.dimensions = p
+      // a failed load is not cached
+      p.catch(() => { if (state.dimensions === p) state.dimensions = undefined })
+    }
+    return state.dimensions
+  }
+
+  async #loadDimensions (state: State): Promise<Dimensions> {
+    const types = new Set<string>()
+    const regions = new Set<string>()
+    let files = state.files.map((f) => f.path)
+    const base = state.dimensionsBase
+    state.dimensionsBase = undefined // never a chain of old states
+    if (base !== undefined) {
+      try {
+        const d = await base.dimensions
+        d.event_types.forEach((t) => types.add(t))
+        d.regions.forEach((r) => regions.add(r))
+        files = base.added
+      } catch {
+        // fall back to reading every file
+      }
+    }
+    if (files.length > 0) {
+      const rows = await this.#conn().exclusive(async (raw) => (await raw.runAndReadAll(
+        'SELECT DISTINCT event_type, region FROM read_parquet($files::VARCHAR[], hive_partitioning = false)',
+        { files: listValue(files) })).getRowsJS())
+      for (const r of rows) {
+        types.add(r[0] as string)
+        regions.add(r[1] as string)
+      }
+    }
+    return { event_types: [...types].sort(), regions: [...regions].sort() }
+  }
+
+  /** Stop polling, let statements in flight (e.g. a prefetch) finish, release the connections. */
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    clearInterval(this.#timer)
+    const conns = this.#conns.splice(0)
+    await Promise.all(conns.map((c) => c.idle()))
+    if (!this.#db.closed) for (const c of conns) this.#db.release(c)
+  }
+}
+
+function cmp (a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/** First index with windowStart[i] ≥ t (rows are sorted by window_start). */
+function lowerBound (a: Float64Array, t: number): number {
+  let lo = 0; let hi = a.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if ((a[mid] as number) < t) lo = mid + 1; else hi = mid
+  }
+  return lo
+}
+
+/** Instants beyond what a Date can hold (±8.64e15 ms) read as unbounded. */
+function bounded (t: number): number {
+  return t > 8.64e15 ? Infinity : t < -8.64e15 ? -Infinity : t
+}
+
+/** Files whose date= folder intersects [from, to) (UTC dates); files without one always stay. */
+export function pruneByDate (files: readonly GoldFile[], from: number, to: number): string[] {
+  const first = Number.isFinite(from) ? utcDate(from) : '0000-00-00'
+  const last = Number.isFinite(to) ? utcDate(to - 1) : '9999-99-99'
+  return files.filter((f) => f.date === null || (f.date >= first && f.date <= last)).map((f) => f.path)
+}

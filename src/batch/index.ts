@@ -1,0 +1,9 @@
+// The batch layer: DuckDB, bronze sink, batch job, gold manifest, gold reader.
+export { Conn, Db, type DbOptions, sharedDb, type SqlParams } from './duckdb.js'
+export { sqlBinOf, sqlDouble, sqlQuantileRank, SQL_LN_GAMMA } from './sql.js'
+export { BronzeSink, type BronzeSinkOptions, type FlushSummary, type SourcePosition } from './bronze-sink.js'
+export { readBronzeEvents, type ReadBronzeOptions } from './bronze-reader.js'
+export { bronzeWatermark, type BronzeState, listBronzeHours, readBronzeState, topicSafe, bronzeFileName } from './bronze-layout.js'
+export { manifestPath, ManifestError, parseManifest, readManifest, snapshotOf, validateManifest, writeManifest } from './manifest.js'
+export { type BatchOptions, type BatchSummary, completeEnd, runBatch } from './batch-job.js'
+export { GoldReader, type GoldReaderOptions } from './gold-reader.js'

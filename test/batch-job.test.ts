@@ -1,0 +1,353 @@
+// The batch layer end to end on real Parquet files: bronze sink → batch job → gold reader.
+// Failures this guards against: a duplicate resent by a producer counted twice in gold; an hour
+// published before its late events could arrive; a crashed run leaving a half-published manifest;
+// a reload pulling the files from under a query that is still running.
+import assert from 'node:assert/strict'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import { runBatch } from '../src/batch/batch-job.js'
+import { bronzeFileName, bronzeWatermark, listBronzeHours, topicSafe } from '../src/batch/bronze-layout.js'
+import { readBronzeEvents } from '../src/batch/bronze-reader.js'
+import { BronzeSink } from '../src/batch/bronze-sink.js'
+import { Db } from '../src/batch/duckdb.js'
+import { GoldReader } from '../src/batch/gold-reader.js'
+import { manifestPath, parseManifest, readManifest } from '../src/batch/manifest.js'
+import type { HourglassEvent } from '../src/model/event.js'
+import type { PartialRow, Partials } from '../src/model/partials.js'
+import { addEvent, emptyPartials, finalise } from '../src/model/partials.js'
+import type { Filters } from '../src/model/query.js'
+import { HOUR_MS, MINUTE_MS } from '../src/model/time.js'
+
+const T0 = Date.UTC(2024, 4, 1, 0, 0, 0)
+const H = (n: number): number => T0 + n * HOUR_MS
+const LATENESS = MINUTE_MS
+const TYPES = ['view', 'view', 'view', 'click', 'click', 'purchase', 'search']
+const REGIONS = ['eu-west', 'us-east', 'ap-south']
+
+function mulberry32 (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+const rand = mulberry32(7)
+let nextId = 0
+
+/** n events with event times in [from, to), some optional fields absent. */
+function makeEvents (n: number, from: number, to: number): HourglassEvent[] {
+  const out: HourglassEvent[] = []
+  for (let k = 0; k < n; k++) {
+    const type = TYPES[Math.floor(rand() * TYPES.length)] as string
+    const e: HourglassEvent = {
+      event_id: `ev-${nextId++}`,
+      ts: from + Math.floor(rand() * (to - from)),
+      event_type: type,
+      region: REGIONS[Math.floor(rand() * REGIONS.length)] as string
+    }
+    if (rand() < 0.7) e.processing_time = Math.round(rand() * 200_000) / 1000
+    const r = rand()
+    if (r < 0.03) e.response_time = 0
+    else if (r < 0.85) e.response_time = Math.exp(4 + 1.1 * (rand() + rand() + rand() - 1.5))
+    if (type === 'purchase' && rand() < 0.9) e.revenue_cents = Math.floor(rand() * 50_000)
+    if (rand() < 0.5) e.user_id = `u-${Math.floor(rand() * 100)}`
+    out.push(e)
+  }
+  return out
+}
+
+/** Feeds a sink like a two-partition topic: offsets per partition count up from 0. */
+class Feed {
+  readonly offsets = [0, 0]
+  readonly all: HourglassEvent[] = []
+  constructor (readonly sink: BronzeSink) {}
+  add (events: HourglassEvent[], partitionOf = (_e: HourglassEvent, k: number) => k % 2): void {
+    events.forEach((e, k) => {
+      const p = partitionOf(e, k)
+      this.sink.add(e, { topic: 'events', partition: p, offset: String(this.offsets[p]!++) })
+      this.all.push(e)
+    })
+  }
+}
+
+/** Brute force: dedup by (event_id, ts), then partials per (hour, type, region) for [from, to). */
+function expected (events: HourglassEvent[], from: number, to: number, filters: Filters = {}): Map<string, Partials> {
+  const seen = new Set<string>()
+  const out = new Map<string, Partials>()
+  for (const e of events) {
+    const id = `${e.event_id}\u0000${e.ts}`
+    if (seen.has(id)) continue
+    seen.add(id)
+    if (e.ts < from || e.ts >= to) continue
+    if (filters.event_type !== undefined && !filters.event_type.includes(e.event_type)) continue
+    if (filters.region !== undefined && !filters.region.includes(e.region)) continue
+    const key = `${Math.floor(e.ts / HOUR_MS) * HOUR_MS}|${e.event_type}|${e.region}`
+    let p = out.get(key)
+    if (p === undefined) out.set(key, p = emptyPartials())
+    addEvent(p, e)
+  }
+  return out
+}
+
+function assertRowsEqual (rows: PartialRow[], want: Map<string, Partials>): void {
+  const got = new Map(rows.map((r) => [`${r.window_start}|${r.event_type}|${r.region}`, r.partials]))
+  assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort())
+  for (const [key, w] of want) {
+    const g = got.get(key) as Partials
+    assert.equal(g.events, w.events, key)
+    assert.equal(g.latency_count, w.latency_count, key)
+    assert.equal(g.revenue_cents, w.revenue_cents, key)
+    assert.ok(Math.abs(g.latency_sum - w.latency_sum) <= 1e-9 * Math.max(1, Math.abs(w.latency_sum)), `${key} latency_sum ${g.latency_sum} vs ${w.latency_sum}`)
+    assert.deepEqual(new Map([...g.response].sort((a, b) => a[0] - b[0])), new Map([...w.response].sort((a, b) => a[0] - b[0])), key)
+  }
+}
+
+async function manifestText (dataDir: string): Promise<string> {
+  const text = await readFile(manifestPath(dataDir), 'utf8')
+  parseManifest(text) // always valid JSON and a valid manifest
+  return text
+}
+
+let dir: string
+let db: Db
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hourglass-batch-'))
+  db = await Db.open()
+})
+after(async () => {
+  db.close()
+  await rm(dir, { recursive: true, force: true })
+})
+
+test('bronze → batch → gold reader: dedup, complete hours only, incremental versions, failed run publishes nothing, reload keeps old snapshots working', async (t) => {
+  const dataDir = join(dir, 'pipeline')
+  const progress: string[] = []
+  const sink = new BronzeSink({ dataDir, db })
+  const feed = new Feed(sink)
+  t.after(() => sink.close())
+
+  assert.equal(await bronzeWatermark(dataDir), null)
+  assert.deepEqual(await sink.flush(), { events: 0, files: [], elapsedMs: 0 })
+  assert.deepEqual((await runBatch({ dataDir, db, now: H(10), allowedLatenessMs: LATENESS })).published, false)
+
+  // hours 0..3 full, hour 4 until 04:30; then resent duplicates in a second flush (other files)
+  const first = makeEvents(2400, H(0), H(4))
+  feed.add(first)
+  feed.add(makeEvents(300, H(4), H(4) + 30 * MINUTE_MS))
+  const f1 = await sink.flush()
+  assert.equal(f1.events, 2700)
+  const dups = first.filter((_, k) => k % 40 === 0)
+  feed.add(dups)
+  feed.add(dups.slice(0, 5).map((e) => ({ ...e, ts: e.ts + 1 }))) // same id, other time: not a duplicate
+  await sink.flush()
+  const hours = await listBronzeHours(dataDir)
+  assert.deepEqual([...hours.keys()], [H(0), H(1), H(2), H(3), H(4)])
+  assert.ok([0, 1, 2, 3].every((h) => hours.get(H(h))!.length >= 3), 'two partitions, and a second flush with duplicates')
+  const wm = await bronzeWatermark(dataDir)
+  assert.ok(wm !== null && wm < H(4) + 30 * MINUTE_MS && wm > H(4) + 25 * MINUTE_MS)
+
+  // run 1: hours 0..3 complete (04:00 + 1 min lateness ≤ watermark only for hours before 04:00)
+  const r1 = await runBatch({ dataDir, db, now: H(5), allowedLatenessMs: LATENESS, onProgress: (l) => progress.push(l) })
+  assert.equal(r1.published, true)
+  assert.equal(r1.version, 1)
+  assert.equal(r1.hoursBuilt, 4)
+  assert.equal(r1.completeUntil, H(4))
+  const want1 = expected(feed.all, H(0), H(4))
+  assert.equal(r1.rows, want1.size)
+  assert.equal(r1.events, [...want1.values()].reduce((s, p) => s + p.events, 0))
+  assert.ok(progress.some((l) => /^batch: 2024-05-01 4\/24 hours, [\d,]+ events$/.test(l)), progress.join('\n'))
+  const m1 = parseManifest(await manifestText(dataDir))
+  assert.equal(m1.complete_until, new Date(H(4)).toISOString())
+  assert.equal(m1.complete_from, new Date(H(0)).toISOString())
+  assert.equal(m1.tables.hourly_metrics.rows, want1.size)
+
+  const reader = await GoldReader.open({ dataDir, db, pollMs: 0 })
+  t.after(() => reader.close())
+  const snap1 = reader.snapshot()
+  assert.ok(snap1 !== null)
+  assert.equal(snap1.version, 1)
+  assert.equal(snap1.completeUntil, H(4))
+  assertRowsEqual(await reader.query(snap1, H(0), H(10), {}), want1)
+  assert.ok((await reader.query(snap1, H(0), H(10), {})).every((r) => r.window_start < H(4)), 'the incomplete hour is not built')
+  const filters = { event_type: ['purchase', 'click'], region: ['eu-west'] }
+  assertRowsEqual(await reader.query(snap1, H(1), H(3), filters), expected(feed.all, H(1), H(3), filters))
+  assert.deepEqual(await reader.query(snap1, H(2), H(2), {}), [])
+  assert.deepEqual(await reader.query(snap1, H(0), H(10), { event_type: ["nope' OR 1=1 --"] }), [])
+  assert.deepEqual(await reader.dimensions(snap1), { event_types: ['click', 'purchase', 'search', 'view'], regions: ['ap-south', 'eu-west', 'us-east'] })
+
+  // run 2: no new complete hour → nothing published, manifest untouched
+  const before2 = await manifestText(dataDir)
+  const r2 = await runBatch({ dataDir, db, now: H(5) + 1000, allowedLatenessMs: LATENESS })
+  assert.equal(r2.published, false)
+  assert.equal(r2.version, 1)
+  assert.equal(await manifestText(dataDir), before2)
+
+  // more bronze: rest of hour 4, nothing in hour 5, hours 6 and 7 until 07:30
+  feed.add(makeEvents(200, H(4) + 30 * MINUTE_MS, H(5)))
+  feed.add(makeEvents(500, H(6), H(7) + 30 * MINUTE_MS))
+  await sink.flush()
+  const inFlight = reader.query(snap1, H(0), H(10), {}) // started before the new version exists
+  const r3 = await runBatch({ dataDir, db, now: H(8), allowedLatenessMs: LATENESS })
+  assert.equal(r3.published, true)
+  assert.equal(r3.version, 2)
+  assert.equal(r3.hoursBuilt, 3, 'hours 4, 5 (empty) and 6')
+  assert.equal(r3.completeUntil, H(7))
+  const m2 = parseManifest(await manifestText(dataDir))
+  assert.ok(m1.tables.hourly_metrics.files.every((f) => m2.tables.hourly_metrics.files.includes(f)), 'earlier files still listed')
+  assert.equal(m2.tables.hourly_metrics.files.length, m1.tables.hourly_metrics.files.length + 1)
+
+  // reader: still v1 until reload; a query on the old snapshot started during the reload works
+  assert.equal(reader.snapshot()?.version, 1)
+  const during = reader.query(snap1, H(0), H(10), {})
+  assert.equal(await reader.reload(), true)
+  assertRowsEqual(await inFlight, want1)
+  assertRowsEqual(await during, want1)
+  const snap2 = reader.snapshot()
+  assert.ok(snap2 !== null && snap2.version === 2 && snap2.completeUntil === H(7))
+  assertRowsEqual(await reader.query(snap2, H(0), H(10), {}), expected(feed.all, H(0), H(7)))
+  assertRowsEqual(await reader.query(snap1, H(0), H(10), {}), want1)
+  assert.equal(await reader.reload(), false, 'same manifest: no swap')
+
+  // run 4 fails after writing its gold files: the previous manifest stays in force
+  feed.add(makeEvents(300, H(7) + 30 * MINUTE_MS, H(9) + 30 * MINUTE_MS))
+  await sink.flush()
+  const before4 = await manifestText(dataDir)
+  let orphans: string[] = []
+  await assert.rejects(runBatch({ dataDir, db, now: H(10), allowedLatenessMs: LATENESS, beforePublish: (files) => { orphans = files; throw new Error('injected failure') } }), /injected failure/)
+  assert.equal(orphans.length, 1)
+  assert.equal(await manifestText(dataDir), before4)
+  assert.equal(await reader.reload(), false)
+  assert.equal(reader.snapshot()?.version, 2)
+
+  // run 5 succeeds; the failed run's file is written but listed nowhere
+  const r5 = await runBatch({ dataDir, db, now: H(10), allowedLatenessMs: LATENESS })
+  assert.equal(r5.version, 3)
+  assert.equal(r5.completeUntil, H(9))
+  const m3 = parseManifest(await manifestText(dataDir))
+  assert.ok(!m3.tables.hourly_metrics.files.includes(orphans[0] as string))
+  assert.equal(await reader.reload(), true)
+  assertRowsEqual(await reader.query(reader.snapshot()!, H(0), H(24), {}), expected(feed.all, H(0), H(9)))
+  // no temp files left behind in gold
+  const goldFiles = await readdir(join(dataDir, 'gold'), { recursive: true })
+  assert.ok(goldFiles.every((f) => !/(^|\/)\.[^/]*tmp/.test(f)), goldFiles.join(', '))
+})
+
+test('gold files follow the contract: column types, sort order, and direct-reader columns equal model finalise', async () => {
+  const dataDir = join(dir, 'contract')
+  const sink = new BronzeSink({ dataDir, db })
+  const feed = new Feed(sink)
+  feed.add(makeEvents(1500, H(0), H(3) + 10 * MINUTE_MS))
+  await sink.close()
+  const r = await runBatch({ dataDir, db, now: H(4), allowedLatenessMs: LATENESS })
+  assert.equal(r.hoursBuilt, 3)
+  const m = await readManifest(dataDir)
+  const file = join(dataDir, m!.tables.hourly_metrics.files[0]!)
+  assert.match(m!.tables.hourly_metrics.files[0]!, /^gold\/hourly_metrics\/date=2024-05-01\/[^/]+\.parquet$/)
+  const conn = await db.connect()
+  const types = await conn.rows('SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet($f, hive_partitioning = false))', { f: file })
+  assert.deepEqual(types.map((t) => `${t.column_name as string} ${t.column_type as string}`), [
+    'window_start TIMESTAMP WITH TIME ZONE', 'event_type VARCHAR', 'region VARCHAR', 'total_events BIGINT', 'latency_sum DOUBLE',
+    'latency_count BIGINT', 'revenue_cents BIGINT', 'response_bins STRUCT(bin INTEGER, n BIGINT)[]', 'avg_latency DOUBLE',
+    'p95_response DOUBLE', 'total_revenue DECIMAL(18,2)'
+  ])
+  const rows = await conn.rows(`SELECT CAST(epoch_ms(window_start) AS DOUBLE) AS ws, event_type, region, avg_latency, p95_response,
+    latency_sum, CAST(latency_count AS DOUBLE) AS latency_count,
+    CAST(total_revenue AS VARCHAR) AS revenue FROM read_parquet($f, hive_partitioning = false)`, { f: file })
+  const keys = rows.map((x) => `${x.ws as number}|${x.event_type as string}|${x.region as string}`)
+  assert.deepEqual(keys, [...keys].sort((a, b) => {
+    const [wa, ...ra] = a.split('|'); const [wb, ...rb] = b.split('|')
+    return Number(wa) - Number(wb) || (ra.join('|') < rb.join('|') ? -1 : 1)
+  }), 'sorted by (window_start, event_type, region)')
+  const want = expected(feed.all, H(0), H(3))
+  for (const x of rows) {
+    const p = want.get(`${x.ws as number}|${x.event_type as string}|${x.region as string}`)!
+    const f = finalise(p)
+    // the sum's order differs between DuckDB and JS; the division is the same
+    assert.equal(x.avg_latency, p.latency_count === 0 ? null : (x.latency_sum as number) / (x.latency_count as number))
+    if (f.avg_latency !== null) assert.ok(Math.abs((x.avg_latency as number) - f.avg_latency) <= 1e-9 * f.avg_latency)
+    assert.equal(x.p95_response, f.p95_response, 'p95 from the bins, the same rule and value as sketchQuantile')
+    assert.equal(x.revenue, (p.revenue_cents / 100).toFixed(2))
+  }
+  const bronze = await conn.rows('SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet($f, hive_partitioning = false))',
+    { f: (await listBronzeHours(dataDir)).get(H(0))![0]! })
+  assert.deepEqual(bronze.map((t) => `${t.column_name as string} ${t.column_type as string}`), [
+    'event_id VARCHAR', 'event_time TIMESTAMP WITH TIME ZONE', 'event_type VARCHAR', 'region VARCHAR', 'processing_time DOUBLE',
+    'response_time DOUBLE', 'revenue_cents BIGINT', 'user_id VARCHAR', 'src_topic VARCHAR', 'src_partition INTEGER', 'src_offset BIGINT'
+  ])
+  db.release(conn)
+})
+
+test('bronze: a replay rewrites the same files; the watermark is the min over partitions; topics become safe file names', async () => {
+  const dataDir = join(dir, 'replay')
+  const events = makeEvents(400, H(0), H(2))
+  const write = async (): Promise<string[]> => {
+    const sink = new BronzeSink({ dataDir, db })
+    events.forEach((e, k) => sink.add(e, { topic: 'file:/data/my events.jsonl', partition: 0, offset: String(k) }))
+    const f = await sink.flush()
+    await sink.close()
+    return f.files.sort()
+  }
+  const a = await write()
+  const b = await write()
+  assert.deepEqual(a, b)
+  const all = [...(await listBronzeHours(dataDir)).values()].flat().sort()
+  assert.deepEqual(all, a, 'no duplicate files after the replay')
+  assert.match(topicSafe('file:/data/my events.jsonl'), /^[A-Za-z0-9._~]+$/)
+  assert.notEqual(topicSafe('a/b'), topicSafe('a_b'))
+  assert.equal(bronzeFileName('events', 3, '10', '99'), 'events-p3-10-99.parquet')
+
+  const sink = new BronzeSink({ dataDir, db, maxBuffered: 3, flushMs: 60_000 })
+  sink.add({ event_id: 'x1', ts: H(5), event_type: 'view', region: 'eu' }, { topic: 'other', partition: 1, offset: '0' }, 0)
+  assert.equal(await sink.flushIfDue(1000), null)
+  sink.add({ event_id: 'x2', ts: H(6), event_type: 'view', region: 'eu' }, { topic: 'other', partition: 2, offset: '0' }, 1000)
+  assert.notEqual(await sink.flushIfDue(60_000), null, 'due by time')
+  const maxTs = Math.max(...events.map((e) => e.ts))
+  assert.equal(await bronzeWatermark(dataDir), Math.min(maxTs, H(5), H(6)))
+  assert.throws(() => sink.add(events[0]!, { topic: 't', partition: 0, offset: '1; DROP' }), /offset/)
+  await sink.close()
+})
+
+test('bronze reads back as written; the reader polls, and refuses a corrupt manifest or one listing missing files', async (t) => {
+  const dataDir = join(dir, 'poll')
+  const sink = new BronzeSink({ dataDir, db })
+  const feed = new Feed(sink)
+  feed.add(makeEvents(600, H(0), H(2) + 30 * MINUTE_MS))
+  await sink.close()
+  const back = await readBronzeEvents({ dataDir, db, from: H(1), to: H(2) })
+  const want = feed.all.filter((e) => e.ts >= H(1) && e.ts < H(2)).sort((a, b) => a.ts - b.ts)
+  assert.deepEqual(new Set(back.map((e) => JSON.stringify(e))), new Set(want.map((e) => JSON.stringify(e))))
+  assert.equal(back.length, want.length)
+  assert.ok(back.every((e, i) => i === 0 || (back[i - 1] as HourglassEvent).ts <= e.ts))
+
+  const errors: Error[] = []
+  const reader = await GoldReader.open({ dataDir, db, pollMs: 20, onError: (e) => errors.push(e) })
+  t.after(() => reader.close())
+  assert.equal(reader.snapshot(), null)
+  await runBatch({ dataDir, db, now: H(3), allowedLatenessMs: LATENESS })
+  for (let k = 0; k < 100 && reader.snapshot() === null; k++) await new Promise((resolve) => setTimeout(resolve, 20))
+  const snap = reader.snapshot()
+  assert.equal(snap?.version, 1, 'picked up by polling')
+  assertRowsEqual(await reader.query(snap!, H(0), H(2), {}), expected(feed.all, H(0), H(2)))
+
+  const good = await readFile(manifestPath(dataDir), 'utf8')
+  await writeFile(manifestPath(dataDir), '{"format": "hourglass-gold/1", "version": 2')
+  assert.equal(await reader.reload(), false)
+  assert.match(String(reader.lastError), /not JSON/)
+  const m = parseManifest(good)
+  await writeFile(manifestPath(dataDir), JSON.stringify({ ...m, version: 2, tables: { hourly_metrics: { files: [...m.tables.hourly_metrics.files, 'gold/hourly_metrics/date=2024-05-01/missing.parquet'], rows: 1 } } }))
+  assert.equal(await reader.reload(), false)
+  assert.match(String(reader.lastError), /missing file/)
+  await writeFile(manifestPath(dataDir), JSON.stringify({ ...m, version: 2, tables: { hourly_metrics: { files: ['../outside.parquet'], rows: 1 } } }))
+  assert.equal(await reader.reload(), false)
+  assert.match(String(reader.lastError), /relative to the data folder/)
+  assert.equal(reader.snapshot()?.version, 1, 'the last good manifest stays in force')
+  assertRowsEqual(await reader.query(reader.snapshot()!, H(0), H(2), {}), expected(feed.all, H(0), H(2)))
+  assert.ok(errors.length >= 3)
+  await writeFile(manifestPath(dataDir), good)
+})
