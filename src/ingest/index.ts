@@ -1,0 +1,8 @@
+// Record sources: the synthetic traffic generator and the JSON Lines file source.
+export { FileSource, type FileSourceOptions } from './file-source.js'
+export type { BatchHandler, RawBatch, RawRecord, RecordSource } from './source.js'
+export {
+  DEFAULT_SHARES, diurnalFactor, EVENT_TYPES, generateHistory, type HistoryBatch, type HistoryOptions,
+  type HistoryRecord, LATE_MAX_MS, LATE_MIN_MS, LiveTraffic, type LiveTrafficOptions, prng, REGIONS, type Shares,
+  SyntheticSource, type SyntheticSourceOptions, TrafficGenerator, type TrafficOptions
+} from './synthetic.js'

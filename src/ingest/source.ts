@@ -1,0 +1,27 @@
+// What every record source implements (the synthetic stream, a JSON Lines file, later Kafka).
+// A source hands out batches of raw records; it awaits the handler before the next batch, so a
+// slow consumer slows the source down instead of piling records up (backpressure).
+
+export interface RawRecord {
+  /** the record's bytes as UTF-8 text, exactly as produced (it may be invalid) */
+  value: string
+  /** decimal int64 string, increasing within a (topic, partition) */
+  offset: string
+}
+
+export interface RawBatch {
+  topic: string
+  partition: number
+  records: RawRecord[]
+}
+
+export type BatchHandler = (batch: RawBatch) => Promise<void>
+
+export interface RecordSource {
+  /** Start emitting batches to `handler`; resolves once the source runs (rejects when it cannot start). */
+  start (handler: BatchHandler): Promise<void>
+  /** Stop after the batch in flight; resolves when the handler is no longer called. */
+  stop (): Promise<void>
+  /** resolves when the source has ended (stopped, or a finite source read everything); rejects when the handler failed */
+  readonly done: Promise<void>
+}

@@ -1,0 +1,196 @@
+// Drops duplicates by (event_id, timestamp) within a window of event time (default five minutes).
+// Memory is bounded: keys are kept in one table per event-time minute, and a whole minute is
+// dropped as soon as all of it lies before maxEventTimeSeen − window.
+//
+// A key is held as a 64-bit hash of (event_id, timestamp) in an open-addressing table on an
+// Int32Array, not as a string in a Map: at high rates (hundreds of thousands of keys alive) the
+// strings and map entries cost more in garbage collection than everything else in the pipeline.
+// Two distinct keys share a 64-bit hash with probability ~n/2^64 (n = keys alive): about 10^-13
+// at a million keys, far below any other error in the system. An event older than that horizon
+// cannot be checked any more; it is admitted (and not remembered): the speed layer will count it
+// as late anyway, and the batch layer dedups everything.
+//
+// Changes can be undone for one batch (begin / commit / rollback), so a batch whose store apply
+// failed can be retried without its events counting as duplicates of themselves.
+import { MINUTE_MS } from '../model/index.js'
+
+export interface DedupOptions {
+  windowMs?: number // five minutes
+}
+
+export const DEFAULT_DEDUP_WINDOW_MS = 300_000
+
+/** 64-bit hash of (id, ts) as two non-zero-h1 32-bit halves */
+let H1 = 0
+let H2 = 0
+function hashKey (id: string, ts: number): void {
+  let a = 0x811c9dc5
+  let b = 0x2545f491
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i)
+    a = Math.imul(a ^ c, 0x01000193)
+    b = Math.imul(b ^ c, 0x5bd1e995)
+    b ^= b >>> 15
+  }
+  const lo = ts >>> 0
+  const hi = Math.floor(ts / 4294967296) | 0
+  a = fmix(a ^ Math.imul(lo, 0xcc9e2d51) ^ hi)
+  b = fmix(b ^ Math.imul(hi, 0x1b873593) ^ lo ^ Math.imul(id.length, 0x85ebca6b))
+  H1 = a === 0 ? 1 : a
+  H2 = b
+}
+
+function fmix (h: number): number {
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  return h ^ (h >>> 16)
+}
+
+/** One event-time minute: an open-addressing set of 64-bit hashes, linear probing. h1 = 0 marks a free slot (h2 = 1: deleted). */
+class MinuteSet {
+  slots = new Int32Array(2 * 64)
+  used = 0 // live + deleted
+  size = 0
+
+  has (h1: number, h2: number): boolean {
+    const mask = (this.slots.length >> 1) - 1
+    for (let i = h1 & mask; ; i = (i + 1) & mask) {
+      const a = this.slots[2 * i] as number
+      if (a === 0 && this.slots[2 * i + 1] === 0) return false
+      if (a === h1 && this.slots[2 * i + 1] === h2) return true
+    }
+  }
+
+  /** add a hash known to be absent */
+  add (h1: number, h2: number): void {
+    if (2 * (this.used + 1) > this.slots.length >> 1) this.#grow()
+    this.#put(h1, h2)
+    this.used++
+    this.size++
+  }
+
+  delete (h1: number, h2: number): boolean {
+    const mask = (this.slots.length >> 1) - 1
+    for (let i = h1 & mask; ; i = (i + 1) & mask) {
+      const a = this.slots[2 * i] as number
+      if (a === 0 && this.slots[2 * i + 1] === 0) return false
+      if (a === h1 && this.slots[2 * i + 1] === h2) {
+        this.slots[2 * i] = 0
+        this.slots[2 * i + 1] = 1
+        this.size--
+        return true
+      }
+    }
+  }
+
+  #put (h1: number, h2: number): void {
+    const mask = (this.slots.length >> 1) - 1
+    let i = h1 & mask
+    while (this.slots[2 * i] !== 0) i = (i + 1) & mask
+    this.slots[2 * i] = h1
+    this.slots[2 * i + 1] = h2
+  }
+
+  /** double when live keys fill a quarter of the slots, else rebuild in place to drop deleted ones */
+  #grow (): void {
+    const old = this.slots
+    const capacity = old.length >> 1
+    this.slots = new Int32Array(4 * this.size + 4 > capacity ? 2 * old.length : old.length)
+    for (let i = 0; i < capacity; i++) {
+      const a = old[2 * i] as number
+      if (a !== 0) this.#put(a, old[2 * i + 1] as number)
+    }
+    this.used = this.size
+  }
+}
+
+export class Deduplicator {
+  readonly windowMs: number
+  /** event-time minute → the keys in it; a duplicate has the same timestamp, so it is looked up in one minute */
+  readonly #buckets = new Map<number, MinuteSet>()
+  /** the minutes of #buckets, ascending */
+  readonly #minutes: number[] = []
+  #maxSeen = -Infinity
+  /** keys added since begin() (h1, h2, minute triples), or null outside a batch */
+  #journal: number[] | null = null
+  #journalMax = -Infinity
+
+  constructor (options: DedupOptions = {}) {
+    this.windowMs = options.windowMs ?? DEFAULT_DEDUP_WINDOW_MS
+  }
+
+  /** true when (eventId, ts) is new within the window; false for a duplicate */
+  admit (eventId: string, ts: number): boolean {
+    const minute = Math.floor(ts / MINUTE_MS) * MINUTE_MS
+    hashKey(eventId, ts)
+    const h1 = H1
+    const h2 = H2
+    let bucket = this.#buckets.get(minute)
+    if (bucket !== undefined && bucket.has(h1, h2)) return false
+    if (ts > this.#maxSeen) {
+      this.#maxSeen = ts
+      this.#evict()
+    }
+    if (ts < this.#maxSeen - this.windowMs) return true
+    if (bucket === undefined) bucket = this.#addBucket(minute)
+    bucket.add(h1, h2)
+    this.#journal?.push(h1, h2, minute)
+    return true
+  }
+
+  /** keys held */
+  get size (): number {
+    let n = 0
+    for (const b of this.#buckets.values()) n += b.size
+    return n
+  }
+
+  /** newest event time seen, or null */
+  get maxEventTime (): number | null {
+    return this.#maxSeen === -Infinity ? null : this.#maxSeen
+  }
+
+  /** start recording changes so that rollback() can undo them */
+  begin (): void {
+    this.#journal = []
+    this.#journalMax = this.#maxSeen
+  }
+
+  commit (): void {
+    this.#journal = null
+  }
+
+  /** forget every key admitted since begin() (keys evicted meanwhile stay evicted: they were past the horizon) */
+  rollback (): void {
+    const j = this.#journal
+    if (j === null) return
+    for (let i = 0; i < j.length; i += 3) this.#buckets.get(j[i + 2] as number)?.delete(j[i] as number, j[i + 1] as number)
+    this.#maxSeen = this.#journalMax
+    this.#journal = null
+  }
+
+  #addBucket (minute: number): MinuteSet {
+    const bucket = new MinuteSet()
+    this.#buckets.set(minute, bucket)
+    const m = this.#minutes
+    // new minutes nearly always arrive in order: append, else insert in place
+    let i = m.length
+    while (i > 0 && (m[i - 1] as number) > minute) i--
+    m.splice(i, 0, minute)
+    return bucket
+  }
+
+  /** drop the minutes that lie wholly before maxSeen − window: whole tables at once */
+  #evict (): void {
+    const horizon = this.#maxSeen - this.windowMs
+    const m = this.#minutes
+    let drop = 0
+    while (drop < m.length && (m[drop] as number) + MINUTE_MS <= horizon) {
+      this.#buckets.delete(m[drop] as number)
+      drop++
+    }
+    if (drop > 0) m.splice(0, drop)
+  }
+}

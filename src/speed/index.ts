@@ -1,0 +1,6 @@
+// The speed layer: validate → dedup → one-minute windows + watermark → speed store.
+export { DEFAULT_DEDUP_WINDOW_MS, Deduplicator, type DedupOptions } from './dedup.js'
+export { parseOffset } from './offsets.js'
+export { type InputBatch, type InputRecord, type ProcessResult, SpeedPipeline, type SpeedPipelineOptions, type ValidRecord } from './pipeline.js'
+export { DEFAULT_RETENTION_MS, MemorySpeedStore, type MemorySpeedStoreOptions } from './stores/memory.js'
+export { DEFAULT_ALLOWED_LATENESS_MS, MinuteWindows, type WindowsOptions } from './windows.js'

@@ -1,0 +1,205 @@
+// The speed pipeline: validate → dedup → windows, then one store.apply per consumed batch with
+// the batch's source position, so the store is exactly-once whatever the source replays.
+//
+// What the counters mean: each record of a (topic, partition) is counted once per process.
+// The pipeline remembers the last offset it has processed per partition (the first time it sees
+// a partition, it starts from the store's position) and skips records at or below it, before
+// counting, so a replayed batch changes neither the store nor the counters, and its events are
+// not returned again. A batch's counts and dead letters are committed only when the store
+// applied the batch; when the apply fails (throws), dedup and window state are rolled back too,
+// so the same batch can be retried. onInvalid (the dead-letter topic) is called before the
+// apply, so a crash in between may send a dead letter twice, never zero times.
+import {
+  type DeadLetter, type HourglassEvent, type InvalidReason, parseEvent, type QualityCounts,
+  type QualitySource, type SpeedStore
+} from '../model/index.js'
+import { DEFAULT_DEDUP_WINDOW_MS, Deduplicator } from './dedup.js'
+import { parseOffset } from './offsets.js'
+import { DEFAULT_ALLOWED_LATENESS_MS, MinuteWindows } from './windows.js'
+
+export interface InputRecord {
+  value: string | Uint8Array
+  /** decimal int64 string */
+  offset: string
+}
+
+export interface InputBatch {
+  topic: string
+  partition: number
+  records: InputRecord[]
+}
+
+export interface SpeedPipelineOptions {
+  store: SpeedStore
+  dedupWindowMs?: number // five minutes
+  allowedLatenessMs?: number // one minute
+  /** dead letters kept in memory for /v1/quality */
+  deadLetterKeep?: number // one thousand
+  /** called for every invalid record, before the batch is applied (the dead-letter topic plugs in here) */
+  onInvalid?: (deadLetter: DeadLetter) => void | Promise<void>
+  /** called after every store.apply with its duration (ms) and the number of deltas */
+  onApplied?: (ms: number, deltaCount: number) => void
+}
+
+/** A valid event and the offset of the record it came from. */
+export interface ValidRecord {
+  event: HourglassEvent
+  offset: string
+}
+
+export interface ProcessResult {
+  /** every valid event of the records not processed before, duplicates and late ones included (for bronze) */
+  valid: ValidRecord[]
+  /** whether the store applied the batch */
+  applied: boolean
+  /** records skipped because this partition had already been processed up to them */
+  skipped: number
+  received: number
+  invalid: number
+  duplicates: number
+  late: number
+  deltas: number
+  watermark: number | null
+  maxEventTime: number | null
+}
+
+/** Dead letters kept in memory are for display: raw text longer than this is cut. */
+const DEAD_LETTER_RAW_MAX = 8192
+
+const decoder = new TextDecoder()
+
+export class SpeedPipeline implements QualitySource {
+  readonly #store: SpeedStore
+  readonly #dedup: Deduplicator
+  readonly #windows: MinuteWindows
+  readonly #keep: number
+  readonly #onInvalid: SpeedPipelineOptions['onInvalid']
+  readonly #onApplied: SpeedPipelineOptions['onApplied']
+  /** last processed offset per topic + partition */
+  readonly #processed = new Map<string, bigint>()
+  readonly #counts: QualityCounts = { received: 0, valid: 0, invalid: 0, invalid_by_reason: {}, duplicates: 0, late: 0 }
+  /** ring buffer of the newest dead letters */
+  readonly #dead: DeadLetter[] = []
+  #deadNext = 0
+  #tail: Promise<unknown> = Promise.resolve()
+
+  constructor (options: SpeedPipelineOptions) {
+    this.#store = options.store
+    this.#dedup = new Deduplicator({ windowMs: options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS })
+    this.#windows = new MinuteWindows({ allowedLatenessMs: options.allowedLatenessMs ?? DEFAULT_ALLOWED_LATENESS_MS })
+    this.#keep = options.deadLetterKeep ?? 1000
+    this.#onInvalid = options.onInvalid
+    this.#onApplied = options.onApplied
+  }
+
+  /** Process one consumed batch at wall-clock time `now`. Calls are serialised. */
+  process (batch: InputBatch, now: number): Promise<ProcessResult> {
+    const run = this.#tail.then(() => this.#process(batch, now))
+    this.#tail = run.catch(() => undefined)
+    return run
+  }
+
+  get watermark (): number | null {
+    return this.#windows.watermark
+  }
+
+  get maxEventTime (): number | null {
+    return this.#windows.maxEventTime
+  }
+
+  counts (): QualityCounts {
+    return { ...this.#counts, invalid_by_reason: { ...this.#counts.invalid_by_reason } }
+  }
+
+  deadLetters (limit: number): DeadLetter[] {
+    const out: DeadLetter[] = []
+    const n = this.#dead.length
+    for (let i = 1; i <= Math.min(limit, n); i++) out.push(this.#dead[(this.#deadNext - i + n) % n] as DeadLetter)
+    return out
+  }
+
+  async #process (batch: InputBatch, now: number): Promise<ProcessResult> {
+    const { topic, partition, records } = batch
+    const result: ProcessResult = { valid: [], applied: false, skipped: 0, received: 0, invalid: 0, duplicates: 0, late: 0, deltas: 0, watermark: this.#windows.watermark, maxEventTime: this.#windows.maxEventTime }
+    const last = records[records.length - 1]
+    if (last === undefined) return result
+    const key = topic + '\u0000' + partition
+    let done = this.#processed.get(key)
+    if (done === undefined) {
+      const stored = await this.#store.position(topic, partition)
+      done = stored === null ? -1n : parseOffset(stored)
+      this.#processed.set(key, done)
+    }
+    const lastOffset = parseOffset(last.offset)
+
+    const byReason: Partial<Record<InvalidReason, number>> = {}
+    const dead: DeadLetter[] = []
+    this.#dedup.begin()
+    this.#windows.begin()
+    try {
+      // offsets within a batch ascend: compare only while the batch may overlap what was processed
+      let overlap = parseOffset((records[0] as InputRecord).offset) <= done
+      for (const record of records) {
+        if (overlap) {
+          if (parseOffset(record.offset) <= done) { result.skipped++; continue }
+          overlap = false
+        }
+        result.received++
+        const v = parseEvent(record.value, now)
+        if (!v.ok) {
+          result.invalid++
+          byReason[v.reason] = (byReason[v.reason] ?? 0) + 1
+          const raw = typeof record.value === 'string' ? record.value : decoder.decode(record.value)
+          const letter: DeadLetter = { reason: v.reason, detail: v.detail, raw, source: { topic, partition, offset: record.offset }, at: now }
+          dead.push(letter)
+          if (this.#onInvalid !== undefined) await this.#onInvalid(letter)
+          continue
+        }
+        const e = v.event
+        result.valid.push({ event: e, offset: record.offset })
+        if (!this.#dedup.admit(e.event_id, e.ts)) result.duplicates++
+        else if (!this.#windows.add(e)) result.late++
+      }
+      const deltas = this.#windows.drain()
+      const watermark = this.#windows.watermark
+      const maxEventTime = this.#windows.maxEventTime
+      const started = performance.now()
+      result.applied = await this.#store.apply({
+        deltas,
+        position: { topic, partition, offset: last.offset },
+        ...(watermark === null ? {} : { watermark }),
+        ...(maxEventTime === null ? {} : { maxEventTime })
+      })
+      this.#onApplied?.(performance.now() - started, deltas.length)
+      result.deltas = deltas.length
+      result.watermark = watermark
+      result.maxEventTime = maxEventTime
+    } catch (err) {
+      this.#dedup.rollback()
+      this.#windows.rollback()
+      throw err
+    }
+    this.#dedup.commit()
+    this.#windows.commit()
+    if (lastOffset > done) this.#processed.set(key, lastOffset)
+    if (result.applied) this.#commitCounts(result, byReason, dead)
+    return result
+  }
+
+  #commitCounts (r: ProcessResult, byReason: Partial<Record<InvalidReason, number>>, dead: DeadLetter[]): void {
+    const c = this.#counts
+    c.received += r.received
+    c.valid += r.valid.length
+    c.invalid += r.invalid
+    c.duplicates += r.duplicates
+    c.late += r.late
+    for (const [reason, n] of Object.entries(byReason) as [InvalidReason, number][]) c.invalid_by_reason[reason] = (c.invalid_by_reason[reason] ?? 0) + n
+    if (this.#keep === 0) return
+    for (const letter of dead) {
+      const kept = letter.raw.length > DEAD_LETTER_RAW_MAX ? { ...letter, raw: letter.raw.slice(0, DEAD_LETTER_RAW_MAX) + '…' } : letter
+      if (this.#dead.length < this.#keep) this.#dead.push(kept)
+      else this.#dead[this.#deadNext] = kept
+      this.#deadNext = (this.#deadNext + 1) % this.#keep
+    }
+  }
+}

@@ -1,0 +1,130 @@
+// The in-memory speed store (embedded mode). One row per (minute window, event_type, region),
+// kept for the retention; apply is idempotent, fenced by the source position of each
+// (topic, partition), with offsets compared as int64 (BigInt), never as strings or doubles.
+import {
+  type ApplyBatch, clonePartials, type Coverage, type Filters, mergePartials, MINUTE_MS,
+  type PartialRow, type SpeedStore
+} from '../../model/index.js'
+import { parseOffset } from '../offsets.js'
+
+export interface MemorySpeedStoreOptions {
+  /** the clock that drives retention (tests move it) */
+  now?: () => number
+  retentionMs?: number // one hour
+  /** how often expired windows are dropped in the background (they are also dropped on access) */
+  sweepIntervalMs?: number // ten seconds
+}
+
+export const DEFAULT_RETENTION_MS = 3_600_000
+
+const positionKey = (topic: string, partition: number): string => topic + '\u0000' + partition
+const rowKey = (eventType: string, region: string): string => eventType + '\u0000' + region
+
+export class MemorySpeedStore implements SpeedStore {
+  readonly kind = 'memory'
+  readonly retentionMs: number
+  readonly #now: () => number
+  /** window_start → (event_type, region) → row */
+  readonly #windows = new Map<number, Map<string, PartialRow>>()
+  readonly #positions = new Map<string, { offset: string, value: bigint }>()
+  #watermark: number | null = null
+  #maxEventTime: number | null = null
+  #coveredFrom: number | null = null
+  #timer: NodeJS.Timeout | null
+
+  constructor (options: MemorySpeedStoreOptions = {}) {
+    this.#now = options.now ?? Date.now
+    this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS
+    this.#timer = setInterval(() => this.#evict(), options.sweepIntervalMs ?? 10_000)
+    this.#timer.unref()
+  }
+
+  async apply (batch: ApplyBatch): Promise<boolean> {
+    const { topic, partition, offset } = batch.position
+    const value = parseOffset(offset)
+    const key = positionKey(topic, partition)
+    const last = this.#positions.get(key)
+    if (last !== undefined && value <= last.value) return false
+    const expired = this.#evict()
+    for (const delta of batch.deltas) {
+      // a window already past the retention is not brought back
+      if (delta.window_start + MINUTE_MS <= expired) continue
+      let window = this.#windows.get(delta.window_start)
+      if (window === undefined) {
+        window = new Map()
+        this.#windows.set(delta.window_start, window)
+      }
+      const k = rowKey(delta.event_type, delta.region)
+      const row = window.get(k)
+      if (row === undefined) window.set(k, { window_start: delta.window_start, event_type: delta.event_type, region: delta.region, partials: clonePartials(delta.partials) })
+      else mergePartials(row.partials, delta.partials)
+    }
+    this.#positions.set(key, { offset, value })
+    if (batch.watermark !== undefined && (this.#watermark === null || batch.watermark > this.#watermark)) this.#watermark = batch.watermark
+    if (batch.maxEventTime !== undefined && (this.#maxEventTime === null || batch.maxEventTime > this.#maxEventTime)) this.#maxEventTime = batch.maxEventTime
+    return true
+  }
+
+  async query (from: number, to: number, filters: Filters): Promise<PartialRow[]> {
+    this.#evict()
+    const types = filters.event_type !== undefined && filters.event_type.length > 0 ? new Set(filters.event_type) : null
+    const regions = filters.region !== undefined && filters.region.length > 0 ? new Set(filters.region) : null
+    const out: PartialRow[] = []
+    for (const start of [...this.#windows.keys()].sort((a, b) => a - b)) {
+      if (start < from || start >= to) continue
+      for (const row of (this.#windows.get(start) as Map<string, PartialRow>).values()) {
+        if (types !== null && !types.has(row.event_type)) continue
+        if (regions !== null && !regions.has(row.region)) continue
+        out.push({ window_start: row.window_start, event_type: row.event_type, region: row.region, partials: clonePartials(row.partials) })
+      }
+    }
+    return out
+  }
+
+  async coverage (): Promise<Coverage> {
+    const expired = this.#evict()
+    let oldest: number | null = null
+    let newest: number | null = null
+    for (const start of this.#windows.keys()) {
+      if (oldest === null || start < oldest) oldest = start
+      if (newest === null || start > newest) newest = start
+    }
+    const retained = Math.ceil(expired / MINUTE_MS) * MINUTE_MS
+    return {
+      oldest,
+      newest,
+      watermark: this.#watermark,
+      maxEventTime: this.#maxEventTime,
+      coveredFrom: this.#coveredFrom === null ? null : Math.max(this.#coveredFrom, retained)
+    }
+  }
+
+  async position (topic: string, partition: number): Promise<string | null> {
+    return this.#positions.get(positionKey(topic, partition))?.offset ?? null
+  }
+
+  /** rows held right now (no eviction on this read) */
+  get rowCount (): number {
+    let n = 0
+    for (const w of this.#windows.values()) n += w.size
+    return n
+  }
+
+  async setCoveredFrom (t: number): Promise<void> {
+    this.#coveredFrom = t
+  }
+
+  async close (): Promise<void> {
+    if (this.#timer !== null) clearInterval(this.#timer)
+    this.#timer = null
+  }
+
+  /** Drop the windows past the retention; returns the retention horizon (now − retention). */
+  #evict (): number {
+    const horizon = this.#now() - this.retentionMs
+    for (const start of this.#windows.keys()) {
+      if (start + MINUTE_MS <= horizon) this.#windows.delete(start)
+    }
+    return horizon
+  }
+}

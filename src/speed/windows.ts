@@ -1,0 +1,81 @@
+// Tumbling one-minute windows with a watermark. watermark = newest event time seen − allowed
+// lateness; an event whose window ends at or before the watermark is late: it is counted, not
+// added (the batch layer counts it). On-time events accumulate as PartialRow deltas per
+// (window_start, event_type, region) until drain() hands them out, once per consumed batch.
+import { addEvent, emptyPartials, type HourglassEvent, MINUTE_MS, type PartialRow } from '../model/index.js'
+
+export interface WindowsOptions {
+  allowedLatenessMs?: number // one minute
+}
+
+export const DEFAULT_ALLOWED_LATENESS_MS = 60_000
+
+export class MinuteWindows {
+  readonly allowedLatenessMs: number
+  #maxEventTime = -Infinity
+  /** window_start → event_type → region → row (nested: no key strings to build per event) */
+  #pending = new Map<number, Map<string, Map<string, PartialRow>>>()
+  #savedMax: number | null = null
+
+  constructor (options: WindowsOptions = {}) {
+    this.allowedLatenessMs = options.allowedLatenessMs ?? DEFAULT_ALLOWED_LATENESS_MS
+  }
+
+  /** Add one event to its window. Returns false, adding nothing, when the event is late. */
+  add (e: HourglassEvent): boolean {
+    if (e.ts > this.#maxEventTime) this.#maxEventTime = e.ts
+    const start = Math.floor(e.ts / MINUTE_MS) * MINUTE_MS
+    if (start + MINUTE_MS <= this.#maxEventTime - this.allowedLatenessMs) return false
+    let byType = this.#pending.get(start)
+    if (byType === undefined) { byType = new Map(); this.#pending.set(start, byType) }
+    let byRegion = byType.get(e.event_type)
+    if (byRegion === undefined) { byRegion = new Map(); byType.set(e.event_type, byRegion) }
+    let row = byRegion.get(e.region)
+    if (row === undefined) {
+      row = { window_start: start, event_type: e.event_type, region: e.region, partials: emptyPartials() }
+      byRegion.set(e.region, row)
+    }
+    addEvent(row.partials, e)
+    return true
+  }
+
+  /** true when an event at `ts` would be late now */
+  isLate (ts: number): boolean {
+    return Math.floor(ts / MINUTE_MS) * MINUTE_MS + MINUTE_MS <= this.#maxEventTime - this.allowedLatenessMs
+  }
+
+  /** The deltas accumulated since the last drain (the caller owns them), and start afresh. */
+  drain (): PartialRow[] {
+    const rows: PartialRow[] = []
+    for (const byType of this.#pending.values()) {
+      for (const byRegion of byType.values()) for (const row of byRegion.values()) rows.push(row)
+    }
+    this.#pending = new Map()
+    return rows
+  }
+
+  /** newest event time seen − allowed lateness, or null before the first event */
+  get watermark (): number | null {
+    return this.#maxEventTime === -Infinity ? null : this.#maxEventTime - this.allowedLatenessMs
+  }
+
+  get maxEventTime (): number | null {
+    return this.#maxEventTime === -Infinity ? null : this.#maxEventTime
+  }
+
+  /** remember the watermark so that rollback() can restore it */
+  begin (): void {
+    this.#savedMax = this.#maxEventTime
+  }
+
+  commit (): void {
+    this.#savedMax = null
+  }
+
+  /** undo the batch since begin(): restore the watermark and drop the pending deltas */
+  rollback (): void {
+    if (this.#savedMax !== null) this.#maxEventTime = this.#savedMax
+    this.#savedMax = null
+    this.#pending = new Map()
+  }
+}

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { Deduplicator } from '../src/speed/dedup.js'
+
+const T = Date.UTC(2026, 0, 1, 12)
+const M = 60_000
+
+test('dedup: the same (event_id, timestamp) is a duplicate; another id or another time is not', () => {
+  const d = new Deduplicator()
+  assert.equal(d.admit('a', T), true)
+  assert.equal(d.admit('a', T), false)
+  assert.equal(d.admit('a', T + 1), true)
+  assert.equal(d.admit('b', T), true)
+  assert.equal(d.admit('b', T), false)
+  assert.equal(d.size, 3)
+})
+
+test('dedup: ids that would collide when concatenated stay apart', () => {
+  const d = new Deduplicator()
+  assert.equal(d.admit('a1', 23), true)
+  assert.equal(d.admit('a', 123), true)
+})
+
+test('dedup: within the window duplicates are caught even out of order', () => {
+  const d = new Deduplicator({ windowMs: 5 * M })
+  assert.equal(d.admit('x', T), true)
+  assert.equal(d.admit('y', T + 4 * M), true)
+  assert.equal(d.admit('x', T), false, 'still within 5 minutes of the newest event time')
+  assert.equal(d.admit('z', T - M), true)
+  assert.equal(d.admit('z', T - M), false)
+})
+
+test('dedup: memory is bounded; keys older than max − window are evicted', () => {
+  const d = new Deduplicator({ windowMs: 5 * M })
+  for (let i = 0; i < 100_000; i++) d.admit('e' + i, T + i * 100) // 10 000 s of event time, 10 per second
+  // kept: the keys of the last 5 minutes plus at most the one minute bucket straddling the horizon
+  assert.ok(d.size <= 6 * 60 * 10 + 10, `size ${d.size}`)
+  assert.ok(d.size >= 5 * 60 * 10, `size ${d.size}`)
+  assert.equal(d.maxEventTime, T + 99_999 * 100)
+})
+
+test('dedup: an event older than the horizon is admitted but not remembered', () => {
+  const d = new Deduplicator({ windowMs: 5 * M })
+  d.admit('new', T + 20 * M)
+  assert.equal(d.admit('old', T), true)
+  assert.equal(d.admit('old', T), true)
+  assert.equal(d.size, 1)
+})
+
+test('dedup: rollback forgets the keys of the batch and the newest time; commit keeps them', () => {
+  const d = new Deduplicator()
+  d.admit('a', T)
+  d.begin()
+  assert.equal(d.admit('b', T + M), true)
+  assert.equal(d.admit('a', T), false)
+  d.rollback()
+  assert.equal(d.maxEventTime, T)
+  assert.equal(d.admit('b', T + M), true, 'b was forgotten')
+  d.begin()
+  d.admit('c', T + 2 * M)
+  d.commit()
+  d.rollback() // no batch open: nothing happens
+  assert.equal(d.admit('c', T + 2 * M), false)
+})
+
+test('dedup: many distinct keys in one minute are all new, and all of them again are duplicates', () => {
+  const d = new Deduplicator()
+  const n = 200_000
+  for (let i = 0; i < n; i++) assert.equal(d.admit('evt-' + i, T + (i % 60_000)), true)
+  assert.equal(d.size, n)
+  let dups = 0
+  for (let i = 0; i < n; i++) if (!d.admit('evt-' + i, T + (i % 60_000))) dups++
+  assert.equal(dups, n)
+  // same ids, other timestamps: new
+  for (let i = 0; i < 1000; i++) assert.equal(d.admit('evt-' + i, T + 60_000 + i), true)
+})
+
+test('dedup: rollback of many keys, then the same keys again are new', () => {
+  const d = new Deduplicator()
+  d.begin()
+  for (let i = 0; i < 5000; i++) d.admit('k' + i, T + i)
+  d.rollback()
+  assert.equal(d.size, 0)
+  for (let i = 0; i < 5000; i++) assert.equal(d.admit('k' + i, T + i), true)
+  assert.equal(d.size, 5000)
+})

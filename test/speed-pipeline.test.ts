@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import type { ApplyBatch, DeadLetter, SpeedStore } from '../src/model/index.js'
+import { MemorySpeedStore, SpeedPipeline } from '../src/speed/index.js'
+
+const T = Date.UTC(2026, 0, 1, 12)
+const M = 60_000
+const NOW = T + 10 * M
+
+const wire = (id: string, ts: number, more: Record<string, unknown> = {}): string =>
+  JSON.stringify({ event_id: id, timestamp: new Date(ts).toISOString(), event_type: 'click', region: 'us-east', processing_time: 5, response_time: 120, ...more })
+
+const batchOf = (values: (string | Uint8Array)[], first = 0, topic = 'events', partition = 0) =>
+  ({ topic, partition, records: values.map((value, i) => ({ value, offset: String(first + i) })) })
+
+function setup (options: { deadLetterKeep?: number, store?: SpeedStore } = {}) {
+  const store = options.store ?? new MemorySpeedStore({ now: () => NOW })
+  const invalid: DeadLetter[] = []
+  const applied: [number, number][] = []
+  const pipeline = new SpeedPipeline({
+    store,
+    deadLetterKeep: options.deadLetterKeep ?? 100,
+    onInvalid: (d) => { invalid.push(d) },
+    onApplied: (ms, n) => { applied.push([ms, n]) }
+  })
+  return { store, pipeline, invalid, applied }
+}
+
+const totalEvents = async (store: SpeedStore) => (await store.query(0, Number.MAX_SAFE_INTEGER, {})).reduce((n, r) => n + r.partials.events, 0)
+
+test('pipeline: valid → dedup → windows → one apply; duplicates and late events counted, returned for bronze', async (t) => {
+  const { store, pipeline, applied } = setup()
+  t.after(() => store.close())
+  const values = [
+    wire('a', T + 5 * M + 1_000),
+    wire('b', T + 5 * M + 2_000, { event_type: 'purchase', revenue: 12.5 }),
+    wire('a', T + 5 * M + 1_000), // duplicate: same bytes
+    wire('c', T + 6 * M + 30_000), // moves the watermark to T+5m30s
+    wire('late', T + 2 * M), // window [T+2m, T+3m) is closed: late
+    wire('d', T + 5 * M + 10_000, { region: 'eu-west' })
+  ]
+  const r = await pipeline.process(batchOf(values, 100), NOW)
+  assert.equal(r.applied, true)
+  assert.deepEqual(r.valid.map((v) => v.event.event_id), ['a', 'b', 'a', 'c', 'late', 'd'], 'all valid events, duplicates and late included')
+  assert.deepEqual(r.valid.map((v) => v.offset), ['100', '101', '102', '103', '104', '105'], 'with the offsets of their records')
+  assert.equal(r.duplicates, 1)
+  assert.equal(r.late, 1)
+  assert.equal(r.watermark, T + 5 * M + 30_000)
+  assert.equal(r.maxEventTime, T + 6 * M + 30_000)
+  assert.deepEqual(pipeline.counts(), { received: 6, valid: 6, invalid: 0, invalid_by_reason: {}, duplicates: 1, late: 1 })
+
+  assert.equal(await totalEvents(store), 4)
+  const rows = await store.query(T + 5 * M, T + 6 * M, { event_type: ['purchase'] })
+  assert.equal(rows[0]?.partials.revenue_cents, 1250)
+  assert.equal(await store.position('events', 0), '105')
+  const c = await store.coverage()
+  assert.equal(c.watermark, T + 5 * M + 30_000)
+  assert.equal(c.maxEventTime, T + 6 * M + 30_000)
+  assert.equal(applied.length, 1)
+  assert.equal(applied[0]?.[1], 4, 'four (window, type, region) deltas')
+  assert.equal(pipeline.watermark, T + 5 * M + 30_000)
+})
+
+test('pipeline: duplicates across batches are caught; late is judged by the running watermark', async (t) => {
+  const { store, pipeline } = setup()
+  t.after(() => store.close())
+  await pipeline.process(batchOf([wire('a', T + 5 * M), wire('b', T + 8 * M)], 0), NOW)
+  const r = await pipeline.process(batchOf([wire('a', T + 5 * M), wire('c', T + 6 * M + 59_999), wire('d', T + 7 * M)], 2), NOW)
+  assert.equal(r.duplicates, 1)
+  assert.equal(r.late, 1, 'watermark T+7m closes [T+6m, T+7m)')
+  assert.equal(await totalEvents(store), 3)
+})
+
+test('pipeline: invalid records are counted by reason, kept as dead letters (newest first) and handed to onInvalid', async (t) => {
+  const { store, pipeline, invalid } = setup({ deadLetterKeep: 3 })
+  t.after(() => store.close())
+  const bad = [
+    '{"event_id": "x", "timestamp": ',
+    wire('neg', T + 5 * M, { revenue: -1 }),
+    wire('three', T + 5 * M, { revenue: 1.005 }),
+    wire('future', NOW + 6 * M),
+    JSON.stringify({ event_id: 'nt', timestamp: new Date(T).toISOString(), region: 'us-east' }),
+    '[1,2,3]'
+  ]
+  const r = await pipeline.process(batchOf([wire('ok', T + 5 * M), ...bad], 7), NOW)
+  assert.equal(r.invalid, 6)
+  assert.equal(r.valid.length, 1)
+  const c = pipeline.counts()
+  assert.equal(c.received, 7)
+  assert.equal(c.valid, 1)
+  assert.equal(c.invalid, 6)
+  assert.deepEqual(c.invalid_by_reason, { not_json: 1, bad_revenue: 2, future_timestamp: 1, bad_event_type: 1, not_object: 1 })
+  assert.equal(invalid.length, 6)
+  assert.deepEqual(invalid.map((d) => d.source.offset), ['8', '9', '10', '11', '12', '13'])
+  assert.equal(invalid[0]?.raw, bad[0], 'the original bytes')
+  assert.equal(invalid[0]?.at, NOW)
+  const kept = pipeline.deadLetters(10)
+  assert.deepEqual(kept.map((d) => d.reason), ['not_object', 'bad_event_type', 'future_timestamp'], 'bounded, newest first')
+  assert.deepEqual(pipeline.deadLetters(1).map((d) => d.source.offset), ['13'])
+  assert.equal(await totalEvents(store), 1)
+})
+
+test('pipeline: byte values (Uint8Array) are decoded as UTF-8', async (t) => {
+  const { store, pipeline } = setup()
+  t.after(() => store.close())
+  const r = await pipeline.process(batchOf([Buffer.from(wire('ü', T + 5 * M)), new TextEncoder().encode('nope')], 0), NOW)
+  assert.equal(r.valid[0]?.event.event_id, 'ü')
+  assert.equal(pipeline.deadLetters(1)[0]?.raw, 'nope')
+})
+
+test('pipeline: a replayed batch changes neither the store nor the counters, and returns no events', async (t) => {
+  const { store, pipeline } = setup()
+  t.after(() => store.close())
+  const b = batchOf([wire('a', T + 5 * M), wire('b', T + 5 * M), 'bad'], 0)
+  await pipeline.process(b, NOW)
+  const counts = pipeline.counts()
+  const rows = await store.query(0, Number.MAX_SAFE_INTEGER, {})
+  const again = await pipeline.process(b, NOW)
+  assert.equal(again.applied, false)
+  assert.equal(again.skipped, 3)
+  assert.deepEqual(again.valid, [])
+  assert.deepEqual(pipeline.counts(), counts)
+  assert.deepEqual(await store.query(0, Number.MAX_SAFE_INTEGER, {}), rows)
+  assert.equal(pipeline.deadLetters(10).length, 1)
+
+  // an overlapping batch: only the records after the processed offset count
+  const r = await pipeline.process(batchOf([wire('a', T + 5 * M), wire('b', T + 5 * M), 'bad', wire('c', T + 5 * M)], 0), NOW)
+  assert.equal(r.applied, true)
+  assert.equal(r.skipped, 3)
+  assert.deepEqual(r.valid.map((v) => v.event.event_id), ['c'])
+  assert.equal(pipeline.counts().received, 4)
+  assert.equal(await totalEvents(store), 3)
+})
+
+test('pipeline: a new pipeline on a store that holds a position skips what the store already has', async (t) => {
+  const { store, pipeline } = setup()
+  t.after(() => store.close())
+  const values = [wire('a', T + 5 * M), wire('b', T + 5 * M), wire('c', T + 5 * M)]
+  await pipeline.process(batchOf(values.slice(0, 2), 0), NOW)
+  const restarted = new SpeedPipeline({ store })
+  const r = await restarted.process(batchOf(values, 0), NOW)
+  assert.deepEqual(r.valid.map((v) => v.event.event_id), ['c'])
+  assert.equal(restarted.counts().received, 1)
+  assert.equal(await totalEvents(store), 3)
+  // partitions are independent
+  const other = await restarted.process(batchOf([wire('p1a', T + 5 * M), wire('p1b', T + 5 * M)], 0, 'events', 1), NOW)
+  assert.equal(other.applied, true)
+  assert.equal(other.skipped, 0)
+  assert.equal(other.valid.length, 2)
+})
+
+test('pipeline: an empty batch applies nothing', async (t) => {
+  const { store, pipeline, applied } = setup()
+  t.after(() => store.close())
+  const r = await pipeline.process({ topic: 'events', partition: 0, records: [] }, NOW)
+  assert.equal(r.applied, false)
+  assert.equal(applied.length, 0)
+  assert.equal(await store.position('events', 0), null)
+})
+
+test('pipeline: a batch whose events are all invalid still moves the position', async (t) => {
+  const { store, pipeline } = setup()
+  t.after(() => store.close())
+  const r = await pipeline.process(batchOf(['x', 'y'], 40), NOW)
+  assert.equal(r.applied, true)
+  assert.equal(await store.position('events', 0), '41')
+})
+
+test('pipeline: when apply fails, nothing is counted and the retried batch counts once, not as duplicates', async (t) => {
+  const inner = new MemorySpeedStore({ now: () => NOW })
+  t.after(() => inner.close())
+  let fail = true
+  const flaky: SpeedStore = {
+    kind: 'flaky',
+    apply: async (b: ApplyBatch) => { if (fail) { fail = false; throw new Error('store down') } return inner.apply(b) },
+    query: (...a) => inner.query(...a),
+    coverage: () => inner.coverage(),
+    position: (...a) => inner.position(...a),
+    setCoveredFrom: (t) => inner.setCoveredFrom(t),
+    close: () => inner.close()
+  }
+  const { pipeline } = setup({ store: flaky })
+  const b = batchOf([wire('a', T + 5 * M), wire('b', T + 9 * M), 'bad'], 0)
+  await assert.rejects(pipeline.process(b, NOW), /store down/)
+  assert.deepEqual(pipeline.counts(), { received: 0, valid: 0, invalid: 0, invalid_by_reason: {}, duplicates: 0, late: 0 })
+  assert.equal(pipeline.watermark, null)
+  const r = await pipeline.process(b, NOW)
+  assert.equal(r.applied, true)
+  assert.equal(r.duplicates, 0)
+  assert.deepEqual(pipeline.counts(), { received: 3, valid: 2, invalid: 1, invalid_by_reason: { not_json: 1 }, duplicates: 0, late: 0 })
+  assert.equal(await totalEvents(inner), 2)
+})
+
+test('pipeline: concurrent process calls are serialised', async (t) => {
+  const { store, pipeline } = setup()
+  t.after(() => store.close())
+  const [a, b] = await Promise.all([
+    pipeline.process(batchOf([wire('a', T + 5 * M)], 0), NOW),
+    pipeline.process(batchOf([wire('a', T + 5 * M)], 1), NOW)
+  ])
+  assert.equal(a.duplicates + b.duplicates, 1)
+  assert.equal(await totalEvents(store), 1)
+})
