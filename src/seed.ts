@@ -45,7 +45,7 @@ export async function seedHistory (o: SeedOptions): Promise<SeedSummary> {
       shares: { duplicate: o.config.duplicateShare, late: o.config.lateShare, invalid: o.config.invalidShare },
       topic: HISTORY_TOPIC,
       startOffset: previous === undefined ? 0 : Number(BigInt(previous.last_offset) + 1n),
-      chunkSize: 10_000
+      chunkSize: 1000
     })) {
       for (const r of batch.records) {
         records++
