@@ -5,7 +5,7 @@ import { resolve } from 'node:path'
 import pino, { type Logger } from 'pino'
 import { createObservability, type Observability } from './api/observability.js'
 import { buildServer, type HourglassServer } from './api/server.js'
-import { BronzeSink, Db, GoldReader, readBronzeState, runBatch, type BatchSummary } from './batch/index.js'
+import { BronzeSink, Db, GoldReader, markPartitionFinished, readBronzeState, runBatch, type BatchSummary } from './batch/index.js'
 import type { Config } from './config.js'
 import { FileSource, type RawBatch, type RecordSource, SyntheticSource } from './ingest/index.js'
 import { MergingMetricsService } from './merger/index.js'
@@ -132,7 +132,17 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
       sink,
       observability,
       source,
-      startSource: async () => { if (source !== null) await source.start(handle) },
+      startSource: async () => {
+        if (source === null) return
+        await source.start(handle)
+        if (source instanceof FileSource) {
+          // a file read to its end is a finished source: flush it and let the bronze watermark pass it
+          source.done.then(async () => {
+            await sink.flush()
+            await markPartitionFinished(dataDir, source.topic, 0)
+          }).catch((err: unknown) => log.error({ err }, 'file source failed'))
+        }
+      },
       runBatchNow,
       close: async () => {
         if (closed) return
@@ -168,6 +178,5 @@ async function makeSource (config: Config, dataDir: string, now: () => number): 
     })
   }
   const path = resolve(config.source.slice('file:'.length))
-  const file = new FileSource(path)
-  return new FileSource(path, { startOffset: Number(next(file.topic)) })
+  return new FileSource(path, { startOffset: Number(next(new FileSource(path).topic)) })
 }

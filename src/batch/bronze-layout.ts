@@ -90,6 +90,11 @@ export interface PartitionState {
   max_event_time: string
   /** the highest offset flushed from this partition (decimal string) */
   last_offset: string
+  /**
+   * the source ended (seeded history, a file read to its end): everything it will send is in
+   * bronze, so it no longer holds the watermark back. A later flush from it clears the flag.
+   */
+  finished?: boolean
 }
 
 export interface BronzeState {
@@ -105,7 +110,8 @@ function isPartitionState (p: unknown): p is PartitionState {
   if (typeof p !== 'object' || p === null) return false
   const r = p as Record<string, unknown>
   return typeof r.topic === 'string' && Number.isInteger(r.partition) && typeof r.max_event_time === 'string' &&
-    Number.isFinite(Date.parse(r.max_event_time)) && typeof r.last_offset === 'string' && /^\d+$/.test(r.last_offset)
+    Number.isFinite(Date.parse(r.max_event_time)) && typeof r.last_offset === 'string' && /^\d+$/.test(r.last_offset) &&
+    (r.finished === undefined || typeof r.finished === 'boolean')
 }
 
 /** The bronze state on disk; an empty state when there is none yet. Throws when it is corrupt. */
@@ -148,15 +154,30 @@ export function advanceBronzeState (state: BronzeState, flushed: Iterable<{ topi
     }
     if (f.maxEventTime > Date.parse(cur.max_event_time)) cur.max_event_time = new Date(f.maxEventTime).toISOString()
     if (compareOffsets(f.lastOffset, cur.last_offset) > 0) cur.last_offset = f.lastOffset
+    delete cur.finished
   }
   const partitions = [...byKey.values()].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition))
   return { format: BRONZE_STATE_FORMAT, partitions }
 }
 
-/** min over partitions of their max flushed event time; null when nothing was flushed. */
+/**
+ * min over the partitions still sending of their max flushed event time (when every source has
+ * finished: the max over all); null when nothing was flushed.
+ */
 export function watermarkOf (state: BronzeState): number | null {
   if (state.partitions.length === 0) return null
-  return Math.min(...state.partitions.map((p) => Date.parse(p.max_event_time)))
+  const live = state.partitions.filter((p) => p.finished !== true)
+  if (live.length === 0) return Math.max(...state.partitions.map((p) => Date.parse(p.max_event_time)))
+  return Math.min(...live.map((p) => Date.parse(p.max_event_time)))
+}
+
+/** Mark a source partition finished (call after its last events were flushed). */
+export async function markPartitionFinished (dataDir: string, topic: string, partition: number): Promise<void> {
+  const state = await readBronzeState(dataDir)
+  const p = state.partitions.find((x) => x.topic === topic && x.partition === partition)
+  if (p === undefined || p.finished === true) return
+  p.finished = true
+  await writeBronzeState(dataDir, state)
 }
 
 /** The bronze watermark of a data folder (epoch ms), null when bronze is empty. */
