@@ -9,7 +9,7 @@ import { BronzeSink, Db, GoldReader, markPartitionFinished, readBronzeState, run
 import type { Config } from './config.js'
 import { FileSource, type RawBatch, type RecordSource, SyntheticSource } from './ingest/index.js'
 import { MergingMetricsService } from './merger/index.js'
-import { MINUTE_MS } from './model/index.js'
+import { HOUR_MS, MINUTE_MS } from './model/index.js'
 import { replayBronze } from './replay.js'
 import { seedHistory } from './seed.js'
 import { MemorySpeedStore, SpeedPipeline } from './speed/index.js'
@@ -112,16 +112,26 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
     }
 
     const timers: NodeJS.Timeout[] = []
+    let batchTimer: NodeJS.Timeout | undefined
+    let closed = false
     if (opts.schedule !== false) {
       timers.push(setInterval(() => {
         sink.flushIfDue(now()).catch((err: unknown) => log.error({ err }, 'bronze flush failed'))
       }, Math.min(5000, config.bronzeFlushMs)).unref())
-      timers.push(setInterval(() => {
-        runBatchNow().catch((err: unknown) => log.error({ err }, 'batch run failed'))
-      }, config.batchIntervalMs).unref())
+      // The batch runs every batchInterval and also just after each hour becomes complete (hour
+      // end + allowed lateness), so B lags the clock as little as the contract allows.
+      const scheduleBatch = (): void => {
+        if (closed) return
+        const t = now()
+        const nextHourDone = Math.floor(t / HOUR_MS) * HOUR_MS + HOUR_MS + config.allowedLatenessMs + 5000
+        const delay = Math.max(1000, Math.min(config.batchIntervalMs, nextHourDone - t))
+        batchTimer = setTimeout(() => {
+          runBatchNow().catch((err: unknown) => log.error({ err }, 'batch run failed')).finally(scheduleBatch)
+        }, delay).unref()
+      }
+      scheduleBatch()
     }
 
-    let closed = false
     return {
       config,
       server,
@@ -148,6 +158,7 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
         if (closed) return
         closed = true
         for (const t of timers) clearInterval(t)
+        clearTimeout(batchTimer)
         if (source !== null) await source.stop()
         if (batchRunning !== null) await batchRunning.catch(() => undefined)
         await sink.flush().catch((err: unknown) => log.error({ err }, 'final bronze flush failed'))

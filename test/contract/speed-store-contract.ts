@@ -221,9 +221,10 @@ export function speedStoreContract (name: string, factory: SpeedStoreFactory): v
 
     await store.setCoveredFrom(T0)
     assert.equal((await store.coverage()).coveredFrom, T0)
-    // once now − retention passes it, coveredFrom follows the retention, rounded up to a minute
+    // once now − retention passes it, coveredFrom follows the retention, rounded down to a minute:
+    // the window holding now − retention is kept whole (a window expires one retention after it ends)
     clock.t = T0 + H + 30_000
-    assert.equal((await store.coverage()).coveredFrom, T0 + M)
+    assert.equal((await store.coverage()).coveredFrom, T0)
     assert.equal((await store.coverage()).oldest, T0, 'the window holding now − retention is kept')
     clock.t = T0 + H + 2 * M
     c = await store.coverage()

@@ -89,7 +89,7 @@ export class MemorySpeedStore implements SpeedStore {
       if (oldest === null || start < oldest) oldest = start
       if (newest === null || start > newest) newest = start
     }
-    const retained = Math.ceil(expired / MINUTE_MS) * MINUTE_MS
+    const retained = Math.floor(expired / MINUTE_MS) * MINUTE_MS // the window holding the horizon is kept whole
     return {
       oldest,
       newest,
