@@ -43,26 +43,36 @@ export function parseDuration (text: string): number | null {
   return Number(m[1]) * (UNIT_MS[m[2] as string] as number)
 }
 
+const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|([+-])(\d{2}):?(\d{2}))?)?$/
+const EPOCH_MS = /^-?\d{1,15}$/
+
+function daysInMonth (y: number, m: number): number {
+  if (m === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28
+  return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31
+}
+
 /**
- * An instant from an ISO-8601 string (with a zone, or UTC when it has none) or epoch milliseconds.
- * null when it cannot be read.
+ * An instant from an ISO-8601 string (with a zone, or UTC when it has none; fractions past the
+ * millisecond are cut) or epoch milliseconds. null when it cannot be read, including dates that
+ * do not exist (2026-02-30, which Date.parse would roll over to March 2).
  */
 export function parseInstant (value: unknown): number | null {
   if (typeof value === 'number') return Number.isFinite(value) && Number.isInteger(value) ? value : null
   if (typeof value !== 'string' || value.length === 0 || value.length > 40) return null
-  if (/^-?\d{1,15}$/.test(value)) return Number(value)
-  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(value)) return null
-  if (!dateExists(value)) return null
-  const hasZone = /(Z|[+-]\d{2}:?\d{2})$/.test(value) && value.length > 10
-  const t = Date.parse(hasZone || value.length === 10 ? value : value + 'Z')
-  return Number.isFinite(t) ? t : null
-}
-
-/** Date.parse rolls 2026-02-30 over to March 2 instead of refusing it: check the calendar. */
-function dateExists (text: string): boolean {
-  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(text)
-  if (m === null) return true
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])]
-  const date = new Date(Date.UTC(y, mo - 1, d))
-  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d
+  const m = ISO_INSTANT.exec(value)
+  if (m === null) return EPOCH_MS.test(value) ? Number(value) : null
+  const y = Number(m[1]); const mo = Number(m[2]); const d = Number(m[3])
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return null
+  const h = m[4] === undefined ? 0 : Number(m[4])
+  const mi = m[5] === undefined ? 0 : Number(m[5])
+  const sec = m[6] === undefined ? 0 : Number(m[6])
+  if (h > 23 || mi > 59 || sec > 59) return null
+  const ms = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, '0'))
+  let offset = 0
+  if (m[9] !== undefined) {
+    const oh = Number(m[10]); const om = Number(m[11])
+    if (oh > 23 || om > 59) return null
+    offset = (m[9] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000
+  }
+  return Date.UTC(y, mo - 1, d, h, mi, sec, ms) - offset
 }
