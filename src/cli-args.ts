@@ -40,6 +40,8 @@ const SUMMARY: Record<Exclude<Command, 'help' | 'version'>, string> = {
 export interface ParsedArgs {
   command: Command
   overrides: Partial<Record<ConfigKey, string>>
+  /** the flag each override came from (`{ dataDir: '--data' }`), for messages */
+  flags: Partial<Record<ConfigKey, string>>
   force: boolean
   help: boolean
 }
@@ -78,14 +80,14 @@ export function parseCli (argv: string[]): ParsedArgs {
   let rest = argv
   const first = argv[0]
   if (first !== undefined && !first.startsWith('-')) {
-    if (first === 'help') return { command: 'help', overrides: {}, force: false, help: true }
+    if (first === 'help') return { command: 'help', overrides: {}, flags: {}, force: false, help: true }
     if (!(first in FLAGS)) throw new UsageError(`Unknown command "${first}".\n\n${usage()}`)
     command = first as Command
     rest = argv.slice(1)
   } else if (first === '--help' || first === '-h') {
-    return { command: 'help', overrides: {}, force: false, help: true }
+    return { command: 'help', overrides: {}, flags: {}, force: false, help: true }
   } else if (first === '--version' || first === '-v') {
-    return { command: 'version', overrides: {}, force: false, help: false }
+    return { command: 'version', overrides: {}, flags: {}, force: false, help: false }
   }
   const specs = FLAGS[command as keyof typeof FLAGS]
   const options: Record<string, { type: 'string' | 'boolean', short?: string }> = { help: { type: 'boolean', short: 'h' } }
@@ -97,12 +99,17 @@ export function parseCli (argv: string[]): ParsedArgs {
     throw new UsageError(`${(err as Error).message}\n\n${usage(command)}`)
   }
   const overrides: Partial<Record<ConfigKey, string>> = {}
+  const flags: Partial<Record<ConfigKey, string>> = {}
   let force = false
   for (const [name, f] of Object.entries(specs)) {
     const v = values[name]
     if (v === undefined) continue
-    if (f.key === 'force') force = v === true
-    else overrides[f.key] = String(v)
+    if (f.key === 'force') {
+      force = v === true
+    } else {
+      overrides[f.key] = String(v)
+      flags[f.key] = '--' + name
+    }
   }
-  return { command, overrides, force, help: values.help === true }
+  return { command, overrides, flags, force, help: values.help === true }
 }

@@ -67,47 +67,72 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
+const INTEGER = /^[+-]?\d+$/
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/
+
 function convert (key: ConfigKey, raw: string, origin: string): unknown {
   const kind = KINDS[key]
   if (kind === 'string') return raw
+  const text = raw.trim()
   if (kind === 'duration') {
-    const ms = parseDuration(raw)
+    const ms = parseDuration(text)
     if (ms === null) throw new ConfigError(`${origin}="${raw}" is not a duration (use e.g. 90s, 5m, 1h)`)
     return ms
   }
-  const n = Number(raw)
-  if (raw.trim() === '' || !Number.isFinite(n) || (kind === 'int' && !Number.isInteger(n))) {
+  // plain decimal only: Number() would also take "0x10", "0b1", "1e3" for an integer, and " "
+  const n = Number(text)
+  if (kind === 'int' ? !INTEGER.test(text) || !Number.isSafeInteger(n) : !DECIMAL.test(text) || !Number.isFinite(n)) {
     throw new ConfigError(`${origin}="${raw}" is not ${kind === 'int' ? 'an integer' : 'a number'}`)
   }
   return n
 }
 
+/** What a value must look like, where the schema's own message would not say it. */
+function expected (key: ConfigKey): string | null {
+  if (key === 'source') return 'expected synthetic, none or file:PATH'
+  const schema = Config.properties[key] as { anyOf?: Array<{ const?: unknown }> }
+  if (schema.anyOf !== undefined) return 'expected one of ' + schema.anyOf.map((s) => String(s.const)).join(', ')
+  return null
+}
+
+/** The flag a config key is set with when the CLI does not say (`dataDir` → `--data-dir`). */
+function defaultFlagName (key: ConfigKey): string {
+  return '--' + key.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
+}
+
 /**
  * Build the configuration: defaults, then HOURGLASS_* variables, then `overrides` (CLI flags, as
- * raw strings keyed by config key). Throws ConfigError naming the variable or flag at fault.
+ * raw strings keyed by config key; a flag wins and its variable is then not read at all).
+ * `flagNames` are the flags as the user typed them (`{ dataDir: '--data' }`), for messages.
+ * Throws ConfigError naming the variable or flag at fault.
  */
-export function loadConfig (env: NodeJS.ProcessEnv = {}, overrides: Partial<Record<ConfigKey, string>> = {}): Config {
+export function loadConfig (
+  env: NodeJS.ProcessEnv = {},
+  overrides: Partial<Record<ConfigKey, string>> = {},
+  flagNames: Partial<Record<ConfigKey, string>> = {}
+): Config {
   const values: Record<string, unknown> = {}
-  const origins: Record<string, string> = {}
+  const origins: Partial<Record<ConfigKey, { name: string, raw: string }>> = {}
   for (const key of Object.keys(KINDS) as ConfigKey[]) {
-    const fromEnv = env[envName(key)]
-    if (fromEnv !== undefined && fromEnv !== '') {
-      values[key] = convert(key, fromEnv, envName(key))
-      origins[key] = envName(key)
-    }
     const flag = overrides[key]
+    const fromEnv = env[envName(key)]
     if (flag !== undefined) {
-      const name = '--' + key.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
+      const name = flagNames[key] ?? defaultFlagName(key)
       values[key] = convert(key, flag, name)
-      origins[key] = name
+      origins[key] = { name, raw: flag }
+    } else if (fromEnv !== undefined && fromEnv !== '') {
+      values[key] = convert(key, fromEnv, envName(key))
+      origins[key] = { name: envName(key), raw: fromEnv }
     }
   }
   const config = Value.Default(Config, values)
   const first = Value.Errors(Config, config).First()
   if (first !== undefined) {
     const key = first.path.split('/')[1] as ConfigKey
-    const origin = origins[key] ?? (key in KINDS ? envName(key) : key)
-    throw new ConfigError(`${origin}: ${first.message} (got ${JSON.stringify(first.value)})`)
+    const origin = origins[key]
+    const where = origin === undefined ? (key in KINDS ? envName(key) : key) : `${origin.name}="${origin.raw}"`
+    const unit = KINDS[key] === 'duration' ? ' (milliseconds)' : ''
+    throw new ConfigError(`${where} is not valid: ${expected(key) ?? first.message + unit}`)
   }
   return config as Config
 }

@@ -1,13 +1,10 @@
 // The `hourglass` CLI: serve, batch, seed. Reads the configuration once (environment + flags).
+// The layers (DuckDB, Fastify) are imported by the command that needs them, so --help, a usage
+// error or a bad setting answers at once.
 import { resolve } from 'node:path'
-import pino from 'pino'
-import { buildApp } from './app.js'
-import { Db, runBatch } from './batch/index.js'
 import { parseCli, usage, UsageError } from './cli-args.js'
 import { type Config, ConfigError, loadConfig } from './config.js'
-import { readPackageVersion } from './api/server.js'
 import { HOUR_MS, iso } from './model/index.js'
-import { seedHistory } from './seed.js'
 
 const print = (line: string): void => { process.stdout.write(line + '\n') }
 
@@ -17,9 +14,9 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env
   try {
     parsed = parseCli(argv)
     if (parsed.command === 'help') { print(usage()); return 0 }
-    if (parsed.command === 'version') { print(readPackageVersion()); return 0 }
+    if (parsed.command === 'version') { print((await import('./api/server.js')).readPackageVersion()); return 0 }
     if (parsed.help) { print(usage(parsed.command)); return 0 }
-    config = loadConfig(env, parsed.overrides)
+    config = loadConfig(env, parsed.overrides, parsed.flags)
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError) {
       process.stderr.write(`hourglass: ${err.message}\n`)
@@ -35,12 +32,12 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env
 }
 
 async function batchCommand (config: Config): Promise<number> {
+  const { Db, runBatch } = await import('./batch/index.js')
   const db = await Db.open()
   try {
     const s = await runBatch({ dataDir: resolve(config.dataDir), db, now: Date.now(), allowedLatenessMs: config.allowedLatenessMs, onProgress: print })
-    print(s.published
-      ? `batch: published gold version ${s.version}: ${s.hoursBuilt} hours, ${s.events.toLocaleString('en-US')} events, ${s.rows} rows, complete until ${s.completeUntil === null ? '-' : iso(s.completeUntil)} (${(s.elapsedMs / 1000).toFixed(1)} s)`
-      : `batch: nothing new to build; gold version ${s.version ?? 'none'} stays in force`)
+    // a published run has already said so in its last progress line
+    if (!s.published) print(`batch: nothing new to build; gold version ${s.version ?? 'none'} stays in force`)
     return 0
   } finally {
     db.close()
@@ -49,6 +46,7 @@ async function batchCommand (config: Config): Promise<number> {
 
 async function seedCommand (config: Config, force: boolean): Promise<number> {
   const dataDir = resolve(config.dataDir)
+  const [{ Db, runBatch }, { seedHistory }] = await Promise.all([import('./batch/index.js'), import('./seed.js')])
   const db = await Db.open()
   try {
     const s = await seedHistory({ config, dataDir, db, now: Date.now(), progress: print, onlyIfEmpty: !force })
@@ -64,6 +62,7 @@ async function seedCommand (config: Config, force: boolean): Promise<number> {
 }
 
 async function serveCommand (config: Config): Promise<number> {
+  const [{ default: pino }, { buildApp }] = await Promise.all([import('pino'), import('./app.js')])
   const log = pino({ level: config.logLevel })
   const started = Date.now()
   const app = await buildApp(config, { logger: log, progress: print })

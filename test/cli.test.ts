@@ -1,0 +1,163 @@
+// The `hourglass` CLI as a user runs it: a child process (scripts/hourglass-dev.ts, the CLI from the
+// sources), its exit codes, what it prints, and what seed and batch leave in a data folder.
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test, type TestContext } from 'node:test'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const ENTRY = join(ROOT, 'scripts', 'hourglass-dev.ts')
+const TIMEOUT_MS = 60_000
+
+interface Run { code: number | null, stdout: string, stderr: string }
+
+/** Run the CLI with `args`; the environment holds no HOURGLASS_* but what `env` adds. */
+async function hourglass (args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HOURGLASS_')))
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
+    cwd: ROOT,
+    env: { ...base, ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s })
+  child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
+  const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS)
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject)
+      child.once('close', (c) => resolve(c))
+    })
+    return { code, stdout, stderr }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+async function tempDir (t: TestContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'hourglass-cli-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+async function listFiles (dir: string): Promise<string[]> {
+  if (!existsSync(dir)) return []
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true })
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name))
+}
+
+// Each run is a process of its own (about a second of start-up): run them side by side.
+describe('the hourglass CLI', { concurrency: 4 }, () => {
+  test('--help lists the commands and exits 0', async () => {
+    const runs = await Promise.all([['--help'], ['help'], ['-h']].map(async (args) => ({ args, r: await hourglass(args) })))
+    for (const { args, r } of runs) {
+      assert.equal(r.code, 0, args.join(' ') + ': ' + r.stderr)
+      assert.match(r.stdout, /^Usage: hourglass <command>/)
+      for (const command of ['serve', 'batch', 'seed']) assert.match(r.stdout, new RegExp(`^  ${command} `, 'm'))
+      assert.equal(r.stderr, '')
+    }
+  })
+
+  test('serve --help lists its options and exits 0 without serving', async () => {
+    const r = await hourglass(['serve', '--help'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^Usage: hourglass serve/)
+    for (const flag of ['--port', '--source', '--data', '--help']) assert.match(r.stdout, new RegExp(`^  ${flag}\\b`, 'm'))
+    assert.match(r.stdout, /HOURGLASS_PORT/, 'each option names its variable')
+    const seed = await hourglass(['seed', '--help'])
+    assert.equal(seed.code, 0)
+    for (const flag of ['--days', '--force', '--data']) assert.match(seed.stdout, new RegExp(`^  ${flag}\\b`, 'm'))
+  })
+
+  test('--version prints the package version', async () => {
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string }
+    const r = await hourglass(['--version'])
+    assert.equal(r.code, 0)
+    assert.equal(r.stdout.trim(), pkg.version)
+  })
+
+  test('an unknown command exits 2 naming it, with the usage', async () => {
+    const r = await hourglass(['frobnicate'])
+    assert.equal(r.code, 2)
+    assert.equal(r.stdout, '')
+    assert.match(r.stderr, /^hourglass: Unknown command "frobnicate"/)
+    assert.match(r.stderr, /Usage: hourglass <command>/)
+  })
+
+  test('an unknown flag exits 2 naming it, with the command\'s usage', async () => {
+    const r = await hourglass(['serve', '--prot', '3001'])
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, /^hourglass: Unknown option '--prot'/)
+    assert.match(r.stderr, /Usage: hourglass serve/)
+    // a flag of another command is unknown here too
+    const batch = await hourglass(['batch', '--port', '3001'])
+    assert.equal(batch.code, 2)
+    assert.match(batch.stderr, /Unknown option '--port'/)
+    assert.match(batch.stderr, /Usage: hourglass batch/)
+  })
+
+  test('a bad environment variable exits 2 naming the variable, before anything starts', async (t) => {
+    const dir = await tempDir(t)
+    const r = await hourglass(['serve'], { HOURGLASS_PORT: 'abc', HOURGLASS_DATA_DIR: join(dir, 'data') })
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, /^hourglass: HOURGLASS_PORT="abc" is not an integer/)
+    assert.equal(existsSync(join(dir, 'data')), false, 'nothing was created')
+    const level = await hourglass(['batch'], { HOURGLASS_LOG_LEVEL: 'loud' })
+    assert.equal(level.code, 2)
+    assert.match(level.stderr, /HOURGLASS_LOG_LEVEL="loud" is not valid: expected one of/)
+  })
+
+  test('a bad flag value exits 2 naming the flag', async () => {
+    const r = await hourglass(['seed', '--days', 'many'])
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, /^hourglass: --days="many" is not an integer/)
+  })
+
+  test('seed, seed again, batch: one data folder through bronze to gold', async (t) => {
+    const data = await tempDir(t)
+    const env = { HOURGLASS_SYNTHETIC_RATE: '1' } // ≈ 86k records: a second or two
+
+    const seeded = await hourglass(['seed', '--days', '1', '--data', data], env)
+    assert.equal(seeded.code, 0, seeded.stderr)
+    assert.match(seeded.stdout, /^seed: 1 day of synthetic history \(1 events\/s\)/m)
+    assert.match(seeded.stdout, /^seed: \d{4}-\d{2}-\d{2}, [\d,]+ records so far$/m, 'a progress line per day')
+    assert.match(seeded.stdout, /^seed: [\d,]+ records \([\d,]+ invalid, left out\)/m)
+    assert.match(seeded.stdout, /^batch: published gold v1: \d+ hours to \S+Z, [\d,]+ events/m)
+
+    const bronze = (await listFiles(join(data, 'bronze', 'events'))).filter((f) => f.endsWith('.parquet'))
+    assert.ok(bronze.length >= 24, `bronze Parquet files, one or more per hour (got ${bronze.length})`)
+    for (const f of bronze) assert.match(f, /date=\d{4}-\d{2}-\d{2}[/\\]hour=\d{2}[/\\][^/\\]+\.parquet$/)
+    const manifest = JSON.parse(await readFile(join(data, 'gold', '_manifest.json'), 'utf8')) as {
+      format: string, version: number, complete_until: string, tables: { hourly_metrics: { files: string[], rows: number } }
+    }
+    assert.equal(manifest.format, 'hourglass-gold/1')
+    assert.equal(manifest.version, 1)
+    assert.ok(manifest.tables.hourly_metrics.rows > 0)
+    assert.ok(manifest.tables.hourly_metrics.files.length > 0)
+    for (const f of manifest.tables.hourly_metrics.files) assert.ok(existsSync(join(data, f)), `listed gold file ${f} exists`)
+
+    const again = await hourglass(['seed', '--days', '1', '--data', data], env)
+    assert.equal(again.code, 1)
+    assert.match(again.stderr, /bronze already holds data/)
+    assert.match(again.stderr, /--force/)
+    const after = await listFiles(join(data, 'bronze', 'events'))
+    assert.equal(after.length, bronze.length, 'the refused seed wrote nothing')
+
+    const batch = await hourglass(['batch', '--data', data])
+    assert.equal(batch.code, 0, batch.stderr)
+    // an hour boundary may have passed since the seed: then the new hour is published as v2
+    assert.match(batch.stdout, /^batch: (nothing new to build; gold version 1 stays in force|published gold v2: )/m)
+  })
+
+  test('batch on an empty folder says there is nothing to build', async (t) => {
+    const data = await tempDir(t)
+    const r = await hourglass(['batch'], { HOURGLASS_DATA_DIR: data })
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout.trim(), 'batch: nothing new to build; gold version none stays in force')
+  })
+})

@@ -1,0 +1,144 @@
+// The configuration schema read at start: defaults, HOURGLASS_* variables, CLI flags over them, and
+// a bad value stopping the process with a message that names the variable (or flag) to fix.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { parseCli } from '../src/cli-args.js'
+import { ConfigError, envName, loadConfig } from '../src/config.js'
+
+/** loadConfig's ConfigError message; fails the test when it does not throw one */
+function configError (fn: () => unknown): string {
+  try {
+    fn()
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`)
+    return err.message
+  }
+  assert.fail('expected a ConfigError')
+}
+
+test('defaults: the embedded setup on 127.0.0.1:3000', () => {
+  const c = loadConfig()
+  assert.equal(c.port, 3000)
+  assert.equal(c.host, '127.0.0.1')
+  assert.equal(c.dataDir, './data')
+  assert.equal(c.source, 'synthetic')
+  assert.equal(c.store, 'memory')
+  assert.equal(c.retentionMs, 3_600_000)
+  assert.equal(c.allowedLatenessMs, 60_000)
+  assert.equal(c.dedupWindowMs, 300_000)
+  assert.equal(c.syntheticRate, 5)
+  assert.equal(c.seedDays, 7)
+  assert.equal(c.batchIntervalMs, 300_000)
+  assert.equal(c.logLevel, 'info')
+  // loadConfig() reads no process.env of its own: the default env is empty
+  assert.deepEqual(loadConfig({}), c)
+})
+
+test('variable names: HOURGLASS_ + snake case, durations without the Ms', () => {
+  assert.equal(envName('port'), 'HOURGLASS_PORT')
+  assert.equal(envName('dataDir'), 'HOURGLASS_DATA_DIR')
+  assert.equal(envName('retentionMs'), 'HOURGLASS_RETENTION')
+  assert.equal(envName('allowedLatenessMs'), 'HOURGLASS_ALLOWED_LATENESS')
+  assert.equal(envName('syntheticRate'), 'HOURGLASS_SYNTHETIC_RATE')
+  assert.equal(envName('logLevel'), 'HOURGLASS_LOG_LEVEL')
+})
+
+test('environment variables map onto the schema, converted to their types', () => {
+  const c = loadConfig({
+    HOURGLASS_PORT: '8080',
+    HOURGLASS_DATA_DIR: '/tmp/hg',
+    HOURGLASS_RETENTION: '2h',
+    HOURGLASS_ALLOWED_LATENESS: '90s',
+    HOURGLASS_SYNTHETIC_RATE: '2.5',
+    HOURGLASS_SOURCE: 'file:/tmp/events.jsonl',
+    HOURGLASS_LOG_LEVEL: 'silent',
+    HOURGLASS_SEED_DAYS: '0',
+    UNRELATED: 'x'
+  })
+  assert.equal(c.port, 8080)
+  assert.equal(c.dataDir, '/tmp/hg')
+  assert.equal(c.retentionMs, 7_200_000)
+  assert.equal(c.allowedLatenessMs, 90_000)
+  assert.equal(c.syntheticRate, 2.5)
+  assert.equal(c.source, 'file:/tmp/events.jsonl')
+  assert.equal(c.logLevel, 'silent')
+  assert.equal(c.seedDays, 0)
+  // untouched keys keep their defaults
+  assert.equal(c.host, '127.0.0.1')
+  assert.equal(c.dedupWindowMs, 300_000)
+})
+
+test('an empty variable counts as unset', () => {
+  assert.equal(loadConfig({ HOURGLASS_PORT: '', HOURGLASS_DATA_DIR: '' }).port, 3000)
+})
+
+test('flags override the environment', () => {
+  const env = { HOURGLASS_PORT: '8080', HOURGLASS_RETENTION: '2h', HOURGLASS_DATA_DIR: '/from/env' }
+  const c = loadConfig(env, { port: '9090', retentionMs: '30m' })
+  assert.equal(c.port, 9090)
+  assert.equal(c.retentionMs, 1_800_000)
+  assert.equal(c.dataDir, '/from/env')
+  // a flag wins outright: the variable it replaces is not read, so a bad one does not matter
+  assert.equal(loadConfig({ HOURGLASS_PORT: 'abc' }, { port: '9090' }).port, 9090)
+})
+
+test('flags as parsed from a command line', () => {
+  const parsed = parseCli(['serve', '--port', '0', '--data', '/tmp/d', '--rate', '3', '--retention', '2h'])
+  const c = loadConfig({ HOURGLASS_PORT: '8080', HOURGLASS_SYNTHETIC_RATE: '1' }, parsed.overrides, parsed.flags)
+  assert.equal(c.port, 0)
+  assert.equal(c.dataDir, '/tmp/d')
+  assert.equal(c.syntheticRate, 3)
+  assert.equal(c.retentionMs, 7_200_000)
+})
+
+const BAD_VALUES: Array<{ what: string, variable: string, value: string, says: RegExp }> = [
+  { what: 'a non-integer port', variable: 'HOURGLASS_PORT', value: 'abc', says: /not an integer/ },
+  { what: 'a fractional port', variable: 'HOURGLASS_PORT', value: '80.5', says: /not an integer/ },
+  { what: 'a hexadecimal port', variable: 'HOURGLASS_PORT', value: '0x50', says: /not an integer/ },
+  { what: 'a port above 65535', variable: 'HOURGLASS_PORT', value: '70000', says: /65535/ },
+  { what: 'a negative port', variable: 'HOURGLASS_PORT', value: '-1', says: /greater or equal to 0/ },
+  { what: 'a bad duration', variable: 'HOURGLASS_RETENTION', value: '2 hours', says: /not a duration.*1h/ },
+  { what: 'a duration without a unit', variable: 'HOURGLASS_RETENTION', value: '3600', says: /not a duration/ },
+  { what: 'a retention below one minute', variable: 'HOURGLASS_RETENTION', value: '30s', says: /60000/ },
+  { what: 'a source that does not exist', variable: 'HOURGLASS_SOURCE', value: 'kafka', says: /synthetic, none or file:PATH/ },
+  { what: 'a file source without a path', variable: 'HOURGLASS_SOURCE', value: 'file:', says: /file:PATH/ },
+  { what: 'an unknown log level', variable: 'HOURGLASS_LOG_LEVEL', value: 'loud', says: /one of fatal, error, warn, info, debug, trace, silent/ },
+  { what: 'a rate that is not a number', variable: 'HOURGLASS_SYNTHETIC_RATE', value: 'fast', says: /not a number/ },
+  { what: 'a zero rate', variable: 'HOURGLASS_SYNTHETIC_RATE', value: '0', says: /greater than 0/ },
+  { what: 'an unknown store', variable: 'HOURGLASS_STORE', value: 'redis', says: /memory/ },
+  { what: 'too many seed days', variable: 'HOURGLASS_SEED_DAYS', value: '1000', says: /90/ }
+]
+
+for (const bad of BAD_VALUES) {
+  test(`${bad.what} (${bad.variable}=${bad.value}) is a ConfigError naming the variable`, () => {
+    const message = configError(() => loadConfig({ [bad.variable]: bad.value }))
+    assert.ok(message.startsWith(`${bad.variable}="${bad.value}"`), message)
+    assert.match(message, bad.says)
+  })
+}
+
+test('a bad value from a flag names the flag as the user typed it', () => {
+  const cases: Array<{ argv: string[], flag: string, says: RegExp }> = [
+    { argv: ['serve', '--port', 'abc'], flag: '--port="abc"', says: /not an integer/ },
+    { argv: ['serve', '--port', '65536'], flag: '--port="65536"', says: /65535/ },
+    { argv: ['serve', '--retention', 'soon'], flag: '--retention="soon"', says: /not a duration/ },
+    { argv: ['serve', '--source', 'kafka'], flag: '--source="kafka"', says: /synthetic, none or file:PATH/ },
+    { argv: ['serve', '--log-level', 'loud'], flag: '--log-level="loud"', says: /one of/ },
+    // the flags whose names differ from the config keys
+    { argv: ['serve', '--data', ''], flag: '--data=""', says: /length/ },
+    { argv: ['serve', '--rate', 'fast'], flag: '--rate="fast"', says: /not a number/ },
+    { argv: ['seed', '--days', '1.5'], flag: '--days="1.5"', says: /not an integer/ }
+  ]
+  for (const c of cases) {
+    const parsed = parseCli(c.argv)
+    // the same key also set (well) in the environment: the message is about the flag
+    const message = configError(() => loadConfig({ HOURGLASS_PORT: '8080', HOURGLASS_LOG_LEVEL: 'info' }, parsed.overrides, parsed.flags))
+    assert.ok(message.startsWith(c.flag), `${c.argv.join(' ')}: ${message}`)
+    assert.match(message, c.says)
+  }
+})
+
+test('without the typed flag names, a flag is named after its key', () => {
+  const message = configError(() => loadConfig({}, { dataDir: '' }))
+  assert.ok(message.startsWith('--data-dir=""'), message)
+})
