@@ -136,3 +136,9 @@ export function loadConfig (
   }
   return config as Config
 }
+
+/** HOURGLASS_* variables that name no setting (a typo such as HOURGLASS_PROT), for a warning at start. */
+export function unknownVariables (env: NodeJS.ProcessEnv): string[] {
+  const known = new Set((Object.keys(KINDS) as ConfigKey[]).map(envName))
+  return Object.keys(env).filter((k) => k.startsWith('HOURGLASS_') && !known.has(k)).sort()
+}

@@ -3,7 +3,7 @@
 // error or a bad setting answers at once.
 import { resolve } from 'node:path'
 import { parseCli, usage, UsageError } from './cli-args.js'
-import { type Config, ConfigError, loadConfig } from './config.js'
+import { type Config, ConfigError, loadConfig, unknownVariables } from './config.js'
 import { HOUR_MS, iso } from './model/index.js'
 
 const print = (line: string): void => { process.stdout.write(line + '\n') }
@@ -17,6 +17,7 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env
     if (parsed.command === 'version') { print((await import('./api/server.js')).readPackageVersion()); return 0 }
     if (parsed.help) { print(usage(parsed.command)); return 0 }
     config = loadConfig(env, parsed.overrides, parsed.flags)
+    for (const name of unknownVariables(env)) process.stderr.write(`hourglass: warning: ${name} is not a setting of Hourglass and is ignored (see README, Configuration)\n`)
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError) {
       process.stderr.write(`hourglass: ${err.message}\n`)

@@ -4,7 +4,7 @@
 import { type BronzeSink, BronzeSink as Sink, type Db, markPartitionFinished, readBronzeState } from './batch/index.js'
 import type { Config } from './config.js'
 import { generateHistory } from './ingest/index.js'
-import { DAY_MS, parseEvent, utcDate } from './model/index.js'
+import { DAY_MS, HOUR_MS, parseEvent, utcDate } from './model/index.js'
 
 export const HISTORY_TOPIC = 'synthetic-history'
 
@@ -31,7 +31,8 @@ export async function seedHistory (o: SeedOptions): Promise<SeedSummary> {
   const state = await readBronzeState(o.dataDir)
   if (o.onlyIfEmpty && state.partitions.length > 0) return { seeded: false, records: 0, valid: 0, invalid: 0, elapsedMs: 0 }
   const previous = state.partitions.find((p) => p.topic === HISTORY_TOPIC && p.partition === 0)
-  const from = o.now - o.config.seedDays * DAY_MS
+  // whole hours: the first gold hour is a full one
+  const from = Math.floor((o.now - o.config.seedDays * DAY_MS) / HOUR_MS) * HOUR_MS
   const sink: BronzeSink = new Sink({ dataDir: o.dataDir, db: o.db })
   let records = 0; let valid = 0; let invalid = 0
   let day = ''

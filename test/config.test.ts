@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { parseCli } from '../src/cli-args.js'
-import { ConfigError, envName, loadConfig } from '../src/config.js'
+import { ConfigError, envName, loadConfig, unknownVariables } from '../src/config.js'
 
 /** loadConfig's ConfigError message; fails the test when it does not throw one */
 function configError (fn: () => unknown): string {
@@ -141,4 +141,8 @@ test('a bad value from a flag names the flag as the user typed it', () => {
 test('without the typed flag names, a flag is named after its key', () => {
   const message = configError(() => loadConfig({}, { dataDir: '' }))
   assert.ok(message.startsWith('--data-dir=""'), message)
+})
+
+test('HOURGLASS_* variables that name no setting are reported (a typo is not silently ignored)', () => {
+  assert.deepEqual(unknownVariables({ HOURGLASS_PROT: '1', HOURGLASS_PORT: '1', PATH: '/bin', HOURGLASS_RETENTION: '1h' }), ['HOURGLASS_PROT'])
 })
