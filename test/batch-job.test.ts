@@ -19,6 +19,7 @@ import type { PartialRow, Partials } from '../src/model/partials.js'
 import { addEvent, emptyPartials, finalise } from '../src/model/partials.js'
 import type { Filters } from '../src/model/query.js'
 import { HOUR_MS, MINUTE_MS } from '../src/model/time.js'
+import { prng } from '../src/ingest/synthetic.js'
 
 const T0 = Date.UTC(2024, 4, 1, 0, 0, 0)
 const H = (n: number): number => T0 + n * HOUR_MS
@@ -26,17 +27,7 @@ const LATENESS = MINUTE_MS
 const TYPES = ['view', 'view', 'view', 'click', 'click', 'purchase', 'search']
 const REGIONS = ['eu-west', 'us-east', 'ap-south']
 
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-const rand = mulberry32(7)
+const rand = prng(7)
 let nextId = 0
 
 /** n events with event times in [from, to), some optional fields absent. */

@@ -13,6 +13,7 @@ import { type App, buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import type { Granularity, MetricsResult, ResultRow } from '../src/model/index.js'
 import { bucketStart, iso } from '../src/model/index.js'
+import { prng } from '../src/ingest/synthetic.js'
 
 const M = 60_000
 const H = 3_600_000
@@ -21,17 +22,6 @@ const TYPES = ['view', 'click', 'buy', 'search']
 const REGIONS = ['eu', 'us', 'ap']
 
 interface Ev { event_id: string, ts: number, event_type: string, region: string, processing_time?: number, response_time?: number, revenue?: number }
-
-function prng (seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6D2B79F5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Lines of a JSON Lines file: events in time order over [from, to) plus duplicates, late and invalid records. */
 function makeLines (from: number, to: number, n: number, seed: number, idPrefix: string): string[] {

@@ -6,22 +6,12 @@ import { after, before, test } from 'node:test'
 import { Db, type Conn } from '../src/batch/duckdb.js'
 import { SQL_LN_GAMMA, sqlBinOf, sqlQuantileRank } from '../src/batch/sql.js'
 import { binOf, GAMMA, LN_GAMMA, ZERO_BIN } from '../src/model/sketch.js'
-
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { prng } from '../src/ingest/synthetic.js'
 
 interface Sample { x: number, edge: boolean }
 
 function samples (): Sample[] {
-  const rand = mulberry32(20240501)
+  const rand = prng(20240501)
   const normal = (): number => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand())
   const out: Sample[] = []
   for (let k = 0; k < 45_000; k++) out.push({ x: Math.exp(4 + 1.2 * normal()), edge: false }) // response-time-like
