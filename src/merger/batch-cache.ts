@@ -1,10 +1,12 @@
 // The batch part of an answer never changes for a given manifest version, so it is cached keyed
 // by (version, range, granularity, grouping, filters). A small LRU: Map keeps insertion order.
+// The service keeps its other immutable parts in the same kind of cache (settled speed parts and
+// finalised answers, keyed by the speed store's change token).
 import type { Rollup } from './merge.js'
 
-export class BatchCache {
+export class BatchCache<V = Rollup> {
   readonly #max: number
-  readonly #entries = new Map<string, Rollup>()
+  readonly #entries = new Map<string, V>()
   hits = 0
   misses = 0
 
@@ -12,7 +14,7 @@ export class BatchCache {
     this.#max = max
   }
 
-  get (key: string): Rollup | undefined {
+  get (key: string): V | undefined {
     const hit = this.#entries.get(key)
     if (hit === undefined) {
       this.misses++
@@ -24,7 +26,7 @@ export class BatchCache {
     return hit
   }
 
-  set (key: string, value: Rollup): void {
+  set (key: string, value: V): void {
     this.#entries.delete(key)
     this.#entries.set(key, value)
     while (this.#entries.size > this.#max) {

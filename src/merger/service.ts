@@ -1,10 +1,10 @@
 // The metrics service: plans each query at the batch boundary, reads gold and the speed store
 // through their interfaces, merges, finalises and writes the meta block.
-import { bucketStart, type Coverage, type DeadLetter, type Filters, type GoldSnapshot, type GoldSource, iso, type LiveQuery, MINUTE_MS, type MetricsQuery, type MetricsResult, type QualitySource, qualityRatio, type ResultMeta, type SpeedStore } from '../model/index.js'
+import { bucketStart, type Coverage, type DeadLetter, type Dimension, type Filters, type Granularity, type GoldSnapshot, type GoldSource, iso, type LiveQuery, MINUTE_MS, type MetricsQuery, type MetricsResult, type QualitySource, qualityRatio, type ResultMeta, type ResultRow, type SpeedStore } from '../model/index.js'
 import { BatchCache } from './batch-cache.js'
-import { cloneRollup, finaliseRollup, type Rollup, rollUp } from './merge.js'
-import { type Plan, planQuery } from './plan.js'
-import type { Dimensions, Limits, MetricsService, QualityReport, Readiness } from './types.js'
+import { finaliseOver, FinalisedRollup, rollUp, rollUpOver } from './merge.js'
+import { type Plan, planQuery, type Range } from './plan.js'
+import type { Dimensions, Limits, MetricsService, QualityReport, Readiness, SpeedChangeTokens } from './types.js'
 
 export interface MetricsServiceOptions {
   gold: GoldSource
@@ -15,15 +15,34 @@ export interface MetricsServiceOptions {
   now?: () => number
   /** entries in the batch-part cache */
   cacheSize?: number
+  /** entries in the settled-speed-part cache and in the answer cache (0: read the whole speed part on every query) */
+  speedCacheSize?: number
 }
 
 function filterKey (f: Filters): string {
   return JSON.stringify([f.event_type ?? [], f.region ?? []])
 }
 
+/** what, besides the range, decides a rolled-up part */
+function shapeKey (granularity: Granularity, groupBy: readonly Dimension[], filters: Filters): string {
+  return [granularity, groupBy.join(','), filterKey(filters)].join('|')
+}
+
+/** a rolled-up part and the cache key it is known by ('none' for no part) */
+interface Part { key: string, part: FinalisedRollup | null }
+
 export class MergingMetricsService implements MetricsService {
   readonly limits: Limits
-  readonly cache: BatchCache
+  /** batch parts by (manifest version, range, shape), kept with their finalised groups */
+  readonly cache: BatchCache<FinalisedRollup>
+  /**
+   * settled speed parts (minute windows the watermark has passed), rolled up over their batch part,
+   * by (batch part, range, shape, the store's change token for the range)
+   */
+  readonly speedCache: BatchCache<FinalisedRollup>
+  /** finalised rows of queries with a speed part, by (batch part, speed range, shape, metrics, change token) */
+  readonly answerCache: BatchCache<ResultRow[]>
+  readonly #tokens: SpeedChangeTokens | null
   readonly #gold: GoldSource
   readonly #speed: SpeedStore
   readonly #quality: QualitySource
@@ -39,7 +58,11 @@ export class MergingMetricsService implements MetricsService {
     this.#now = opts.now ?? Date.now
     // the speed layer is "behind" when its newest event is older than twice the allowed lateness
     this.#staleMs = Math.max(2 * opts.allowedLatenessMs, 30_000)
-    this.cache = new BatchCache(opts.cacheSize)
+    this.cache = new BatchCache<FinalisedRollup>(opts.cacheSize)
+    this.speedCache = new BatchCache<FinalisedRollup>(opts.speedCacheSize ?? 64)
+    this.answerCache = new BatchCache<ResultRow[]>(opts.speedCacheSize ?? 64)
+    const tokens = opts.speed as Partial<SpeedChangeTokens>
+    this.#tokens = opts.speedCacheSize !== 0 && typeof tokens.changeToken === 'function' ? opts.speed as unknown as SpeedChangeTokens : null
   }
 
   async query (q: MetricsQuery): Promise<MetricsResult> {
@@ -56,13 +79,12 @@ export class MergingMetricsService implements MetricsService {
       now,
       speedStaleMs: this.#staleMs
     })
-    const [batchPart, speedRows] = await Promise.all([
-      this.#batchPart(q, plan, snapshot),
-      plan.speed === null ? [] : this.#speed.query(plan.speed.from, plan.speed.to, q.filters)
-    ])
-    const merged = batchPart === null ? new Map() : cloneRollup(batchPart)
-    rollUp(merged, speedRows, q.granularity, q.groupBy)
-    return { rows: finaliseRollup(merged, q.metrics), meta: this.#meta(plan, q.granularity, snapshot, coverage, now) }
+    const shape = shapeKey(q.granularity, q.groupBy, q.filters)
+    const batch = await this.#batchPart(q, plan, snapshot, shape)
+    return {
+      rows: await this.#finish(batch, plan.speed, coverage, q, shape),
+      meta: this.#meta(plan, q.granularity, snapshot, coverage, now)
+    }
   }
 
   async live (q: LiveQuery): Promise<MetricsResult> {
@@ -71,20 +93,64 @@ export class MergingMetricsService implements MetricsService {
     const from = to - Math.ceil(q.last / MINUTE_MS) * MINUTE_MS
     const coverage = await this.#speed.coverage()
     const plan = planQuery({ from, to, granularity: 'minute', boundary: null, historyFrom: null, speed: coverage, now, speedStaleMs: this.#staleMs })
-    const rows = await this.#speed.query(from, to, q.filters)
-    const merged: Rollup = rollUp(new Map(), rows, 'minute', q.groupBy)
-    return { rows: finaliseRollup(merged, q.metrics), meta: this.#meta(plan, 'minute', this.#gold.snapshot(), coverage, now) }
+    const shaped = { ...q, granularity: 'minute' as const }
+    const rows = await this.#finish({ key: 'none', part: null }, { from, to }, coverage, shaped, shapeKey('minute', q.groupBy, q.filters))
+    return { rows, meta: this.#meta(plan, 'minute', this.#gold.snapshot(), coverage, now) }
   }
 
-  async #batchPart (q: MetricsQuery, plan: Plan, snapshot: GoldSnapshot | null): Promise<Rollup | null> {
-    if (plan.batch === null || snapshot === null) return null
-    const key = [snapshot.version, plan.batch.from, plan.batch.to, q.granularity, q.groupBy.join(','), filterKey(q.filters)].join('|')
-    const cached = this.cache.get(key)
+  /**
+   * The speed part over the batch part, finalised. Minute windows the watermark has passed are
+   * settled: their rollup is kept (over the batch part) for as long as the store's change token for
+   * them stays the same; the open minutes are read fresh. The finalised rows are kept too, for as
+   * long as the token of the whole speed range stays the same, so a store that changes every
+   * 200 ms costs one computation per change, however many queries come in between. The answer is
+   * the same, addition for addition, as rolling every speed row up over a copy of the batch part.
+   */
+  async #finish (batch: Part, range: Range | null, coverage: Coverage, q: { granularity: Granularity, groupBy: Dimension[], filters: Filters, metrics: MetricsQuery['metrics'] }, shape: string): Promise<ResultRow[]> {
+    if (range === null) return finaliseOver(batch.part, new Map(), q.metrics)
+    let answerKey: string | null = null
+    if (this.#tokens !== null) {
+      // the token is read before the rows: a change in between leaves an entry no token leads to
+      const token = await this.#tokens.changeToken(range.from, range.to)
+      answerKey = [batch.key, range.from, range.to, shape, q.metrics.join(','), token].join('|')
+      const kept = this.answerCache.get(answerKey)
+      if (kept !== undefined) return kept.slice()
+    }
+    let base = batch.part
+    let split = range.from
+    if (this.#tokens !== null && coverage.watermark !== null) {
+      split = Math.min(range.to, Math.max(range.from, bucketStart(coverage.watermark, 'minute')))
+    }
+    if (split > range.from) base = await this.#settledPart(batch, { from: range.from, to: split }, q, shape)
+    const fresh = split < range.to ? await this.#speed.query(split, range.to, q.filters) : []
+    const rows = finaliseOver(base, rollUpOver(base?.rollup ?? null, fresh, q.granularity, q.groupBy), q.metrics)
+    if (answerKey === null) return rows
+    for (const row of rows) Object.freeze(row) // shared by the answers that follow
+    this.answerCache.set(answerKey, rows)
+    return rows.slice()
+  }
+
+  async #settledPart (batch: Part, range: Range, q: { granularity: Granularity, groupBy: Dimension[], filters: Filters }, shape: string): Promise<FinalisedRollup> {
+    // the token is read before the rows: a change in between leaves an entry no token leads to
+    const token = await (this.#tokens as SpeedChangeTokens).changeToken(range.from, range.to)
+    const key = [batch.key, range.from, range.to, shape, token].join('|')
+    const cached = this.speedCache.get(key)
     if (cached !== undefined) return cached
+    const rows = await this.#speed.query(range.from, range.to, q.filters)
+    const part = FinalisedRollup.over(batch.part, rollUpOver(batch.part?.rollup ?? null, rows, q.granularity, q.groupBy))
+    this.speedCache.set(key, part)
+    return part
+  }
+
+  async #batchPart (q: MetricsQuery, plan: Plan, snapshot: GoldSnapshot | null, shape: string): Promise<Part> {
+    if (plan.batch === null || snapshot === null) return { key: 'none', part: null }
+    const key = [snapshot.version, plan.batch.from, plan.batch.to, shape].join('|')
+    const cached = this.cache.get(key)
+    if (cached !== undefined) return { key, part: cached }
     const rows = await this.#gold.query(snapshot, plan.batch.from, plan.batch.to, q.filters)
-    const rollup = rollUp(new Map(), rows, q.granularity, q.groupBy)
-    this.cache.set(key, rollup)
-    return rollup
+    const part = new FinalisedRollup(rollUp(new Map(), rows, q.granularity, q.groupBy))
+    this.cache.set(key, part)
+    return { key, part }
   }
 
   #meta (plan: Plan, granularity: ResultMeta['granularity'], snapshot: GoldSnapshot | null, coverage: Coverage, now: number): ResultMeta {

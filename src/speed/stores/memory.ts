@@ -26,6 +26,14 @@ export class MemorySpeedStore implements SpeedStore {
   readonly #now: () => number
   /** window_start → (event_type, region) → row */
   readonly #windows = new Map<number, Map<string, PartialRow>>()
+  /** window_start → the change count when the window was last created or changed */
+  readonly #stamps = new Map<number, number>()
+  /** window starts in ascending order (null: to be sorted again) */
+  #sortedStarts: number[] | null = []
+  /** applies that changed rows */
+  #changes = 0
+  /** windows evicted so far */
+  #evictions = 0
   readonly #positions = new Map<string, { offset: string, value: bigint }>()
   #watermark: number | null = null
   #maxEventTime: number | null = null
@@ -46,6 +54,7 @@ export class MemorySpeedStore implements SpeedStore {
     const last = this.#positions.get(key)
     if (last !== undefined && value <= last.value) return false
     const expired = this.#evict()
+    const stamp = ++this.#changes
     for (const delta of batch.deltas) {
       // a window already past the retention is not brought back
       if (delta.window_start + MINUTE_MS <= expired) continue
@@ -53,7 +62,9 @@ export class MemorySpeedStore implements SpeedStore {
       if (window === undefined) {
         window = new Map()
         this.#windows.set(delta.window_start, window)
+        this.#sortedStarts = null
       }
+      this.#stamps.set(delta.window_start, stamp)
       const k = rowKey(delta.event_type, delta.region)
       const row = window.get(k)
       if (row === undefined) window.set(k, { window_start: delta.window_start, event_type: delta.event_type, region: delta.region, partials: clonePartials(delta.partials) })
@@ -70,8 +81,9 @@ export class MemorySpeedStore implements SpeedStore {
     const types = filters.event_type !== undefined && filters.event_type.length > 0 ? new Set(filters.event_type) : null
     const regions = filters.region !== undefined && filters.region.length > 0 ? new Set(filters.region) : null
     const out: PartialRow[] = []
-    for (const start of [...this.#windows.keys()].sort((a, b) => a - b)) {
-      if (start < from || start >= to) continue
+    for (const start of this.#starts()) {
+      if (start < from) continue
+      if (start >= to) break
       for (const row of (this.#windows.get(start) as Map<string, PartialRow>).values()) {
         if (types !== null && !types.has(row.event_type)) continue
         if (regions !== null && !regions.has(row.region)) continue
@@ -79,6 +91,26 @@ export class MemorySpeedStore implements SpeedStore {
       }
     }
     return out
+  }
+
+  /**
+   * A token for the rows with window_start in [from, to): it changes whenever they may have changed
+   * (an apply touched one of those windows, or a window was created there, or any window was
+   * evicted), and once changed it never comes back. Not part of the store contract: the metrics
+   * service uses it, when a store has it, to keep rolled-up speed parts and answers between queries.
+   */
+  async changeToken (from: number, to: number): Promise<string> {
+    this.#evict()
+    let newest = 0
+    for (const start of this.#starts()) {
+      if (start < from) continue
+      if (start >= to) break
+      const stamp = this.#stamps.get(start) as number
+      if (stamp > newest) newest = stamp
+    }
+    // a change stamps its windows with a count higher than any before, so `newest` only grows until
+    // an eviction, which counts up `evictions`: (evictions, newest) never repeats
+    return `${this.#evictions}:${newest}`
   }
 
   async coverage (): Promise<Coverage> {
@@ -119,11 +151,22 @@ export class MemorySpeedStore implements SpeedStore {
     this.#timer = null
   }
 
+  /** window starts held, ascending */
+  #starts (): number[] {
+    this.#sortedStarts ??= [...this.#windows.keys()].sort((a, b) => a - b)
+    return this.#sortedStarts
+  }
+
   /** Drop the windows past the retention; returns the retention horizon (now − retention). */
   #evict (): number {
     const horizon = this.#now() - this.retentionMs
     for (const start of this.#windows.keys()) {
-      if (start + MINUTE_MS <= horizon) this.#windows.delete(start)
+      if (start + MINUTE_MS <= horizon) {
+        this.#windows.delete(start)
+        this.#stamps.delete(start)
+        this.#sortedStarts = null
+        this.#evictions++
+      }
     }
     return horizon
   }
