@@ -177,6 +177,8 @@ test('pipeline: when apply fails, nothing is counted and the retried batch count
     coverage: () => inner.coverage(),
     position: (...a) => inner.position(...a),
     setCoveredFrom: (t) => inner.setCoveredFrom(t),
+    seen: (keys) => inner.seen(keys),
+    changeToken: (...a) => inner.changeToken(...a),
     close: () => inner.close()
   }
   const { pipeline } = setup({ store: flaky })
@@ -200,4 +202,17 @@ test('pipeline: concurrent process calls are serialised', async (t) => {
   ])
   assert.equal(a.duplicates + b.duplicates, 1)
   assert.equal(await totalEvents(store), 1)
+})
+
+test('pipeline: a duplicate of an event applied before a restart is still dropped (the store keeps dedup keys)', async (t) => {
+  const store = new MemorySpeedStore({ now: () => NOW })
+  t.after(() => store.close())
+  const first = setup({ store }).pipeline
+  await first.process(batchOf([wire('a', T + 5 * M), wire('b', T + 5 * M)], 0), NOW)
+  // a new pipeline (the consumer restarted): its in-memory dedup is empty
+  const second = setup({ store }).pipeline
+  const r = await second.process(batchOf([wire('a', T + 5 * M), wire('c', T + 5 * M)], 2), NOW)
+  assert.equal(r.duplicates, 1)
+  const rows = await store.query(T, T + 60 * M, {})
+  assert.equal(rows.reduce((n, row) => n + row.partials.events, 0), 3, 'a, b and c once each')
 })

@@ -4,7 +4,7 @@ import { bucketStart, type Coverage, type DeadLetter, type Dimension, type Filte
 import { BatchCache } from './batch-cache.js'
 import { finaliseOver, FinalisedRollup, rollUp, rollUpOver } from './merge.js'
 import { type Plan, planQuery, type Range } from './plan.js'
-import type { Dimensions, Limits, MetricsService, QualityReport, Readiness, SpeedChangeTokens } from './types.js'
+import type { Dimensions, Limits, MetricsService, QualityReport, Readiness } from './types.js'
 
 export interface MetricsServiceOptions {
   gold: GoldSource
@@ -42,7 +42,8 @@ export class MergingMetricsService implements MetricsService {
   readonly speedCache: BatchCache<FinalisedRollup>
   /** finalised rows of queries with a speed part, by (batch part, speed range, shape, metrics, change token) */
   readonly answerCache: BatchCache<ResultRow[]>
-  readonly #tokens: SpeedChangeTokens | null
+  /** the store's change tokens, or null when the speed caches are off */
+  readonly #tokens: Pick<SpeedStore, 'changeToken'> | null
   readonly #gold: GoldSource
   readonly #speed: SpeedStore
   readonly #quality: QualitySource
@@ -61,8 +62,7 @@ export class MergingMetricsService implements MetricsService {
     this.cache = new BatchCache<FinalisedRollup>(opts.cacheSize)
     this.speedCache = new BatchCache<FinalisedRollup>(opts.speedCacheSize ?? 64)
     this.answerCache = new BatchCache<ResultRow[]>(opts.speedCacheSize ?? 64)
-    const tokens = opts.speed as Partial<SpeedChangeTokens>
-    this.#tokens = opts.speedCacheSize !== 0 && typeof tokens.changeToken === 'function' ? opts.speed as unknown as SpeedChangeTokens : null
+    this.#tokens = opts.speedCacheSize !== 0 ? opts.speed : null
   }
 
   async query (q: MetricsQuery): Promise<MetricsResult> {
@@ -132,7 +132,7 @@ export class MergingMetricsService implements MetricsService {
 
   async #settledPart (batch: Part, range: Range, q: { granularity: Granularity, groupBy: Dimension[], filters: Filters }, shape: string): Promise<FinalisedRollup> {
     // the token is read before the rows: a change in between leaves an entry no token leads to
-    const token = await (this.#tokens as SpeedChangeTokens).changeToken(range.from, range.to)
+    const token = await (this.#tokens as Pick<SpeedStore, 'changeToken'>).changeToken(range.from, range.to)
     const key = [batch.key, range.from, range.to, shape, token].join('|')
     const cached = this.speedCache.get(key)
     if (cached !== undefined) return cached

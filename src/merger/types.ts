@@ -2,17 +2,6 @@
 // this interface and src/model; src/app.ts wires the implementation in.
 import type { DeadLetter, LiveQuery, MetricsQuery, MetricsResult, QualityCounts } from '../model/index.js'
 
-/**
- * What a speed store may offer beyond the store contract so that the service can keep the rolled-up
- * speed part of a range between queries: a token for the rows with window_start in [from, to) that
- * changes whenever they may have changed and, once changed, never comes back (the service reads the
- * token before the rows, so an entry made while the rows changed is never found again). A store
- * without it (no `changeToken` method) is read in full on every query.
- */
-export interface SpeedChangeTokens {
-  changeToken (from: number, to: number): Promise<string>
-}
-
 export interface Limits {
   /** most buckets × groups one query may produce */
   maxBuckets: number

@@ -18,6 +18,17 @@ export interface ApplyBatch {
   watermark?: number
   /** the newest event time in this batch (epoch ms) */
   maxEventTime?: number
+  /**
+   * dedup keys (dedupKey(event_id, ts)) of the events this batch admitted: the store remembers them
+   * for the dedup window, atomically with the deltas, so a duplicate arriving after a crash and
+   * restart is still recognised (see `seen`)
+   */
+  dedupKeys?: string[]
+}
+
+/** The key under which an event is deduplicated: its event_id and its event time. */
+export function dedupKey (eventId: string, ts: number): string {
+  return ts + '|' + eventId
 }
 
 export interface Coverage {
@@ -45,5 +56,16 @@ export interface SpeedStore {
   position (topic: string, partition: number): Promise<string | null>
   /** declare that the store holds every on-time event from `t` on (a consumer that rebuilt it says so) */
   setCoveredFrom (t: number): Promise<void>
+  /**
+   * For each key, whether an applied batch recorded it (ApplyBatch.dedupKeys) within the dedup
+   * window. The pipeline asks before it counts a batch: dedup that survives a crash.
+   */
+  seen (keys: readonly string[]): Promise<boolean[]>
+  /**
+   * A token for the rows with window_start in [from, to): it changes whenever they may have changed
+   * and, once changed, never comes back. The metrics service keeps rolled-up speed parts and answers
+   * between queries behind it.
+   */
+  changeToken (from: number, to: number): Promise<string>
   close (): Promise<void>
 }

@@ -10,7 +10,7 @@
 // so the same batch can be retried. onInvalid (the dead-letter topic) is called before the
 // apply, so a crash in between may send a dead letter twice, never zero times.
 import {
-  type DeadLetter, type HourglassEvent, type InvalidReason, parseEvent, type QualityCounts,
+  type DeadLetter, dedupKey, type HourglassEvent, type InvalidReason, parseEvent, type QualityCounts,
   type QualitySource, type SpeedStore
 } from '../model/index.js'
 import { DEFAULT_DEDUP_WINDOW_MS, Deduplicator } from './dedup.js'
@@ -139,6 +139,7 @@ export class SpeedPipeline implements QualitySource {
     try {
       // offsets within a batch ascend: compare only while the batch may overlap what was processed
       let overlap = parseOffset((records[0] as InputRecord).offset) <= done
+      const admitted: HourglassEvent[] = []
       for (const record of records) {
         if (overlap) {
           if (parseOffset(record.offset) <= done) { result.skipped++; continue }
@@ -158,8 +159,18 @@ export class SpeedPipeline implements QualitySource {
         const e = v.event
         result.valid.push({ event: e, offset: record.offset })
         if (!this.#dedup.admit(e.event_id, e.ts)) result.duplicates++
-        else if (!this.#windows.add(e)) result.late++
+        else admitted.push(e)
       }
+      // Duplicates of events that earlier batches applied, which this process may not have seen
+      // (it restarted, or the partition moved here): the store remembers their keys.
+      const keys = admitted.map((e) => dedupKey(e.event_id, e.ts))
+      const seen = keys.length === 0 ? [] : await this.#store.seen(keys)
+      const fresh: string[] = []
+      admitted.forEach((e, i) => {
+        if (seen[i] === true) { result.duplicates++; return }
+        fresh.push(keys[i] as string)
+        if (!this.#windows.add(e)) result.late++
+      })
       const deltas = this.#windows.drain()
       const watermark = this.#windows.watermark
       const maxEventTime = this.#windows.maxEventTime
@@ -167,6 +178,7 @@ export class SpeedPipeline implements QualitySource {
       result.applied = await this.#store.apply({
         deltas,
         position: { topic, partition, offset: last.offset },
+        dedupKeys: fresh,
         ...(watermark === null ? {} : { watermark }),
         ...(maxEventTime === null ? {} : { maxEventTime })
       })

@@ -237,6 +237,36 @@ export function speedStoreContract (name: string, factory: SpeedStoreFactory): v
     assert.equal((await store.coverage()).coveredFrom, T0 + 2 * H + 30 * M)
   })
 
+  test(`${name}: dedup keys are remembered atomically with an applied batch, for the dedup window`, async (t) => {
+    const { store, clock } = await open(t)
+    assert.deepEqual(await store.seen([]), [])
+    assert.deepEqual(await store.seen(['k1', 'k2']), [false, false])
+    await store.apply(batch(rowsOf([ev(1, T0, 'a', 'x')]), '0', { dedupKeys: ['k1', 'k2'] }))
+    assert.deepEqual(await store.seen(['k2', 'k3', 'k1']), [true, false, true])
+    // a stale batch records nothing, keys included
+    assert.equal(await store.apply(batch([], '0', { dedupKeys: ['k9'] })), false)
+    assert.deepEqual(await store.seen(['k9']), [false])
+    // keys are forgotten after the dedup window (five minutes), by the injected clock
+    clock.t += 5 * M + 1000
+    assert.deepEqual(await store.seen(['k1', 'k2']), [false, false])
+  })
+
+  test(`${name}: the change token of a range changes when its rows change and never comes back`, async (t) => {
+    const { store, clock } = await open(t)
+    const a0 = await store.changeToken(T0, T0 + 5 * M)
+    await store.apply(batch(rowsOf([ev(1, T0 + M, 'a', 'x')]), '0'))
+    const a1 = await store.changeToken(T0, T0 + 5 * M)
+    assert.notEqual(a1, a0, 'a write into the range changes its token')
+    assert.equal(await store.changeToken(T0, T0 + 5 * M), a1, 'no write: the same token')
+    await store.apply(batch(rowsOf([ev(2, T0 + 2 * M, 'a', 'x')]), '1'))
+    const a2 = await store.changeToken(T0, T0 + 5 * M)
+    assert.ok(a2 !== a1 && a2 !== a0)
+    // eviction changes it too
+    clock.t = T0 + H + 2 * M + 1
+    const a3 = await store.changeToken(T0, T0 + 5 * M)
+    assert.ok(![a0, a1, a2].includes(a3))
+  })
+
   test(`${name}: close() resolves, and a second close() too`, async () => {
     const store = await factory({ now: () => T0, retentionMs: H })
     await store.apply(batch(rowsOf(setA), '0'))

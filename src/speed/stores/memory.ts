@@ -13,6 +13,8 @@ export interface MemorySpeedStoreOptions {
   retentionMs?: number // one hour
   /** how often expired windows are dropped in the background (they are also dropped on access) */
   sweepIntervalMs?: number // ten seconds
+  /** how long dedup keys are remembered, by the clock */
+  dedupWindowMs?: number // five minutes
 }
 
 export const DEFAULT_RETENTION_MS = 3_600_000
@@ -39,10 +41,15 @@ export class MemorySpeedStore implements SpeedStore {
   #maxEventTime: number | null = null
   #coveredFrom: number | null = null
   #timer: NodeJS.Timeout | null
+  readonly #dedupWindowMs: number
+  /** dedup key → when it expires (by the clock) */
+  readonly #dedupKeys = new Map<string, number>()
+  #nextKeySweep = 0
 
   constructor (options: MemorySpeedStoreOptions = {}) {
     this.#now = options.now ?? Date.now
     this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS
+    this.#dedupWindowMs = options.dedupWindowMs ?? 300_000
     this.#timer = setInterval(() => this.#evict(), options.sweepIntervalMs ?? 10_000)
     this.#timer.unref()
   }
@@ -70,6 +77,10 @@ export class MemorySpeedStore implements SpeedStore {
       if (row === undefined) window.set(k, { window_start: delta.window_start, event_type: delta.event_type, region: delta.region, partials: clonePartials(delta.partials) })
       else mergePartials(row.partials, delta.partials)
     }
+    if (batch.dedupKeys !== undefined && batch.dedupKeys.length > 0) {
+      const until = this.#now() + this.#dedupWindowMs
+      for (const k of batch.dedupKeys) this.#dedupKeys.set(k, until)
+    }
     this.#positions.set(key, { offset, value })
     if (batch.watermark !== undefined && (this.#watermark === null || batch.watermark > this.#watermark)) this.#watermark = batch.watermark
     if (batch.maxEventTime !== undefined && (this.#maxEventTime === null || batch.maxEventTime > this.#maxEventTime)) this.#maxEventTime = batch.maxEventTime
@@ -93,11 +104,15 @@ export class MemorySpeedStore implements SpeedStore {
     return out
   }
 
+  async seen (keys: readonly string[]): Promise<boolean[]> {
+    if (this.#dedupKeys.size === 0) return keys.map(() => false)
+    const now = this.#now()
+    return keys.map((k) => { const until = this.#dedupKeys.get(k); return until !== undefined && until > now })
+  }
+
   /**
-   * A token for the rows with window_start in [from, to): it changes whenever they may have changed
-   * (an apply touched one of those windows, or a window was created there, or any window was
-   * evicted), and once changed it never comes back. Not part of the store contract: the metrics
-   * service uses it, when a store has it, to keep rolled-up speed parts and answers between queries.
+   * Changes whenever the rows of [from, to) may have changed: an apply touched one of those
+   * windows, a window was created there, or any window was evicted.
    */
   async changeToken (from: number, to: number): Promise<string> {
     this.#evict()
@@ -157,9 +172,14 @@ export class MemorySpeedStore implements SpeedStore {
     return this.#sortedStarts
   }
 
-  /** Drop the windows past the retention; returns the retention horizon (now − retention). */
+  /** Drop the windows past the retention and expired dedup keys; returns the retention horizon (now − retention). */
   #evict (): number {
-    const horizon = this.#now() - this.retentionMs
+    const now = this.#now()
+    if (this.#dedupKeys.size > 0 && now >= this.#nextKeySweep) {
+      for (const [k, until] of this.#dedupKeys) if (until <= now) this.#dedupKeys.delete(k)
+      this.#nextKeySweep = now + 10_000
+    }
+    const horizon = now - this.retentionMs
     for (const start of this.#windows.keys()) {
       if (start + MINUTE_MS <= horizon) {
         this.#windows.delete(start)
