@@ -216,3 +216,20 @@ test('pipeline: a duplicate of an event applied before a restart is still droppe
   const rows = await store.query(T, T + 60 * M, {})
   assert.equal(rows.reduce((n, row) => n + row.partials.events, 0), 3, 'a, b and c once each')
 })
+
+test('pipeline: two consumers that both held a partition during a rebalance count each record once', async (t) => {
+  const store = new MemorySpeedStore({ now: () => NOW })
+  t.after(() => store.close())
+  const a = setup({ store }).pipeline
+  const b = setup({ store }).pipeline
+  const ev = (i: number) => wire(`r${i}`, T + 5 * M + i * 1000)
+  const range = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => ev(from + k))
+  await a.process(batchOf(range(0, 5), 0), NOW) // a owns the partition: offsets 0-4
+  await b.process(batchOf(range(5, 10), 5), NOW) // the partition moved to b: 5-9
+  // a still believes it is at 4 and its fetch overlaps what b counted: 5-14
+  const r = await a.process(batchOf(range(5, 15), 5), NOW)
+  assert.equal(r.applied, true)
+  assert.equal(r.skipped, 5, 'the records b counted are skipped after re-reading the position')
+  assert.equal(await totalEvents(store), 15)
+  assert.equal(await store.position('events', 0), '14')
+})

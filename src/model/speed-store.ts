@@ -14,6 +14,13 @@ export interface SourcePosition {
 export interface ApplyBatch {
   deltas: PartialRow[]
   position: SourcePosition
+  /**
+   * the offset this batch was computed after, as the writer read it from the store (null: the
+   * store had none). When given, the store applies the batch only if its position for the
+   * partition is still exactly that (compare-and-set): two consumers that briefly both own a
+   * partition during a rebalance cannot count the same records twice.
+   */
+  previous?: string | null
   /** the speed layer's watermark after this batch (epoch ms), if it moved */
   watermark?: number
   /** the newest event time in this batch (epoch ms) */
@@ -46,7 +53,8 @@ export interface SpeedStore {
   readonly kind: string
   /**
    * Apply one batch. Idempotent: a batch whose position is not newer than the last one applied
-   * for its (topic, partition) changes nothing. Returns true when it was applied.
+   * for its (topic, partition), or whose `previous` is not the stored position, changes nothing.
+   * Returns true when it was applied.
    */
   apply (batch: ApplyBatch): Promise<boolean>
   /** partial rows whose window_start lies in [from, to), filtered */

@@ -119,6 +119,15 @@ export class SpeedPipeline implements QualitySource {
   }
 
   async #process (batch: InputBatch, now: number): Promise<ProcessResult> {
+    const result = await this.#attempt(batch, now)
+    if (result.applied || result.received === 0) return result
+    // The store's position moved under us (another consumer owned this partition for a while, or
+    // the store was replaced): read it again, skip what is already counted, and try once more.
+    this.#processed.delete(batch.topic + '\u0000' + batch.partition)
+    return await this.#attempt(batch, now)
+  }
+
+  async #attempt (batch: InputBatch, now: number): Promise<ProcessResult> {
     const { topic, partition, records } = batch
     const result: ProcessResult = { valid: [], applied: false, skipped: 0, received: 0, invalid: 0, duplicates: 0, late: 0, deltas: 0, watermark: this.#windows.watermark, maxEventTime: this.#windows.maxEventTime }
     const last = records[records.length - 1]
@@ -178,6 +187,7 @@ export class SpeedPipeline implements QualitySource {
       result.applied = await this.#store.apply({
         deltas,
         position: { topic, partition, offset: last.offset },
+        previous: done < 0n ? null : done.toString(),
         dedupKeys: fresh,
         ...(watermark === null ? {} : { watermark }),
         ...(maxEventTime === null ? {} : { maxEventTime })
@@ -190,6 +200,12 @@ export class SpeedPipeline implements QualitySource {
       this.#dedup.rollback()
       this.#windows.rollback()
       throw err
+    }
+    if (!result.applied && result.received > 0) {
+      // not applied although it held new records: the caller retries after re-reading the position
+      this.#dedup.rollback()
+      this.#windows.rollback()
+      return result
     }
     this.#dedup.commit()
     this.#windows.commit()

@@ -237,6 +237,18 @@ export function speedStoreContract (name: string, factory: SpeedStoreFactory): v
     assert.equal((await store.coverage()).coveredFrom, T0 + 2 * H + 30 * M)
   })
 
+  test(`${name}: with \`previous\`, apply is a compare-and-set on the stored position`, async (t) => {
+    const { store } = await open(t)
+    const rows = rowsOf([ev(1, T0, 'a', 'x')])
+    assert.equal(await store.apply(batch(rows, '4', { previous: '2' })), false, 'the store has no position yet, not 2')
+    assert.equal(await store.apply(batch(rows, '4', { previous: null })), true)
+    assert.equal(await store.apply(batch(rows, '9', { previous: '3' })), false, 'another writer moved it to 4')
+    assert.equal(await store.position('events', 0), '4')
+    assert.equal(await store.apply(batch(rows, '9', { previous: '4' })), true)
+    assert.equal((await store.query(T0, T0 + M, {}))[0]?.partials.events, 2)
+    assert.equal(await store.apply(batch(rows, '12', { previous: null }, 'events', 1)), true, 'positions are per partition')
+  })
+
   test(`${name}: dedup keys are remembered atomically with an applied batch, for the dedup window`, async (t) => {
     const { store, clock } = await open(t)
     assert.deepEqual(await store.seen([]), [])

@@ -60,6 +60,7 @@ export class MemorySpeedStore implements SpeedStore {
     const key = positionKey(topic, partition)
     const last = this.#positions.get(key)
     if (last !== undefined && value <= last.value) return false
+    if (batch.previous !== undefined && batch.previous !== (last?.offset ?? null)) return false
     const expired = this.#evict()
     const stamp = ++this.#changes
     for (const delta of batch.deltas) {
