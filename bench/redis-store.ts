@@ -1,0 +1,134 @@
+// The Redis speed store against a real Redis (started here through scripts/services.mjs): apply
+// rate for realistic batches (one Lua script each), alone and from several partitions at once,
+// then query, coverage, changeToken and seen over a full hour of windows. Prints JSON; asserts
+// nothing.
+//
+//   node --import tsx bench/redis-store.ts [--batches 200] [--deltas 500] [--bins 30] [--partitions 4]
+//
+// A batch: `deltas` rows spread over 5 minute windows × (event_type, region) pairs, each with
+// `bins` sketch bins, and as many dedup keys as events (10 per row).
+import { parseArgs } from 'node:util'
+import { startRedis } from '../scripts/services.mjs'
+import { type ApplyBatch, emptyPartials, MINUTE_MS, type PartialRow } from '../src/model/index.js'
+import { RedisSpeedStore } from '../src/speed/index.js'
+
+const { values: args } = parseArgs({
+  options: {
+    batches: { type: 'string', default: '200' },
+    deltas: { type: 'string', default: '500' },
+    bins: { type: 'string', default: '30' },
+    partitions: { type: 'string', default: '4' }
+  }
+})
+const batches = Number(args.batches)
+const deltasPerBatch = Number(args.deltas)
+const binsPerDelta = Number(args.bins)
+const partitions = Number(args.partitions)
+const EVENTS_PER_ROW = 10
+
+const now = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS
+const types = Array.from({ length: 20 }, (_, i) => `type_${i}`)
+const regions = Array.from({ length: 10 }, (_, i) => `region-${i}`)
+
+function makeBatch (i: number, partition: number, windowsFrom: number): ApplyBatch {
+  const deltas: PartialRow[] = []
+  for (let d = 0; d < deltasPerBatch; d++) {
+    const k = (i * deltasPerBatch + d) % (types.length * regions.length)
+    const partials = emptyPartials()
+    partials.events = EVENTS_PER_ROW
+    partials.latency_count = EVENTS_PER_ROW
+    partials.latency_sum = 37.25 + d
+    partials.revenue_cents = d * 13
+    for (let b = 0; b < binsPerDelta; b++) partials.response.set(300 + b * 3 + (d % 5), 1 + (b % 3))
+    deltas.push({
+      window_start: windowsFrom + (d % 5) * MINUTE_MS,
+      event_type: types[k % types.length] as string,
+      region: regions[Math.floor(k / types.length) % regions.length] as string,
+      partials
+    })
+  }
+  const dedupKeys = Array.from({ length: deltasPerBatch * EVENTS_PER_ROW }, (_, j) => `${windowsFrom}|p${partition}-b${i}-e${j}`)
+  return { deltas, position: { topic: 'events', partition, offset: String(i * 1000) }, dedupKeys, watermark: windowsFrom, maxEventTime: windowsFrom + 4 * MINUTE_MS }
+}
+
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  return Number((s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0).toFixed(3))
+}
+
+async function timed (n: number, fn: () => Promise<unknown>): Promise<{ p50_ms: number, p99_ms: number }> {
+  const ms: number[] = []
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now()
+    await fn()
+    ms.push(performance.now() - t0)
+  }
+  return { p50_ms: pct(ms, 0.5), p99_ms: pct(ms, 0.99) }
+}
+
+const redis = await startRedis({ log: false })
+try {
+  const store = new RedisSpeedStore({ url: redis.url, keyPrefix: 'bench', now: () => now })
+  // warm up (script load, connection)
+  await store.apply(makeBatch(0, 99, now - 10 * MINUTE_MS))
+
+  // one partition, batches back to back, prepared beforehand
+  const prepared = Array.from({ length: batches }, (_, i) => makeBatch(i + 1, 0, now - 60 * MINUTE_MS + (i % 12) * 5 * MINUTE_MS))
+  const argBytes = JSON.stringify(prepared[0]?.deltas.map((d) => [...d.partials.response])).length
+  const applyMs: number[] = []
+  let t0 = performance.now()
+  for (const b of prepared) {
+    const s = performance.now()
+    await store.apply(b)
+    applyMs.push(performance.now() - s)
+  }
+  const serialSeconds = (performance.now() - t0) / 1000
+
+  // several partitions at once, each with its own client (as several consumers would)
+  const stores = Array.from({ length: partitions }, () => new RedisSpeedStore({ url: redis.url, keyPrefix: 'bench', now: () => now }))
+  const perPartition = Math.max(1, Math.floor(batches / partitions))
+  const work = stores.map((s, p) => Array.from({ length: perPartition }, (_, i) => makeBatch(i + 1, p + 1, now - 60 * MINUTE_MS + (i % 12) * 5 * MINUTE_MS)))
+  t0 = performance.now()
+  await Promise.all(stores.map(async (s, p) => { for (const b of work[p] as ApplyBatch[]) await s.apply(b) }))
+  const parallelSeconds = (performance.now() - t0) / 1000
+  for (const s of stores) await s.close()
+
+  const from = now - 60 * MINUTE_MS
+  const to = now + MINUTE_MS
+  const rows = (await store.query(from, to, {})).length
+  const fields = rows * (4 + binsPerDelta)
+  const query = await timed(30, () => store.query(from, to, {}))
+  const queryFiltered = await timed(30, () => store.query(from, to, { event_type: ['type_3'], region: ['region-1'] }))
+  const query5m = await timed(50, () => store.query(now - 5 * MINUTE_MS, to, {}))
+  const token = await timed(200, () => store.changeToken(from, to))
+  const coverage = await timed(200, () => store.coverage())
+  const keys = (prepared[0] as ApplyBatch).dedupKeys as string[]
+  const seen = await timed(100, () => store.seen(keys))
+  await store.close()
+
+  console.log(JSON.stringify({
+    batch: { deltas: deltasPerBatch, bins_per_delta: binsPerDelta, dedup_keys: deltasPerBatch * EVENTS_PER_ROW, windows: 5, sketch_json_bytes: argBytes },
+    apply_one_partition: {
+      batches,
+      applies_per_s: Math.round(batches / serialSeconds),
+      deltas_per_s: Math.round((batches * deltasPerBatch) / serialSeconds),
+      hash_increments_per_s: Math.round((batches * deltasPerBatch * (binsPerDelta + 4)) / serialSeconds),
+      p50_ms: pct(applyMs, 0.5),
+      p99_ms: pct(applyMs, 0.99)
+    },
+    apply_parallel: {
+      partitions,
+      batches: perPartition * partitions,
+      applies_per_s: Math.round((perPartition * partitions) / parallelSeconds),
+      deltas_per_s: Math.round((perPartition * partitions * deltasPerBatch) / parallelSeconds)
+    },
+    query_hour: { windows: 61, rows, fields, ...query },
+    query_hour_filtered: queryFiltered,
+    query_last_5_min: query5m,
+    change_token_hour: token,
+    coverage,
+    seen_5000_keys: seen
+  }, null, 2))
+} finally {
+  await redis.close()
+}
