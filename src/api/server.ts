@@ -7,10 +7,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type RawServerDefault } from 'fastify'
 import type { Registry } from 'prom-client'
-import type { MetricsService } from '../merger/types.js'
+import type { MetricsService, WindowChanges } from '../merger/types.js'
 import { errors } from '../model/index.js'
 import errorsPlugin, { sendError } from './errors-plugin.js'
+import graphqlPlugin from './graphql/index.js'
 import observabilityPlugin, { createObservability, type Observability } from './observability.js'
+import odataRoutes from './odata/routes.js'
 import swaggerPlugin from './plugins/swagger.js'
 import dataRoutes from './rest/data.js'
 import healthRoutes from './rest/health.js'
@@ -35,6 +37,8 @@ export interface BuildServerOptions {
   now?: () => number
   /** the API version in / and the OpenAPI document (default: package.json's) */
   version?: string
+  /** the minute windows the speed pipeline changes, pushed by GraphQL `windowUpdated` (absent: not available) */
+  windowChanges?: WindowChanges
 }
 
 export type HourglassServer = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
@@ -77,6 +81,8 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
   app.register(metricsRoutes, { service, now })
   app.register(dataRoutes, { service, now })
   app.register(healthRoutes, { service, now })
+  app.register(odataRoutes, { service, now })
+  app.register(graphqlPlugin, { service, now, ...(opts.windowChanges === undefined ? {} : { windowChanges: opts.windowChanges }) })
 
   return app
 }

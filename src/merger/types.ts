@@ -47,3 +47,18 @@ export interface MetricsService {
   /** gauges for /metrics: batch version and age, speed watermark lag */
   status (): Promise<{ batchVersion: number | null, batchAgeSeconds: number | null, watermarkLagSeconds: number | null }>
 }
+
+/**
+ * The minute windows the speed layer has just changed, for live pushes (GraphQL `windowUpdated`).
+ * The composition root implements it from the pipeline's applies: after each batch the store
+ * applied, the distinct window_start of its deltas (src/merger/window-changes.ts has a ready hub
+ * and a store decorator). Listeners are called synchronously and must return quickly: they only
+ * note the windows, and read the data later, coalesced.
+ */
+export interface WindowChanges {
+  /**
+   * Calls `listener` with the window starts (epoch ms, minute-aligned, distinct) of each applied
+   * batch; returns the function that stops the calls.
+   */
+  subscribe (listener: (windowStarts: readonly number[]) => void): () => void
+}

@@ -8,23 +8,28 @@ import {
 } from '../../model/index.js'
 import type { Limits } from '../../merger/types.js'
 
-/** The raw querystring of GET /v1/metrics (every value as the client sent it). */
+/**
+ * A filter as the client sent it: REST sends "a,b", GraphQL a list (whose values may hold commas).
+ */
+export type RawFilter = string | readonly string[]
+
+/** The raw querystring of GET /v1/metrics (every value as the client sent it); GraphQL builds the same. */
 export interface MetricsQueryString {
   from?: string
   to?: string
   granularity?: string
   group_by?: string
-  event_type?: string
-  region?: string
+  event_type?: RawFilter
+  region?: RawFilter
   metrics?: string
 }
 
-/** The raw querystring of GET /v1/metrics/live. */
+/** The raw querystring of GET /v1/metrics/live; GraphQL builds the same. */
 export interface LiveQueryString {
   last?: string
   group_by?: string
-  event_type?: string
-  region?: string
+  event_type?: RawFilter
+  region?: RawFilter
   metrics?: string
 }
 
@@ -76,11 +81,14 @@ export function parseGroupBy (text: string | undefined): Dimension[] {
   return out
 }
 
-/** One filter: "a,b" → ['a', 'b'] (values kept as given, duplicates dropped); absent → undefined. */
-function filterValues (name: Dimension, text: string | undefined, limits: Limits): string[] | undefined {
-  if (text === undefined) return undefined
-  const items = text.split(',')
-  if (items.some((v) => v.length === 0 || v.length > MAX_FILTER_VALUE_LENGTH)) {
+/**
+ * One filter: "a,b" or ['a', 'b'] → ['a', 'b'] (values kept as given, duplicates dropped); absent →
+ * undefined. An empty list is as invalid as an empty value: a filter that matches nothing is a mistake.
+ */
+function filterValues (name: Dimension, raw: RawFilter | undefined, limits: Limits): string[] | undefined {
+  if (raw === undefined) return undefined
+  const items = typeof raw === 'string' ? raw.split(',') : raw
+  if (items.length === 0 || items.some((v) => v.length === 0 || v.length > MAX_FILTER_VALUE_LENGTH)) {
     throw new errors.HG_ERR_BAD_FILTER_VALUE(name)
   }
   const values = [...new Set(items)]
@@ -90,7 +98,7 @@ function filterValues (name: Dimension, text: string | undefined, limits: Limits
   return values
 }
 
-export function parseFilters (raw: { event_type?: string, region?: string }, limits: Limits): Filters {
+export function parseFilters (raw: { event_type?: RawFilter, region?: RawFilter }, limits: Limits): Filters {
   const filters: Filters = {}
   const eventTypes = filterValues('event_type', raw.event_type, limits)
   if (eventTypes !== undefined) filters.event_type = eventTypes

@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+// The OASIS CSDL XML schemas (edmx.xsd, edm.xsd) and xmllint, for validating /odata/$metadata.
+//
+//   XSDs     the npm package `odata-csdl` (published by the OASIS OData TC from
+//            oasis-tcs/odata-csdl-schemas) ships schemas/edmx.xsd and schemas/edm.xsd; `npm pack`
+//            fetches the pinned version from the registry into .cache/csdl-xsd/<version>/.
+//   xmllint  Debian's libxml2-utils (apt-get installs it when missing and we are root).
+//
+// CLI:  node scripts/fetch-csdl-xsd.mjs          prints the path of edmx.xsd
+// API:  const { edmx, xmllint } = await fetchCsdlXsd()
+// Plain Node ESM, no dependencies.
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** the odata-csdl release whose schemas we validate against (CSDL XML 4.01 schemas; they accept Version="4.0") */
+export const ODATA_CSDL_VERSION = '0.11.2'
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const CACHE = path.resolve(process.env.SERVICES_CACHE_DIR || path.join(ROOT, '.cache'))
+const DIR = path.join(CACHE, 'csdl-xsd', ODATA_CSDL_VERSION)
+const FILES = ['edmx.xsd', 'edm.xsd']
+
+function which (cmd) {
+  for (const dir of (process.env.PATH || '/usr/local/bin:/usr/bin:/bin').split(path.delimiter)) {
+    const p = path.join(dir, cmd)
+    try {
+      fs.accessSync(p, fs.constants.X_OK)
+      if (fs.statSync(p).isFile()) return p
+    } catch { /* not here */ }
+  }
+  return null
+}
+
+function run (cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts })
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status}):\n${(r.stderr || r.stdout || String(r.error ?? '')).slice(-2000)}`)
+  return r.stdout
+}
+
+/** xmllint's path, installing Debian's libxml2-utils when it is missing and we may. */
+export function ensureXmllint (log = () => {}) {
+  const found = which('xmllint')
+  if (found !== null) return found
+  if (which('apt-get') === null) throw new Error('xmllint missing and there is no apt-get: install libxml2-utils by hand')
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw new Error('xmllint missing: run `sudo apt-get install -y libxml2-utils` (or this script as root)')
+  }
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  log('apt-get install libxml2-utils …')
+  let r = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'libxml2-utils'], { encoding: 'utf8', env })
+  if (r.status !== 0) {
+    run('apt-get', ['update', '-q'], { env })
+    r = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'libxml2-utils'], { encoding: 'utf8', env })
+  }
+  if (r.status !== 0) throw new Error(`apt-get install libxml2-utils failed:\n${(r.stderr || r.stdout).slice(-2000)}`)
+  const installed = which('xmllint')
+  if (installed === null) throw new Error('libxml2-utils installed, yet no xmllint on PATH')
+  return installed
+}
+
+/** The folder holding edmx.xsd and edm.xsd, fetched with `npm pack odata-csdl@VERSION` when not cached. */
+export function ensureXsd (log = () => {}) {
+  if (FILES.every((f) => fs.existsSync(path.join(DIR, f)))) return DIR
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'csdl-xsd-'))
+  try {
+    log(`npm pack odata-csdl@${ODATA_CSDL_VERSION} …`)
+    const out = run('npm', ['pack', `odata-csdl@${ODATA_CSDL_VERSION}`, '--pack-destination', tmp, '--json', '--silent'], { cwd: tmp })
+    const tarball = path.join(tmp, JSON.parse(out)[0].filename)
+    run('tar', ['-xzf', tarball, '-C', tmp, ...FILES.map((f) => `package/schemas/${f}`)])
+    fs.mkdirSync(DIR, { recursive: true })
+    // copy, then rename each file into place, so a killed run leaves no half-written schema
+    for (const f of FILES) {
+      fs.copyFileSync(path.join(tmp, 'package', 'schemas', f), path.join(DIR, `${f}.part`))
+      fs.renameSync(path.join(DIR, `${f}.part`), path.join(DIR, f))
+    }
+    return DIR
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true })
+  }
+}
+
+/** Both: { dir, edmx (path of edmx.xsd), xmllint (path) }. */
+export async function fetchCsdlXsd (log = () => {}) {
+  const xmllint = ensureXmllint(log)
+  const dir = ensureXsd(log)
+  return { dir, edmx: path.join(dir, 'edmx.xsd'), xmllint }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const log = (line) => process.stderr.write(`[csdl-xsd] ${line}\n`)
+  fetchCsdlXsd(log).then(({ edmx }) => { console.log(edmx) }, (err) => {
+    console.error(err.message)
+    process.exit(1)
+  })
+}

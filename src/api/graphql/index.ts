@@ -1,0 +1,102 @@
+// GraphQL at /graphql (mercurius): queries over GET and POST, `subscription windowUpdated` over
+// WebSocket on the same path (graphql-transport-ws, or the older graphql-ws), GraphiQL at
+// /graphiql. Encapsulated: mercurius, its error handler and its hooks apply to these routes only,
+// and the routes stay out of the OpenAPI document (the SDL is checked in beside it instead).
+// Limits: depth and cost (limits.ts), a longest document (tokens) and a body limit of its own,
+// since the REST routes need no body at all.
+import type { FastifyPluginAsync } from 'fastify'
+import { getOperationAST, GraphQLError, specifiedRules, validate } from 'graphql'
+import mercurius, { type MercuriusContext } from 'mercurius'
+import type { MetricsService, WindowChanges } from '../../merger/types.js'
+import { errors } from '../../model/index.js'
+import { codedGraphQLError, formatErrors, toCodedError } from './errors.js'
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_INTROSPECTION_DEPTH, defaultMaxCost, depthLimitRule, operationCost } from './limits.js'
+import { type GraphqlDeps, resolvers } from './resolvers.js'
+import { SDL } from './schema.js'
+import { DEFAULT_UPDATE_INTERVAL_MS } from './window-updates.js'
+
+export { SDL } from './schema.js'
+export type { GraphqlDeps } from './resolvers.js'
+
+export const GRAPHQL_PATH = '/graphql'
+/** longest GraphQL request body, bytes */
+export const GRAPHQL_BODY_LIMIT_BYTES = 32 * 1024
+/** most tokens in one document (parsing stops there) */
+export const GRAPHQL_MAX_TOKENS = 4000
+
+export interface GraphqlPluginOptions {
+  service: MetricsService
+  now: () => number
+  /** the pipeline's window changes, for windowUpdated; without them it answers HG_ERR_NOT_READY */
+  windowChanges?: WindowChanges
+  /** least time between two updates to one subscriber, ms */
+  updateIntervalMs?: number // 250 ms: at most four per second
+  maxDepth?: number // 6
+  maxIntrospectionDepth?: number // 16
+  /** most cost per operation (limits.ts); default defaultMaxCost(the service's maxBuckets) */
+  maxCost?: number
+}
+
+/** operationName of the request, when it gave one (GET query string or POST body) */
+function operationNameOf (context: MercuriusContext): string | undefined {
+  const request = context.reply?.request
+  const from = (request?.body ?? request?.query) as { operationName?: unknown } | undefined
+  return typeof from?.operationName === 'string' ? from.operationName : undefined
+}
+
+const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts) => {
+  app.addHook('onRoute', (route) => {
+    route.schema = { ...route.schema, hide: true }
+  })
+
+  const deps: GraphqlDeps = {
+    service: opts.service,
+    now: opts.now,
+    windowChanges: opts.windowChanges,
+    updateIntervalMs: opts.updateIntervalMs ?? DEFAULT_UPDATE_INTERVAL_MS,
+    log: app.log
+  }
+  const maxCost = opts.maxCost ?? defaultMaxCost(opts.service.limits.maxBuckets)
+  const depthRule = depthLimitRule(opts.maxDepth ?? DEFAULT_MAX_DEPTH, opts.maxIntrospectionDepth ?? DEFAULT_MAX_INTROSPECTION_DEPTH)
+
+  await app.register(mercurius, {
+    schema: SDL,
+    resolvers,
+    path: GRAPHQL_PATH,
+    graphiql: true,
+    context: () => ({ hourglass: deps }),
+    subscription: {
+      context: () => ({ hourglass: deps }),
+      // a client that names no subprotocol speaks the current one
+      wsDefaultSubprotocol: 'graphql-transport-ws'
+    },
+    validationRules: [depthRule],
+    errorFormatter: formatErrors,
+    graphql: { parseOptions: { maxTokens: GRAPHQL_MAX_TOKENS } },
+    additionalRouteOptions: { bodyLimit: GRAPHQL_BODY_LIMIT_BYTES }
+  })
+
+  // HTTP: the operation that will run is a query, and within the cost limit (variables applied).
+  app.graphql.addHook('preExecution', async (_schema, document, context, variables) => {
+    const name = operationNameOf(context)
+    const operation = getOperationAST(document, name)
+    if (operation?.operation === 'subscription') {
+      throw codedGraphQLError(new errors.HG_ERR_GRAPHQL_VALIDATION(`subscriptions are served over WebSocket at ${GRAPHQL_PATH} (graphql-transport-ws)`), [operation])
+    }
+    const cost = operationCost(document, name, variables, opts.service.limits, deps.now())
+    if (cost > maxCost) {
+      const why = `it costs ${cost} (a field costs 1, and each metrics or live field adds its buckets × the fields under rows); ` +
+        `at most ${maxCost} is allowed: ask for fewer buckets, fields or aliases, or split the request`
+      throw codedGraphQLError(new errors.HG_ERR_GRAPHQL_TOO_COMPLEX(why), operation === null || operation === undefined ? undefined : [operation])
+    }
+  })
+
+  // WebSocket: mercurius does not validate subscription documents; do it here, with the depth rule.
+  app.graphql.addHook('preSubscriptionExecution', async (schema, document) => {
+    const found = validate(schema, document, [...specifiedRules, depthRule])
+    const first = found[0]
+    if (first !== undefined) throw toCodedError(first instanceof GraphQLError ? first : new GraphQLError(String(first)), app.log).error
+  })
+}
+
+export default graphqlPlugin

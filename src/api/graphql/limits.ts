@@ -1,0 +1,168 @@
+// What one GraphQL operation may ask for, checked before anything runs:
+// - depth: fields nest at most `maxDepth` levels (the schema itself needs 4), and introspection
+//   (__schema, __type) at most `maxIntrospectionDepth`, enough for GraphiQL's introspection query.
+//   A validation rule, so it holds for queries over HTTP and subscriptions over WebSocket alike;
+// - cost: each field costs 1, and each `metrics` or `live` field adds its buckets × the fields
+//   selected under `rows` (at least 1), the buckets parsed from its arguments (variables applied)
+//   as the resolver parses them. A single query within the REST limits (HG_ERR_TOO_MANY_BUCKETS)
+//   always fits; what the cost stops is many of them aliased into one request.
+// Pure: no I/O, the clock is a parameter.
+import {
+  type ASTVisitor, type DocumentNode, type FieldNode, type FragmentDefinitionNode, getOperationAST, Kind,
+  type SelectionSetNode, type ValidationContext, type ValidationRule, valueFromASTUntyped
+} from 'graphql'
+import type { Limits } from '../../merger/types.js'
+import { BUCKET_MS, errors, MINUTE_MS } from '../../model/index.js'
+import { parseLiveQuery, parseMetricsQuery } from '../rest/parse-query.js'
+import { type LiveArgs, liveQueryString, type MetricsArgs, metricsQueryString } from './args.js'
+import { codedGraphQLError } from './errors.js'
+
+export const DEFAULT_MAX_DEPTH = 6
+/** graphql-js 16's getIntrospectionQuery() nests 15 levels (TypeRef's ofType chain) */
+export const DEFAULT_MAX_INTROSPECTION_DEPTH = 16
+/** the cost limit, in buckets × row fields, per service bucket limit (the widest REST answer fits) */
+export const COST_PER_MAX_BUCKETS = 8
+/** the least cost limit, whatever the bucket limit: GraphiQL's introspection query costs about 220 */
+export const MIN_MAX_COST = 1000
+
+/** The cost limit for a service's bucket limit. */
+export function defaultMaxCost (maxBuckets: number): number {
+  return Math.max(MIN_MAX_COST, COST_PER_MAX_BUCKETS * maxBuckets)
+}
+
+const INTROSPECTION_ROOTS = new Set(['__schema', '__type'])
+
+interface Depths { depth: number, introspection: number }
+
+function measure (
+  set: SelectionSetNode, level: number, inIntrospection: boolean,
+  fragment: (name: string) => FragmentDefinitionNode | null | undefined, visiting: Set<string>, out: Depths
+): void {
+  for (const s of set.selections) {
+    if (s.kind === Kind.FIELD) {
+      const intro = inIntrospection || INTROSPECTION_ROOTS.has(s.name.value)
+      if (intro) out.introspection = Math.max(out.introspection, level)
+      else out.depth = Math.max(out.depth, level)
+      if (s.selectionSet !== undefined) measure(s.selectionSet, level + 1, intro, fragment, visiting, out)
+    } else if (s.kind === Kind.INLINE_FRAGMENT) {
+      measure(s.selectionSet, level, inIntrospection, fragment, visiting, out)
+    } else {
+      const name = s.name.value
+      const def = fragment(name)
+      // a cycle is reported by the specified rules (NoFragmentCycles); do not loop on it here
+      if (def === null || def === undefined || visiting.has(name)) continue
+      visiting.add(name)
+      measure(def.selectionSet, level, inIntrospection, fragment, visiting, out)
+      visiting.delete(name)
+    }
+  }
+}
+
+/** The nesting depth of an operation's fields: its own, and that of its introspection fields. */
+export function operationDepth (
+  selectionSet: SelectionSetNode, fragment: (name: string) => FragmentDefinitionNode | null | undefined
+): Depths {
+  const out: Depths = { depth: 0, introspection: 0 }
+  measure(selectionSet, 1, false, fragment, new Set(), out)
+  return out
+}
+
+/** A validation rule: each operation within the depth limits (HG_ERR_GRAPHQL_TOO_DEEP). */
+export function depthLimitRule (maxDepth = DEFAULT_MAX_DEPTH, maxIntrospectionDepth = DEFAULT_MAX_INTROSPECTION_DEPTH): ValidationRule {
+  return (context: ValidationContext): ASTVisitor => ({
+    OperationDefinition (node) {
+      const { depth, introspection } = operationDepth(node.selectionSet, (n) => context.getFragment(n))
+      const name = node.name?.value ?? `(${node.operation})`
+      if (depth > maxDepth) {
+        context.reportError(codedGraphQLError(new errors.HG_ERR_GRAPHQL_TOO_DEEP(name, depth, maxDepth), [node]))
+      } else if (introspection > maxIntrospectionDepth) {
+        context.reportError(codedGraphQLError(new errors.HG_ERR_GRAPHQL_TOO_DEEP(`${name} (introspection)`, introspection, maxIntrospectionDepth), [node]))
+      }
+      return false
+    }
+  })
+}
+
+type Variables = Record<string, unknown> | null | undefined
+
+function argumentsOf (field: FieldNode, variables: Variables): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const a of field.arguments ?? []) out[a.name.value] = valueFromASTUntyped(a.value, variables ?? undefined)
+  return out
+}
+
+/**
+ * The buckets a `metrics` or `live` field asks for, parsed exactly as its resolver will parse it;
+ * 1 when the arguments are invalid, so the resolver reports them with their own code (a range
+ * starting in 1999 is HG_ERR_TIMESTAMP_OUT_OF_RANGE, not a cost error).
+ */
+export function bucketsOf (field: FieldNode, variables: Variables, limits: Limits, now: number): number {
+  const args = argumentsOf(field, variables)
+  try {
+    if (field.name.value === 'live') return Math.ceil(parseLiveQuery(liveQueryString(args as LiveArgs), limits).last / MINUTE_MS)
+    const q = parseMetricsQuery(metricsQueryString(args as unknown as MetricsArgs), limits, now)
+    return (q.to - q.from) / BUCKET_MS[q.granularity]
+  } catch {
+    return 1
+  }
+}
+
+function fieldCount (set: SelectionSetNode | undefined, fragments: Map<string, FragmentDefinitionNode>, visiting: Set<string>): number {
+  if (set === undefined) return 0
+  let n = 0
+  for (const s of set.selections) {
+    if (s.kind === Kind.FIELD) n += 1 + fieldCount(s.selectionSet, fragments, visiting)
+    else if (s.kind === Kind.INLINE_FRAGMENT) n += fieldCount(s.selectionSet, fragments, visiting)
+    else {
+      const def = fragments.get(s.name.value)
+      if (def === undefined || visiting.has(s.name.value)) continue
+      visiting.add(s.name.value)
+      n += fieldCount(def.selectionSet, fragments, visiting)
+      visiting.delete(s.name.value)
+    }
+  }
+  return n
+}
+
+/** The fields of a selection set, fragments spread in (the root fields, with aliases kept apart). */
+function fieldsOf (set: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, visiting = new Set<string>()): FieldNode[] {
+  const out: FieldNode[] = []
+  for (const s of set.selections) {
+    if (s.kind === Kind.FIELD) out.push(s)
+    else if (s.kind === Kind.INLINE_FRAGMENT) out.push(...fieldsOf(s.selectionSet, fragments, visiting))
+    else {
+      const def = fragments.get(s.name.value)
+      if (def === undefined || visiting.has(s.name.value)) continue
+      visiting.add(s.name.value)
+      out.push(...fieldsOf(def.selectionSet, fragments, visiting))
+      visiting.delete(s.name.value)
+    }
+  }
+  return out
+}
+
+const BUCKETED = new Set(['metrics', 'live'])
+
+/** The cost of the operation that will run (see the top of this file). */
+export function operationCost (document: DocumentNode, operationName: string | null | undefined, variables: Variables, limits: Limits, now: number): number {
+  const operation = getOperationAST(document, operationName ?? undefined)
+  if (operation === null || operation === undefined) return 0
+  const fragments = new Map<string, FragmentDefinitionNode>()
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d)
+  let cost = 0
+  for (const field of fieldsOf(operation.selectionSet, fragments)) {
+    if (!BUCKETED.has(field.name.value) || field.selectionSet === undefined) {
+      cost += 1 + fieldCount(field.selectionSet, fragments, new Set())
+      continue
+    }
+    let rowFields = 0
+    let other = 0
+    for (const sub of fieldsOf(field.selectionSet, fragments)) {
+      const n = fieldCount(sub.selectionSet, fragments, new Set())
+      if (sub.name.value === 'rows') rowFields += n
+      else other += 1 + n
+    }
+    cost += 1 + other + bucketsOf(field, variables, limits, now) * Math.max(1, rowFields)
+  }
+  return cost
+}

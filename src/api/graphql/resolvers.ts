@@ -1,0 +1,98 @@
+// Resolvers: each argument set becomes the raw querystring REST would have received and goes
+// through the same parse functions (src/api/rest/parse-query.ts), then to the same MetricsService,
+// so GraphQL and REST give the same answers (the batch part from the same cache) and the same
+// error codes. The dependencies reach the resolvers in the typed context (module augmentation).
+import type { FastifyBaseLogger } from 'fastify'
+import { GraphQLError, GraphQLScalarType, Kind } from 'graphql'
+import type { IResolvers, MercuriusContext } from 'mercurius'
+import type { MetricsService, QualityReport, WindowChanges } from '../../merger/types.js'
+import { errors, INVALID_REASONS } from '../../model/index.js'
+import { parseFilters, parseGroupBy, parseLiveQuery, parseMetricsQuery } from '../rest/parse-query.js'
+import { given, type LiveArgs, list, liveQueryString, type MetricsArgs, metricsQueryString, type WindowUpdatedArgs } from './args.js'
+import { asCoded } from './errors.js'
+import { LONG_DESCRIPTION } from './schema.js'
+import { WindowReader, type WindowUpdate, WindowUpdateStream } from './window-updates.js'
+
+/** What the resolvers need, in every request's and every subscription's context. */
+export interface GraphqlDeps {
+  service: MetricsService
+  now: () => number
+  /** the pipeline's window changes; without them windowUpdated answers HG_ERR_NOT_READY */
+  windowChanges: WindowChanges | undefined
+  updateIntervalMs: number
+  log: FastifyBaseLogger
+}
+
+declare module 'mercurius' {
+  interface MercuriusContext {
+    hourglass: GraphqlDeps
+  }
+}
+
+/** A resolver whose errors carry their catalogue code (and hide what is not ours to show). */
+function coded<A, R> (fn: (args: A, deps: GraphqlDeps) => R | Promise<R>) {
+  return async (_root: unknown, args: A, ctx: MercuriusContext): Promise<R> => {
+    try {
+      return await fn(args, ctx.hourglass)
+    } catch (err) {
+      throw asCoded(err, ctx.hourglass.log)
+    }
+  }
+}
+
+function asLong (v: unknown): number {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return v
+  throw new GraphQLError(`Long cannot represent ${String(v)}: an integer up to 2^53 is expected`)
+}
+
+export const Long = new GraphQLScalarType({
+  name: 'Long',
+  description: LONG_DESCRIPTION,
+  serialize: asLong,
+  parseValue: asLong,
+  parseLiteral (ast) {
+    if (ast.kind === Kind.INT) return asLong(Number(ast.value))
+    throw new GraphQLError(`Long cannot represent a ${ast.kind}`)
+  }
+})
+
+function quality (q: QualityReport) {
+  return {
+    ...q,
+    invalid_by_reason: INVALID_REASONS.filter((r) => q.invalid_by_reason[r] !== undefined)
+      .map((reason) => ({ reason, count: q.invalid_by_reason[reason] as number }))
+  }
+}
+
+export const resolvers: IResolvers = {
+  Long,
+  Query: {
+    metrics: coded<MetricsArgs, unknown>((args, { service, now }) =>
+      service.query(parseMetricsQuery(metricsQueryString(args), service.limits, now()))),
+    live: coded<LiveArgs, unknown>((args, { service }) =>
+      service.live(parseLiveQuery(liveQueryString(args), service.limits))),
+    dimensions: coded<Record<string, never>, unknown>((_args, { service }) => service.dimensions()),
+    quality: coded<Record<string, never>, unknown>((_args, { service }) => quality(service.quality()))
+  },
+  Subscription: {
+    windowUpdated: {
+      subscribe: coded<WindowUpdatedArgs, AsyncIterableIterator<{ windowUpdated: WindowUpdate }>>((args, deps) => {
+        const { service, windowChanges, now, updateIntervalMs, log } = deps
+        // the arguments first: a bad one is the client's error, whatever this process can push
+        const groupBy = parseGroupBy(list(args.groupBy))
+        const filters = parseFilters({ event_type: given(args.filter?.event_type), region: given(args.filter?.region) }, service.limits)
+        if (windowChanges === undefined) throw new errors.HG_ERR_NOT_READY('this process does not publish window changes (windowUpdated)')
+        const reader = new WindowReader(service, { groupBy, filters }, now)
+        return new WindowUpdateStream({
+          changes: windowChanges,
+          intervalMs: updateIntervalMs,
+          read: async (windows) => {
+            const update = await reader.read(windows)
+            return update === null ? null : { windowUpdated: update }
+          },
+          onError: (err) => { log.warn({ err }, 'windowUpdated: reading the changed windows failed; retrying') }
+        })
+      })
+    }
+  }
+}
