@@ -7,12 +7,13 @@ import { createObservability, type Observability } from './api/observability.js'
 import { buildServer, type HourglassServer } from './api/server.js'
 import { BronzeSink, Db, GoldReader, markPartitionFinished, readBronzeState, runBatch, type BatchSummary } from './batch/index.js'
 import type { Config } from './config.js'
-import { FileSource, type RawBatch, type RecordSource, SyntheticSource } from './ingest/index.js'
-import { MergingMetricsService } from './merger/index.js'
-import { HOUR_MS, MINUTE_MS } from './model/index.js'
+import { FileSource, type RawBatch, type RawRecord, type RecordSource, SyntheticSource } from './ingest/index.js'
+import { DeadLetterProducer, KafkaSource, type KafkaLogLevel } from './ingest/kafka/index.js'
+import { MergingMetricsService, WindowChangeHub, withWindowChanges } from './merger/index.js'
+import { type DeadLetter, HOUR_MS, iso, MINUTE_MS, type SpeedStore } from './model/index.js'
 import { replayBronze } from './replay.js'
 import { seedHistory } from './seed.js'
-import { MemorySpeedStore, SpeedPipeline } from './speed/index.js'
+import { MemorySpeedStore, RedisSpeedStore, SpeedPipeline } from './speed/index.js'
 
 export interface AppOptions {
   /** the clock (tests move it); default Date.now */
@@ -22,6 +23,8 @@ export interface AppOptions {
   progress?: (line: string) => void
   /** run the batch job and the bronze flush on timers (default true) */
   schedule?: boolean
+  /** a speed store to use instead of the configured one; the caller owns it (close() leaves it open) */
+  store?: SpeedStore
 }
 
 export interface App {
@@ -29,11 +32,13 @@ export interface App {
   server: HourglassServer
   service: MergingMetricsService
   pipeline: SpeedPipeline
-  store: MemorySpeedStore
+  store: SpeedStore
   gold: GoldReader
   sink: BronzeSink
   observability: Observability
   source: RecordSource | null
+  /** the dead-letter topic's producer (Kafka source only) */
+  deadLetters: DeadLetterProducer | null
   /** start consuming the source (resolves once started; see source.done for a finite source) */
   startSource (): Promise<void>
   /** flush bronze, build gold for complete hours and load it */
@@ -59,21 +64,43 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
 
     const gold = await GoldReader.open({ dataDir, db, pollMs: 2000, onError: (err) => log.error({ err }, 'gold manifest could not be loaded') })
     cleanups.push(() => gold.close())
-    const store = new MemorySpeedStore({ retentionMs: config.retentionMs, now })
-    cleanups.push(() => store.close())
+    const store: SpeedStore = opts.store ?? (config.store === 'redis'
+      ? new RedisSpeedStore({ url: config.redisUrl, keyPrefix: config.redisPrefix, retentionMs: config.retentionMs, dedupWindowMs: config.dedupWindowMs, now })
+      : new MemorySpeedStore({ retentionMs: config.retentionMs, dedupWindowMs: config.dedupWindowMs, now }))
+    if (opts.store === undefined) cleanups.push(() => store.close())
 
-    // The speed store is in memory: rebuild it from bronze for the retention, then go live.
-    const rebuildFrom = now() - config.retentionMs
-    const replayed = await replayBronze({ dataDir, db, store, config, from: rebuildFrom, to: now() + 5 * MINUTE_MS, now })
-    await store.setCoveredFrom(rebuildFrom)
-    if (replayed > 0) progress(`speed: rebuilt from bronze, ${replayed.toLocaleString('en-US')} events since ${new Date(rebuildFrom).toISOString()}`)
+    // An empty speed store is rebuilt for the retention before going live: from Kafka by the
+    // consumer itself (it rewinds to now − retention and reports when it has caught up), otherwise
+    // from bronze here. A Redis store that still holds its windows is used as it is.
+    const kafka = config.source === 'kafka'
+    if (!kafka && (store.kind === 'memory' || (await store.coverage()).coveredFrom === null)) {
+      const rebuildFrom = now() - config.retentionMs
+      const replayed = await replayBronze({ dataDir, db, store, config, from: rebuildFrom, to: now() + 5 * MINUTE_MS, now })
+      await store.setCoveredFrom(rebuildFrom)
+      if (replayed > 0) progress(`speed: rebuilt from bronze, ${replayed.toLocaleString('en-US')} events since ${new Date(rebuildFrom).toISOString()}`)
+    }
 
+    // Kafka: invalid records go to the dead-letter topic with their original bytes and key, which
+    // the handler below keeps for the batch in hand (the pipeline's DeadLetter has the text only).
+    const deadLetters = kafka ? new DeadLetterProducer({ brokers: config.kafkaBrokers, topic: config.dlqTopic, log: log.child({ component: 'dlq' }), logLevel: kafkaLogLevel(config.logLevel) }) : null
+    const inHand = new Map<string, Map<string, RawRecord> | RawBatch>()
+    const original = (letter: DeadLetter): RawRecord | undefined => {
+      const key = letter.source.topic + '\u0000' + letter.source.partition
+      let held = inHand.get(key)
+      if (held === undefined) return undefined
+      if (!(held instanceof Map)) { held = new Map(held.records.map((r) => [r.offset, r])); inHand.set(key, held) }
+      return held.get(letter.source.offset)
+    }
+
+    // GraphQL `windowUpdated` hears of every applied batch's minute windows through this hub
+    const windowChanges = new WindowChangeHub()
     const pipeline = new SpeedPipeline({
-      store,
+      store: withWindowChanges(store, windowChanges),
       dedupWindowMs: config.dedupWindowMs,
       allowedLatenessMs: config.allowedLatenessMs,
       deadLetterKeep: config.deadLetterKeep,
-      onApplied: (ms) => observability.observeApply(ms / 1000)
+      onApplied: (ms) => observability.observeApply(ms / 1000),
+      ...(deadLetters === null ? {} : { onInvalid: (letter: DeadLetter) => deadLetters.send(letter, original(letter)) })
     })
     const sink = new BronzeSink({ dataDir, db, flushMs: config.bronzeFlushMs })
     cleanups.push(() => sink.close())
@@ -86,12 +113,37 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
       now,
       limits: { maxBuckets: config.maxBuckets, maxRangeDays: config.maxRangeDays, maxFilterValues: config.maxFilterValues, retentionMs: config.retentionMs }
     })
-    const server = buildServer({ service, observability, now, logger: config.logLevel === 'silent' ? false : { level: config.logLevel } })
+    const server = buildServer({ service, observability, now, windowChanges, logger: config.logLevel === 'silent' ? false : { level: config.logLevel } })
     cleanups.push(() => server.close())
 
-    const source = await makeSource(config, dataDir, now)
+    const source = kafka
+      ? new KafkaSource({
+        brokers: config.kafkaBrokers,
+        topics: config.kafkaTopics,
+        groupId: config.kafkaGroup,
+        positions: (topic, partition) => store.position(topic, partition),
+        rebuildFrom: () => now() - config.retentionMs,
+        onRebuild: (partitions, from) => progress(`speed: the ${store.kind} store holds no positions; rebuilding from Kafka since ${iso(from)} (${partitions.length} partitions)`),
+        onCaughtUp: async (partitions, from) => {
+          await store.setCoveredFrom(from)
+          progress(`speed: rebuilt from Kafka since ${iso(from)}; caught up on ${partitions.length} partitions`)
+        },
+        log: log.child({ component: 'kafka' }),
+        logLevel: kafkaLogLevel(config.logLevel)
+      })
+      : await makeSource(config, dataDir, now)
     const handle = async (batch: RawBatch): Promise<void> => {
-      const result = await pipeline.process(batch, now())
+      const key = batch.topic + '\u0000' + batch.partition
+      if (deadLetters !== null) inHand.set(key, batch)
+      let result
+      try {
+        result = await pipeline.process(batch, now())
+      } finally {
+        inHand.delete(key)
+      }
+      // Another writer moved the store's position twice under this batch: it is not counted, so it
+      // must not be acknowledged either; the source hands it out again.
+      if (!result.applied && result.received > 0) throw new Error(`speed store position of ${batch.topic}/${batch.partition} moved under the batch; it will be retried`)
       for (const { event, offset } of result.valid) sink.add(event, { topic: batch.topic, partition: batch.partition, offset }, now())
     }
 
@@ -142,8 +194,10 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
       sink,
       observability,
       source,
+      deadLetters,
       startSource: async () => {
         if (source === null) return
+        await deadLetters?.connect()
         await source.start(handle)
         if (source instanceof FileSource) {
           // a file read to its end is a finished source: flush it and let the bronze watermark pass it
@@ -160,6 +214,7 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
         for (const t of timers) clearInterval(t)
         clearTimeout(batchTimer)
         if (source !== null) await source.stop()
+        await deadLetters?.close()
         if (batchRunning !== null) await batchRunning.catch(() => undefined)
         await sink.flush().catch((err: unknown) => log.error({ err }, 'final bronze flush failed'))
         for (const c of cleanups.reverse()) await c()
@@ -171,9 +226,14 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
   }
 }
 
-/** The live source; it resumes after what bronze already holds from it. */
+/** What kafkajs logs: errors only, unless the app's own level asks for detail. */
+function kafkaLogLevel (level: Config['logLevel']): KafkaLogLevel {
+  return level === 'silent' || level === 'fatal' ? 'nothing' : level === 'debug' || level === 'trace' ? 'info' : 'error'
+}
+
+/** The live source (not Kafka); it resumes after what bronze already holds from it. */
 async function makeSource (config: Config, dataDir: string, now: () => number): Promise<RecordSource | null> {
-  if (config.source === 'none') return null
+  if (config.source === 'none' || config.source === 'kafka') return null
   const state = await readBronzeState(dataDir)
   const next = (topic: string): bigint => {
     const p = state.partitions.find((s) => s.topic === topic && s.partition === 0)

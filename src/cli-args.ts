@@ -2,9 +2,12 @@
 import { parseArgs } from 'node:util'
 import type { ConfigKey } from './config.js'
 
-export type Command = 'serve' | 'batch' | 'seed' | 'help' | 'version'
+export type Command = 'serve' | 'batch' | 'seed' | 'produce' | 'help' | 'version'
 
-interface FlagSpec { key: ConfigKey | 'force', type: 'string' | 'boolean', help: string }
+/** Options of one command that are not settings (they go to ParsedArgs.options, not the config). */
+export type LocalOption = 'force' | 'topic' | 'rate' | 'count' | 'duration' | 'file'
+
+interface FlagSpec { key: ConfigKey | LocalOption, local?: true, type: 'string' | 'boolean', help: string }
 
 const COMMON: Record<string, FlagSpec> = {
   data: { key: 'dataDir', type: 'string', help: 'data folder holding bronze/ and gold/ (HOURGLASS_DATA_DIR, default ./data)' },
@@ -15,7 +18,12 @@ const FLAGS: Record<Exclude<Command, 'help' | 'version'>, Record<string, FlagSpe
   serve: {
     port: { key: 'port', type: 'string', help: 'TCP port (HOURGLASS_PORT, default 3000; 0 picks a free one)' },
     host: { key: 'host', type: 'string', help: 'interface to listen on (HOURGLASS_HOST, default 127.0.0.1)' },
-    source: { key: 'source', type: 'string', help: 'synthetic | file:PATH (JSON Lines) | none (HOURGLASS_SOURCE, default synthetic)' },
+    source: { key: 'source', type: 'string', help: 'synthetic | kafka | file:PATH (JSON Lines) | none (HOURGLASS_SOURCE, default synthetic)' },
+    store: { key: 'store', type: 'string', help: 'speed store: memory | redis (HOURGLASS_STORE, default memory)' },
+    brokers: { key: 'kafkaBrokers', type: 'string', help: 'Kafka brokers, host:port,… (HOURGLASS_KAFKA_BROKERS, default 127.0.0.1:9092)' },
+    topics: { key: 'kafkaTopics', type: 'string', help: 'topics to consume, comma-separated (HOURGLASS_KAFKA_TOPICS, default events)' },
+    group: { key: 'kafkaGroup', type: 'string', help: 'Kafka consumer group (HOURGLASS_KAFKA_GROUP, default hourglass-speed)' },
+    'redis-url': { key: 'redisUrl', type: 'string', help: 'Redis for --store redis (HOURGLASS_REDIS_URL, default redis://127.0.0.1:6379)' },
     rate: { key: 'syntheticRate', type: 'string', help: 'synthetic events per second, mean of the daily curve (HOURGLASS_SYNTHETIC_RATE, default 5)' },
     'seed-days': { key: 'seedDays', type: 'string', help: 'days of history to seed into an empty data folder (HOURGLASS_SEED_DAYS, default 7; 0: none)' },
     retention: { key: 'retentionMs', type: 'string', help: 'what the speed layer keeps (HOURGLASS_RETENTION, default 1h)' },
@@ -26,15 +34,25 @@ const FLAGS: Record<Exclude<Command, 'help' | 'version'>, Record<string, FlagSpe
   seed: {
     days: { key: 'seedDays', type: 'string', help: 'days of history ending now (HOURGLASS_SEED_DAYS, default 7)' },
     rate: { key: 'syntheticRate', type: 'string', help: 'events per second, mean of the daily curve (HOURGLASS_SYNTHETIC_RATE, default 5)' },
-    force: { key: 'force', type: 'boolean', help: 'add history even when bronze already holds data' },
+    force: { key: 'force', local: true, type: 'boolean', help: 'add history even when bronze already holds data' },
     ...COMMON
+  },
+  produce: {
+    brokers: { key: 'kafkaBrokers', type: 'string', help: 'Kafka brokers, host:port,… (HOURGLASS_KAFKA_BROKERS, default 127.0.0.1:9092)' },
+    topic: { key: 'topic', local: true, type: 'string', help: 'topic to write to (default: the first of HOURGLASS_KAFKA_TOPICS, events)' },
+    rate: { key: 'rate', local: true, type: 'string', help: 'records per second (default 1000 synthetic; a file: as fast as possible)' },
+    count: { key: 'count', local: true, type: 'string', help: 'stop after this many records' },
+    duration: { key: 'duration', local: true, type: 'string', help: 'stop after this long, e.g. 30s, 5m (default: until Ctrl-C, or the end of --file)' },
+    file: { key: 'file', local: true, type: 'string', help: 'send the lines of this JSON Lines file instead of synthetic events' },
+    'log-level': COMMON['log-level'] as FlagSpec
   }
 }
 
 const SUMMARY: Record<Exclude<Command, 'help' | 'version'>, string> = {
   serve: 'run the service: speed layer, scheduled batch job and the APIs (REST, /docs, /metrics)',
   batch: 'build gold for every complete hour not yet built, then publish a new manifest',
-  seed: 'write synthetic history to bronze and build gold from it (the same bronze → batch path)'
+  seed: 'write synthetic history to bronze and build gold from it (the same bronze → batch path)',
+  produce: 'write synthetic events (or a JSON Lines file) to a Kafka topic at a rate, keyed by event_id'
 }
 
 export interface ParsedArgs {
@@ -43,6 +61,8 @@ export interface ParsedArgs {
   /** the flag each override came from (`{ dataDir: '--data' }`), for messages */
   flags: Partial<Record<ConfigKey, string>>
   force: boolean
+  /** the command's own options (not settings), as typed */
+  options: Partial<Record<Exclude<LocalOption, 'force'>, string>>
   help: boolean
 }
 
@@ -80,14 +100,14 @@ export function parseCli (argv: string[]): ParsedArgs {
   let rest = argv
   const first = argv[0]
   if (first !== undefined && !first.startsWith('-')) {
-    if (first === 'help') return { command: 'help', overrides: {}, flags: {}, force: false, help: true }
+    if (first === 'help') return { command: 'help', overrides: {}, flags: {}, force: false, options: {}, help: true }
     if (!(first in FLAGS)) throw new UsageError(`Unknown command "${first}".\n\n${usage()}`)
     command = first as Command
     rest = argv.slice(1)
   } else if (first === '--help' || first === '-h') {
-    return { command: 'help', overrides: {}, flags: {}, force: false, help: true }
+    return { command: 'help', overrides: {}, flags: {}, force: false, options: {}, help: true }
   } else if (first === '--version' || first === '-v') {
-    return { command: 'version', overrides: {}, flags: {}, force: false, help: false }
+    return { command: 'version', overrides: {}, flags: {}, force: false, options: {}, help: false }
   }
   const specs = FLAGS[command as keyof typeof FLAGS]
   const options: Record<string, { type: 'string' | 'boolean', short?: string }> = { help: { type: 'boolean', short: 'h' } }
@@ -100,16 +120,19 @@ export function parseCli (argv: string[]): ParsedArgs {
   }
   const overrides: Partial<Record<ConfigKey, string>> = {}
   const flags: Partial<Record<ConfigKey, string>> = {}
+  const local: ParsedArgs['options'] = {}
   let force = false
   for (const [name, f] of Object.entries(specs)) {
     const v = values[name]
     if (v === undefined) continue
     if (f.key === 'force') {
       force = v === true
+    } else if (f.local === true) {
+      local[f.key as keyof ParsedArgs['options']] = String(v)
     } else {
-      overrides[f.key] = String(v)
-      flags[f.key] = '--' + name
+      overrides[f.key as ConfigKey] = String(v)
+      flags[f.key as ConfigKey] = '--' + name
     }
   }
-  return { command, overrides, flags, force, help: values.help === true }
+  return { command, overrides, flags, force, options: local, help: values.help === true }
 }

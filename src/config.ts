@@ -9,9 +9,17 @@ export const Config = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   host: Type.String({ minLength: 1, default: '127.0.0.1' }),
   dataDir: Type.String({ minLength: 1, default: './data' }),
-  /** synthetic | file:PATH | none */
-  source: Type.String({ pattern: '^(synthetic|none|file:.+)$', default: 'synthetic' }),
-  store: Type.Union([Type.Literal('memory')], { default: 'memory' }),
+  /** synthetic | kafka | file:PATH | none */
+  source: Type.String({ pattern: '^(synthetic|kafka|none|file:.+)$', default: 'synthetic' }),
+  store: Type.Union([Type.Literal('memory'), Type.Literal('redis')], { default: 'memory' }),
+  /** host:port, comma-separated */
+  kafkaBrokers: Type.String({ pattern: '^\\s*[^\\s,]+(\\s*,\\s*[^\\s,]+)*\\s*$', default: '127.0.0.1:9092' }),
+  kafkaTopics: Type.Array(Type.String({ pattern: '^[A-Za-z0-9._-]{1,249}$' }), { minItems: 1, default: ['events'] }),
+  kafkaGroup: Type.String({ minLength: 1, default: 'hourglass-speed' }),
+  dlqTopic: Type.String({ pattern: '^[A-Za-z0-9._-]{1,249}$', default: 'events.dlq' }),
+  redisUrl: Type.String({ pattern: '^rediss?://.+', default: 'redis://127.0.0.1:6379' }),
+  /** the hash tag of every Redis key: `{hg}:…` */
+  redisPrefix: Type.String({ pattern: '^[^{}\\s]+$', default: 'hg' }),
   retentionMs: Type.Integer({ minimum: 60_000, default: 3_600_000 }), // one hour
   allowedLatenessMs: Type.Integer({ minimum: 0, default: 60_000 }), // one minute
   dedupWindowMs: Type.Integer({ minimum: 0, default: 300_000 }), // five minutes
@@ -33,13 +41,19 @@ export const Config = Type.Object({
 export type Config = Static<typeof Config>
 export type ConfigKey = keyof Config
 
-type Kind = 'int' | 'number' | 'string' | 'duration'
+type Kind = 'int' | 'number' | 'string' | 'duration' | 'list'
 const KINDS: Record<ConfigKey, Kind> = {
   port: 'int',
   host: 'string',
   dataDir: 'string',
   source: 'string',
   store: 'string',
+  kafkaBrokers: 'string',
+  kafkaTopics: 'list',
+  kafkaGroup: 'string',
+  dlqTopic: 'string',
+  redisUrl: 'string',
+  redisPrefix: 'string',
   retentionMs: 'duration',
   allowedLatenessMs: 'duration',
   dedupWindowMs: 'duration',
@@ -73,6 +87,7 @@ const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/
 function convert (key: ConfigKey, raw: string, origin: string): unknown {
   const kind = KINDS[key]
   if (kind === 'string') return raw
+  if (kind === 'list') return raw.split(',').map((v) => v.trim()).filter((v) => v !== '')
   const text = raw.trim()
   if (kind === 'duration') {
     const ms = parseDuration(text)
@@ -89,7 +104,12 @@ function convert (key: ConfigKey, raw: string, origin: string): unknown {
 
 /** What a value must look like, where the schema's own message would not say it. */
 function expected (key: ConfigKey): string | null {
-  if (key === 'source') return 'expected synthetic, none or file:PATH'
+  if (key === 'source') return 'expected synthetic, kafka, none or file:PATH'
+  if (key === 'kafkaBrokers') return 'expected host:port, comma-separated'
+  if (key === 'kafkaTopics') return 'expected topic names (letters, digits, . _ -), comma-separated'
+  if (key === 'dlqTopic') return 'expected a topic name (letters, digits, . _ -)'
+  if (key === 'redisUrl') return 'expected redis://host:port (or rediss://)'
+  if (key === 'redisPrefix') return 'expected a prefix without braces or spaces'
   const schema = Config.properties[key] as { anyOf?: Array<{ const?: unknown }> }
   if (schema.anyOf !== undefined) return 'expected one of ' + schema.anyOf.map((s) => String(s.const)).join(', ')
   return null

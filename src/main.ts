@@ -1,10 +1,11 @@
-// The `hourglass` CLI: serve, batch, seed. Reads the configuration once (environment + flags).
+// The `hourglass` CLI: serve, batch, seed, produce. Reads the configuration once (environment + flags).
 // The layers (DuckDB, Fastify) are imported by the command that needs them, so --help, a usage
 // error or a bad setting answers at once.
+import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { parseCli, usage, UsageError } from './cli-args.js'
+import { type ParsedArgs, parseCli, usage, UsageError } from './cli-args.js'
 import { type Config, ConfigError, loadConfig, unknownVariables } from './config.js'
-import { HOUR_MS, iso } from './model/index.js'
+import { HOUR_MS, iso, parseDuration } from './model/index.js'
 
 const print = (line: string): void => { process.stdout.write(line + '\n') }
 
@@ -28,6 +29,7 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env
   switch (parsed.command) {
     case 'batch': return await batchCommand(config)
     case 'seed': return await seedCommand(config, parsed.force)
+    case 'produce': return await produceCommand(config, parsed.options)
     default: return await serveCommand(config)
   }
 }
@@ -59,6 +61,72 @@ async function seedCommand (config: Config, force: boolean): Promise<number> {
     return 0
   } finally {
     db.close()
+  }
+}
+
+/** Validate produce's own options (exit 2 naming the flag), then send until done or Ctrl-C. */
+async function produceCommand (config: Config, options: ParsedArgs['options']): Promise<number> {
+  const fail = (message: string): number => { process.stderr.write(`hourglass: ${message}\n\n${usage('produce')}\n`); return 2 }
+  const topic = options.topic ?? config.kafkaTopics[0] ?? 'events'
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) return fail(`--topic="${topic}" is not a topic name (letters, digits, . _ -)`)
+  let rate: number | undefined
+  if (options.rate !== undefined) {
+    rate = Number(options.rate)
+    if (!/^\d+(\.\d+)?$/.test(options.rate.trim()) || !(rate > 0)) return fail(`--rate="${options.rate}" is not a rate above 0 (records per second)`)
+  }
+  let count: number | undefined
+  if (options.count !== undefined) {
+    count = Number(options.count)
+    if (!/^\d+$/.test(options.count.trim()) || !Number.isSafeInteger(count) || count < 1) return fail(`--count="${options.count}" is not a whole number above 0`)
+  }
+  let durationMs: number | undefined
+  if (options.duration !== undefined) {
+    const d = parseDuration(options.duration.trim())
+    if (d === null || d <= 0) return fail(`--duration="${options.duration}" is not a duration (use e.g. 30s, 5m)`)
+    durationMs = d
+  }
+  if (count !== undefined && durationMs !== undefined) return fail('give --count or --duration, not both')
+  let file: string | undefined
+  if (options.file !== undefined) {
+    file = resolve(options.file)
+    const info = await stat(file).catch(() => null)
+    if (info === null || !info.isFile()) return fail(`--file="${options.file}": ${file} is not a readable file`)
+  }
+
+  const [{ default: pino }, { produce }] = await Promise.all([import('pino'), import('./ingest/kafka/index.js')])
+  const log = pino({ level: config.logLevel }, pino.destination(2))
+  const abort = new AbortController()
+  const onSignal = (): void => abort.abort()
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  const tty = process.stdout.isTTY
+  const source = file === undefined ? 'synthetic events' : file
+  print(`produce: ${source} → ${topic} on ${config.kafkaBrokers}, ${rate === undefined ? (file === undefined ? '1,000/s' : 'as fast as possible') : rate.toLocaleString('en-US') + '/s'}${count === undefined ? '' : ', ' + count.toLocaleString('en-US') + ' records'}${durationMs === undefined ? '' : ', for ' + options.duration}${file === undefined && count === undefined && durationMs === undefined ? ' (Ctrl-C stops)' : ''}`)
+  try {
+    const summary = await produce({
+      brokers: config.kafkaBrokers,
+      topic,
+      ...(rate === undefined ? {} : { rate }),
+      ...(count === undefined ? {} : { count }),
+      ...(durationMs === undefined ? {} : { durationMs }),
+      ...(file === undefined ? {} : { file }),
+      signal: abort.signal,
+      log,
+      onProgress: (p) => {
+        if (p.done) { if (tty) process.stdout.write('\n'); return }
+        const line = `produce: ${p.sent.toLocaleString('en-US')} sent, ${Math.round(p.rate).toLocaleString('en-US')}/s`
+        if (tty) process.stdout.write('\r' + line.padEnd(60))
+        else print(line)
+      }
+    })
+    print(`produce: done, ${summary.sent.toLocaleString('en-US')} records (${(summary.bytes / 1e6).toFixed(1)} MB) to ${summary.topic} in ${(summary.elapsedMs / 1000).toFixed(1)} s, ${Math.round(summary.rate).toLocaleString('en-US')}/s`)
+    return 0
+  } catch (err) {
+    process.stderr.write(`hourglass: produce failed: ${err instanceof Error ? err.message : String(err)}\n`)
+    return 1
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
   }
 }
 

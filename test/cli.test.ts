@@ -58,7 +58,7 @@ describe('the hourglass CLI', { concurrency: 4 }, () => {
     for (const { args, r } of runs) {
       assert.equal(r.code, 0, args.join(' ') + ': ' + r.stderr)
       assert.match(r.stdout, /^Usage: hourglass <command>/)
-      for (const command of ['serve', 'batch', 'seed']) assert.match(r.stdout, new RegExp(`^  ${command} `, 'm'))
+      for (const command of ['serve', 'batch', 'seed', 'produce']) assert.match(r.stdout, new RegExp(`^  ${command} `, 'm'))
       assert.equal(r.stderr, '')
     }
   })
@@ -72,6 +72,28 @@ describe('the hourglass CLI', { concurrency: 4 }, () => {
     const seed = await hourglass(['seed', '--help'])
     assert.equal(seed.code, 0)
     for (const flag of ['--days', '--force', '--data']) assert.match(seed.stdout, new RegExp(`^  ${flag}\\b`, 'm'))
+    for (const flag of ['--store', '--brokers', '--topics', '--group', '--redis-url']) assert.match(r.stdout, new RegExp(`^  ${flag}\\b`, 'm'))
+    const produce = await hourglass(['produce', '--help'])
+    assert.equal(produce.code, 0)
+    for (const flag of ['--brokers', '--topic', '--rate', '--count', '--duration', '--file']) assert.match(produce.stdout, new RegExp(`^  ${flag}\\b`, 'm'))
+  })
+
+  test('produce: bad options exit 2 naming the flag, before connecting to anything', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--rate', 'fast'], /^hourglass: --rate="fast" is not a rate above 0/],
+      [['--count', '0'], /^hourglass: --count="0" is not a whole number above 0/],
+      [['--duration', 'soon'], /^hourglass: --duration="soon" is not a duration/],
+      [['--count', '5', '--duration', '5s'], /^hourglass: give --count or --duration, not both/],
+      [['--file', '/nonexistent/events.jsonl'], /^hourglass: --file="\/nonexistent\/events.jsonl": .* is not a readable file/],
+      [['--topic', 'a b'], /^hourglass: --topic="a b" is not a topic name/]
+    ]
+    const runs = await Promise.all(cases.map(async ([args]) => await hourglass(['produce', ...args])))
+    runs.forEach((r, i) => {
+      const [args, says] = cases[i] as [string[], RegExp]
+      assert.equal(r.code, 2, args.join(' '))
+      assert.match(r.stderr, says)
+      assert.match(r.stderr, /Usage: hourglass produce/)
+    })
   })
 
   test('--version prints the package version', async () => {

@@ -100,12 +100,18 @@ const BAD_VALUES: Array<{ what: string, variable: string, value: string, says: R
   { what: 'a bad duration', variable: 'HOURGLASS_RETENTION', value: '2 hours', says: /not a duration.*1h/ },
   { what: 'a duration without a unit', variable: 'HOURGLASS_RETENTION', value: '3600', says: /not a duration/ },
   { what: 'a retention below one minute', variable: 'HOURGLASS_RETENTION', value: '30s', says: /60000/ },
-  { what: 'a source that does not exist', variable: 'HOURGLASS_SOURCE', value: 'kafka', says: /synthetic, none or file:PATH/ },
+  { what: 'a source that does not exist', variable: 'HOURGLASS_SOURCE', value: 'kafak', says: /synthetic, kafka, none or file:PATH/ },
   { what: 'a file source without a path', variable: 'HOURGLASS_SOURCE', value: 'file:', says: /file:PATH/ },
   { what: 'an unknown log level', variable: 'HOURGLASS_LOG_LEVEL', value: 'loud', says: /one of fatal, error, warn, info, debug, trace, silent/ },
   { what: 'a rate that is not a number', variable: 'HOURGLASS_SYNTHETIC_RATE', value: 'fast', says: /not a number/ },
   { what: 'a zero rate', variable: 'HOURGLASS_SYNTHETIC_RATE', value: '0', says: /greater than 0/ },
-  { what: 'an unknown store', variable: 'HOURGLASS_STORE', value: 'redis', says: /memory/ },
+  { what: 'an unknown store', variable: 'HOURGLASS_STORE', value: 'cosmos', says: /memory, redis/ },
+  { what: 'a broker list with a blank entry', variable: 'HOURGLASS_KAFKA_BROKERS', value: 'a:9092,,b:9092', says: /host:port, comma-separated/ },
+  { what: 'no topics at all', variable: 'HOURGLASS_KAFKA_TOPICS', value: ' , ', says: /topic names/ },
+  { what: 'a topic name with a space', variable: 'HOURGLASS_KAFKA_TOPICS', value: 'events,my events', says: /topic names/ },
+  { what: 'a dead-letter topic with a slash', variable: 'HOURGLASS_DLQ_TOPIC', value: 'events/dlq', says: /topic name/ },
+  { what: 'a Redis URL without the scheme', variable: 'HOURGLASS_REDIS_URL', value: '127.0.0.1:6379', says: /redis:\/\/host:port/ },
+  { what: 'a Redis prefix with braces', variable: 'HOURGLASS_REDIS_PREFIX', value: '{hg}', says: /braces/ },
   { what: 'too many seed days', variable: 'HOURGLASS_SEED_DAYS', value: '1000', says: /90/ }
 ]
 
@@ -122,7 +128,11 @@ test('a bad value from a flag names the flag as the user typed it', () => {
     { argv: ['serve', '--port', 'abc'], flag: '--port="abc"', says: /not an integer/ },
     { argv: ['serve', '--port', '65536'], flag: '--port="65536"', says: /65535/ },
     { argv: ['serve', '--retention', 'soon'], flag: '--retention="soon"', says: /not a duration/ },
-    { argv: ['serve', '--source', 'kafka'], flag: '--source="kafka"', says: /synthetic, none or file:PATH/ },
+    { argv: ['serve', '--source', 'kafak'], flag: '--source="kafak"', says: /synthetic, kafka, none or file:PATH/ },
+    { argv: ['serve', '--store', 'disk'], flag: '--store="disk"', says: /memory, redis/ },
+    { argv: ['serve', '--topics', 'a b'], flag: '--topics="a b"', says: /topic names/ },
+    { argv: ['serve', '--redis-url', 'localhost'], flag: '--redis-url="localhost"', says: /redis:\/\// },
+    { argv: ['produce', '--brokers', ' '], flag: '--brokers=" "', says: /host:port/ },
     { argv: ['serve', '--log-level', 'loud'], flag: '--log-level="loud"', says: /one of/ },
     // the flags whose names differ from the config keys
     { argv: ['serve', '--data', ''], flag: '--data=""', says: /length/ },
@@ -136,6 +146,50 @@ test('a bad value from a flag names the flag as the user typed it', () => {
     assert.ok(message.startsWith(c.flag), `${c.argv.join(' ')}: ${message}`)
     assert.match(message, c.says)
   }
+})
+
+test('Kafka and Redis settings: defaults, variables, and the serve flags', () => {
+  const d = loadConfig()
+  assert.equal(d.kafkaBrokers, '127.0.0.1:9092')
+  assert.deepEqual(d.kafkaTopics, ['events'])
+  assert.equal(d.kafkaGroup, 'hourglass-speed')
+  assert.equal(d.dlqTopic, 'events.dlq')
+  assert.equal(d.redisUrl, 'redis://127.0.0.1:6379')
+  assert.equal(d.redisPrefix, 'hg')
+  const e = loadConfig({
+    HOURGLASS_SOURCE: 'kafka',
+    HOURGLASS_STORE: 'redis',
+    HOURGLASS_KAFKA_BROKERS: 'k1:9092, k2:9092',
+    HOURGLASS_KAFKA_TOPICS: 'events, clicks ,',
+    HOURGLASS_KAFKA_GROUP: 'g1',
+    HOURGLASS_DLQ_TOPIC: 'dead',
+    HOURGLASS_REDIS_URL: 'redis://r:6380/1',
+    HOURGLASS_REDIS_PREFIX: 'hg2'
+  })
+  assert.equal(e.source, 'kafka')
+  assert.equal(e.store, 'redis')
+  assert.equal(e.kafkaBrokers, 'k1:9092, k2:9092')
+  assert.deepEqual(e.kafkaTopics, ['events', 'clicks'])
+  assert.equal(e.kafkaGroup, 'g1')
+  assert.equal(e.dlqTopic, 'dead')
+  assert.equal(e.redisUrl, 'redis://r:6380/1')
+  assert.equal(e.redisPrefix, 'hg2')
+  const parsed = parseCli(['serve', '--source', 'kafka', '--store', 'redis', '--brokers', 'b:1', '--topics', 'x,y', '--group', 'gg', '--redis-url', 'redis://z:1'])
+  const f = loadConfig({ HOURGLASS_KAFKA_TOPICS: 'ignored' }, parsed.overrides, parsed.flags)
+  assert.equal(f.source, 'kafka')
+  assert.equal(f.store, 'redis')
+  assert.equal(f.kafkaBrokers, 'b:1')
+  assert.deepEqual(f.kafkaTopics, ['x', 'y'])
+  assert.equal(f.kafkaGroup, 'gg')
+  assert.equal(f.redisUrl, 'redis://z:1')
+})
+
+test('produce: its own options are not settings; --brokers is', () => {
+  const parsed = parseCli(['produce', '--brokers', 'b:1', '--topic', 't', '--rate', '500', '--count', '10', '--file', 'x.jsonl'])
+  assert.equal(parsed.command, 'produce')
+  assert.deepEqual(parsed.overrides, { kafkaBrokers: 'b:1' })
+  assert.deepEqual(parsed.options, { topic: 't', rate: '500', count: '10', file: 'x.jsonl' })
+  assert.deepEqual(parseCli(['produce', '--duration', '30s']).options, { duration: '30s' })
 })
 
 test('without the typed flag names, a flag is named after its key', () => {

@@ -1,4 +1,4 @@
-// What every record source implements (the synthetic stream, a JSON Lines file, later Kafka).
+// What every record source implements (the synthetic stream, a JSON Lines file, Kafka).
 // A source hands out batches of raw records; it awaits the handler before the next batch, so a
 // slow consumer slows the source down instead of piling records up (backpressure).
 
@@ -7,6 +7,13 @@ export interface RawRecord {
   value: string
   /** decimal int64 string, increasing within a (topic, partition) */
   offset: string
+  /**
+   * the original bytes, when the source has them (Kafka): `value` is their UTF-8 decoding, which
+   * is lossy for bytes that are not valid UTF-8, so the dead-letter topic sends these instead
+   */
+  bytes?: Buffer
+  /** the record's key (Kafka; null: none) */
+  key?: Buffer | null
 }
 
 export interface RawBatch {

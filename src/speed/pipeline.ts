@@ -35,7 +35,10 @@ export interface SpeedPipelineOptions {
   allowedLatenessMs?: number // one minute
   /** dead letters kept in memory for /v1/quality */
   deadLetterKeep?: number // one thousand
-  /** called for every invalid record, before the batch is applied (the dead-letter topic plugs in here) */
+  /**
+   * called for every invalid record, before the batch is applied (the dead-letter topic plugs in
+   * here); the calls of one batch run side by side and the apply waits for all of them
+   */
   onInvalid?: (deadLetter: DeadLetter) => void | Promise<void>
   /** called after every store.apply with its duration (ms) and the number of deltas */
   onApplied?: (ms: number, deltaCount: number) => void
@@ -143,6 +146,8 @@ export class SpeedPipeline implements QualitySource {
 
     const byReason: Partial<Record<InvalidReason, number>> = {}
     const dead: DeadLetter[] = []
+    /** onInvalid calls still running: started one per record, so a dead-letter sink may send them together */
+    const sending: (void | Promise<void>)[] = []
     this.#dedup.begin()
     this.#windows.begin()
     try {
@@ -162,7 +167,7 @@ export class SpeedPipeline implements QualitySource {
           const raw = typeof record.value === 'string' ? record.value : decoder.decode(record.value)
           const letter: DeadLetter = { reason: v.reason, detail: v.detail, raw, source: { topic, partition, offset: record.offset }, at: now }
           dead.push(letter)
-          if (this.#onInvalid !== undefined) await this.#onInvalid(letter)
+          if (this.#onInvalid !== undefined) sending.push(this.#onInvalid(letter))
           continue
         }
         const e = v.event
@@ -170,6 +175,8 @@ export class SpeedPipeline implements QualitySource {
         if (!this.#dedup.admit(e.event_id, e.ts)) result.duplicates++
         else admitted.push(e)
       }
+      // every dead letter of the batch is handed over (e.g. acknowledged by the dead-letter topic) before the apply
+      if (sending.length > 0) await Promise.all(sending)
       // Duplicates of events that earlier batches applied, which this process may not have seen
       // (it restarted, or the partition moved here): the store remembers their keys.
       const keys = admitted.map((e) => dedupKey(e.event_id, e.ts))
@@ -197,6 +204,7 @@ export class SpeedPipeline implements QualitySource {
       result.watermark = watermark
       result.maxEventTime = maxEventTime
     } catch (err) {
+      Promise.allSettled(sending).catch(() => undefined) // none of them is left unhandled
       this.#dedup.rollback()
       this.#windows.rollback()
       throw err

@@ -1,0 +1,256 @@
+// Ingest through a real Kafka broker (started here), issue 3 acceptance 7. Prints JSON; asserts nothing.
+//
+//   node --import tsx bench/ingest.ts [--events 500000] [--partitions 4] [--store memory|redis]
+//                                     [--rate 50000] [--seconds 10]
+//
+// 1. throughput: N synthetic events are produced to a fresh topic first; then, on that topic,
+//    (a) raw kafkajs consumption with a no-op eachBatch handler (its own group) and
+//    (b) the speed path: KafkaSource → SpeedPipeline (validate, dedup, windows) → one store apply
+//        per batch with its position (exactly-once), in its own group;
+//    events/s of each and their ratio.
+// 2. freshness: the whole app (`serve --source kafka`) consumes a second topic while a child
+//    process produces synthetic traffic at a fixed rate, with a probe event every 50 ms (its own
+//    region); the parent polls /v1/metrics/live (in process, every 10 ms) and records, per probe,
+//    the time from its send to its first appearance in the answer: p50/p99/max.
+// The broker, this process and the producer child share the machine (2 cores here): the figures
+// are what one box does with everything on it.
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+import { TrafficGenerator } from '../src/ingest/index.js'
+import { createKafka, eventKey, KafkaSource, KafkaWriter, type OutgoingRecord } from '../src/ingest/kafka/index.js'
+import type { MetricsResult, SpeedStore } from '../src/model/index.js'
+import { MemorySpeedStore, SpeedPipeline } from '../src/speed/index.js'
+import { startServices } from '../scripts/services.mjs'
+
+const { values: args } = parseArgs({
+  options: {
+    events: { type: 'string', default: '500000' },
+    partitions: { type: 'string', default: '4' },
+    store: { type: 'string', default: 'memory' },
+    rate: { type: 'string', default: '50000' },
+    seconds: { type: 'string', default: '10' },
+    // child mode: produce at a rate with probes, print probe send times
+    'produce-child': { type: 'string' },
+    brokers: { type: 'string' }
+  }
+})
+
+if (args['produce-child'] !== undefined) {
+  await produceChild(args.brokers as string, args['produce-child'], Number(args.rate), Number(args.seconds))
+  process.exit(0)
+}
+
+const EVENTS = Number(args.events)
+const PARTITIONS = Number(args.partitions)
+const RATE = Number(args.rate)
+const SECONDS = Number(args.seconds)
+const useRedis = args.store === 'redis'
+
+const services = await startServices({ kafka: true, redis: useRedis, log: false, kafkaOptions: { numPartitions: PARTITIONS } })
+const brokers = (services.kafka as { brokers: string }).brokers
+const dir = await mkdtemp(join(tmpdir(), 'hg-bench-ingest-'))
+try {
+  const result: Record<string, unknown> = { events: EVENTS, partitions: PARTITIONS, store: args.store }
+
+  // --- 1. throughput ------------------------------------------------------------------------
+  const topic = `bench-ingest-${process.pid}`
+  const writer = new KafkaWriter({ brokers, logLevel: 'nothing', maxBatch: 10_000 })
+  await writer.connect()
+  await writer.createTopic(topic, PARTITIONS)
+  const gen = new TrafficGenerator({ seed: 11 })
+  let t = performance.now()
+  // event times as if produced at 50,000/s just now: the partitions' batches interleave within the
+  // allowed lateness, so the windows do the work of on-time events (not mostly late ones)
+  const span = Math.ceil(EVENTS / 50)
+  const base = Date.now() - span - 60_000
+  const chunk = 20_000
+  for (let i = 0; i < EVENTS; i += chunk) {
+    const records: OutgoingRecord[] = []
+    for (let j = i; j < Math.min(EVENTS, i + chunk); j++) {
+      const value = gen.record(base + Math.floor((j * span) / EVENTS))
+      records.push({ key: eventKey(value), value })
+    }
+    await writer.send(topic, records)
+  }
+  result.produce_events_per_s = Math.round(EVENTS / ((performance.now() - t) / 1000))
+
+  // (a) raw kafkajs, no-op handler
+  {
+    const kafka = createKafka({ brokers, logLevel: 'nothing' })
+    const consumer = kafka.consumer({ groupId: `raw-${process.pid}`, maxBytesPerPartition: 1_048_576 })
+    await consumer.connect()
+    await consumer.subscribe({ topics: [topic], fromBeginning: true })
+    let n = 0
+    let first = 0
+    let done!: () => void
+    const finished = new Promise<void>((resolve) => { done = resolve })
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        if (first === 0) first = performance.now()
+        n += batch.messages.length
+        if (n >= EVENTS) done()
+      }
+    })
+    t = performance.now()
+    await finished
+    const end = performance.now()
+    result.raw_kafkajs_events_per_s = Math.round(EVENTS / ((end - t) / 1000))
+    result.raw_kafkajs_events_per_s_after_first_batch = Math.round(EVENTS / ((end - first) / 1000))
+    await consumer.disconnect()
+  }
+
+  // (b) KafkaSource → pipeline → store
+  {
+    const store = await makeStore(`t${process.pid}`)
+    const pipeline = new SpeedPipeline({ store, dedupWindowMs: 300_000, allowedLatenessMs: 60_000 })
+    let n = 0
+    let first = 0
+    let applies = 0
+    let done!: () => void
+    const finished = new Promise<void>((resolve) => { done = resolve })
+    const source = new KafkaSource({
+      brokers,
+      topics: [topic],
+      groupId: `speed-${process.pid}`,
+      positions: (tp, p) => store.position(tp, p),
+      rebuildFrom: () => Date.now() - 3_600_000,
+      logLevel: 'nothing'
+    })
+    await source.start(async (batch) => {
+      if (first === 0) first = performance.now()
+      const r = await pipeline.process(batch, Date.now())
+      if (r.applied) applies++
+      n += batch.records.length
+      if (n >= EVENTS) done()
+    })
+    t = performance.now()
+    await finished
+    const end = performance.now()
+    await source.stop()
+    result.speed_events_per_s = Math.round(EVENTS / ((end - t) / 1000))
+    result.speed_events_per_s_after_first_batch = Math.round(EVENTS / ((end - first) / 1000))
+    result.speed_batches = applies
+    result.speed_counts = pipeline.counts()
+    await store.close()
+  }
+  // the ratio from the first batch on: both include a group join before it, which is not throughput
+  result.ratio = Number(((result.speed_events_per_s_after_first_batch as number) / (result.raw_kafkajs_events_per_s_after_first_batch as number)).toFixed(3))
+  result.ratio_including_join = Number(((result.speed_events_per_s as number) / (result.raw_kafkajs_events_per_s as number)).toFixed(3))
+  await writer.close()
+
+  // --- 2. freshness at a fixed rate ---------------------------------------------------------------
+  {
+    const ftopic = `bench-fresh-${process.pid}`
+    const w = new KafkaWriter({ brokers, logLevel: 'nothing' })
+    await w.connect()
+    await w.createTopic(ftopic, PARTITIONS)
+    await w.close()
+    const store = await makeStore(`f${process.pid}`)
+    const config = loadConfig({}, {
+      dataDir: join(dir, 'data'), source: 'kafka', kafkaBrokers: brokers, kafkaTopics: ftopic, kafkaGroup: `fresh-${process.pid}`,
+      dlqTopic: `${ftopic}.dlq`, logLevel: 'silent', seedDays: '0'
+    })
+    const app = await buildApp(config, { schedule: false, store })
+    await app.startSource()
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--produce-child', ftopic, '--brokers', brokers, '--rate', String(RATE), '--seconds', String(SECONDS)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const sentAt = new Map<string, number>()
+    const seenAt = new Map<string, number>()
+    let produced: { sent: number, seconds: number } | null = null
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const m = JSON.parse(line) as { probe?: string, at?: number, sent?: number, seconds?: number }
+      if (m.probe !== undefined) sentAt.set(m.probe, m.at as number)
+      else if (m.sent !== undefined) produced = { sent: m.sent, seconds: m.seconds as number }
+    })
+    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()))
+    let running = true
+    void exited.then(() => { setTimeout(() => { running = false }, 3000) })
+    while (running) {
+      const res = await app.server.inject({ method: 'GET', url: '/v1/metrics/live?last=5m&event_type=probe&group_by=region' })
+      const at = Date.now()
+      for (const row of res.json<MetricsResult>().rows) {
+        const region = row.region as string
+        if (!seenAt.has(region)) seenAt.set(region, at)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    const lat: number[] = []
+    let missing = 0
+    for (const [probe, at] of sentAt) {
+      const seen = seenAt.get(probe)
+      if (seen === undefined) missing++
+      else lat.push(seen - at)
+    }
+    lat.sort((a, b) => a - b)
+    const q = (p: number): number | null => lat.length === 0 ? null : lat[Math.min(lat.length - 1, Math.floor(p * (lat.length - 1)))] as number
+    const p = produced as { sent: number, seconds: number } | null
+    result.freshness = {
+      target_rate: RATE,
+      seconds: SECONDS,
+      produced: p?.sent ?? null,
+      achieved_rate: p === null ? null : Math.round(p.sent / p.seconds),
+      consumed: app.service.quality().received,
+      probes: sentAt.size,
+      probes_not_seen: missing,
+      p50_ms: q(0.5),
+      p99_ms: q(0.99),
+      max_ms: lat.length === 0 ? null : lat[lat.length - 1]
+    }
+    await app.close()
+    await store.close()
+  }
+  console.log(JSON.stringify(result, null, 2))
+} finally {
+  await services.stop()
+  await rm(dir, { recursive: true, force: true })
+}
+
+async function makeStore (prefix: string): Promise<SpeedStore> {
+  if (!useRedis) return new MemorySpeedStore({ retentionMs: 3_600_000 })
+  const { RedisSpeedStore } = await import('../src/speed/index.js')
+  return new RedisSpeedStore({ url: (services.redis as { url: string }).url, keyPrefix: prefix, retentionMs: 3_600_000 })
+}
+
+/** The child: synthetic traffic at `rate` for `seconds`, a probe event every 50 ms; prints probe send times. */
+async function produceChild (brokers: string, topic: string, rate: number, seconds: number): Promise<void> {
+  const writer = new KafkaWriter({ brokers, logLevel: 'nothing' })
+  await writer.connect()
+  const gen = new TrafficGenerator({ seed: 5, shares: { duplicate: 0, late: 0, invalid: 0 } })
+  const started = Date.now()
+  let sent = 0
+  let probes = 0
+  let nextProbe = started
+  const out: string[] = []
+  while (Date.now() - started < seconds * 1000) {
+    const now = Date.now()
+    // small sends (≤ 50 ms of traffic, at most 2000): a probe waits for no more than its own send
+    const due = Math.min(Math.max(1, Math.ceil(rate / 20)), 2000, Math.floor((rate * (now - started)) / 1000) - sent)
+    if (due <= 0) { await new Promise((resolve) => setTimeout(resolve, 2)); continue }
+    const records: OutgoingRecord[] = []
+    for (let i = 0; i < due; i++) {
+      const value = gen.record(now)
+      records.push({ key: eventKey(value), value })
+    }
+    let probe: string | null = null
+    if (now >= nextProbe) {
+      probe = 'p' + probes++
+      nextProbe = now + 50
+      records.push({ key: probe, value: JSON.stringify({ event_id: 'probe-' + probe, timestamp: now, event_type: 'probe', region: probe }) })
+    }
+    const at = Date.now()
+    await writer.send(topic, records)
+    sent += records.length
+    if (probe !== null) out.push(JSON.stringify({ probe, at }))
+    if (out.length >= 20) process.stdout.write(out.splice(0).join('\n') + '\n')
+  }
+  if (out.length > 0) process.stdout.write(out.join('\n') + '\n')
+  process.stdout.write(JSON.stringify({ sent, seconds: (Date.now() - started) / 1000 }) + '\n')
+  await writer.close()
+}

@@ -1,0 +1,38 @@
+// Reading a topic back in tests: every record from the beginning, with its bytes and headers.
+import { createKafka } from '../../src/ingest/kafka/index.js'
+
+export interface ConsumedRecord {
+  partition: number
+  offset: string
+  key: Buffer | null
+  value: Buffer
+  headers: Record<string, string | undefined>
+  timestamp: number
+}
+
+/**
+ * Consume `topic` from the beginning with a fresh group until `expected` records arrived (then
+ * `settleMs` more, so that extra records would be seen too) or `timeoutMs` passed.
+ */
+export async function consumeAll (brokers: string, topic: string, expected: number, timeoutMs: number, settleMs = 1000): Promise<ConsumedRecord[]> {
+  const kafka = createKafka({ brokers, logLevel: 'nothing' })
+  const consumer = kafka.consumer({ groupId: `read-${topic}-${Date.now()}-${Math.floor(Math.random() * 1e6)}` })
+  const out: ConsumedRecord[] = []
+  await consumer.connect()
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true })
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        const headers: Record<string, string | undefined> = {}
+        for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = v === undefined ? undefined : Buffer.isBuffer(v) ? v.toString('utf8') : String(v)
+        out.push({ partition, offset: message.offset, key: message.key, value: message.value ?? Buffer.alloc(0), headers, timestamp: Number(message.timestamp) })
+      }
+    })
+    const deadline = Date.now() + timeoutMs
+    while (out.length < expected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+    await new Promise((resolve) => setTimeout(resolve, settleMs))
+    return out.slice()
+  } finally {
+    await consumer.disconnect()
+  }
+}
