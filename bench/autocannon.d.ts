@@ -3,6 +3,11 @@ declare module 'autocannon' {
   interface Histogram { average: number, mean: number, stddev: number, min: number, max: number, p50: number, p90: number, p99: number, p999?: number }
   export interface Options {
     url: string
+    /** default GET */
+    method?: 'GET' | 'POST'
+    headers?: Record<string, string>
+    /** the request body, sent with every request */
+    body?: string
     connections?: number
     duration?: number
     /** worker threads that fire the requests (0: on the calling thread) */

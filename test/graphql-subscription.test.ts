@@ -6,12 +6,18 @@
 // The pieces are real: a listening server (buildServer), a ws client speaking
 // graphql-transport-ws, the speed pipeline over a MemorySpeedStore, the merging metrics service,
 // and the WindowChangeHub fed by the store's applies (src/merger/window-changes.ts), wired here
-// as the composition root wires them (src/app.ts).
+// as the composition root wires them (src/app.ts). A last test does the same against the app
+// itself (buildApp), so the wiring in src/app.ts is what is tested, not a copy of it.
 import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import WebSocket from 'ws'
 import { WindowUpdateStream } from '../src/api/graphql/window-updates.js'
 import { buildServer } from '../src/api/server.js'
+import { type App, buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
 import { MergingMetricsService, WindowChangeHub, withWindowChanges } from '../src/merger/index.js'
 import type { GoldSource } from '../src/model/index.js'
 import { MemorySpeedStore, SpeedPipeline } from '../src/speed/index.js'
@@ -248,6 +254,100 @@ test('a server built without window changes answers windowUpdated with HG_ERR_NO
   const m = await client.next((x) => x.id === 'n')
   assert.equal(m.type, 'error')
   assert.equal((m.payload as Array<{ extensions?: { code?: string } }>)[0]?.extensions?.code, 'HG_ERR_NOT_READY')
+})
+
+test('the real app (buildApp): a subscriber receives the windows its pipeline applies, with the counts of the events that arrived', async (t) => {
+  // the app as `hourglass serve --source none --seed-days 0` builds it, on an empty data folder;
+  // batches go in through app.pipeline.process, as the app's source handler sends them
+  // what was opened is closed in reverse, whatever fails (t.after hooks themselves run in order)
+  const opened: Array<() => Promise<unknown>> = []
+  t.after(async () => { for (const close of opened.reverse()) await close() })
+  const dataDir = await mkdtemp(join(tmpdir(), 'hourglass-gql-sub-'))
+  opened.push(() => rm(dataDir, { recursive: true, force: true }))
+  const now = (): number => Date.now()
+  const config = loadConfig({}, { dataDir, seedDays: '0', source: 'none', logLevel: 'silent', port: '0', host: '127.0.0.1' })
+  const app: App = await buildApp(config, { now, schedule: false })
+  opened.push(() => app.close())
+  assert.equal(app.source, null)
+  const base = await app.server.listen({ port: config.port, host: config.host })
+  const client = await Client.connect(base.replace(/^http/, 'ws') + '/graphql')
+  opened.push(() => client.close())
+
+  let offset = 0
+  let id = 0
+  /** one consumed batch; each entry [event_type, region] (all at `at`), or a raw record text */
+  async function feed (at: number, events: Array<[string, string] | { raw: string } | { again: number }>): Promise<void> {
+    const records = events.map((e) => {
+      const value = 'raw' in e
+        ? e.raw
+        : JSON.stringify({ event_id: 'again' in e ? `real-${e.again}` : `real-${++id}`, timestamp: iso(at), event_type: 'again' in e ? 'click' : e[0], region: 'again' in e ? 'eu-west' : e[1], revenue: 1.25 })
+      return { offset: String(offset++), value }
+    })
+    const result = await app.pipeline.process({ topic: 'events', partition: 0, records }, now())
+    assert.ok(result.applied, JSON.stringify(result))
+  }
+
+  // two subscriptions on one socket: eu-west by event type, and everything by region
+  client.subscribe('types', SUBSCRIPTION, { f: { region: ['eu-west'] }, g: ['event_type'] })
+  client.subscribe('regions', SUBSCRIPTION, { g: ['region'] })
+
+  // The protocol does not acknowledge a subscribe, and the app does not expose its hub: feed
+  // probe events (their own event type) until both subscriptions have heard of one; every probe
+  // fed is in the store, so the last probe row each one receives counts them all.
+  const at = Date.now() - 20_000
+  const window = iso(Math.floor(at / M) * M)
+  const total = (sub: string, match: (r: Row) => boolean): number | undefined => client.updates(sub).flatMap((u) => u.rows).filter(match).at(-1)?.total_events
+  let probes = 0
+  const deadline = Date.now() + 5000
+  while (total('types', (r) => r.event_type === 'probe') === undefined || total('regions', (r) => r.region === 'eu-west') === undefined) {
+    if (Date.now() > deadline) assert.fail(`no update for ${probes} probe events; got ${JSON.stringify(client.messages)}`)
+    await feed(at, [['probe', 'eu-west']])
+    probes++
+    await sleep(100)
+  }
+  await until('the updates of every probe', () => total('types', (r) => r.event_type === 'probe') === probes && total('regions', (r) => r.region === 'eu-west') === probes)
+  t.diagnostic(`both subscriptions listening after ${probes} probe event(s)`)
+  assert.equal(client.messages.filter((m) => m.type === 'error').length, 0, JSON.stringify(client.messages))
+  const [probeUpdate] = client.updates('types')
+  assert.deepEqual(probeUpdate?.windows, [window])
+  assert.equal(probeUpdate?.meta.granularity, 'minute')
+  assert.equal(probeUpdate?.meta.freshness.watermark !== null, true, 'the watermark moved with the probes')
+
+  // a batch: three eu-west events (two click, one purchase), two us-east clicks
+  let seen = client.messages.length
+  await feed(at, [['click', 'eu-west'], ['click', 'eu-west'], ['purchase', 'eu-west'], ['click', 'us-east'], ['click', 'us-east']])
+  const byType = (await client.next((m) => m.id === 'types' && m.type === 'next', seen)).payload as { data: { windowUpdated: Update } }
+  assert.deepEqual(byType.data.windowUpdated.windows, [window])
+  assert.deepEqual(byType.data.windowUpdated.rows, [
+    { window_start: window, event_type: 'click', region: null, total_events: 2, total_revenue: 2.5 },
+    { window_start: window, event_type: 'purchase', region: null, total_events: 1, total_revenue: 1.25 }
+  ], 'eu-west only; the probe row, unchanged, is not sent again')
+  const byRegion = await client.next((m) => m.id === 'regions' && m.type === 'next', seen)
+  assert.deepEqual((byRegion.payload as { data: { windowUpdated: Update } }).data.windowUpdated.rows, [
+    { window_start: window, event_type: null, region: 'eu-west', total_events: probes + 3, total_revenue: (probes + 3) * 1.25 },
+    { window_start: window, event_type: null, region: 'us-east', total_events: 2, total_revenue: 2.5 }
+  ])
+
+  // the next batch: a duplicate of an eu-west click, a record that is not an event, one new
+  // eu-west click and one us-east purchase; the pipeline drops the first two, so click reaches 3
+  // (not 4) and purchase stays 1 (the types subscriber is not sent it again)
+  const clickId = probes + 1 // the first eu-west click above
+  seen = client.messages.length
+  await feed(at, [{ again: clickId }, { raw: '{"not": "an event"' }, ['click', 'eu-west'], ['purchase', 'us-east']])
+  const second = await client.next((m) => m.id === 'types' && m.type === 'next', seen)
+  assert.deepEqual((second.payload as { data: { windowUpdated: Update } }).data.windowUpdated.rows, [
+    { window_start: window, event_type: 'click', region: null, total_events: 3, total_revenue: 3.75 }
+  ])
+  await until('the regions update', () => total('regions', (r) => r.region === 'us-east') === 3 && total('regions', (r) => r.region === 'eu-west') === probes + 4)
+  const q = app.pipeline.counts()
+  assert.equal(q.duplicates, 1)
+  assert.equal(q.invalid, 1)
+
+  // what was pushed is what a query answers now (REST live, the same service)
+  const res = await fetch(`${base}/v1/metrics/live?last=5m&group_by=event_type&region=eu-west`, { signal: AbortSignal.timeout(5000) })
+  const live = (await res.json()) as { rows: Row[] }
+  assert.deepEqual(live.rows.filter((r) => r.window_start === window).map((r) => [r.event_type, r.total_events]).sort(),
+    [['click', 3], ['probe', probes], ['purchase', 1]])
 })
 
 describe('the coalescing stream on its own', () => {
