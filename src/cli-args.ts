@@ -2,10 +2,10 @@
 import { parseArgs } from 'node:util'
 import type { ConfigKey } from './config.js'
 
-export type Command = 'serve' | 'batch' | 'seed' | 'produce' | 'help' | 'version'
+export type Command = 'serve' | 'batch' | 'seed' | 'produce' | 'compact' | 'vacuum' | 'help' | 'version'
 
 /** Options of one command that are not settings (they go to ParsedArgs.options, not the config). */
-export type LocalOption = 'force' | 'topic' | 'rate' | 'count' | 'duration' | 'file'
+export type LocalOption = 'force' | 'topic' | 'rate' | 'count' | 'duration' | 'file' | 'hour' | 'all' | 'dryRun'
 
 interface FlagSpec { key: ConfigKey | LocalOption, local?: true, type: 'string' | 'boolean', help: string }
 
@@ -45,6 +45,17 @@ const FLAGS: Record<Exclude<Command, 'help' | 'version'>, Record<string, FlagSpe
     duration: { key: 'duration', local: true, type: 'string', help: 'stop after this long, e.g. 30s, 5m (default: until Ctrl-C, or the end of --file)' },
     file: { key: 'file', local: true, type: 'string', help: 'send the lines of this JSON Lines file instead of synthetic events' },
     'log-level': COMMON['log-level'] as FlagSpec
+  },
+  compact: {
+    hour: { key: 'hour', local: true, type: 'string', help: 'compact this hour only (ISO-8601, e.g. 2026-01-05T13:00:00Z)' },
+    all: { key: 'all', local: true, type: 'boolean', help: 'compact every hour, also those bronze may still receive' },
+    ...COMMON
+  },
+  vacuum: {
+    retain: { key: 'bronzeRetentionMs', type: 'string', help: 'keep this much bronze, e.g. 168h (HOURGLASS_BRONZE_RETENTION, default 168h)' },
+    'keep-versions': { key: 'goldKeepVersions', type: 'string', help: 'keep gold files the last N manifests list (HOURGLASS_GOLD_KEEP_VERSIONS, default 10)' },
+    'dry-run': { key: 'dryRun', local: true, type: 'boolean', help: 'say what would be removed, remove nothing' },
+    ...COMMON
   }
 }
 
@@ -52,7 +63,9 @@ const SUMMARY: Record<Exclude<Command, 'help' | 'version'>, string> = {
   serve: 'run the service: speed layer, scheduled batch job and the APIs (REST, /docs, /metrics)',
   batch: 'build gold for every complete hour not yet built, then publish a new manifest',
   seed: 'write synthetic history to bronze and build gold from it (the same bronze → batch path)',
-  produce: 'write synthetic events (or a JSON Lines file) to a Kafka topic at a rate, keyed by event_id'
+  produce: 'write synthetic events (or a JSON Lines file) to a Kafka topic at a rate, keyed by event_id',
+  compact: 'merge the small bronze files of each finished hour into one sorted file (safe while the batch runs)',
+  vacuum: 'remove bronze past its retention and gold files no recent manifest lists'
 }
 
 export interface ParsedArgs {

@@ -31,6 +31,10 @@ export const Config = Type.Object({
   seedDays: Type.Integer({ minimum: 0, maximum: 90, default: 7 }),
   batchIntervalMs: Type.Integer({ minimum: 10_000, default: 300_000 }), // five minutes
   bronzeFlushMs: Type.Integer({ minimum: 1_000, default: 60_000 }), // one minute
+  /** `hourglass vacuum`: bronze older than this goes (only dates gold has built and not changed since) */
+  bronzeRetentionMs: Type.Integer({ minimum: 3_600_000, default: 604_800_000 }), // seven days
+  /** `hourglass vacuum`: gold files listed by any of the last N manifests stay */
+  goldKeepVersions: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
   maxBuckets: Type.Integer({ minimum: 1, default: 20_000 }),
   maxRangeDays: Type.Integer({ minimum: 1, default: 400 }),
   maxFilterValues: Type.Integer({ minimum: 1, default: 100 }),
@@ -64,6 +68,8 @@ const KINDS: Record<ConfigKey, Kind> = {
   seedDays: 'int',
   batchIntervalMs: 'duration',
   bronzeFlushMs: 'duration',
+  bronzeRetentionMs: 'duration',
+  goldKeepVersions: 'int',
   maxBuckets: 'int',
   maxRangeDays: 'int',
   maxFilterValues: 'int',

@@ -30,6 +30,8 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env
     case 'batch': return await batchCommand(config)
     case 'seed': return await seedCommand(config, parsed.force)
     case 'produce': return await produceCommand(config, parsed.options)
+    case 'compact': return await compactCommand(config, parsed.options)
+    case 'vacuum': return await vacuumCommand(config, parsed.options)
     default: return await serveCommand(config)
   }
 }
@@ -40,11 +42,44 @@ async function batchCommand (config: Config): Promise<number> {
   try {
     const s = await runBatch({ dataDir: resolve(config.dataDir), db, now: Date.now(), allowedLatenessMs: config.allowedLatenessMs, onProgress: print })
     // a published run has already said so in its last progress line
-    if (!s.published) print(`batch: nothing new to build; gold version ${s.version ?? 'none'} stays in force`)
+    if (s.busy !== undefined) print(`batch: ${s.busy}; nothing built`)
+    else if (!s.published) print(`batch: nothing new to build; gold version ${s.version ?? 'none'} stays in force`)
     return 0
   } finally {
     db.close()
   }
+}
+
+async function compactCommand (config: Config, options: ParsedArgs['options']): Promise<number> {
+  let hour: number | undefined
+  if (options.hour !== undefined) {
+    const { parseInstant } = await import('./model/index.js')
+    const t = parseInstant(options.hour)
+    if (t === null || t % HOUR_MS !== 0) {
+      process.stderr.write(`hourglass: --hour="${options.hour}" is not the start of an hour (e.g. 2026-01-05T13:00:00Z)\n\n${usage('compact')}\n`)
+      return 2
+    }
+    hour = t
+  }
+  const { Db, compactBronze } = await import('./batch/index.js')
+  const db = await Db.open()
+  try {
+    const s = await compactBronze({ dataDir: resolve(config.dataDir), db, ...(hour === undefined ? {} : { hour }), all: options.all === 'true', onProgress: print })
+    if (s.busy !== undefined) print(`compact: ${s.busy}; nothing done`)
+    else print(`compact: ${s.hours} hours, ${s.removed} files merged into ${s.written.length}, ${s.events.toLocaleString('en-US')} events (${(s.elapsedMs / 1000).toFixed(1)} s)`)
+    return 0
+  } finally {
+    db.close()
+  }
+}
+
+async function vacuumCommand (config: Config, options: ParsedArgs['options']): Promise<number> {
+  const { vacuum } = await import('./batch/index.js')
+  const s = await vacuum({ dataDir: resolve(config.dataDir), retainMs: config.bronzeRetentionMs, keepVersions: config.goldKeepVersions, now: Date.now(), dryRun: options.dryRun === 'true', onProgress: print })
+  if (s.busy !== undefined) print(`vacuum: ${s.busy}; nothing removed`)
+  else print(`vacuum${options.dryRun === 'true' ? ' (dry run)' : ''}: bronze ${s.bronzeDates.length} dates (${s.bronzeFiles} files), gold ${s.goldFiles.length} files, ${s.manifests.length} old manifests removed` +
+    (s.bronzeKept === null ? '' : `; kept ${s.bronzeKept.date} on: ${s.bronzeKept.reason}`))
+  return 0
 }
 
 async function seedCommand (config: Config, force: boolean): Promise<number> {

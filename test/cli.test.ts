@@ -149,7 +149,7 @@ describe('the hourglass CLI', { concurrency: 4 }, () => {
     assert.match(seeded.stdout, /^seed: 1 day of synthetic history \(1 events\/s\)/m)
     assert.match(seeded.stdout, /^seed: \d{4}-\d{2}-\d{2}, [\d,]+ records so far$/m, 'a progress line per day')
     assert.match(seeded.stdout, /^seed: [\d,]+ records \([\d,]+ invalid, left out\)/m)
-    assert.match(seeded.stdout, /^batch: published gold v1: \d+ hours to \S+Z, [\d,]+ events/m)
+    assert.match(seeded.stdout, /^batch: published gold v1: \d+ (new )?hours to \S+Z, [\d,]+ events/m)
 
     const bronze = (await listFiles(join(data, 'bronze', 'events'))).filter((f) => f.endsWith('.parquet'))
     assert.ok(bronze.length >= 24, `bronze Parquet files, one or more per hour (got ${bronze.length})`)
@@ -174,6 +174,25 @@ describe('the hourglass CLI', { concurrency: 4 }, () => {
     assert.equal(batch.code, 0, batch.stderr)
     // an hour boundary may have passed since the seed: then the new hour is published as v2
     assert.match(batch.stdout, /^batch: (nothing new to build; gold version 1 stays in force|published gold v2: )/m)
+
+    // compaction merges the small files of finished hours and leaves gold's answer unchanged
+    const compact = await hourglass(['compact', '--data', data])
+    assert.equal(compact.code, 0, compact.stderr)
+    assert.match(compact.stdout, /^compact: \d+ hours, \d+ files merged into \d+, [\d,]+ events/m)
+    const compacted = (await listFiles(join(data, 'bronze', 'events'))).filter((f) => f.endsWith('.parquet'))
+    assert.ok(compacted.length <= bronze.length)
+    const badHour = await hourglass(['compact', '--hour', 'noon', '--data', data])
+    assert.equal(badHour.code, 2)
+    assert.match(badHour.stderr, /--hour="noon" is not the start of an hour/)
+
+    // a dry-run vacuum with a 1 h retention names what it would remove and removes nothing
+    const dry = await hourglass(['vacuum', '--retain', '1h', '--dry-run', '--data', data])
+    assert.equal(dry.code, 0, dry.stderr)
+    assert.match(dry.stdout, /^vacuum \(dry run\): bronze \d+ dates/m)
+    assert.deepEqual((await listFiles(join(data, 'bronze', 'events'))).filter((f) => f.endsWith('.parquet')).length, compacted.length)
+    const bad = await hourglass(['vacuum', '--retain', 'forever', '--data', data])
+    assert.equal(bad.code, 2)
+    assert.match(bad.stderr, /--retain="forever" is not a duration/)
   })
 
   test('batch on an empty folder says there is nothing to build', async (t) => {

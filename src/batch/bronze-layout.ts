@@ -184,3 +184,32 @@ export async function markPartitionFinished (dataDir: string, topic: string, par
 export async function bronzeWatermark (dataDir: string): Promise<number | null> {
   return watermarkOf(await readBronzeState(dataDir))
 }
+
+export const BRONZE_RETENTION_FORMAT = 'hourglass-bronze-retention/1'
+
+export function bronzeRetentionPath (dataDir: string): string {
+  return join(dataDir, 'bronze', '_retention.json')
+}
+
+/**
+ * The instant (UTC midnight, epoch ms) before which vacuum has removed bronze, or null when it
+ * never has. Hours before it are frozen: their gold is final and never rebuilt (their bronze is
+ * gone, so a rebuild would lose them).
+ */
+export async function readBronzeRetention (dataDir: string): Promise<number | null> {
+  let text: string
+  try {
+    text = await readFile(bronzeRetentionPath(dataDir), 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw err
+  }
+  const v = JSON.parse(text) as Record<string, unknown>
+  const t = typeof v.removed_before === 'string' ? Date.parse(v.removed_before) : NaN
+  if (v.format !== BRONZE_RETENTION_FORMAT || !Number.isFinite(t)) throw new Error(`${bronzeRetentionPath(dataDir)} is not a valid ${BRONZE_RETENTION_FORMAT} file`)
+  return t
+}
+
+export async function writeBronzeRetention (dataDir: string, removedBefore: number): Promise<void> {
+  await writeFileAtomic(bronzeRetentionPath(dataDir), JSON.stringify({ format: BRONZE_RETENTION_FORMAT, removed_before: new Date(removedBefore).toISOString() }, null, 2) + '\n')
+}

@@ -8,6 +8,29 @@ import { SQL_BINS_TYPE, sqlBinOf, sqlQuantileRank } from './sql.js'
 export const GOLD_QUANTILE = 0.95
 
 /**
+ * The common tail of both builds: from CTEs base(window_start, event_type, region, partials…) and
+ * bins(window_start, event_type, region, bin, n), the rows of gold_build with the sketch as a
+ * sorted list and p95_bin, the bin holding rank floor(0.95·(n−1)) as in model sketchQuantile.
+ */
+const SKETCH_TAIL = `cum AS (
+  SELECT *,
+         sum(n) OVER (PARTITION BY window_start, event_type, region ORDER BY bin ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running,
+         sum(n) OVER (PARTITION BY window_start, event_type, region) AS total
+  FROM bins
+),
+sketch AS (
+  SELECT window_start, event_type, region,
+         list({'bin': bin, 'n': n} ORDER BY bin) AS response_bins,
+         min(bin) FILTER (WHERE running > ${sqlQuantileRank(GOLD_QUANTILE, 'total')}) AS p95_bin
+  FROM cum
+  GROUP BY window_start, event_type, region
+)
+SELECT b.window_start, b.event_type, b.region, b.total_events, b.latency_sum, b.latency_count, b.revenue_cents,
+       coalesce(s.response_bins, CAST([] AS ${SQL_BINS_TYPE})) AS response_bins,
+       s.p95_bin
+FROM base b LEFT JOIN sketch s USING (window_start, event_type, region)`
+
+/**
  * Builds TEMP TABLE gold_build(window_start, event_type, region, total_events, latency_sum,
  * latency_count, revenue_cents, response_bins, p95_bin) from bronze files $files, for event times in
  * [$from, $to). Dedup keeps one event per (event_id, event_time): the one with the lowest source
@@ -44,27 +67,55 @@ bins AS (
   FROM binned WHERE bin IS NOT NULL
   GROUP BY window_start, event_type, region, bin
 ),
-cum AS (
-  SELECT *,
-         sum(n) OVER (PARTITION BY window_start, event_type, region ORDER BY bin ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running,
-         sum(n) OVER (PARTITION BY window_start, event_type, region) AS total
-  FROM bins
+${SKETCH_TAIL}`
+
+/**
+ * Daily gold: the same TEMP TABLE gold_build, one row per (UTC day, event_type, region), rolled up
+ * from the hourly gold files $files with window_start in [$from, $to): partials summed, sketches
+ * summed bin by bin. No event is read again, so a day equals the sum of its hours exactly.
+ */
+export const BUILD_DAILY = `CREATE OR REPLACE TEMP TABLE gold_build AS
+WITH h AS (
+  SELECT window_start, event_type, region, total_events, latency_sum, latency_count, revenue_cents, response_bins
+  FROM read_parquet($files::VARCHAR[], hive_partitioning = false)
+  WHERE window_start >= $from AND window_start < $to
 ),
-sketch AS (
-  SELECT window_start, event_type, region,
-         list({'bin': bin, 'n': n} ORDER BY bin) AS response_bins,
-         min(bin) FILTER (WHERE running > ${sqlQuantileRank(GOLD_QUANTILE, 'total')}) AS p95_bin
-  FROM cum
-  GROUP BY window_start, event_type, region
-)
-SELECT b.window_start, b.event_type, b.region, b.total_events, b.latency_sum, b.latency_count, b.revenue_cents,
-       coalesce(s.response_bins, CAST([] AS ${SQL_BINS_TYPE})) AS response_bins,
-       s.p95_bin
-FROM base b LEFT JOIN sketch s USING (window_start, event_type, region)`
+base AS (
+  SELECT date_trunc('day', window_start) AS window_start, event_type, region,
+         CAST(sum(total_events) AS BIGINT) AS total_events,
+         CAST(sum(latency_sum) AS DOUBLE) AS latency_sum,
+         CAST(sum(latency_count) AS BIGINT) AS latency_count,
+         CAST(sum(revenue_cents) AS BIGINT) AS revenue_cents
+  FROM h
+  GROUP BY 1, 2, 3
+),
+bins AS (
+  SELECT date_trunc('day', window_start) AS window_start, event_type, region, b.bin AS bin, CAST(sum(b.n) AS BIGINT) AS n
+  FROM (SELECT window_start, event_type, region, unnest(response_bins) AS b FROM h)
+  GROUP BY 1, 2, 3, 4
+),
+${SKETCH_TAIL}`
 
 export const CREATE_P95_VALUES = 'CREATE OR REPLACE TEMP TABLE p95_values (bin INTEGER, value DOUBLE)'
 
-/** The gold file: contract columns in contract order, sorted by (window_start, event_type, region). */
+/**
+ * Rows per Parquet row group of a gold file. A day of hourly gold is 24 × types × regions rows,
+ * each with a sketch of ~50–150 bins; 4096 rows keep a row group near a few MB of bins while
+ * giving a direct reader (Spark, Power BI, DuckDB) several row groups per busy day to skip.
+ */
+export const GOLD_ROW_GROUP_SIZE = 4096
+
+/**
+ * The gold file: contract columns in contract order, sorted by (window_start, event_type, region).
+ *
+ * Why time first: every query that reaches gold is a time range (the merger's batch part is
+ * [from, min(to, B))), and a file spans a whole date, so sorting by window_start makes each row
+ * group cover a narrow, non-overlapping span of hours whose min/max statistics let a reader skip
+ * the rest of the day; within an hour, rows are clustered by event_type then region, so a
+ * dimension filter still narrows a row group's min/max. Sorting by (event_type, region) first
+ * would spread every hour over all row groups, and a time range, the one predicate every query
+ * has, could then skip nothing. Our own reader also relies on the time order (binary search).
+ */
 export const COPY_GOLD = `COPY (
   SELECT g.window_start, g.event_type, g.region,
          g.total_events, g.latency_sum, g.latency_count, g.revenue_cents, g.response_bins,
@@ -73,7 +124,7 @@ export const COPY_GOLD = `COPY (
          CAST(CAST(g.revenue_cents AS DECIMAL(18,0)) * CAST(0.01 AS DECIMAL(3,2)) AS DECIMAL(18,2)) AS total_revenue
   FROM gold_build g LEFT JOIN p95_values p ON p.bin = g.p95_bin
   ORDER BY g.window_start, g.event_type, g.region
-) TO $path (FORMAT parquet, COMPRESSION zstd)`
+) TO $path (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${GOLD_ROW_GROUP_SIZE})`
 
 export const GOLD_BUILD_TOTALS = 'SELECT count(*) AS rows, coalesce(sum(total_events), 0) AS events FROM gold_build'
 

@@ -4,14 +4,18 @@
 // off to the side (parsed, validated, its new files checked to exist) and then swapped in with
 // one assignment, so a query never waits for a reload. A snapshot handed out keeps its file list
 // for as long as the caller holds it: a query on an older snapshot still reads that snapshot's
-// files (gold files are immutable and only ever added by our batch job).
+// files (gold files are immutable: a rebuild writes new files, and vacuum removes only files no
+// recent manifest lists).
+//
+// Day granularity: whole days asked for are read from daily gold (tables.daily_metrics) when the
+// snapshot has it; other days (partial, or no daily file) are rolled up from hourly rows.
 import { readFile, stat } from 'node:fs/promises'
 import { listValue } from '@duckdb/node-api'
-import type { GoldManifest, GoldSnapshot, GoldSource } from '../model/gold.js'
-import type { PartialRow } from '../model/partials.js'
+import type { GoldGranularity, GoldManifest, GoldSnapshot, GoldSource } from '../model/gold.js'
+import { clonePartials, mergePartials, type PartialRow } from '../model/partials.js'
 import type { Filters } from '../model/query.js'
 import type { Sketch } from '../model/sketch.js'
-import { utcDate } from '../model/time.js'
+import { DAY_MS, utcDate } from '../model/time.js'
 import type { Conn, Db } from './duckdb.js'
 import { type GoldFileData, GoldFileCache, loadGoldFile } from './gold-file-cache.js'
 import { ManifestError, manifestPath, parseManifest, resolveListed, snapshotOf } from './manifest.js'
@@ -43,6 +47,8 @@ interface State {
   snapshot: GoldSnapshot
   manifest: GoldManifest
   files: GoldFile[]
+  /** daily gold by date */
+  daily: Map<string, string[]>
   dimensions?: Promise<Dimensions>
   /** the previous state's dimensions and the files added since, when those are known to be enough */
   dimensionsBase?: { dimensions: Promise<Dimensions>, added: string[] }
@@ -150,11 +156,18 @@ export class GoldReader implements GoldSource {
   }
 
   async #prepare (manifest: GoldManifest): Promise<State> {
-    const files = manifest.tables.hourly_metrics.files.map((rel) => {
+    const goldFile = (rel: string): GoldFile => {
       const d = DATE_FOLDER.exec(rel)
       return { path: resolveListed(this.dataDir, rel), date: d === null ? null : (d[1] as string) }
-    })
-    const unchecked = files.filter((f) => !this.#checked.has(f.path))
+    }
+    const files = manifest.tables.hourly_metrics.files.map(goldFile)
+    const dailyFiles = (manifest.tables.daily_metrics?.files ?? []).map(goldFile)
+    const daily = new Map<string, string[]>()
+    for (const f of dailyFiles) {
+      if (f.date === null) continue // a daily file must say its date; without one it is not used
+      daily.set(f.date, [...(daily.get(f.date) ?? []), f.path])
+    }
+    const unchecked = [...files, ...dailyFiles].filter((f) => !this.#checked.has(f.path))
     const missing: string[] = []
     await Promise.all(unchecked.map(async (f) => {
       try {
@@ -165,7 +178,7 @@ export class GoldReader implements GoldSource {
     }))
     if (missing.length > 0) throw new ManifestError(`gold manifest v${manifest.version} lists ${missing.length} missing file(s), e.g. ${missing[0]}`)
     for (const f of unchecked) this.#checked.add(f.path)
-    return { snapshot: snapshotOf(manifest), manifest, files }
+    return { snapshot: snapshotOf(manifest), manifest, files, daily }
   }
 
   /** Decode the newest dates of a new version in the background: they are the most asked for. */
@@ -206,13 +219,52 @@ export class GoldReader implements GoldSource {
   }
 
   /**
-   * Hourly rows of the snapshot with window_start in [from, to), filtered. Reads only files whose
-   * date= folder meets the range, each decoded once and then served from the file cache; the
-   * filter values are compared in JS and never reach SQL text.
+   * Rows of the snapshot with window_start in [from, to), filtered: hourly rows, or with
+   * granularity 'day' one row per (UTC day, event_type, region) summing that day's hours inside
+   * [from, to). Reads only files whose date= folder meets the range, each decoded once and then
+   * served from the file cache; the filter values are compared in JS and never reach SQL text.
    */
-  async query (snapshot: GoldSnapshot, from: number, to: number, filters: Filters): Promise<PartialRow[]> {
-    const paths = pruneByDate(this.#stateOf(snapshot).files, bounded(from), bounded(to))
-    if (!(from < to) || paths.length === 0) return []
+  async query (snapshot: GoldSnapshot, from: number, to: number, filters: Filters, granularity: GoldGranularity = 'hour'): Promise<PartialRow[]> {
+    const state = this.#stateOf(snapshot)
+    if (!(from < to)) return []
+    if (granularity === 'hour') return await this.#rows(pruneByDate(state.files, bounded(from), bounded(to)), from, to, filters)
+    // whole days with daily gold come from it; the rest is rolled up from hourly rows
+    const out: PartialRow[] = []
+    const hourlyRanges: Array<[number, number]> = []
+    const dailyPaths: string[] = []
+    const lo = bounded(from); const hi = bounded(to)
+    const firstDay = Number.isFinite(lo) ? Math.floor(lo / DAY_MS) * DAY_MS : -Infinity
+    if (!Number.isFinite(firstDay) || !Number.isFinite(hi) || (hi - firstDay) / DAY_MS > 100_000) {
+      hourlyRanges.push([from, to]) // unbounded: no day-by-day walk
+    } else {
+      for (let day = firstDay; day < hi; day += DAY_MS) {
+        const a = Math.max(day, from); const b = Math.min(day + DAY_MS, to)
+        const whole = a === day && b === day + DAY_MS
+        const daily = whole ? state.daily.get(utcDate(day)) : undefined
+        if (daily !== undefined) dailyPaths.push(...daily)
+        else {
+          const last = hourlyRanges[hourlyRanges.length - 1]
+          if (last !== undefined && last[1] === a) last[1] = b; else hourlyRanges.push([a, b])
+        }
+      }
+    }
+    if (dailyPaths.length > 0) out.push(...await this.#rows(dailyPaths, from, to, filters))
+    for (const [a, b] of hourlyRanges) {
+      const byDay = new Map<string, PartialRow>()
+      for (const r of await this.#rows(pruneByDate(state.files, bounded(a), bounded(b)), a, b, filters)) {
+        const ws = Math.floor(r.window_start / DAY_MS) * DAY_MS
+        const key = `${ws}\u0000${r.event_type}\u0000${r.region}`
+        const cur = byDay.get(key)
+        if (cur === undefined) byDay.set(key, { ...r, window_start: ws, partials: clonePartials(r.partials) })
+        else mergePartials(cur.partials, r.partials)
+      }
+      out.push(...byDay.values())
+    }
+    return out.sort((a, b) => a.window_start - b.window_start || cmp(a.event_type, b.event_type) || cmp(a.region, b.region))
+  }
+
+  async #rows (paths: string[], from: number, to: number, filters: Filters): Promise<PartialRow[]> {
+    if (paths.length === 0) return []
     const types = filters.event_type !== undefined && filters.event_type.length > 0 ? new Set(filters.event_type) : null
     const regions = filters.region !== undefined && filters.region.length > 0 ? new Set(filters.region) : null
     const datas = await Promise.all(paths.map((p) => this.#cache.get(p, this.#load)))

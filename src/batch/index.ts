@@ -7,3 +7,7 @@ export { bronzeWatermark, type BronzeState, listBronzeHours, markPartitionFinish
 export { manifestPath, ManifestError, parseManifest, readManifest, snapshotOf, validateManifest, writeManifest } from './manifest.js'
 export { type BatchOptions, type BatchSummary, completeEnd, runBatch } from './batch-job.js'
 export { GoldReader, type GoldReaderOptions } from './gold-reader.js'
+export { type CompactOptions, type CompactSummary, compactBronze } from './compaction.js'
+export { DEFAULT_KEEP_VERSIONS, vacuum, type VacuumOptions, type VacuumSummary } from './vacuum.js'
+export { acquireLock, batchLockPath, compactionLockPath, type HeldLock, type LockInfo, type LockOptions, type LockResult } from './lock.js'
+export { bronzeFingerprint, parseBronzeName } from './bronze-coverage.js'

@@ -1,7 +1,7 @@
 // The gold manifest (DESIGN.md, "Gold"): read and validate <dataDir>/gold/_manifest.json, publish
 // a new one atomically. Readers only ever read the files a manifest lists; the manifest may come
 // from another engine (Spark, Databricks), so everything in it is checked before use.
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { isAbsolute, join, resolve, sep } from 'node:path'
 import { GOLD_FORMAT, type GoldManifest, type GoldSnapshot } from '../model/gold.js'
 import { RELATIVE_ACCURACY, ZERO_BIN } from '../model/sketch.js'
@@ -59,6 +59,14 @@ export function validateManifest (value: unknown): GoldManifest {
     if (bad !== undefined) fail(`tables.${name}.files holds ${JSON.stringify(bad)}: files must be .parquet paths relative to the data folder, without ..`)
   }
   if (tables.hourly_metrics === undefined) fail('tables.hourly_metrics missing')
+  if (m.built_from !== undefined) {
+    const b = m.built_from as Record<string, unknown> | null
+    if (typeof b !== 'object' || b === null || Array.isArray(b)) fail('built_from must be an object')
+    for (const [date, hours] of Object.entries(b as Record<string, unknown>)) {
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || typeof hours !== 'object' || hours === null ||
+        !Object.entries(hours).every(([h, fp]) => /^\d{2}$/.test(h) && typeof fp === 'string')) fail(`built_from.${date} must map "HH" to fingerprints`)
+    }
+  }
   return value as GoldManifest
 }
 
@@ -84,10 +92,47 @@ export async function readManifest (dataDir: string): Promise<GoldManifest | nul
   return parseManifest(text)
 }
 
-/** Publish: validate, then write temp + rename, so readers see the old manifest or the new one. */
+/** Where version N of the manifest is kept once published (history for vacuum's keepVersions). */
+export function manifestHistoryPath (dataDir: string, version: number): string {
+  return join(goldDir(dataDir), `_manifest.v${version}.json`)
+}
+
+/** Versions of the manifest history on disk, ascending. */
+export async function listManifestHistory (dataDir: string): Promise<number[]> {
+  let names: string[]
+  try {
+    names = await readdir(goldDir(dataDir))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+  return names.map((n) => /^_manifest\.v(\d+)\.json$/.exec(n)).filter((m) => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b)
+}
+
+/** A version from the history; null when it is not kept. */
+export async function readManifestVersion (dataDir: string, version: number): Promise<GoldManifest | null> {
+  try {
+    return parseManifest(await readFile(manifestHistoryPath(dataDir, version), 'utf8'))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw err
+  }
+}
+
+/**
+ * Publish: validate, keep a copy as _manifest.v<N>.json (history: vacuum keeps the files of the
+ * last N versions), then write temp + rename, so readers see the old manifest or the new one.
+ */
 export async function writeManifest (dataDir: string, manifest: GoldManifest): Promise<void> {
   validateManifest(manifest)
-  await writeFileAtomic(manifestPath(dataDir), JSON.stringify(manifest, null, 2) + '\n')
+  const text = JSON.stringify(manifest, null, 2) + '\n'
+  await writeFileAtomic(manifestHistoryPath(dataDir, manifest.version), text)
+  await writeFileAtomic(manifestPath(dataDir), text)
+}
+
+/** Every file a manifest lists, in every table (relative to the data folder). */
+export function listedFiles (m: GoldManifest): string[] {
+  return Object.values(m.tables).flatMap((t) => t?.files ?? [])
 }
 
 /** Absolute path of a listed file (the manifest holds paths relative to the data folder). */

@@ -147,7 +147,7 @@ export class MergingMetricsService implements MetricsService {
     const key = [snapshot.version, plan.batch.from, plan.batch.to, shape].join('|')
     const cached = this.cache.get(key)
     if (cached !== undefined) return { key, part: cached }
-    const rows = await this.#gold.query(snapshot, plan.batch.from, plan.batch.to, q.filters)
+    const rows = await this.#gold.query(snapshot, plan.batch.from, plan.batch.to, q.filters, q.granularity === 'day' ? 'day' : 'hour')
     const part = new FinalisedRollup(rollUp(new Map(), rows, q.granularity, q.groupBy))
     this.cache.set(key, part)
     return { key, part }

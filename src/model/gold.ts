@@ -15,9 +15,19 @@ export interface GoldManifest {
   sketch: { kind: 'ddsketch-log', relative_accuracy: number, zero_bin: number }
   tables: {
     hourly_metrics: { files: string[], rows: number }
-    [name: string]: { files: string[], rows: number }
+    /** rolled up from hourly_metrics for whole UTC days before complete_until (optional) */
+    daily_metrics?: { files: string[], rows: number }
+    [name: string]: { files: string[], rows: number } | undefined
   }
+  /**
+   * Hourglass's own batch job: what each built hour was built from, as a fingerprint of its bronze
+   * (date → "HH" → fingerprint; hours with no bronze are absent). Other writers leave it out.
+   */
+  built_from?: Record<string, Record<string, string>>
 }
+
+/** Bucket size of gold rows a query asks for: hourly rows, or rows rolled up per UTC day. */
+export type GoldGranularity = 'hour' | 'day'
 
 /** What the merger needs of the current manifest. */
 export interface GoldSnapshot {
@@ -30,8 +40,14 @@ export interface GoldSnapshot {
 export interface GoldSource {
   /** the manifest in force, or null when no gold has been published */
   snapshot (): GoldSnapshot | null
-  /** hourly partial rows of that snapshot with window_start in [from, to) */
-  query (snapshot: GoldSnapshot, from: number, to: number, filters: Filters): Promise<PartialRow[]>
+  /**
+   * Partial rows of that snapshot covering hours in [from, to): hourly rows (the default), or with
+   * granularity 'day' one row per (UTC day, event_type, region), window_start the day's start,
+   * summing the hours of that day inside [from, to) (from daily gold where a whole day is asked
+   * for and built, else rolled up from hourly rows). Sources without daily support may ignore
+   * the parameter only if they also return hour rows, which the caller then rolls up itself.
+   */
+  query (snapshot: GoldSnapshot, from: number, to: number, filters: Filters, granularity?: GoldGranularity): Promise<PartialRow[]>
   /** distinct event types and regions in the snapshot */
   dimensions (snapshot: GoldSnapshot): Promise<{ event_types: string[], regions: string[] }>
 }

@@ -1,0 +1,205 @@
+// Retention: bronze past its retention, and gold files no recent manifest lists, removed.
+//
+// Bronze goes by whole UTC dates, oldest first, and only while every hour of the date is settled
+// in the live manifest: the date ends at or before complete_until, and each of its hours still has
+// the bronze fingerprint it was built from (a late file not yet rebuilt into gold keeps its date,
+// and every later date, on disk until the next batch run has counted it). Bronze of an hour not
+// yet built is never removed. Before deleting, vacuum writes bronze/_retention.json
+// (removed_before = end of the last date removed); the batch job never rebuilds a date before it,
+// since its bronze is gone. Events arriving later than the retention for such a date are dropped
+// with the date (retention must exceed any lateness you want counted).
+//
+// Gold: a file stays when the live manifest or one of the last keepVersions versions
+// (gold/_manifest.v<N>.json, kept by writeManifest) lists it; every other .parquet file under
+// gold/hourly_metrics and gold/daily_metrics goes: superseded by rebuilds, or orphaned by a run
+// that failed before publishing. Vacuum holds the batch lock, so no run is writing files that no
+// manifest lists yet, and the compaction lock, so no compaction writes into a date it removes.
+import { readdir, rm, rmdir } from 'node:fs/promises'
+import { join, relative, sep } from 'node:path'
+import { DAY_MS, HOUR_MS, utcDate, utcHour } from '../model/time.js'
+import { isTempName } from './atomic-file.js'
+import { bronzeFingerprint } from './bronze-coverage.js'
+import { bronzeEventsDir, listBronzeHours, readBronzeRetention, writeBronzeRetention } from './bronze-layout.js'
+import { acquireLock, batchLockPath, compactionLockPath, type LockOptions } from './lock.js'
+import { goldDir, listedFiles, listManifestHistory, manifestHistoryPath, readManifest, readManifestVersion } from './manifest.js'
+
+export interface VacuumOptions {
+  dataDir: string
+  /** bronze older than this (ms) is removed, by whole UTC dates */
+  retainMs: number
+  /** keep gold files listed by the last N manifest versions (the live one included; default 10) */
+  keepVersions?: number
+  /** wall clock (epoch ms) */
+  now: number
+  /** report what would go, remove nothing */
+  dryRun?: boolean
+  onProgress?: (line: string) => void
+  /** the batch and compaction locks; false only in tests */
+  lock?: boolean | LockOptions
+}
+
+export interface VacuumSummary {
+  /** bronze dates removed (YYYY-MM-DD) */
+  bronzeDates: string[]
+  bronzeFiles: number
+  /** the first date past retention that had to stay, and why */
+  bronzeKept: { date: string, reason: string } | null
+  /** gold files removed (relative to dataDir) */
+  goldFiles: string[]
+  /** history manifests removed (versions) */
+  manifests: number[]
+  /** bronze/_retention.json after the run (epoch ms) */
+  removedBefore: number | null
+  elapsedMs: number
+  busy?: string
+}
+
+/** Default number of manifest versions whose files stay (the gold reader holds up to 8 in memory). */
+export const DEFAULT_KEEP_VERSIONS = 10
+
+export async function vacuum (options: VacuumOptions): Promise<VacuumSummary> {
+  const started = performance.now()
+  const busy = (reason: string): VacuumSummary => {
+    options.onProgress?.(`vacuum: ${reason}; not vacuuming`)
+    return { bronzeDates: [], bronzeFiles: 0, bronzeKept: null, goldFiles: [], manifests: [], removedBefore: null, elapsedMs: performance.now() - started, busy: reason }
+  }
+  if (options.lock === false) return await vacuumNow(options, started)
+  const lockOptions = typeof options.lock === 'object' ? options.lock : {}
+  const batch = await acquireLock(batchLockPath(options.dataDir), { purpose: 'vacuum', onProgress: options.onProgress, ...lockOptions })
+  if (!batch.acquired) return busy(batch.reason)
+  try {
+    const compact = await acquireLock(compactionLockPath(options.dataDir), { purpose: 'vacuum', onProgress: options.onProgress, ...lockOptions })
+    if (!compact.acquired) return busy(compact.reason)
+    try {
+      return await vacuumNow(options, started)
+    } finally {
+      await compact.lock.release()
+    }
+  } finally {
+    await batch.lock.release()
+  }
+}
+
+async function vacuumNow (options: VacuumOptions, started: number): Promise<VacuumSummary> {
+  const { dataDir, now, onProgress } = options
+  const dry = options.dryRun === true
+  const keepVersions = Math.max(1, options.keepVersions ?? DEFAULT_KEEP_VERSIONS)
+  const summary: VacuumSummary = { bronzeDates: [], bronzeFiles: 0, bronzeKept: null, goldFiles: [], manifests: [], removedBefore: await readBronzeRetention(dataDir), elapsedMs: 0 }
+  const live = await readManifest(dataDir)
+  if (live === null) {
+    onProgress?.('vacuum: no gold manifest yet; nothing is settled, nothing removed')
+    summary.elapsedMs = performance.now() - started
+    return summary
+  }
+
+  // bronze: whole dates past retention, oldest first, while settled in the live manifest
+  const retainBefore = Math.floor((now - options.retainMs) / DAY_MS) * DAY_MS
+  const completeUntil = live.complete_until === null ? -Infinity : Date.parse(live.complete_until)
+  const frozen = summary.removedBefore ?? -Infinity
+  const byDate = new Map<string, Map<number, string[]>>()
+  for (const [hour, files] of await listBronzeHours(dataDir, -Infinity, retainBefore)) {
+    const date = utcDate(hour)
+    if (!byDate.has(date)) byDate.set(date, new Map())
+    byDate.get(date)!.set(hour, files)
+  }
+  let removedBefore = summary.removedBefore
+  const remove: string[] = []
+  for (const date of [...byDate.keys()].sort()) {
+    const day = Date.parse(date + 'T00:00:00Z')
+    const hours = byDate.get(date)!
+    let reason: string | null = null
+    if (day + DAY_MS > completeUntil) reason = 'not yet built into gold'
+    else if (day >= frozen) {
+      const recorded = live.built_from?.[date]
+      for (let h = day; h < day + DAY_MS && reason === null; h += HOUR_MS) {
+        const fp = bronzeFingerprint((hours.get(h) ?? []).map((path) => ({ path })))
+        if ((recorded?.[utcHour(h)] ?? '') !== fp) reason = `bronze of ${utcHour(h)}:00 changed since gold was built (a late file); the next batch run rebuilds it`
+      }
+    }
+    // before the retention mark: gold for it is final; whatever arrived since is past retention
+    if (reason !== null) {
+      summary.bronzeKept = { date, reason }
+      onProgress?.(`vacuum: keeping bronze from ${date} on: ${reason}`)
+      break
+    }
+    remove.push(date)
+    summary.bronzeFiles += [...hours.values()].reduce((n, f) => n + f.length, 0)
+    removedBefore = Math.max(removedBefore ?? -Infinity, day + DAY_MS)
+  }
+  if (remove.length > 0 && !dry) {
+    // the mark first: a crash halfway leaves dates that the batch job already treats as frozen
+    await writeBronzeRetention(dataDir, removedBefore as number)
+    for (const date of remove) await rm(join(bronzeEventsDir(dataDir), `date=${date}`), { recursive: true, force: true })
+  }
+  summary.bronzeDates = remove
+  summary.removedBefore = removedBefore
+  if (remove.length > 0) onProgress?.(`vacuum: ${dry ? 'would remove' : 'removed'} bronze of ${remove.length} date(s) (${remove[0]} … ${remove[remove.length - 1]}), ${summary.bronzeFiles} files`)
+
+  // gold: files no manifest among the last keepVersions versions lists
+  const keep = new Set(listedFiles(live))
+  const history = await listManifestHistory(dataDir)
+  const oldestKept = live.version - keepVersions + 1
+  for (const v of history) {
+    if (v < oldestKept || v > live.version) continue
+    const m = await readManifestVersion(dataDir, v)
+    if (m !== null) for (const f of listedFiles(m)) keep.add(f)
+  }
+  for (const table of ['hourly_metrics', 'daily_metrics']) {
+    const root = join(goldDir(dataDir), table)
+    for (const abs of await walk(root)) {
+      const rel = relative(dataDir, abs).split(sep).join('/')
+      const name = abs.slice(abs.lastIndexOf(sep) + 1)
+      // temp files: we hold the batch lock, so no run is writing; these are left by crashes
+      if (keep.has(rel) || (!rel.endsWith('.parquet') && !isTempName(name))) continue
+      if (!dry) await rm(abs, { force: true })
+      summary.goldFiles.push(rel)
+    }
+    if (!dry) await removeEmptyDirs(root)
+  }
+  for (const v of history) {
+    if (v >= oldestKept) continue
+    if (!dry) await rm(manifestHistoryPath(dataDir, v), { force: true })
+    summary.manifests.push(v)
+  }
+  if (summary.goldFiles.length > 0 || summary.manifests.length > 0) {
+    onProgress?.(`vacuum: ${dry ? 'would remove' : 'removed'} ${summary.goldFiles.length} gold file(s) no manifest from v${Math.max(1, oldestKept)} to v${live.version} lists, and ${summary.manifests.length} old manifest(s)`)
+  }
+  summary.elapsedMs = performance.now() - started
+  return summary
+}
+
+async function walk (dir: string): Promise<string[]> {
+  let entries
+  try {
+    entries = await readdir(dir, { withFileTypes: true })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+  const out: string[] = []
+  for (const e of entries) {
+    const p = join(dir, e.name)
+    if (e.isDirectory()) out.push(...await walk(p))
+    else if (e.isFile()) out.push(p)
+  }
+  return out
+}
+
+async function removeEmptyDirs (root: string): Promise<void> {
+  let entries
+  try {
+    entries = await readdir(root, { withFileTypes: true })
+  } catch {
+    return
+  }
+  for (const e of entries) {
+    if (!e.isDirectory()) continue
+    const p = join(root, e.name)
+    await removeEmptyDirs(p)
+    try {
+      await rmdir(p)
+    } catch {
+      // not empty
+    }
+  }
+}
