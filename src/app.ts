@@ -13,7 +13,7 @@ import { MergingMetricsService, WindowChangeHub, withWindowChanges } from './mer
 import { type DeadLetter, HOUR_MS, iso, MINUTE_MS, type SpeedStore } from './model/index.js'
 import { replayBronze } from './replay.js'
 import { seedHistory } from './seed.js'
-import { MemorySpeedStore, RedisSpeedStore, SpeedPipeline } from './speed/index.js'
+import { CosmosSpeedStore, MemorySpeedStore, RedisSpeedStore, SpeedPipeline } from './speed/index.js'
 
 export interface AppOptions {
   /** the clock (tests move it); default Date.now */
@@ -66,7 +66,9 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
     cleanups.push(() => gold.close())
     const store: SpeedStore = opts.store ?? (config.store === 'redis'
       ? new RedisSpeedStore({ url: config.redisUrl, keyPrefix: config.redisPrefix, retentionMs: config.retentionMs, dedupWindowMs: config.dedupWindowMs, now })
-      : new MemorySpeedStore({ retentionMs: config.retentionMs, dedupWindowMs: config.dedupWindowMs, now }))
+      : config.store === 'cosmos'
+        ? await CosmosSpeedStore.open({ endpoint: config.cosmosEndpoint, key: config.cosmosKey, database: config.cosmosDatabase, container: config.cosmosContainer, retentionMs: config.retentionMs, dedupWindowMs: config.dedupWindowMs, now })
+        : new MemorySpeedStore({ retentionMs: config.retentionMs, dedupWindowMs: config.dedupWindowMs, now }))
     if (opts.store === undefined) cleanups.push(() => store.close())
 
     // An empty speed store is rebuilt for the retention before going live: from Kafka by the

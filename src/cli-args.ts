@@ -19,7 +19,7 @@ const FLAGS: Record<Exclude<Command, 'help' | 'version'>, Record<string, FlagSpe
     port: { key: 'port', type: 'string', help: 'TCP port (HOURGLASS_PORT, default 3000; 0 picks a free one)' },
     host: { key: 'host', type: 'string', help: 'interface to listen on (HOURGLASS_HOST, default 127.0.0.1)' },
     source: { key: 'source', type: 'string', help: 'synthetic | kafka | file:PATH (JSON Lines) | none (HOURGLASS_SOURCE, default synthetic)' },
-    store: { key: 'store', type: 'string', help: 'speed store: memory | redis (HOURGLASS_STORE, default memory)' },
+    store: { key: 'store', type: 'string', help: 'speed store: memory | redis | cosmos (HOURGLASS_STORE, default memory; cosmos reads HOURGLASS_COSMOS_ENDPOINT, _KEY, _DATABASE, _CONTAINER)' },
     brokers: { key: 'kafkaBrokers', type: 'string', help: 'Kafka brokers, host:port,… (HOURGLASS_KAFKA_BROKERS, default 127.0.0.1:9092)' },
     topics: { key: 'kafkaTopics', type: 'string', help: 'topics to consume, comma-separated (HOURGLASS_KAFKA_TOPICS, default events)' },
     group: { key: 'kafkaGroup', type: 'string', help: 'Kafka consumer group (HOURGLASS_KAFKA_GROUP, default hourglass-speed)' },

@@ -11,7 +11,7 @@ export const Config = Type.Object({
   dataDir: Type.String({ minLength: 1, default: './data' }),
   /** synthetic | kafka | file:PATH | none */
   source: Type.String({ pattern: '^(synthetic|kafka|none|file:.+)$', default: 'synthetic' }),
-  store: Type.Union([Type.Literal('memory'), Type.Literal('redis')], { default: 'memory' }),
+  store: Type.Union([Type.Literal('memory'), Type.Literal('redis'), Type.Literal('cosmos')], { default: 'memory' }),
   /** host:port, comma-separated */
   kafkaBrokers: Type.String({ pattern: '^\\s*[^\\s,]+(\\s*,\\s*[^\\s,]+)*\\s*$', default: '127.0.0.1:9092' }),
   kafkaTopics: Type.Array(Type.String({ pattern: '^[A-Za-z0-9._-]{1,249}$' }), { minItems: 1, default: ['events'] }),
@@ -20,6 +20,12 @@ export const Config = Type.Object({
   redisUrl: Type.String({ pattern: '^rediss?://.+', default: 'redis://127.0.0.1:6379' }),
   /** the hash tag of every Redis key: `{hg}:…` */
   redisPrefix: Type.String({ pattern: '^[^{}\\s]+$', default: 'hg' }),
+  /** Azure Cosmos DB for --store cosmos (the Cosmos DB emulator's address by default) */
+  cosmosEndpoint: Type.String({ pattern: '^https?://.+', default: 'https://127.0.0.1:8081/' }),
+  /** the account key: from the environment only (HOURGLASS_COSMOS_KEY), never a flag, never logged */
+  cosmosKey: Type.String({ default: '' }),
+  cosmosDatabase: Type.String({ minLength: 1, default: 'hourglass' }),
+  cosmosContainer: Type.String({ minLength: 1, default: 'speed' }),
   retentionMs: Type.Integer({ minimum: 60_000, default: 3_600_000 }), // one hour
   allowedLatenessMs: Type.Integer({ minimum: 0, default: 60_000 }), // one minute
   dedupWindowMs: Type.Integer({ minimum: 0, default: 300_000 }), // five minutes
@@ -58,6 +64,10 @@ const KINDS: Record<ConfigKey, Kind> = {
   dlqTopic: 'string',
   redisUrl: 'string',
   redisPrefix: 'string',
+  cosmosEndpoint: 'string',
+  cosmosKey: 'string',
+  cosmosDatabase: 'string',
+  cosmosContainer: 'string',
   retentionMs: 'duration',
   allowedLatenessMs: 'duration',
   dedupWindowMs: 'duration',
@@ -160,7 +170,11 @@ export function loadConfig (
     const unit = KINDS[key] === 'duration' ? ' (milliseconds)' : ''
     throw new ConfigError(`${where} is not valid: ${expected(key) ?? first.message + unit}`)
   }
-  return config as Config
+  const c = config as Config
+  if (c.store === 'cosmos' && c.cosmosKey === '') {
+    throw new ConfigError(`${envName('cosmosKey')} is required with ${origins.store?.name ?? envName('store')}=cosmos (the account key; it is read from the environment only)`)
+  }
+  return c
 }
 
 /** HOURGLASS_* variables that name no setting (a typo such as HOURGLASS_PROT), for a warning at start. */

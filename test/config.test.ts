@@ -105,7 +105,7 @@ const BAD_VALUES: Array<{ what: string, variable: string, value: string, says: R
   { what: 'an unknown log level', variable: 'HOURGLASS_LOG_LEVEL', value: 'loud', says: /one of fatal, error, warn, info, debug, trace, silent/ },
   { what: 'a rate that is not a number', variable: 'HOURGLASS_SYNTHETIC_RATE', value: 'fast', says: /not a number/ },
   { what: 'a zero rate', variable: 'HOURGLASS_SYNTHETIC_RATE', value: '0', says: /greater than 0/ },
-  { what: 'an unknown store', variable: 'HOURGLASS_STORE', value: 'cosmos', says: /memory, redis/ },
+  { what: 'an unknown store', variable: 'HOURGLASS_STORE', value: 'postgres', says: /memory, redis/ },
   { what: 'a broker list with a blank entry', variable: 'HOURGLASS_KAFKA_BROKERS', value: 'a:9092,,b:9092', says: /host:port, comma-separated/ },
   { what: 'no topics at all', variable: 'HOURGLASS_KAFKA_TOPICS', value: ' , ', says: /topic names/ },
   { what: 'a topic name with a space', variable: 'HOURGLASS_KAFKA_TOPICS', value: 'events,my events', says: /topic names/ },
@@ -199,4 +199,13 @@ test('without the typed flag names, a flag is named after its key', () => {
 
 test('HOURGLASS_* variables that name no setting are reported (a typo is not silently ignored)', () => {
   assert.deepEqual(unknownVariables({ HOURGLASS_PROT: '1', HOURGLASS_PORT: '1', PATH: '/bin', HOURGLASS_RETENTION: '1h' }), ['HOURGLASS_PROT'])
+})
+
+test('--store cosmos needs HOURGLASS_COSMOS_KEY from the environment, and names it when missing', () => {
+  assert.throws(() => loadConfig({ HOURGLASS_STORE: 'cosmos' }), (err: unknown) => err instanceof ConfigError && /^HOURGLASS_COSMOS_KEY is required with HOURGLASS_STORE=cosmos/.test(err.message))
+  const c = loadConfig({ HOURGLASS_STORE: 'cosmos', HOURGLASS_COSMOS_KEY: 'k', HOURGLASS_COSMOS_DATABASE: 'db1' })
+  assert.equal(c.store, 'cosmos')
+  assert.equal(c.cosmosDatabase, 'db1')
+  assert.equal(c.cosmosContainer, 'speed')
+  assert.equal(envName('cosmosKey'), 'HOURGLASS_COSMOS_KEY')
 })

@@ -338,7 +338,9 @@ async function buildDateFromBronze (conn: Conn, dataDir: string, plan: DatePlan,
       })
       return { ...out, fingerprints }
     } catch (err) {
-      if (attempt >= 3 || !MISSING_FILE.test((err as Error).message)) throw err
+      // compaction works hour by hour, so under load a date may need several tries
+      if (attempt >= 10 || !MISSING_FILE.test((err as Error).message)) throw err
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt))
       hours = await listBronzeHours(dataDir, plan.from, plan.to)
     }
   }
