@@ -1,6 +1,8 @@
 // What the Kafka modules share: the broker list, the kafkajs client, and kafkajs's own log lines
 // mapped onto a pino-like logger (object first, then the message).
-import { Kafka, logLevel, type LogEntry, type RetryOptions } from 'kafkajs'
+import net, { type Socket } from 'node:net'
+import tls from 'node:tls'
+import { type ISocketFactory, Kafka, logLevel, type LogEntry, type RetryOptions } from 'kafkajs'
 
 /** The part of a pino logger the Kafka modules use. */
 export interface KafkaLog {
@@ -26,6 +28,11 @@ export interface KafkaClientOptions {
   log?: KafkaLog // errors to stderr
   logLevel?: KafkaLogLevel // 'error'
   retry?: RetryOptions
+  /**
+   * every socket the client opens is kept here while open, so that its owner can end the ones
+   * kafkajs loses track of (see trackingSocketFactory)
+   */
+  sockets?: Set<Socket>
 }
 
 /** '127.0.0.1:9092, other:9092' → ['127.0.0.1:9092', 'other:9092'] */
@@ -50,6 +57,26 @@ export function createKafka (options: KafkaClientOptions): Kafka {
       else if (level === logLevel.WARN) log.warn(obj, message)
       else log.info(obj, message)
     },
-    ...(options.retry === undefined ? {} : { retry: options.retry })
+    ...(options.retry === undefined ? {} : { retry: options.retry }),
+    ...(options.sockets === undefined ? {} : { socketFactory: trackingSocketFactory(options.sockets) })
   })
+}
+
+/**
+ * kafkajs's own socket factory, plus a set of the open sockets. Why: kafkajs 2.2.4 loses track of
+ * connections. When a fetch fails with a closed connection (a broker restart), the consumer
+ * group removes that broker from the cluster's pool without disconnecting it, but keeps using it
+ * as the group coordinator; its next heartbeat reconnects it, and disconnect() never ends that
+ * connection: its socket and its request queue's timer keep a stopped consumer's process alive.
+ */
+function trackingSocketFactory (sockets: Set<Socket>): ISocketFactory {
+  return ({ host, port, ssl, onConnect }) => {
+    const socket = ssl
+      ? tls.connect(Object.assign({ host, port }, !net.isIP(host) ? { servername: host } : {}, ssl), onConnect)
+      : net.connect({ host, port }, onConnect)
+    socket.setKeepAlive(true, 60_000) // as kafkajs does
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+    return socket
+  }
 }

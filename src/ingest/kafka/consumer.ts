@@ -17,9 +17,11 @@
 // position and the store's compare-and-set rejects overlapping writers; the seeks avoid re-reading.
 //
 // Errors. A handler that throws leaves the batch unresolved: kafkajs retries it (its `retry`
-// options), and after the retries restarts the consumer, which rejoins and seeks as above. A
-// crash that kafkajs will not restart from rejects `done`. stop() lets the batch in hand finish,
-// commits what was handled and disconnects.
+// options), and after the retries restarts the consumer, which rejoins and seeks as above. After
+// a crash that kafkajs will not restart from, the source restarts it when the crash means that no
+// broker answered (a broker restart), and otherwise rejects `done`. stop() lets the batch in hand
+// finish, commits what was handled and disconnects.
+import type { Socket } from 'node:net'
 import type { Admin, Consumer, EachBatchPayload, Kafka, RetryOptions } from 'kafkajs'
 import type { BatchHandler, RawRecord, RecordSource } from '../source.js'
 import { createKafka, type KafkaLog, type KafkaLogLevel, STDERR_LOG } from './client.js'
@@ -66,6 +68,8 @@ export interface RebuildPartition {
 export const DEFAULT_TOPICS: readonly string[] = ['events']
 export const DEFAULT_GROUP = 'hourglass-speed'
 const REBUILD_SLACK_MS = 5 * 60_000
+/** crashes that mean "no broker answered" (kafkajs restarts after some of them, not after all) */
+const BROKERS_GONE = new Set(['KafkaJSGroupCoordinatorNotFound', 'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSBrokerNotFound', 'KafkaJSRequestTimeoutError'])
 
 const tpKey = (topic: string, partition: number): string => topic + '\u0000' + partition
 
@@ -80,6 +84,8 @@ export class KafkaSource implements RecordSource {
   readonly #log: KafkaLog
   readonly #commitIntervalMs: number
   readonly #heartbeatMs: number
+  /** the client's open sockets: disconnect() ends those kafkajs forgot (client.ts, trackingSocketFactory) */
+  readonly #sockets = new Set<Socket>()
   /** the next offset to read per partition: stored + 1, a rebuild offset, or handled + 1 */
   readonly #next = new Map<string, bigint>()
   /** handled + 1 and not yet committed */
@@ -94,6 +100,9 @@ export class KafkaSource implements RecordSource {
   #stopping = false
   #stopped: Promise<void> | null = null
   #lastCommit = 0
+  /** restarts after crashes kafkajs does not restart from (since the last join), and the pending one */
+  #crashRestarts = 0
+  #restartTimer: NodeJS.Timeout | undefined
   #resolve!: () => void
   #reject!: (err: unknown) => void
 
@@ -109,7 +118,8 @@ export class KafkaSource implements RecordSource {
       brokers: options.brokers,
       clientId: options.clientId ?? 'hourglass',
       log: this.#log,
-      logLevel: options.logLevel ?? 'error'
+      logLevel: options.logLevel ?? 'error',
+      sockets: this.#sockets
     })
     this.#consumer = this.#kafka.consumer({
       groupId: this.groupId,
@@ -143,17 +153,33 @@ export class KafkaSource implements RecordSource {
       await this.#readPositions()
       await this.#consumer.subscribe({ topics: [...this.topics], fromBeginning: true })
       this.#consumer.on(this.#consumer.events.GROUP_JOIN, ({ payload }) => this.#onJoin(payload.memberAssignment))
-      this.#consumer.on(this.#consumer.events.CRASH, ({ payload }) => {
-        if (payload.restart) return // restartOnFailure has logged it; the consumer rejoins and seeks again
-        this.#log.error({ err: payload.error, groupId: this.groupId }, 'kafka consumer crashed and will not restart')
-        this.#reject(payload.error)
-      })
-      await this.#consumer.run({
+      const run = (): Promise<void> => this.#consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 1,
         eachBatch: (payload) => this.#eachBatch(payload, handler)
       })
+      this.#consumer.on(this.#consumer.events.CRASH, ({ payload }) => {
+        if (payload.restart) return // restartOnFailure has logged it; the consumer rejoins and seeks again
+        if (!this.#stopping && BROKERS_GONE.has(payload.error.name)) {
+          // kafkajs gives up for good when no broker answers while it looks for the group
+          // coordinator (a broker restart, with one broker): it calls that non-retriable and
+          // does not restart. The crash has disconnected the consumer; run it again, later.
+          const delayMs = Math.min(10_000, 1000 * 2 ** this.#crashRestarts++)
+          this.#log.warn({ err: payload.error, groupId: this.groupId, delayMs }, 'kafka consumer lost the brokers; restarting it')
+          this.#restartTimer = setTimeout(() => {
+            if (this.#stopping) return
+            run().catch((err: unknown) => {
+              this.#log.error({ err, groupId: this.groupId }, 'kafka consumer could not be restarted')
+              this.#reject(err)
+            })
+          }, delayMs)
+          return
+        }
+        this.#log.error({ err: payload.error, groupId: this.groupId }, 'kafka consumer crashed and will not restart')
+        this.#reject(payload.error)
+      })
+      await run()
     } catch (err) {
       await this.#disconnect()
       throw err
@@ -173,6 +199,7 @@ export class KafkaSource implements RecordSource {
   stop (): Promise<void> {
     this.#stopped ??= (async () => {
       this.#stopping = true
+      clearTimeout(this.#restartTimer)
       if (this.#started) {
         await this.#commit(true)
         await this.#consumer.stop().catch((err: unknown) => this.#log.warn({ err }, 'kafka consumer did not stop cleanly'))
@@ -186,6 +213,26 @@ export class KafkaSource implements RecordSource {
   async #disconnect (): Promise<void> {
     await this.#consumer.disconnect().catch(() => undefined)
     await this.#admin.disconnect().catch(() => undefined)
+    await this.#endForgottenSockets()
+  }
+
+  /**
+   * End the sockets kafkajs still holds after disconnect() (client.ts, trackingSocketFactory): the
+   * connection it forgot keeps its socket and a request-queue timer that re-arms itself every few
+   * milliseconds, either of which keeps the process alive. Closed from our side, the broker closes
+   * too and kafkajs's own 'end' handler disconnects that connection, timer included; a socket
+   * that does not close in time is destroyed with an error, which its 'error' handler handles alike.
+   */
+  async #endForgottenSockets (): Promise<void> {
+    const left = [...this.#sockets]
+    if (left.length === 0) return
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.all(left.map((socket) => new Promise((resolve) => { socket.once('close', resolve); socket.end() }))),
+      new Promise((resolve) => { timer = setTimeout(resolve, 2000) })
+    ])
+    clearTimeout(timer)
+    for (const socket of this.#sockets) socket.destroy(new Error('kafka source stopped'))
   }
 
   /** Stored positions of every partition, and where a partition without one (or an empty store) starts. */
@@ -233,6 +280,7 @@ export class KafkaSource implements RecordSource {
     for (const [topic, partitions] of Object.entries(assignment)) for (const partition of partitions) assigned.push({ topic, partition })
     this.#assigned = new Set(assigned.map((a) => tpKey(a.topic, a.partition)))
     this.#joined = true
+    this.#crashRestarts = 0
     for (const { topic, partition } of assigned) {
       const next = this.#next.get(tpKey(topic, partition))
       if (next !== undefined) this.#consumer.seek({ topic, partition, offset: next.toString() })
