@@ -188,6 +188,7 @@ async function serveCommand (config: Config): Promise<number> {
     ''
   ].join('\n'))
 
+  let failed = false
   await new Promise<void>((resolveStop) => {
     const stop = (signal: string): void => {
       log.info({ signal }, 'stopping')
@@ -195,7 +196,14 @@ async function serveCommand (config: Config): Promise<number> {
     }
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
+    // a source that dies for good (e.g. a crash kafkajs will not restart from) must not leave a
+    // process that serves ever staler windows: stop with an error so a supervisor restarts it
+    app.source?.done.catch((err: unknown) => {
+      log.error({ err }, 'the source stopped with an error; shutting down')
+      failed = true
+      resolveStop()
+    })
   })
   await app.close()
-  return 0
+  return failed ? 1 : 0
 }
