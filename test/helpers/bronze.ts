@@ -5,21 +5,10 @@ import type { HourglassEvent } from '../../src/model/event.js'
 import { addEvent, emptyPartials, type PartialRow, type Partials } from '../../src/model/partials.js'
 import type { Filters } from '../../src/model/query.js'
 import { HOUR_MS } from '../../src/model/time.js'
+import { prng } from '../../src/ingest/synthetic.js'
 
 const TYPES = ['view', 'view', 'view', 'click', 'click', 'purchase', 'search']
 const REGIONS = ['eu-west', 'us-east', 'ap-south']
-
-/** A small deterministic PRNG (mulberry32). */
-export function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 export class EventMaker {
   #rand: () => number
