@@ -18,53 +18,18 @@ import { spawn } from 'node:child_process'
 import https from 'node:https'
 import { createServer } from 'node:net'
 import { createRequire } from 'node:module'
-import { parseArgs } from 'node:util'
-import { type ApplyBatch, emptyPartials, MINUTE_MS, type PartialRow } from '../src/model/index.js'
+import { type ApplyBatch, MINUTE_MS } from '../src/model/index.js'
+import { batchShape, EVENTS_PER_ROW, makeBatch as makeStoreBatch, pct } from './store-batches.js'
 import { CosmosSpeedStore, type CosmosSpeedStoreOptions } from '../src/speed/index.js'
 
-const { values: args } = parseArgs({
-  options: {
-    batches: { type: 'string', default: '8' },
-    deltas: { type: 'string', default: '100' },
-    bins: { type: 'string', default: '30' },
-    partitions: { type: 'string', default: '4' }
-  }
-})
-const batches = Number(args.batches)
-const deltasPerBatch = Number(args.deltas)
-const binsPerDelta = Number(args.bins)
-const partitions = Number(args.partitions)
-const EVENTS_PER_ROW = 10
+const shape = batchShape({ batches: 8, deltas: 100, bins: 30, partitions: 4 })
+const batches = shape.batches
+const deltasPerBatch = shape.deltas
+const binsPerDelta = shape.bins
+const partitions = shape.partitions
 
 const now = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS
-const types = Array.from({ length: 20 }, (_, i) => `type_${i}`)
-const regions = Array.from({ length: 10 }, (_, i) => `region-${i}`)
-
-function makeBatch (i: number, partition: number, windowsFrom: number): ApplyBatch {
-  const deltas: PartialRow[] = []
-  for (let d = 0; d < deltasPerBatch; d++) {
-    const k = (i * deltasPerBatch + d) % (types.length * regions.length)
-    const partials = emptyPartials()
-    partials.events = EVENTS_PER_ROW
-    partials.latency_count = EVENTS_PER_ROW
-    partials.latency_sum = 37.25 + d
-    partials.revenue_cents = d * 13
-    for (let b = 0; b < binsPerDelta; b++) partials.response.set(300 + b * 3 + (d % 5), 1 + (b % 3))
-    deltas.push({
-      window_start: windowsFrom + (d % 5) * MINUTE_MS,
-      event_type: types[k % types.length] as string,
-      region: regions[Math.floor(k / types.length) % regions.length] as string,
-      partials
-    })
-  }
-  const dedupKeys = Array.from({ length: deltasPerBatch * EVENTS_PER_ROW }, (_, j) => `${windowsFrom}|p${partition}-b${i}-e${j}`)
-  return { deltas, position: { topic: 'events', partition, offset: String(i * 1000) }, dedupKeys, watermark: windowsFrom, maxEventTime: windowsFrom + 4 * MINUTE_MS }
-}
-
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  return Number((s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0).toFixed(3))
-}
+const makeBatch = (i: number, partition: number, windowsFrom: number): ApplyBatch => makeStoreBatch(shape, i, partition, windowsFrom)
 
 /** p50 / p99 of `n` runs, and the requests and request units one run takes */
 async function timed (store: CosmosSpeedStore, n: number, fn: () => Promise<unknown>): Promise<Record<string, number>> {
