@@ -7,24 +7,9 @@ import { dirname } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { buildClientSchema, getIntrospectionQuery, type IntrospectionQuery, printSchema } from 'graphql'
 import { buildServer } from '../src/api/server.js'
-import type { MetricsService } from '../src/merger/types.js'
+import { standIn } from './write-openapi.js'
 
 export const GRAPHQL_SCHEMA_PATH = fileURLToPath(new URL('../openapi/schema.graphql', import.meta.url))
-
-function notUsed (): never {
-  throw new Error('the stand-in service is not used to read the GraphQL schema')
-}
-
-const standIn: MetricsService = {
-  limits: { maxBuckets: 1, maxRangeDays: 1, maxFilterValues: 1, retentionMs: 1 },
-  query: notUsed,
-  live: notUsed,
-  dimensions: notUsed,
-  quality: notUsed,
-  deadLetters: notUsed,
-  readiness: notUsed,
-  status: notUsed
-}
 
 /** The served schema as SDL, the way GraphiQL and client generators see it. */
 export async function buildGraphqlSchemaText (): Promise<string> {

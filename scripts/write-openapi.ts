@@ -10,10 +10,11 @@ import type { MetricsService } from '../src/merger/types.js'
 export const OPENAPI_PATH = fileURLToPath(new URL('../openapi/openapi.json', import.meta.url))
 
 function notUsed (): never {
-  throw new Error('the stand-in service is not used to build the OpenAPI document')
+  throw new Error('the stand-in service is never called: the API documents depend only on the routes')
 }
 
-const standIn: MetricsService = {
+/** A MetricsService that is never called, for building the server to read its contracts (OpenAPI, GraphQL SDL). */
+export const standIn: MetricsService = {
   limits: { maxBuckets: 1, maxRangeDays: 1, maxFilterValues: 1, retentionMs: 1 },
   query: notUsed,
   live: notUsed,

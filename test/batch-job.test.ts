@@ -15,88 +15,20 @@ import { Db } from '../src/batch/duckdb.js'
 import { GoldReader } from '../src/batch/gold-reader.js'
 import { manifestPath, parseManifest, readManifest } from '../src/batch/manifest.js'
 import type { HourglassEvent } from '../src/model/event.js'
-import type { PartialRow, Partials } from '../src/model/partials.js'
-import { addEvent, emptyPartials, finalise } from '../src/model/partials.js'
+import type { Partials } from '../src/model/partials.js'
+import { finalise } from '../src/model/partials.js'
 import type { Filters } from '../src/model/query.js'
 import { HOUR_MS, MINUTE_MS } from '../src/model/time.js'
-import { prng } from '../src/ingest/synthetic.js'
+import { assertRowsEqual, EventMaker, expected as expectedBuckets, Feed } from './helpers/bronze.js'
 
 const T0 = Date.UTC(2024, 4, 1, 0, 0, 0)
 const H = (n: number): number => T0 + n * HOUR_MS
 const LATENESS = MINUTE_MS
-const TYPES = ['view', 'view', 'view', 'click', 'click', 'purchase', 'search']
-const REGIONS = ['eu-west', 'us-east', 'ap-south']
-
-const rand = prng(7)
-let nextId = 0
-
-/** n events with event times in [from, to), some optional fields absent. */
-function makeEvents (n: number, from: number, to: number): HourglassEvent[] {
-  const out: HourglassEvent[] = []
-  for (let k = 0; k < n; k++) {
-    const type = TYPES[Math.floor(rand() * TYPES.length)] as string
-    const e: HourglassEvent = {
-      event_id: `ev-${nextId++}`,
-      ts: from + Math.floor(rand() * (to - from)),
-      event_type: type,
-      region: REGIONS[Math.floor(rand() * REGIONS.length)] as string
-    }
-    if (rand() < 0.7) e.processing_time = Math.round(rand() * 200_000) / 1000
-    const r = rand()
-    if (r < 0.03) e.response_time = 0
-    else if (r < 0.85) e.response_time = Math.exp(4 + 1.1 * (rand() + rand() + rand() - 1.5))
-    if (type === 'purchase' && rand() < 0.9) e.revenue_cents = Math.floor(rand() * 50_000)
-    if (rand() < 0.5) e.user_id = `u-${Math.floor(rand() * 100)}`
-    out.push(e)
-  }
-  return out
-}
-
-/** Feeds a sink like a two-partition topic: offsets per partition count up from 0. */
-class Feed {
-  readonly offsets = [0, 0]
-  readonly all: HourglassEvent[] = []
-  constructor (readonly sink: BronzeSink) {}
-  add (events: HourglassEvent[], partitionOf = (_e: HourglassEvent, k: number) => k % 2): void {
-    events.forEach((e, k) => {
-      const p = partitionOf(e, k)
-      this.sink.add(e, { topic: 'events', partition: p, offset: String(this.offsets[p]!++) })
-      this.all.push(e)
-    })
-  }
-}
-
-/** Brute force: dedup by (event_id, ts), then partials per (hour, type, region) for [from, to). */
-function expected (events: HourglassEvent[], from: number, to: number, filters: Filters = {}): Map<string, Partials> {
-  const seen = new Set<string>()
-  const out = new Map<string, Partials>()
-  for (const e of events) {
-    const id = `${e.event_id}\u0000${e.ts}`
-    if (seen.has(id)) continue
-    seen.add(id)
-    if (e.ts < from || e.ts >= to) continue
-    if (filters.event_type !== undefined && !filters.event_type.includes(e.event_type)) continue
-    if (filters.region !== undefined && !filters.region.includes(e.region)) continue
-    const key = `${Math.floor(e.ts / HOUR_MS) * HOUR_MS}|${e.event_type}|${e.region}`
-    let p = out.get(key)
-    if (p === undefined) out.set(key, p = emptyPartials())
-    addEvent(p, e)
-  }
-  return out
-}
-
-function assertRowsEqual (rows: PartialRow[], want: Map<string, Partials>): void {
-  const got = new Map(rows.map((r) => [`${r.window_start}|${r.event_type}|${r.region}`, r.partials]))
-  assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort())
-  for (const [key, w] of want) {
-    const g = got.get(key) as Partials
-    assert.equal(g.events, w.events, key)
-    assert.equal(g.latency_count, w.latency_count, key)
-    assert.equal(g.revenue_cents, w.revenue_cents, key)
-    assert.ok(Math.abs(g.latency_sum - w.latency_sum) <= 1e-9 * Math.max(1, Math.abs(w.latency_sum)), `${key} latency_sum ${g.latency_sum} vs ${w.latency_sum}`)
-    assert.deepEqual(new Map([...g.response].sort((a, b) => a[0] - b[0])), new Map([...w.response].sort((a, b) => a[0] - b[0])), key)
-  }
-}
+const maker = new EventMaker(7)
+const makeEvents = (n: number, from: number, to: number): HourglassEvent[] => maker.make(n, from, to)
+/** Brute force over hours. */
+const expected = (events: HourglassEvent[], from: number, to: number, filters: Filters = {}): Map<string, Partials> =>
+  expectedBuckets(events, from, to, HOUR_MS, filters)
 
 async function manifestText (dataDir: string): Promise<string> {
   const text = await readFile(manifestPath(dataDir), 'utf8')

@@ -29,6 +29,7 @@ export class EventMaker {
       if (r < 0.03) e.response_time = 0
       else if (r < 0.85) e.response_time = Math.exp(4 + 1.1 * (rand() + rand() + rand() - 1.5))
       if (type === 'purchase' && rand() < 0.9) e.revenue_cents = Math.floor(rand() * 50_000)
+      if (rand() < 0.5) e.user_id = `u-${Math.floor(rand() * 100)}`
       out.push(e)
     }
     return out
