@@ -134,18 +134,40 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
         logLevel: kafkaLogLevel(config.logLevel)
       })
       : await makeSource(config, dataDir, now)
+    // The store lost its state while running (Redis restarted empty): the pipeline forgets what it
+    // processed and the store is rebuilt for the retention, from Kafka by the consumer's rewind
+    // (the batch in hand is not acknowledged and comes again), otherwise from bronze as at start.
+    // Until the rebuild has caught up, the store's coverage is unknown: answers report the gap.
+    const rebuildLostStore = async (): Promise<void> => {
+      await pipeline.reset()
+      if (source instanceof KafkaSource) {
+        await source.rebuild()
+        return
+      }
+      await sink.flush()
+      const from = now() - config.retentionMs
+      const replayed = await replayBronze({ dataDir, db, store, config, from, to: now() + 5 * MINUTE_MS, now })
+      await store.setCoveredFrom(from)
+      progress(`speed: the ${store.kind} store lost its state; rebuilt from bronze, ${replayed.toLocaleString('en-US')} events since ${iso(from)}`)
+    }
     const handle = async (batch: RawBatch): Promise<void> => {
       const key = batch.topic + '\u0000' + batch.partition
       if (deadLetters !== null) inHand.set(key, batch)
       let result
       try {
         result = await pipeline.process(batch, now())
+        if (result.storeLost) {
+          log.warn({ topic: batch.topic, partition: batch.partition, store: store.kind }, 'the speed store lost its state (no position where batches were applied); rebuilding it')
+          await rebuildLostStore()
+          if (source instanceof KafkaSource) return
+          result = await pipeline.process(batch, now())
+        }
       } finally {
         inHand.delete(key)
       }
       // Another writer moved the store's position twice under this batch: it is not counted, so it
       // must not be acknowledged either; the source hands it out again.
-      if (!result.applied && result.received > 0) throw new Error(`speed store position of ${batch.topic}/${batch.partition} moved under the batch; it will be retried`)
+      if (!result.applied && result.handled > 0) throw new Error(`speed store position of ${batch.topic}/${batch.partition} moved under the batch; it will be retried`)
       for (const { event, offset } of result.valid) sink.add(event, { topic: batch.topic, partition: batch.partition, offset }, now())
     }
 

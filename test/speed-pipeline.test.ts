@@ -167,11 +167,12 @@ test('pipeline: a batch whose events are all invalid still moves the position', 
 })
 
 test('pipeline: when apply fails, nothing is counted and the retried batch counts once, not as duplicates', async (t) => {
-  const inner = new MemorySpeedStore({ now: () => NOW })
+  const inner = new MemorySpeedStore({ now: () => NOW, keepsDedupKeys: true })
   t.after(() => inner.close())
   let fail = true
   const flaky: SpeedStore = {
     kind: 'flaky',
+    keepsDedupKeys: true,
     apply: async (b: ApplyBatch) => { if (fail) { fail = false; throw new Error('store down') } return inner.apply(b) },
     query: (...a) => inner.query(...a),
     coverage: () => inner.coverage(),
@@ -205,7 +206,7 @@ test('pipeline: concurrent process calls are serialised', async (t) => {
 })
 
 test('pipeline: a duplicate of an event applied before a restart is still dropped (the store keeps dedup keys)', async (t) => {
-  const store = new MemorySpeedStore({ now: () => NOW })
+  const store = new MemorySpeedStore({ now: () => NOW, keepsDedupKeys: true }) // as a store that outlives the process
   t.after(() => store.close())
   const first = setup({ store }).pipeline
   await first.process(batchOf([wire('a', T + 5 * M), wire('b', T + 5 * M)], 0), NOW)
@@ -232,4 +233,47 @@ test('pipeline: two consumers that both held a partition during a rebalance coun
   assert.equal(r.skipped, 5, 'the records b counted are skipped after re-reading the position')
   assert.equal(await totalEvents(store), 15)
   assert.equal(await store.position('events', 0), '14')
+})
+
+test('pipeline: a store that lost its state is reported, not written to; after reset() the replay rebuilds it without counting twice', async (t) => {
+  // a store that can be emptied under the pipeline, as Redis restarted without its data
+  let inner = new MemorySpeedStore({ now: () => NOW })
+  t.after(() => inner.close())
+  const wiped: SpeedStore = {
+    kind: 'wipeable',
+    keepsDedupKeys: false,
+    apply: (b) => inner.apply(b),
+    query: (...a) => inner.query(...a),
+    coverage: () => inner.coverage(),
+    position: (...a) => inner.position(...a),
+    setCoveredFrom: (x) => inner.setCoveredFrom(x),
+    seen: (keys) => inner.seen(keys),
+    changeToken: (...a) => inner.changeToken(...a),
+    close: () => inner.close()
+  }
+  const { pipeline, invalid } = setup({ store: wiped })
+  const ev = (i: number) => wire(`w${i}`, T + 5 * M + i * 1000)
+  const values = [ev(0), ev(1), 'bad', ev(3), ev(1), ev(5), ev(6), ev(7), 'bad too', ev(9)]
+  assert.equal((await pipeline.process(batchOf(values.slice(0, 5), 0), NOW)).applied, true)
+  const before = pipeline.counts()
+  assert.deepEqual(before, { received: 5, valid: 4, invalid: 1, invalid_by_reason: { not_json: 1 }, duplicates: 1, late: 0 })
+
+  await inner.close()
+  inner = new MemorySpeedStore({ now: () => NOW }) // emptied
+  const lost = await pipeline.process(batchOf(values.slice(5), 5), NOW)
+  assert.equal(lost.storeLost, true)
+  assert.equal(lost.applied, false)
+  assert.equal(await inner.position('events', 0), null, 'nothing written to the emptied store')
+  assert.deepEqual(pipeline.counts(), before, 'nothing counted')
+
+  await pipeline.reset()
+  const replay = await pipeline.process(batchOf(values, 0), NOW) // the source rewound to the retention
+  assert.equal(replay.applied, true)
+  assert.equal(replay.storeLost, false)
+  assert.equal(replay.handled, 10)
+  assert.equal(replay.received, 5, 'only the records not counted before')
+  assert.deepEqual(pipeline.counts(), { received: 10, valid: 8, invalid: 2, invalid_by_reason: { not_json: 2 }, duplicates: 1, late: 0 })
+  assert.deepEqual(invalid.map((d) => d.raw), ['bad', 'bad too'], 'each dead letter sent once')
+  assert.equal(await totalEvents(inner), 7, 'the rebuilt store holds every distinct valid event once')
+  assert.equal(await inner.position('events', 0), '9')
 })

@@ -56,6 +56,7 @@ export function withWindowChanges (store: SpeedStore, hub: Pick<WindowChangeHub,
       if (applied) hub.publish(changedWindows(batch))
       return applied
     },
+    keepsDedupKeys: store.keepsDedupKeys,
     query: (from, to, filters) => store.query(from, to, filters),
     coverage: () => store.coverage(),
     position: (topic, partition) => store.position(topic, partition),

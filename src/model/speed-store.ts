@@ -52,6 +52,14 @@ export interface Coverage {
 export interface SpeedStore {
   readonly kind: string
   /**
+   * Whether the store records dedup keys for processes to come (ApplyBatch.dedupKeys, seen). A
+   * store that outlives its writer (Redis, Cosmos DB) does: a restarted or new consumer asks it.
+   * One that lives and dies with its single writer (memory) need not: every key it could hold,
+   * the writer's own in-memory dedup has already seen, so the pipeline neither builds the keys
+   * nor asks (seen() must still answer correctly for what was recorded).
+   */
+  readonly keepsDedupKeys: boolean
+  /**
    * Apply one batch. Idempotent: a batch whose position is not newer than the last one applied
    * for its (topic, partition), or whose `previous` is not the stored position, changes nothing.
    * Returns true when it was applied.

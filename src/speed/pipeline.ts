@@ -8,7 +8,15 @@
 // not returned again. A batch's counts and dead letters are committed only when the store
 // applied the batch; when the apply fails (throws), dedup and window state are rolled back too,
 // so the same batch can be retried. onInvalid (the dead-letter topic) is called before the
-// apply, so a crash in between may send a dead letter twice, never zero times.
+// apply, so a crash in between may send a dead letter twice, never zero times (within one process,
+// a batch retried after a failed apply does not send its dead letters again).
+//
+// A store that lost its state. When the store no longer holds the position of a partition this
+// pipeline applied batches to (Redis restarted empty), the batch is not applied and the result
+// says `storeLost`: the caller resets the pipeline (reset()) and has the source rebuild the store
+// from the retention. Records handled again after a reset are windowed again but not counted
+// again, and their dead letters are not sent again: the counters keep their own high-water offset
+// per partition, which reset() leaves alone.
 import {
   type DeadLetter, dedupKey, type HourglassEvent, type InvalidReason, parseEvent, type QualityCounts,
   type QualitySource, type SpeedStore
@@ -57,6 +65,9 @@ export interface ProcessResult {
   applied: boolean
   /** records skipped because this partition had already been processed up to them */
   skipped: number
+  /** records processed (not skipped), counted or not */
+  handled: number
+  /** of those, the records counted: not handled by this process before (see reset()) */
   received: number
   invalid: number
   duplicates: number
@@ -64,6 +75,8 @@ export interface ProcessResult {
   deltas: number
   watermark: number | null
   maxEventTime: number | null
+  /** the store has lost its state: it holds no position for a partition this pipeline applied to */
+  storeLost: boolean
 }
 
 /** Dead letters kept in memory are for display: raw text longer than this is cut. */
@@ -73,13 +86,21 @@ const decoder = new TextDecoder()
 
 export class SpeedPipeline implements QualitySource {
   readonly #store: SpeedStore
-  readonly #dedup: Deduplicator
-  readonly #windows: MinuteWindows
+  #dedup: Deduplicator
+  #windows: MinuteWindows
+  readonly #dedupWindowMs: number
+  readonly #allowedLatenessMs: number
+  /** whether the store remembers dedup keys for other processes (ApplyBatch.dedupKeys, seen) */
+  readonly #storeDedup: boolean
   readonly #keep: number
   readonly #onInvalid: SpeedPipelineOptions['onInvalid']
   readonly #onApplied: SpeedPipelineOptions['onApplied']
   /** last processed offset per topic + partition */
   readonly #processed = new Map<string, bigint>()
+  /** last counted offset per topic + partition (not reset: a record handled again is not counted again) */
+  readonly #counted = new Map<string, bigint>()
+  /** last offset per topic + partition whose dead letters onInvalid has taken (none is sent twice by this process) */
+  readonly #sent = new Map<string, bigint>()
   readonly #counts: QualityCounts = { received: 0, valid: 0, invalid: 0, invalid_by_reason: {}, duplicates: 0, late: 0 }
   /** ring buffer of the newest dead letters */
   readonly #dead: DeadLetter[] = []
@@ -88,8 +109,11 @@ export class SpeedPipeline implements QualitySource {
 
   constructor (options: SpeedPipelineOptions) {
     this.#store = options.store
-    this.#dedup = new Deduplicator({ windowMs: options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS })
-    this.#windows = new MinuteWindows({ allowedLatenessMs: options.allowedLatenessMs ?? DEFAULT_ALLOWED_LATENESS_MS })
+    this.#storeDedup = options.store.keepsDedupKeys
+    this.#dedupWindowMs = options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS
+    this.#allowedLatenessMs = options.allowedLatenessMs ?? DEFAULT_ALLOWED_LATENESS_MS
+    this.#dedup = new Deduplicator({ windowMs: this.#dedupWindowMs })
+    this.#windows = new MinuteWindows({ allowedLatenessMs: this.#allowedLatenessMs })
     this.#keep = options.deadLetterKeep ?? 1000
     this.#onInvalid = options.onInvalid
     this.#onApplied = options.onApplied
@@ -98,6 +122,21 @@ export class SpeedPipeline implements QualitySource {
   /** Process one consumed batch at wall-clock time `now`. Calls are serialised. */
   process (batch: InputBatch, now: number): Promise<ProcessResult> {
     const run = this.#tail.then(() => this.#process(batch, now))
+    this.#tail = run.catch(() => undefined)
+    return run
+  }
+
+  /**
+   * Forget what was processed: positions, dedup and windows (the watermark too), after the store
+   * lost its state and before the source replays the retention. The counters stay. Serialised
+   * with process().
+   */
+  reset (): Promise<void> {
+    const run = this.#tail.then(() => {
+      this.#processed.clear()
+      this.#dedup = new Deduplicator({ windowMs: this.#dedupWindowMs })
+      this.#windows = new MinuteWindows({ allowedLatenessMs: this.#allowedLatenessMs })
+    })
     this.#tail = run.catch(() => undefined)
     return run
   }
@@ -123,16 +162,22 @@ export class SpeedPipeline implements QualitySource {
 
   async #process (batch: InputBatch, now: number): Promise<ProcessResult> {
     const result = await this.#attempt(batch, now)
-    if (result.applied || result.received === 0) return result
-    // The store's position moved under us (another consumer owned this partition for a while, or
-    // the store was replaced): read it again, skip what is already counted, and try once more.
-    this.#processed.delete(batch.topic + '\u0000' + batch.partition)
+    if (result.applied || result.handled === 0) return result
+    // The store's position moved under us (another consumer owned this partition for a while):
+    // read it again, skip what is already counted, and try once more. No position at all where
+    // this pipeline had applied batches: the store lost its state (the caller rebuilds it).
+    const key = batch.topic + '\u0000' + batch.partition
+    const known = this.#processed.get(key)
+    this.#processed.delete(key)
+    if (known !== undefined && known >= 0n && (await this.#store.position(batch.topic, batch.partition)) === null) {
+      return { ...result, storeLost: true }
+    }
     return await this.#attempt(batch, now)
   }
 
   async #attempt (batch: InputBatch, now: number): Promise<ProcessResult> {
     const { topic, partition, records } = batch
-    const result: ProcessResult = { valid: [], applied: false, skipped: 0, received: 0, invalid: 0, duplicates: 0, late: 0, deltas: 0, watermark: this.#windows.watermark, maxEventTime: this.#windows.maxEventTime }
+    const result: ProcessResult = { valid: [], applied: false, skipped: 0, handled: 0, received: 0, invalid: 0, duplicates: 0, late: 0, deltas: 0, watermark: this.#windows.watermark, maxEventTime: this.#windows.maxEventTime, storeLost: false }
     const last = records[records.length - 1]
     if (last === undefined) return result
     const key = topic + '\u0000' + partition
@@ -143,6 +188,8 @@ export class SpeedPipeline implements QualitySource {
       this.#processed.set(key, done)
     }
     const lastOffset = parseOffset(last.offset)
+    const counted = this.#counted.get(key) ?? -1n
+    const sentUpTo = this.#sent.get(key) ?? -1n
 
     const byReason: Partial<Record<InvalidReason, number>> = {}
     const dead: DeadLetter[] = []
@@ -151,42 +198,54 @@ export class SpeedPipeline implements QualitySource {
     this.#dedup.begin()
     this.#windows.begin()
     try {
-      // offsets within a batch ascend: compare only while the batch may overlap what was processed
+      // offsets within a batch ascend: compare only while the batch may overlap what was processed,
+      // and (after a reset) while it may overlap what was counted
       let overlap = parseOffset((records[0] as InputRecord).offset) <= done
+      let again = parseOffset((records[0] as InputRecord).offset) <= counted
       const admitted: HourglassEvent[] = []
+      /** how many of `admitted` were counted before (they come first) */
+      let admittedAgain = 0
       for (const record of records) {
         if (overlap) {
           if (parseOffset(record.offset) <= done) { result.skipped++; continue }
           overlap = false
         }
-        result.received++
+        result.handled++
+        if (again && parseOffset(record.offset) > counted) again = false
+        if (!again) result.received++
         const v = parseEvent(record.value, now)
         if (!v.ok) {
+          if (again) continue // counted, kept and sent to the dead-letter sink before the reset
           result.invalid++
           byReason[v.reason] = (byReason[v.reason] ?? 0) + 1
           const raw = typeof record.value === 'string' ? record.value : decoder.decode(record.value)
           const letter: DeadLetter = { reason: v.reason, detail: v.detail, raw, source: { topic, partition, offset: record.offset }, at: now }
           dead.push(letter)
-          if (this.#onInvalid !== undefined) sending.push(this.#onInvalid(letter))
+          if (this.#onInvalid !== undefined && parseOffset(record.offset) > sentUpTo) sending.push(this.#onInvalid(letter))
           continue
         }
         const e = v.event
-        result.valid.push({ event: e, offset: record.offset })
-        if (!this.#dedup.admit(e.event_id, e.ts)) result.duplicates++
-        else admitted.push(e)
+        if (!again) result.valid.push({ event: e, offset: record.offset })
+        if (this.#dedup.admit(e.event_id, e.ts)) {
+          admitted.push(e)
+          if (again) admittedAgain++
+        } else if (!again) result.duplicates++
       }
       // every dead letter of the batch is handed over (e.g. acknowledged by the dead-letter topic) before the apply
       if (sending.length > 0) await Promise.all(sending)
+      if (lastOffset > sentUpTo) this.#sent.set(key, lastOffset)
       // Duplicates of events that earlier batches applied, which this process may not have seen
-      // (it restarted, or the partition moved here): the store remembers their keys.
-      const keys = admitted.map((e) => dedupKey(e.event_id, e.ts))
+      // (it restarted, or the partition moved here): a store that outlives the process remembers
+      // their keys. One that does not (memory) could only hold keys this pipeline's dedup has seen.
+      const keys = this.#storeDedup ? admitted.map((e) => dedupKey(e.event_id, e.ts)) : []
       const seen = keys.length === 0 ? [] : await this.#store.seen(keys)
       const fresh: string[] = []
-      admitted.forEach((e, i) => {
-        if (seen[i] === true) { result.duplicates++; return }
-        fresh.push(keys[i] as string)
-        if (!this.#windows.add(e)) result.late++
-      })
+      for (let i = 0; i < admitted.length; i++) {
+        const e = admitted[i] as HourglassEvent
+        if (seen[i] === true) { if (i >= admittedAgain) result.duplicates++; continue }
+        if (this.#storeDedup) fresh.push(keys[i] as string)
+        if (!this.#windows.add(e) && i >= admittedAgain) result.late++
+      }
       const deltas = this.#windows.drain()
       const watermark = this.#windows.watermark
       const maxEventTime = this.#windows.maxEventTime
@@ -195,7 +254,7 @@ export class SpeedPipeline implements QualitySource {
         deltas,
         position: { topic, partition, offset: last.offset },
         previous: done < 0n ? null : done.toString(),
-        dedupKeys: fresh,
+        ...(fresh.length === 0 ? {} : { dedupKeys: fresh }),
         ...(watermark === null ? {} : { watermark }),
         ...(maxEventTime === null ? {} : { maxEventTime })
       })
@@ -209,7 +268,7 @@ export class SpeedPipeline implements QualitySource {
       this.#windows.rollback()
       throw err
     }
-    if (!result.applied && result.received > 0) {
+    if (!result.applied && result.handled > 0) {
       // not applied although it held new records: the caller retries after re-reading the position
       this.#dedup.rollback()
       this.#windows.rollback()
@@ -218,6 +277,7 @@ export class SpeedPipeline implements QualitySource {
     this.#dedup.commit()
     this.#windows.commit()
     if (lastOffset > done) this.#processed.set(key, lastOffset)
+    if (result.applied && lastOffset > counted) this.#counted.set(key, lastOffset)
     if (result.applied) this.#commitCounts(result, byReason, dead)
     return result
   }

@@ -4,16 +4,24 @@ import type { ApplyBatch, Coverage, Filters, PartialRow, SpeedStore } from '../.
 
 export class GatedStore implements SpeedStore {
   readonly kind: string
+  readonly keepsDedupKeys: boolean
   readonly #inner: SpeedStore
   #free: number
   #open!: () => void
-  readonly #gate: Promise<void>
+  #gate: Promise<void>
   /** an apply is waiting at the gate */
   waiting = false
 
   constructor (inner: SpeedStore, free: number) {
     this.#inner = inner
     this.kind = inner.kind
+    this.keepsDedupKeys = inner.keepsDedupKeys
+    this.#free = free
+    this.#gate = new Promise((resolve) => { this.#open = resolve })
+  }
+
+  /** close the gate again: `free` more applies pass, then they wait for open() */
+  hold (free: number): void {
     this.#free = free
     this.#gate = new Promise((resolve) => { this.#open = resolve })
   }

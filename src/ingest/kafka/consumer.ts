@@ -16,6 +16,12 @@
 // Correctness never depends on the seeks: the pipeline skips records at or below the stored
 // position and the store's compare-and-set rejects overlapping writers; the seeks avoid re-reading.
 //
+// A store that loses its state while the source runs (Redis restarted empty) is rebuilt the same
+// way: rebuild() forgets every position, reads the store's again and rewinds what it no longer
+// holds, as at a start (onRebuild, then onCaughtUp). The batch in hand when rebuild() is called
+// is not acknowledged: the seeks make kafkajs drop what it had fetched, and the rewound partitions
+// are read again from the rebuild offsets.
+//
 // Errors. A handler that throws leaves the batch unresolved: kafkajs retries it (its `retry`
 // options), and after the retries restarts the consumer, which rejoins and seeks as above. After
 // a crash that kafkajs will not restart from, the source restarts it when the crash means that no
@@ -100,6 +106,9 @@ export class KafkaSource implements RecordSource {
   #stopping = false
   #stopped: Promise<void> | null = null
   #lastCommit = 0
+  /** counts rebuild() calls: a batch handled across one is not acknowledged */
+  #generation = 0
+  #rebuildRunning: Promise<void> | null = null
   /** restarts after crashes kafkajs does not restart from (since the last join), and the pending one */
   #crashRestarts = 0
   #restartTimer: NodeJS.Timeout | undefined
@@ -184,6 +193,30 @@ export class KafkaSource implements RecordSource {
       await this.#disconnect()
       throw err
     }
+  }
+
+  /**
+   * The store lost its state: forget every position, read the store's again, rewind what it does
+   * not hold to rebuildFrom() (as at a start on an empty store) and seek the partitions assigned
+   * here. Call it from the handler; the batch in hand is then not acknowledged. Calls made while
+   * one runs share it.
+   */
+  rebuild (): Promise<void> {
+    this.#rebuildRunning ??= (async () => {
+      this.#generation++
+      this.#next.clear()
+      this.#uncommitted.clear()
+      this.#rebuilding.clear()
+      this.#rebuilt = []
+      await this.#readPositions()
+      for (const key of this.#assigned) {
+        const [topic, partition] = key.split('\u0000') as [string, string]
+        const next = this.#next.get(key)
+        if (next !== undefined && !this.#stopping) this.#consumer.seek({ topic, partition: Number(partition), offset: next.toString() })
+      }
+      this.#checkCaughtUp()
+    })().finally(() => { this.#rebuildRunning = null })
+    return this.#rebuildRunning
   }
 
   /** Stop fetching (all topics) until resume(); the batch in hand still finishes. */
@@ -335,6 +368,7 @@ export class KafkaSource implements RecordSource {
     }
     const last = (records[records.length - 1] as RawRecord).offset
 
+    const generation = this.#generation
     const beat = setInterval(() => {
       heartbeat().catch((err: unknown) => this.#log.info({ err, topic, partition }, 'kafka heartbeat during a batch failed'))
     }, this.#heartbeatMs)
@@ -346,6 +380,7 @@ export class KafkaSource implements RecordSource {
     } finally {
       clearInterval(beat)
     }
+    if (generation !== this.#generation) return // rebuild() rewound the partitions: nothing of this batch is acknowledged
     resolveOffset(last)
     const key = tpKey(topic, partition)
     const next = BigInt(last) + 1n

@@ -249,6 +249,7 @@ async function eachLimit<T> (items: readonly T[], limit: number, fn: (item: T) =
 
 export class CosmosSpeedStore implements SpeedStore {
   readonly kind = 'cosmos'
+  readonly keepsDedupKeys = true
   readonly retentionMs: number
   readonly #now: () => number
   readonly #dedupWindowMs: number

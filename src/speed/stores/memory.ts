@@ -15,6 +15,11 @@ export interface MemorySpeedStoreOptions {
   sweepIntervalMs?: number // ten seconds
   /** how long dedup keys are remembered, by the clock */
   dedupWindowMs?: number // five minutes
+  /**
+   * ask the pipeline for dedup keys (SpeedStore.keepsDedupKeys); default false: in one process the
+   * pipeline's own dedup has seen them all. Tests that stand two pipelines on one store set it.
+   */
+  keepsDedupKeys?: boolean
 }
 
 export const DEFAULT_RETENTION_MS = 3_600_000
@@ -24,6 +29,7 @@ const rowKey = (eventType: string, region: string): string => eventType + '\u000
 
 export class MemorySpeedStore implements SpeedStore {
   readonly kind = 'memory'
+  readonly keepsDedupKeys: boolean
   readonly retentionMs: number
   readonly #now: () => number
   /** window_start → (event_type, region) → row */
@@ -50,6 +56,7 @@ export class MemorySpeedStore implements SpeedStore {
     this.#now = options.now ?? Date.now
     this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS
     this.#dedupWindowMs = options.dedupWindowMs ?? 300_000
+    this.keepsDedupKeys = options.keepsDedupKeys ?? false
     this.#timer = setInterval(() => this.#evict(), options.sweepIntervalMs ?? 10_000)
     this.#timer.unref()
   }

@@ -239,6 +239,7 @@ function assertString (what: string, v: unknown): asserts v is string {
 
 export class RedisSpeedStore implements SpeedStore {
   readonly kind = 'redis'
+  readonly keepsDedupKeys = true
   readonly retentionMs: number
   readonly keyPrefix: string
   readonly #client: Redis
