@@ -36,6 +36,22 @@ test('instants: ISO-8601 with or without a zone, epoch ms; impossible dates refu
   for (const [input, expected] of table) assert.equal(parseInstant(input), expected, JSON.stringify(input))
 })
 
+test('instants in the canonical form (toISOString) read exactly, hour after hour, and invalid ones in that form are refused', () => {
+  let x = 12345
+  const rand = (): number => { x = (x * 1103515245 + 12345) % 2147483648; return x / 2147483648 }
+  let t = Date.UTC(2025, 11, 31, 22, 0, 0)
+  for (let i = 0; i < 20_000; i++) {
+    t += Math.floor(rand() * 2000) // through hour, day, month and year changes
+    assert.equal(parseInstant(new Date(t).toISOString()), t)
+    if (i % 1000 === 0) assert.equal(parseInstant(new Date(t - 7 * 86_400_000).toISOString()), t - 7 * 86_400_000, 'an older hour in between')
+  }
+  const bad = ['2026-02-30T12:00:00.000Z', '2026-01-20T24:00:00.000Z', '2026-01-20T12:60:00.000Z', '2026-01-20T12:00:60.000Z', '2026-01-2xT12:00:00.000Z', '2026-01-20T12:0a:00.000Z', '2026-01-20T12:00:00.0x0Z']
+  for (const text of bad) {
+    assert.equal(parseInstant('2026-01-20T12:30:00.000Z'), Date.UTC(2026, 0, 20, 12, 30))
+    assert.equal(parseInstant(text), null, text)
+  }
+})
+
 test('validation: each rule has its stable reason code', () => {
   const table: [unknown, string][] = [
     [[1, 2], 'not_object'],

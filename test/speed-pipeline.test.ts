@@ -277,3 +277,14 @@ test('pipeline: a store that lost its state is reported, not written to; after r
   assert.equal(await totalEvents(inner), 7, 'the rebuilt store holds every distinct valid event once')
   assert.equal(await inner.position('events', 0), '9')
 })
+
+test('pipeline: without collectValid the events are not returned, and the counters are the same', async (t) => {
+  const store = new MemorySpeedStore({ now: () => NOW })
+  t.after(() => store.close())
+  const pipeline = new SpeedPipeline({ store, collectValid: false })
+  const r = await pipeline.process(batchOf([wire('a', T + 5 * M), wire('a', T + 5 * M), 'bad', wire('b', T + 6 * M)], 0), NOW)
+  assert.equal(r.applied, true)
+  assert.deepEqual(r.valid, [])
+  assert.equal(r.validCount, 3)
+  assert.deepEqual(pipeline.counts(), { received: 4, valid: 3, invalid: 1, invalid_by_reason: { not_json: 1 }, duplicates: 1, late: 0 })
+})

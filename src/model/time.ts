@@ -59,6 +59,47 @@ function daysInMonth (y: number, m: number): number {
 export function parseInstant (value: unknown): number | null {
   if (typeof value === 'number') return Number.isFinite(value) && Number.isInteger(value) ? value : null
   if (typeof value !== 'string' || value.length === 0 || value.length > 40) return null
+  return canonicalInstant(value) ?? parseText(value)
+}
+
+/** Two or three decimal digits at `at`, or -1. */
+function digits (s: string, at: number, n: number): number {
+  let v = 0
+  for (let i = at; i < at + n; i++) {
+    const c = s.charCodeAt(i) - 48
+    if (c < 0 || c > 9) return -1
+    v = v * 10 + c
+  }
+  return v
+}
+
+/** the last canonical hour seen ("2026-01-05T12") and its epoch ms */
+let hourPrefix = ''
+let hourStart = 0
+
+/**
+ * The form producers send almost always, `YYYY-MM-DDTHH:MM:SS.sssZ` (toISOString), read without
+ * the regular expression: the hour part is read once by parseText and kept (an event stream stays
+ * in one hour for a long while), the rest from its digits. undefined: not in that form, or not a
+ * valid instant (parseText then decides and explains nothing more than null).
+ */
+function canonicalInstant (v: string): number | undefined {
+  if (v.length !== 24 || v.charCodeAt(10) !== 84 || v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58 || v.charCodeAt(19) !== 46 || v.charCodeAt(23) !== 90) return undefined
+  const mi = digits(v, 14, 2)
+  const sec = digits(v, 17, 2)
+  const ms = digits(v, 20, 3)
+  if (mi < 0 || mi > 59 || sec < 0 || sec > 59 || ms < 0) return undefined
+  if (hourPrefix.length === 0 || !v.startsWith(hourPrefix)) {
+    const prefix = v.slice(0, 13)
+    const start = parseText(prefix + ':00:00.000Z')
+    if (start === null) return undefined
+    hourPrefix = prefix
+    hourStart = start
+  }
+  return hourStart + mi * 60_000 + sec * 1000 + ms
+}
+
+function parseText (value: string): number | null {
   const m = ISO_INSTANT.exec(value)
   if (m === null) return EPOCH_MS.test(value) ? Number(value) : null
   const y = Number(m[1]); const mo = Number(m[2]); const d = Number(m[3])

@@ -50,6 +50,8 @@ export interface SpeedPipelineOptions {
   onInvalid?: (deadLetter: DeadLetter) => void | Promise<void>
   /** called after every store.apply with its duration (ms) and the number of deltas */
   onApplied?: (ms: number, deltaCount: number) => void
+  /** return the valid events in ProcessResult.valid (for a bronze sink fed from this pipeline) */
+  collectValid?: boolean // true
 }
 
 /** A valid event and the offset of the record it came from. */
@@ -59,7 +61,7 @@ export interface ValidRecord {
 }
 
 export interface ProcessResult {
-  /** every valid event of the records not processed before, duplicates and late ones included (for bronze) */
+  /** every valid event of the records not counted before, duplicates and late ones included (for bronze; empty unless collectValid) */
   valid: ValidRecord[]
   /** whether the store applied the batch */
   applied: boolean
@@ -69,6 +71,8 @@ export interface ProcessResult {
   handled: number
   /** of those, the records counted: not handled by this process before (see reset()) */
   received: number
+  /** of those, the valid records (duplicates and late ones included) */
+  validCount: number
   invalid: number
   duplicates: number
   late: number
@@ -95,6 +99,7 @@ export class SpeedPipeline implements QualitySource {
   readonly #keep: number
   readonly #onInvalid: SpeedPipelineOptions['onInvalid']
   readonly #onApplied: SpeedPipelineOptions['onApplied']
+  readonly #collectValid: boolean
   /** last processed offset per topic + partition */
   readonly #processed = new Map<string, bigint>()
   /** last counted offset per topic + partition (not reset: a record handled again is not counted again) */
@@ -117,6 +122,7 @@ export class SpeedPipeline implements QualitySource {
     this.#keep = options.deadLetterKeep ?? 1000
     this.#onInvalid = options.onInvalid
     this.#onApplied = options.onApplied
+    this.#collectValid = options.collectValid ?? true
   }
 
   /** Process one consumed batch at wall-clock time `now`. Calls are serialised. */
@@ -177,7 +183,7 @@ export class SpeedPipeline implements QualitySource {
 
   async #attempt (batch: InputBatch, now: number): Promise<ProcessResult> {
     const { topic, partition, records } = batch
-    const result: ProcessResult = { valid: [], applied: false, skipped: 0, handled: 0, received: 0, invalid: 0, duplicates: 0, late: 0, deltas: 0, watermark: this.#windows.watermark, maxEventTime: this.#windows.maxEventTime, storeLost: false }
+    const result: ProcessResult = { valid: [], applied: false, skipped: 0, handled: 0, received: 0, validCount: 0, invalid: 0, duplicates: 0, late: 0, deltas: 0, watermark: this.#windows.watermark, maxEventTime: this.#windows.maxEventTime, storeLost: false }
     const last = records[records.length - 1]
     if (last === undefined) return result
     const key = topic + '\u0000' + partition
@@ -225,7 +231,10 @@ export class SpeedPipeline implements QualitySource {
           continue
         }
         const e = v.event
-        if (!again) result.valid.push({ event: e, offset: record.offset })
+        if (!again) {
+          result.validCount++
+          if (this.#collectValid) result.valid.push({ event: e, offset: record.offset })
+        }
         if (this.#dedup.admit(e.event_id, e.ts)) {
           admitted.push(e)
           if (again) admittedAgain++
@@ -285,7 +294,7 @@ export class SpeedPipeline implements QualitySource {
   #commitCounts (r: ProcessResult, byReason: Partial<Record<InvalidReason, number>>, dead: DeadLetter[]): void {
     const c = this.#counts
     c.received += r.received
-    c.valid += r.valid.length
+    c.valid += r.validCount
     c.invalid += r.invalid
     c.duplicates += r.duplicates
     c.late += r.late
