@@ -6,6 +6,7 @@ import { MemorySpeedStore, SpeedPipeline } from '../src/speed/index.js'
 const T = Date.UTC(2026, 0, 1, 12)
 const M = 60_000
 const NOW = T + 10 * M
+const H = 60 * M
 
 const wire = (id: string, ts: number, more: Record<string, unknown> = {}): string =>
   JSON.stringify({ event_id: id, timestamp: new Date(ts).toISOString(), event_type: 'click', region: 'us-east', processing_time: 5, response_time: 120, ...more })
@@ -287,4 +288,19 @@ test('pipeline: without collectValid the events are not returned, and the counte
   assert.deepEqual(r.valid, [])
   assert.equal(r.validCount, 3)
   assert.deepEqual(pipeline.counts(), { received: 4, valid: 3, invalid: 1, invalid_by_reason: { not_json: 1 }, duplicates: 1, late: 0 })
+})
+
+test('pipeline: a rewound partition read after another one has reached now is not late (lateness per partition)', async (t) => {
+  const store = new MemorySpeedStore({ now: () => NOW + H, retentionMs: 2 * H })
+  t.after(() => store.close())
+  const pipeline = new SpeedPipeline({ store })
+  const hour = (prefix: string) => Array.from({ length: 60 }, (_, i) => wire(`${prefix}${i}`, T + i * M))
+  // one fetch of a rebuild at a low rate: each partition's whole hour in one batch, one after the other
+  const a = await pipeline.process(batchOf(hour('a'), 0, 'events', 0), NOW + H)
+  const b = await pipeline.process(batchOf(hour('b'), 0, 'events', 1), NOW + H)
+  assert.equal(a.late + b.late, 0)
+  assert.equal(await totalEvents(store), 120)
+  // within one partition, lateness still holds
+  const c = await pipeline.process(batchOf([wire('late', T + 10 * M)], 60, 'events', 1), NOW + H)
+  assert.equal(c.late, 1)
 })

@@ -202,7 +202,7 @@ export class SpeedPipeline implements QualitySource {
     /** onInvalid calls still running: started one per record, so a dead-letter sink may send them together */
     const sending: (void | Promise<void>)[] = []
     this.#dedup.begin()
-    this.#windows.begin()
+    this.#windows.begin(key)
     try {
       // offsets within a batch ascend: compare only while the batch may overlap what was processed,
       // and (after a reset) while it may overlap what was counted

@@ -1,7 +1,14 @@
-// Tumbling one-minute windows with a watermark. watermark = newest event time seen − allowed
-// lateness; an event whose window ends at or before the watermark is late: it is counted, not
-// added (the batch layer counts it). On-time events accumulate as PartialRow deltas per
+// Tumbling one-minute windows with a watermark. An event whose window ends at or before its own
+// partition's newest event time − allowed lateness is late: it is counted, not added (the batch
+// layer counts it). On-time events accumulate as PartialRow deltas per
 // (window_start, event_type, region) until drain() hands them out, once per consumed batch.
+//
+// Why lateness is judged per source partition: partitions are read in batches of their own, and
+// after a rewind (a rebuilt store) one partition may be read up to now before another is read
+// from an hour ago. Judged by the newest event of all partitions, that other partition's whole
+// hour would be late. Per partition, an event is late only when its own stream has moved on.
+// `watermark` (what the store and the answers show) stays the newest event time of all
+// partitions − allowed lateness.
 import { addEvent, emptyPartials, type HourglassEvent, MINUTE_MS, type PartialRow } from '../model/index.js'
 
 export interface WindowsOptions {
@@ -12,7 +19,13 @@ export const DEFAULT_ALLOWED_LATENESS_MS = 60_000
 
 export class MinuteWindows {
   readonly allowedLatenessMs: number
+  /** newest event time of all partitions */
   #maxEventTime = -Infinity
+  /** newest event time per partition, as of the last begin() or commit() */
+  readonly #maxByPartition = new Map<string, number>()
+  /** the partition of the batch in hand ('' outside begin/commit) and its newest event time */
+  #partition = ''
+  #partitionMax = -Infinity
   /** window_start → event_type → region → row (nested: no key strings to build per event) */
   #pending = new Map<number, Map<string, Map<string, PartialRow>>>()
   #savedMax: number | null = null
@@ -23,9 +36,12 @@ export class MinuteWindows {
 
   /** Add one event to its window. Returns false, adding nothing, when the event is late. */
   add (e: HourglassEvent): boolean {
-    if (e.ts > this.#maxEventTime) this.#maxEventTime = e.ts
+    if (e.ts > this.#partitionMax) {
+      this.#partitionMax = e.ts
+      if (e.ts > this.#maxEventTime) this.#maxEventTime = e.ts
+    }
     const start = Math.floor(e.ts / MINUTE_MS) * MINUTE_MS
-    if (start + MINUTE_MS <= this.#maxEventTime - this.allowedLatenessMs) return false
+    if (start + MINUTE_MS <= this.#partitionMax - this.allowedLatenessMs) return false
     let byType = this.#pending.get(start)
     if (byType === undefined) { byType = new Map(); this.#pending.set(start, byType) }
     let byRegion = byType.get(e.event_type)
@@ -39,9 +55,9 @@ export class MinuteWindows {
     return true
   }
 
-  /** true when an event at `ts` would be late now */
+  /** true when an event at `ts` of the current partition would be late now */
   isLate (ts: number): boolean {
-    return Math.floor(ts / MINUTE_MS) * MINUTE_MS + MINUTE_MS <= this.#maxEventTime - this.allowedLatenessMs
+    return Math.floor(ts / MINUTE_MS) * MINUTE_MS + MINUTE_MS <= this.#partitionMax - this.allowedLatenessMs
   }
 
   /** The deltas accumulated since the last drain (the caller owns them), and start afresh. */
@@ -63,19 +79,24 @@ export class MinuteWindows {
     return this.#maxEventTime === -Infinity ? null : this.#maxEventTime
   }
 
-  /** remember the watermark so that rollback() can restore it */
-  begin (): void {
+  /** Start a batch of one source partition (any string naming it); rollback() undoes it. */
+  begin (partition = ''): void {
+    if (this.#partitionMax > -Infinity) this.#maxByPartition.set(this.#partition, this.#partitionMax)
     this.#savedMax = this.#maxEventTime
+    this.#partition = partition
+    this.#partitionMax = this.#maxByPartition.get(partition) ?? -Infinity
   }
 
   commit (): void {
+    if (this.#partitionMax > -Infinity) this.#maxByPartition.set(this.#partition, this.#partitionMax)
     this.#savedMax = null
   }
 
-  /** undo the batch since begin(): restore the watermark and drop the pending deltas */
+  /** undo the batch since begin(): restore the watermarks and drop the pending deltas */
   rollback (): void {
     if (this.#savedMax !== null) this.#maxEventTime = this.#savedMax
     this.#savedMax = null
+    this.#partitionMax = this.#maxByPartition.get(this.#partition) ?? -Infinity
     this.#pending = new Map()
   }
 }
