@@ -5,14 +5,16 @@ import { resolve } from 'node:path'
 import pino, { type Logger } from 'pino'
 import { createObservability, type Observability } from './api/observability.js'
 import { buildServer, type HourglassServer } from './api/server.js'
-import { BronzeSink, Db, GoldReader, markPartitionFinished, readBronzeState, runBatch, type BatchSummary } from './batch/index.js'
+import { BronzeSink, type CompactSummary, Db, GoldReader, readBronzeState, runBatch, type BatchSummary, type VacuumSummary } from './batch/index.js'
 import type { Config } from './config.js'
 import { FileSource, type RawBatch, type RawRecord, type RecordSource, SyntheticSource } from './ingest/index.js'
 import { DeadLetterProducer, KafkaSource, type KafkaLogLevel } from './ingest/kafka/index.js'
-import { MergingMetricsService, WindowChangeHub, withWindowChanges } from './merger/index.js'
+import { MergingMetricsService, reconcileGold, ReconciliationLog, SpeedLedger, WindowChangeHub, withWindowChanges } from './merger/index.js'
 import { type DeadLetter, HOUR_MS, iso, MINUTE_MS, type SpeedStore } from './model/index.js'
+import { BronzeFeed } from './bronze-feed.js'
 import { replayBronze } from './replay.js'
 import { seedHistory } from './seed.js'
+import { Upkeep } from './upkeep.js'
 import { CosmosSpeedStore, MemorySpeedStore, RedisSpeedStore, SpeedPipeline } from './speed/index.js'
 
 export interface AppOptions {
@@ -39,10 +41,16 @@ export interface App {
   source: RecordSource | null
   /** the dead-letter topic's producer (Kafka source only) */
   deadLetters: DeadLetterProducer | null
+  /** the bronze sink's own Kafka consumer (Kafka source only; other sources feed the sink through the speed handler) */
+  bronze: BronzeFeed | null
   /** start consuming the source (resolves once started; see source.done for a finite source) */
   startSource (): Promise<void>
   /** flush bronze, build gold for complete hours and load it */
   runBatchNow (): Promise<BatchSummary>
+  /** merge the small bronze files of finished hours (in turn with the batch job; also on a timer, compactIntervalMs) */
+  compactNow (): Promise<CompactSummary>
+  /** bronze past its retention and unlisted gold removed (in turn with the batch job; also on a timer, vacuumIntervalMs) */
+  vacuumNow (): Promise<VacuumSummary>
   close (): Promise<void>
 }
 
@@ -101,11 +109,29 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
       dedupWindowMs: config.dedupWindowMs,
       allowedLatenessMs: config.allowedLatenessMs,
       deadLetterKeep: config.deadLetterKeep,
+      collectValid: !kafka, // with Kafka, bronze has its own consumer
       onApplied: (ms) => observability.observeApply(ms / 1000),
       ...(deadLetters === null ? {} : { onInvalid: (letter: DeadLetter) => deadLetters.send(letter, original(letter)) })
     })
-    const sink = new BronzeSink({ dataDir, db, flushMs: config.bronzeFlushMs })
+    const sink = new BronzeSink({ dataDir, db, flushMs: config.bronzeFlushMs, maxBuffered: config.bronzeFlushEvents })
     cleanups.push(() => sink.close())
+    // Kafka: bronze has a consumer group of its own, so a slow Parquet write never delays the speed layer
+    const bronze = kafka
+      ? new BronzeFeed({
+        sink,
+        dataDir,
+        now,
+        progress,
+        source: {
+          brokers: config.kafkaBrokers,
+          topics: config.kafkaTopics,
+          groupId: config.kafkaBronzeGroup,
+          startFrom: () => now() - config.bronzeRetentionMs,
+          log: log.child({ component: 'kafka-bronze' }),
+          logLevel: kafkaLogLevel(config.logLevel)
+        }
+      })
+      : null
 
     const service = new MergingMetricsService({
       gold,
@@ -115,7 +141,27 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
       now,
       limits: { maxBuckets: config.maxBuckets, maxRangeDays: config.maxRangeDays, maxFilterValues: config.maxFilterValues, retentionMs: config.retentionMs }
     })
-    const server = buildServer({ service, observability, now, windowChanges, logger: config.logLevel === 'silent' ? false : { level: config.logLevel } })
+    // Reconciliation (issue 5): speed against batch for each hour gold publishes while the speed layer
+    // still holds it; the ledger keeps the store's closed minutes past its retention until then. It
+    // runs at start, after each batch run that published, and every 15 s (for gold other processes
+    // publish, and to read closed minutes before the store evicts them).
+    const reconciliations = new ReconciliationLog()
+    const ledger = new SpeedLedger({ store })
+    let reconciling: Promise<void> = Promise.resolve()
+    const reconcileNow = (): Promise<void> => {
+      reconciling = reconciling.then(async () => {
+        for (const o of await reconcileGold({ gold, ledger, log: reconciliations })) {
+          if (o.comparable) {
+            const r = o.reconciliation
+            log.info({ hour: iso(r.hour), batchVersion: r.batch_version, speedEvents: r.speed_events, batchEvents: r.batch_events, eventsDiff: r.events_diff, revenueDiffCents: r.revenue_diff_cents }, 'reconciled speed against batch')
+          } else log.debug({ hour: iso(o.notComparable.hour), reason: o.notComparable.reason }, 'hour not comparable for reconciliation')
+        }
+      }).catch((err: unknown) => { log.error({ err }, 'reconciliation failed') })
+      return reconciling
+    }
+    await reconcileNow()
+
+    const server = buildServer({ service, observability, now, windowChanges, reconciliations, logger: config.logLevel === 'silent' ? false : { level: config.logLevel } })
     cleanups.push(() => server.close())
 
     const source = kafka
@@ -168,18 +214,23 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
       // Another writer moved the store's position twice under this batch: it is not counted, so it
       // must not be acknowledged either; the source hands it out again.
       if (!result.applied && result.handled > 0) throw new Error(`speed store position of ${batch.topic}/${batch.partition} moved under the batch; it will be retried`)
-      for (const { event, offset } of result.valid) sink.add(event, { topic: batch.topic, partition: batch.partition, offset }, now())
+      if (bronze === null) for (const { event, offset } of result.valid) sink.add(event, { topic: batch.topic, partition: batch.partition, offset }, now())
     }
 
+    // batch, compaction and vacuum take turns (upkeep.ts); compaction and vacuum have timers there
+    const upkeep = new Upkeep({ dataDir, db, config, now, progress, onError: (what, err) => log.error({ err }, `${what} failed`) })
     let batchRunning: Promise<BatchSummary> | null = null
     const runBatchNow = async (): Promise<BatchSummary> => {
       if (batchRunning !== null) return await batchRunning
-      batchRunning = (async () => {
+      batchRunning = upkeep.inTurn(async () => {
         await sink.flush()
         const summary = await runBatch({ dataDir, db, now: now(), allowedLatenessMs: config.allowedLatenessMs, onProgress: progress })
-        if (summary.published) await gold.reload()
+        if (summary.published) {
+          await gold.reload()
+          await reconcileNow()
+        }
         return summary
-      })()
+      })
       try {
         return await batchRunning
       } finally {
@@ -194,6 +245,7 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
       timers.push(setInterval(() => {
         sink.flushIfDue(now()).catch((err: unknown) => log.error({ err }, 'bronze flush failed'))
       }, Math.min(5000, config.bronzeFlushMs)).unref())
+      timers.push(setInterval(() => { void reconcileNow() }, 15_000).unref())
       // The batch runs every batchInterval and also just after each hour becomes complete (hour
       // end + allowed lateness), so B lags the clock as little as the contract allows.
       const scheduleBatch = (): void => {
@@ -206,6 +258,7 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
         }, delay).unref()
       }
       scheduleBatch()
+      upkeep.schedule()
     }
 
     return {
@@ -219,27 +272,36 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
       observability,
       source,
       deadLetters,
+      bronze,
       startSource: async () => {
         if (source === null) return
         await deadLetters?.connect()
         await source.start(handle)
+        // not awaited: joining its group may wait for a dead member's session to expire, and the
+        // speed layer does not wait for bronze (a failure rejects bronze.done)
+        bronze?.start().catch((err: unknown) => log.error({ err }, 'the bronze consumer could not start'))
         if (source instanceof FileSource) {
           // a file read to its end is a finished source: flush it and let the bronze watermark pass it
+          // (the mark goes through the sink, in turn with its flushes' writes of the bronze state)
           source.done.then(async () => {
-            await sink.flush()
-            await markPartitionFinished(dataDir, source.topic, 0)
+            await sink.markFinished(source.topic, 0)
           }).catch((err: unknown) => log.error({ err }, 'file source failed'))
         }
       },
       runBatchNow,
+      compactNow: () => upkeep.compactNow(),
+      vacuumNow: () => upkeep.vacuumNow(),
       close: async () => {
         if (closed) return
         closed = true
         for (const t of timers) clearInterval(t)
         clearTimeout(batchTimer)
         if (source !== null) await source.stop()
+        await bronze?.stop().catch((err: unknown) => log.error({ err }, 'bronze consumer did not stop cleanly'))
         await deadLetters?.close()
         if (batchRunning !== null) await batchRunning.catch(() => undefined)
+        await upkeep.stop()
+        await reconciling
         await sink.flush().catch((err: unknown) => log.error({ err }, 'final bronze flush failed'))
         for (const c of cleanups.reverse()) await c()
       }

@@ -28,6 +28,8 @@ const FLAGS: Record<Exclude<Command, 'help' | 'version'>, Record<string, FlagSpe
     'seed-days': { key: 'seedDays', type: 'string', help: 'days of history to seed into an empty data folder (HOURGLASS_SEED_DAYS, default 7; 0: none)' },
     retention: { key: 'retentionMs', type: 'string', help: 'what the speed layer keeps (HOURGLASS_RETENTION, default 1h)' },
     'batch-interval': { key: 'batchIntervalMs', type: 'string', help: 'how often the batch job runs inside serve (HOURGLASS_BATCH_INTERVAL, default 5m)' },
+    'compact-interval': { key: 'compactIntervalMs', type: 'string', help: 'how often serve compacts bronze (HOURGLASS_COMPACT_INTERVAL, default 1h; 0: never)' },
+    'vacuum-interval': { key: 'vacuumIntervalMs', type: 'string', help: 'how often serve vacuums, keeping HOURGLASS_BRONZE_RETENTION of bronze (HOURGLASS_VACUUM_INTERVAL, default 24h; 0: never)' },
     ...COMMON
   },
   batch: { ...COMMON },
@@ -103,8 +105,8 @@ export function usage (command?: Command): string {
     SUMMARY[command],
     '',
     'Options:',
-    ...Object.entries(flags).map(([name, f]) => `  --${(name + (f.type === 'string' ? ' <value>' : '')).padEnd(22)} ${f.help}`),
-    `  --${'help'.padEnd(22)} show this text`
+    ...Object.entries(flags).map(([name, f]) => `  --${(name + (f.type === 'string' ? ' <value>' : '')).padEnd(24)} ${f.help}`),
+    `  --${'help'.padEnd(24)} show this text`
   ].join('\n')
 }
 

@@ -16,6 +16,8 @@ export const Config = Type.Object({
   kafkaBrokers: Type.String({ pattern: '^\\s*[^\\s,]+(\\s*,\\s*[^\\s,]+)*\\s*$', default: '127.0.0.1:9092' }),
   kafkaTopics: Type.Array(Type.String({ pattern: '^[A-Za-z0-9._-]{1,249}$' }), { minItems: 1, default: ['events'] }),
   kafkaGroup: Type.String({ minLength: 1, default: 'hourglass-speed' }),
+  /** the bronze sink's own consumer group (--source kafka) */
+  kafkaBronzeGroup: Type.String({ minLength: 1, default: 'hourglass-bronze' }),
   dlqTopic: Type.String({ pattern: '^[A-Za-z0-9._-]{1,249}$', default: 'events.dlq' }),
   redisUrl: Type.String({ pattern: '^rediss?://.+', default: 'redis://127.0.0.1:6379' }),
   /** the hash tag of every Redis key: `{hg}:…` */
@@ -37,10 +39,16 @@ export const Config = Type.Object({
   seedDays: Type.Integer({ minimum: 0, maximum: 90, default: 7 }),
   batchIntervalMs: Type.Integer({ minimum: 10_000, default: 300_000 }), // five minutes
   bronzeFlushMs: Type.Integer({ minimum: 1_000, default: 60_000 }), // one minute
-  /** `hourglass vacuum`: bronze older than this goes (only dates gold has built and not changed since) */
+  /** … or as soon as this many events are buffered (with Kafka, the bronze consumer waits for that flush) */
+  bronzeFlushEvents: Type.Integer({ minimum: 1, default: 50_000 }),
+  /** `hourglass vacuum`: bronze older than this goes (only dates gold has built and not changed since); the bronze consumer starts a partition new to bronze this far back */
   bronzeRetentionMs: Type.Integer({ minimum: 3_600_000, default: 604_800_000 }), // seven days
   /** `hourglass vacuum`: gold files listed by any of the last N manifests stay */
   goldKeepVersions: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  /** `serve`: bronze compaction every this long (0: never; `hourglass compact` still works) */
+  compactIntervalMs: Type.Union([Type.Literal(0), Type.Integer({ minimum: 1_000 })], { default: 3_600_000 }), // hourly
+  /** `serve`: vacuum (bronzeRetentionMs, goldKeepVersions) every this long (0: never) */
+  vacuumIntervalMs: Type.Union([Type.Literal(0), Type.Integer({ minimum: 1_000 })], { default: 86_400_000 }), // daily
   maxBuckets: Type.Integer({ minimum: 1, default: 20_000 }),
   maxRangeDays: Type.Integer({ minimum: 1, default: 400 }),
   maxFilterValues: Type.Integer({ minimum: 1, default: 100 }),
@@ -61,6 +69,7 @@ const KINDS: Record<ConfigKey, Kind> = {
   kafkaBrokers: 'string',
   kafkaTopics: 'list',
   kafkaGroup: 'string',
+  kafkaBronzeGroup: 'string',
   dlqTopic: 'string',
   redisUrl: 'string',
   redisPrefix: 'string',
@@ -78,8 +87,11 @@ const KINDS: Record<ConfigKey, Kind> = {
   seedDays: 'int',
   batchIntervalMs: 'duration',
   bronzeFlushMs: 'duration',
+  bronzeFlushEvents: 'int',
   bronzeRetentionMs: 'duration',
   goldKeepVersions: 'int',
+  compactIntervalMs: 'duration',
+  vacuumIntervalMs: 'duration',
   maxBuckets: 'int',
   maxRangeDays: 'int',
   maxFilterValues: 'int',
@@ -106,7 +118,7 @@ function convert (key: ConfigKey, raw: string, origin: string): unknown {
   if (kind === 'list') return raw.split(',').map((v) => v.trim()).filter((v) => v !== '')
   const text = raw.trim()
   if (kind === 'duration') {
-    const ms = parseDuration(text)
+    const ms = text === '0' ? 0 : parseDuration(text)
     if (ms === null) throw new ConfigError(`${origin}="${raw}" is not a duration (use e.g. 90s, 5m, 1h)`)
     return ms
   }
@@ -126,6 +138,7 @@ function expected (key: ConfigKey): string | null {
   if (key === 'dlqTopic') return 'expected a topic name (letters, digits, . _ -)'
   if (key === 'redisUrl') return 'expected redis://host:port (or rediss://)'
   if (key === 'redisPrefix') return 'expected a prefix without braces or spaces'
+  if (key === 'compactIntervalMs' || key === 'vacuumIntervalMs') return 'expected 0 (off) or a duration of at least 1s'
   const schema = Config.properties[key] as { anyOf?: Array<{ const?: unknown }> }
   if (schema.anyOf !== undefined) return 'expected one of ' + schema.anyOf.map((s) => String(s.const)).join(', ')
   return null

@@ -61,12 +61,11 @@ async function compactCommand (config: Config, options: ParsedArgs['options']): 
     }
     hour = t
   }
-  const { Db, compactBronze } = await import('./batch/index.js')
+  const { Db, compactBronze, describeCompaction } = await import('./batch/index.js')
   const db = await Db.open()
   try {
     const s = await compactBronze({ dataDir: resolve(config.dataDir), db, ...(hour === undefined ? {} : { hour }), all: options.all === 'true', onProgress: print })
-    if (s.busy !== undefined) print(`compact: ${s.busy}; nothing done`)
-    else print(`compact: ${s.hours} hours, ${s.removed} files merged into ${s.written.length}, ${s.events.toLocaleString('en-US')} events (${(s.elapsedMs / 1000).toFixed(1)} s)`)
+    print(describeCompaction(s))
     return 0
   } finally {
     db.close()
@@ -74,11 +73,9 @@ async function compactCommand (config: Config, options: ParsedArgs['options']): 
 }
 
 async function vacuumCommand (config: Config, options: ParsedArgs['options']): Promise<number> {
-  const { vacuum } = await import('./batch/index.js')
+  const { describeVacuum, vacuum } = await import('./batch/index.js')
   const s = await vacuum({ dataDir: resolve(config.dataDir), retainMs: config.bronzeRetentionMs, keepVersions: config.goldKeepVersions, now: Date.now(), dryRun: options.dryRun === 'true', onProgress: print })
-  if (s.busy !== undefined) print(`vacuum: ${s.busy}; nothing removed`)
-  else print(`vacuum${options.dryRun === 'true' ? ' (dry run)' : ''}: bronze ${s.bronzeDates.length} dates (${s.bronzeFiles} files), gold ${s.goldFiles.length} files, ${s.manifests.length} old manifests removed` +
-    (s.bronzeKept === null ? '' : `; kept ${s.bronzeKept.date} on: ${s.bronzeKept.reason}`))
+  print(describeVacuum(s, options.dryRun === 'true'))
   return 0
 }
 
@@ -200,6 +197,12 @@ async function serveCommand (config: Config): Promise<number> {
     // process that serves ever staler windows: stop with an error so a supervisor restarts it
     app.source?.done.catch((err: unknown) => {
       log.error({ err }, 'the source stopped with an error; shutting down')
+      failed = true
+      resolveStop()
+    })
+    // likewise bronze's own consumer (--source kafka): without it bronze, and so gold, would stall
+    app.bronze?.done.catch((err: unknown) => {
+      log.error({ err }, 'the bronze consumer stopped with an error; shutting down')
       failed = true
       resolveStop()
     })

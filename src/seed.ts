@@ -1,7 +1,7 @@
 // `hourglass seed`: synthetic history through the same path live events take to gold: records are
 // validated like the stream's (invalid ones are counted and left out), valid ones land in bronze
 // Parquet, and the batch job (run by the caller) rolls them up.
-import { type BronzeSink, BronzeSink as Sink, type Db, markPartitionFinished, readBronzeState } from './batch/index.js'
+import { type BronzeSink, BronzeSink as Sink, type Db, readBronzeState } from './batch/index.js'
 import type { Config } from './config.js'
 import { generateHistory } from './ingest/index.js'
 import { DAY_MS, HOUR_MS, parseEvent, utcDate } from './model/index.js'
@@ -62,9 +62,9 @@ export async function seedHistory (o: SeedOptions): Promise<SeedSummary> {
       }
       if (sink.buffered >= 200_000) await sink.flush()
     }
-    await sink.flush()
     // history ends here: it must not hold the bronze watermark back once the live stream goes on
-    await markPartitionFinished(o.dataDir, HISTORY_TOPIC, 0)
+    // (markFinished flushes what is buffered, then marks it in the same write of the state)
+    await sink.markFinished(HISTORY_TOPIC, 0)
   } finally {
     await sink.close()
   }

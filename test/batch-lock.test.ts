@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { access, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises'
+import { access, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
@@ -92,4 +92,24 @@ test('in one process, two takers of the lock: one wins; the holder heartbeats; r
   const c = await acquireLock(path)
   assert.ok(c.acquired)
   await c.lock.release()
+})
+
+test('a lock appears whole or not at all (no temp file left); one that names no holder is stale after 30 s, not staleMs', async () => {
+  const path = join(dir, 'whole', '_lock')
+  const r = await acquireLock(path)
+  assert.ok(r.acquired)
+  const info = JSON.parse(await readFile(path, 'utf8')) as { pid: number, token: string }
+  assert.equal(info.pid, process.pid)
+  assert.deepEqual((await readdir(join(dir, 'whole'))).sort(), ['_lock'], 'the temp file it was linked from is gone')
+  await r.lock.release()
+
+  // an empty lock, as a writer killed between create and write left it in place
+  await writeFile(path, '')
+  const fresh = await acquireLock(path)
+  assert.equal(fresh.acquired, false, 'it may be a live holder still writing')
+  const old = new Date(Date.now() - 31_000)
+  await utimes(path, old, old)
+  const taken = await acquireLock(path)
+  assert.ok(taken.acquired, 'judged stale well before the ten-minute heartbeat timeout')
+  await taken.lock.release()
 })

@@ -153,6 +153,8 @@ test('Kafka and Redis settings: defaults, variables, and the serve flags', () =>
   assert.equal(d.kafkaBrokers, '127.0.0.1:9092')
   assert.deepEqual(d.kafkaTopics, ['events'])
   assert.equal(d.kafkaGroup, 'hourglass-speed')
+  assert.equal(d.kafkaBronzeGroup, 'hourglass-bronze')
+  assert.equal(d.bronzeFlushEvents, 50_000)
   assert.equal(d.dlqTopic, 'events.dlq')
   assert.equal(d.redisUrl, 'redis://127.0.0.1:6379')
   assert.equal(d.redisPrefix, 'hg')
@@ -162,6 +164,8 @@ test('Kafka and Redis settings: defaults, variables, and the serve flags', () =>
     HOURGLASS_KAFKA_BROKERS: 'k1:9092, k2:9092',
     HOURGLASS_KAFKA_TOPICS: 'events, clicks ,',
     HOURGLASS_KAFKA_GROUP: 'g1',
+    HOURGLASS_KAFKA_BRONZE_GROUP: 'b1',
+    HOURGLASS_BRONZE_FLUSH_EVENTS: '500',
     HOURGLASS_DLQ_TOPIC: 'dead',
     HOURGLASS_REDIS_URL: 'redis://r:6380/1',
     HOURGLASS_REDIS_PREFIX: 'hg2'
@@ -171,6 +175,8 @@ test('Kafka and Redis settings: defaults, variables, and the serve flags', () =>
   assert.equal(e.kafkaBrokers, 'k1:9092, k2:9092')
   assert.deepEqual(e.kafkaTopics, ['events', 'clicks'])
   assert.equal(e.kafkaGroup, 'g1')
+  assert.equal(e.kafkaBronzeGroup, 'b1')
+  assert.equal(e.bronzeFlushEvents, 500)
   assert.equal(e.dlqTopic, 'dead')
   assert.equal(e.redisUrl, 'redis://r:6380/1')
   assert.equal(e.redisPrefix, 'hg2')
@@ -208,4 +214,24 @@ test('--store cosmos needs HOURGLASS_COSMOS_KEY from the environment, and names 
   assert.equal(c.cosmosDatabase, 'db1')
   assert.equal(c.cosmosContainer, 'speed')
   assert.equal(envName('cosmosKey'), 'HOURGLASS_COSMOS_KEY')
+})
+
+test('compaction and vacuum inside serve: hourly and daily by default, 0 turns one off, at least 1s otherwise', () => {
+  const d = loadConfig()
+  assert.equal(d.compactIntervalMs, 3_600_000)
+  assert.equal(d.vacuumIntervalMs, 86_400_000)
+  assert.equal(d.bronzeRetentionMs, 604_800_000)
+  assert.equal(envName('compactIntervalMs'), 'HOURGLASS_COMPACT_INTERVAL')
+  assert.equal(envName('vacuumIntervalMs'), 'HOURGLASS_VACUUM_INTERVAL')
+  const e = loadConfig({ HOURGLASS_COMPACT_INTERVAL: '0', HOURGLASS_VACUUM_INTERVAL: '12h' })
+  assert.equal(e.compactIntervalMs, 0)
+  assert.equal(e.vacuumIntervalMs, 43_200_000)
+  assert.equal(loadConfig({ HOURGLASS_VACUUM_INTERVAL: '0s' }).vacuumIntervalMs, 0)
+  assert.match(configError(() => loadConfig({ HOURGLASS_COMPACT_INTERVAL: '500ms' })), /^HOURGLASS_COMPACT_INTERVAL="500ms" is not valid: expected 0 \(off\) or a duration of at least 1s/)
+  assert.match(configError(() => loadConfig({ HOURGLASS_VACUUM_INTERVAL: 'daily' })), /^HOURGLASS_VACUUM_INTERVAL="daily" is not a duration/)
+  const parsed = parseCli(['serve', '--compact-interval', '30m', '--vacuum-interval', '0'])
+  const f = loadConfig({}, parsed.overrides, parsed.flags)
+  assert.equal(f.compactIntervalMs, 1_800_000)
+  assert.equal(f.vacuumIntervalMs, 0)
+  assert.match(configError(() => { const p = parseCli(['serve', '--vacuum-interval', '10ms']); loadConfig({}, p.overrides, p.flags) }), /^--vacuum-interval="10ms" is not valid/)
 })

@@ -1,6 +1,7 @@
 // Prometheus metrics on a per-server prom-client Registry (never the global one, so tests can build
 // many servers): process defaults, HTTP request durations per route, the speed pipeline's event
-// counters and store apply time, batch version and age, watermark lag.
+// counters and store apply time, batch version and age, watermark lag, and the newest speed-vs-batch
+// reconciliation (gauges of the latest reconciled hour only: no hour label, so no unbounded series).
 //
 // The composition root creates the Observability first, hands `observeApply` to the speed
 // pipeline, then passes the same object to buildServer, which binds the service (the source of the
@@ -9,7 +10,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { INVALID_REASONS } from '../model/index.js'
-import type { MetricsService } from '../merger/types.js'
+import type { MetricsService, ReconciliationSource } from '../merger/types.js'
 
 /** What the scrape-time metrics read. */
 export type ObservedService = Pick<MetricsService, 'quality' | 'status'>
@@ -22,6 +23,8 @@ export interface Observability {
   observeRequest (method: string, route: string, statusCode: number, seconds: number): void
   /** read event counters and batch/speed gauges from this service at each scrape */
   bindService (service: ObservedService): void
+  /** read the reconciliation gauges and counter from this source at each scrape */
+  bindReconciliations (source: ReconciliationSource): void
 }
 
 export interface ObservabilityOptions {
@@ -42,6 +45,7 @@ export function createObservability (opts: ObservabilityOptions = {}): Observabi
   const registry = opts.registry ?? new Registry()
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry })
   let service: ObservedService | null = null
+  let reconciliations: ReconciliationSource | null = null
 
   const http = new Histogram({
     name: 'http_request_duration_seconds',
@@ -112,6 +116,35 @@ export function createObservability (opts: ObservabilityOptions = {}): Observabi
   gauge('hourglass_batch_version', 'Version of the gold manifest being served', (s) => s.batchVersion)
   gauge('hourglass_batch_age_seconds', 'Seconds since the served gold manifest was published', (s) => s.batchAgeSeconds)
 
+  // Reconciliation: the newest reconciled hour, speed against batch (NaN until one is reconciled).
+  type Latest = ReturnType<ReconciliationSource['latest']>[number]
+  const reconciled = (name: string, help: string, read: (r: Latest) => number | null): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect () {
+        const latest = reconciliations?.latest(1)[0]
+        this.set(latest === undefined ? NaN : read(latest) ?? NaN)
+      }
+    })
+  }
+  reconciled('hourglass_reconciliation_hour_timestamp_seconds', 'Start of the newest reconciled hour, Unix seconds', (r) => r.hour / 1000)
+  reconciled('hourglass_reconciliation_speed_events', 'Events the speed layer counted in the newest reconciled hour', (r) => r.speed_events)
+  reconciled('hourglass_reconciliation_batch_events', 'Events the batch layer counted in the newest reconciled hour', (r) => r.batch_events)
+  reconciled('hourglass_reconciliation_events_diff', 'Speed minus batch events in the newest reconciled hour (negative: late events the speed layer left out)', (r) => r.events_diff)
+  reconciled('hourglass_reconciliation_events_relative_diff', 'Speed minus batch events over batch events in the newest reconciled hour (NaN when the batch counted none)', (r) => r.events_relative_diff)
+  reconciled('hourglass_reconciliation_revenue_diff', 'Speed minus batch revenue in the newest reconciled hour', (r) => r.revenue_diff_cents / 100)
+  new Counter({
+    name: 'hourglass_reconciled_hours_total',
+    help: 'Hours whose speed and batch totals were compared',
+    registers: [registry],
+    collect () {
+      this.reset()
+      this.inc(reconciliations?.recorded ?? 0)
+    }
+  })
+
   return {
     registry,
     observeApply (seconds) { apply.observe(seconds) },
@@ -121,6 +154,9 @@ export function createObservability (opts: ObservabilityOptions = {}): Observabi
     bindService (s) {
       service = s
       status = null
+    },
+    bindReconciliations (source) {
+      reconciliations = source
     }
   }
 }
@@ -131,11 +167,14 @@ export const UNMATCHED_ROUTE = 'unmatched'
 export interface ObservabilityPluginOptions {
   observability: Observability
   service: ObservedService
+  /** speed-vs-batch reconciliations (absent: the gauges stay NaN) */
+  reconciliations?: ReconciliationSource
 }
 
 async function observabilityPlugin (app: FastifyInstance, opts: ObservabilityPluginOptions): Promise<void> {
   const { observability } = opts
   observability.bindService(opts.service)
+  if (opts.reconciliations !== undefined) observability.bindReconciliations(opts.reconciliations)
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? UNMATCHED_ROUTE

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type RawServerDefault } from 'fastify'
 import type { Registry } from 'prom-client'
-import type { MetricsService, WindowChanges } from '../merger/types.js'
+import type { MetricsService, ReconciliationSource, WindowChanges } from '../merger/types.js'
 import { errors } from '../model/index.js'
 import errorsPlugin, { sendError } from './errors-plugin.js'
 import graphqlPlugin from './graphql/index.js'
@@ -17,6 +17,7 @@ import swaggerPlugin from './plugins/swagger.js'
 import dataRoutes from './rest/data.js'
 import healthRoutes from './rest/health.js'
 import metricsRoutes from './rest/metrics.js'
+import reconciliationRoutes from './rest/reconciliation.js'
 import rootRoutes from './rest/root.js'
 import { SHARED_SCHEMAS } from './rest/schemas.js'
 
@@ -39,6 +40,8 @@ export interface BuildServerOptions {
   version?: string
   /** the minute windows the speed pipeline changes, pushed by GraphQL `windowUpdated` (absent: not available) */
   windowChanges?: WindowChanges
+  /** speed-vs-batch reconciliations, for GET /v1/reconciliation and /metrics (absent: none) */
+  reconciliations?: ReconciliationSource
 }
 
 export type HourglassServer = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
@@ -75,11 +78,12 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
   app.register(errorsPlugin)
   app.register(swaggerPlugin, { version })
-  app.register(observabilityPlugin, { observability, service })
+  app.register(observabilityPlugin, { observability, service, ...(opts.reconciliations === undefined ? {} : { reconciliations: opts.reconciliations }) })
 
   app.register(rootRoutes, { service, now, version })
   app.register(metricsRoutes, { service, now })
   app.register(dataRoutes, { service, now })
+  app.register(reconciliationRoutes, { service, now, ...(opts.reconciliations === undefined ? {} : { reconciliations: opts.reconciliations }) })
   app.register(healthRoutes, { service, now })
   app.register(odataRoutes, { service, now })
   app.register(graphqlPlugin, { service, now, ...(opts.windowChanges === undefined ? {} : { windowChanges: opts.windowChanges }) })

@@ -1,10 +1,11 @@
 // Where bronze lives on disk (DESIGN.md, "Bronze"), the sink's state file and the bronze watermark.
 //
 //   <dataDir>/bronze/events/date=YYYY-MM-DD/hour=HH/<topicSafe>-p<partition>-<first>-<last>.parquet
-//   <dataDir>/bronze/_state.json   max flushed event time per (topic, partition)
+//   <dataDir>/bronze/_state.json   max flushed event time and last flushed offset per (topic, partition),
+//                                  and the partitions being read that bronze holds nothing of yet
 import { createHash } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { HOUR_MS, utcDate, utcHour } from '../model/time.js'
 import { isTempName, writeFileAtomic } from './atomic-file.js'
 
@@ -100,6 +101,17 @@ export interface PartitionState {
 export interface BronzeState {
   format: typeof BRONZE_STATE_FORMAT
   partitions: PartitionState[]
+  /**
+   * partitions a reader (the bronze Kafka consumer) has records to read from but nothing flushed
+   * of yet: bronze is complete up to no event time for them, so the watermark waits (is null) until
+   * each has flushed events, or was read to its end without a valid one (settlePending)
+   */
+  pending?: PartitionRef[]
+}
+
+export interface PartitionRef {
+  topic: string
+  partition: number
 }
 
 export function emptyBronzeState (): BronzeState {
@@ -114,6 +126,12 @@ function isPartitionState (p: unknown): p is PartitionState {
     (r.finished === undefined || typeof r.finished === 'boolean')
 }
 
+function isPartitionRef (p: unknown): p is PartitionRef {
+  if (typeof p !== 'object' || p === null) return false
+  const r = p as Record<string, unknown>
+  return typeof r.topic === 'string' && Number.isInteger(r.partition)
+}
+
 /** The bronze state on disk; an empty state when there is none yet. Throws when it is corrupt. */
 export async function readBronzeState (dataDir: string): Promise<BronzeState> {
   let text: string
@@ -124,7 +142,8 @@ export async function readBronzeState (dataDir: string): Promise<BronzeState> {
     throw err
   }
   const value = JSON.parse(text) as Record<string, unknown>
-  if (value.format !== BRONZE_STATE_FORMAT || !Array.isArray(value.partitions) || !value.partitions.every(isPartitionState)) {
+  if (value.format !== BRONZE_STATE_FORMAT || !Array.isArray(value.partitions) || !value.partitions.every(isPartitionState) ||
+    (value.pending !== undefined && (!Array.isArray(value.pending) || !value.pending.every(isPartitionRef)))) {
     throw new Error(`${bronzeStatePath(dataDir)} is not a valid ${BRONZE_STATE_FORMAT} file`)
   }
   return value as unknown as BronzeState
@@ -139,14 +158,25 @@ export function compareOffsets (a: string, b: string): number {
   return a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0
 }
 
+const refKey = (p: PartitionRef): string => `${p.partition}\u0000${p.topic}`
+const byTopicPartition = (a: PartitionRef, b: PartitionRef): number => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition)
+
+/** The state with `pending` set to `refs` (sorted; the field left out when empty). */
+function withPending (state: BronzeState, refs: Iterable<PartitionRef>): BronzeState {
+  const unique = new Map<string, PartitionRef>()
+  for (const r of refs) unique.set(refKey(r), { topic: r.topic, partition: r.partition })
+  const { pending: _old, ...rest } = state
+  return unique.size === 0 ? rest : { ...rest, pending: [...unique.values()].sort(byTopicPartition) }
+}
+
 /**
  * Fold what a flush wrote into the state: per (topic, partition) the max event time and the
- * highest offset only ever move forward.
+ * highest offset only ever move forward; a flushed partition is no longer pending.
  */
 export function advanceBronzeState (state: BronzeState, flushed: Iterable<{ topic: string, partition: number, maxEventTime: number, lastOffset: string }>): BronzeState {
-  const byKey = new Map(state.partitions.map((p) => [`${p.partition}\u0000${p.topic}`, { ...p }]))
+  const byKey = new Map(state.partitions.map((p) => [refKey(p), { ...p }]))
   for (const f of flushed) {
-    const key = `${f.partition}\u0000${f.topic}`
+    const key = refKey(f)
     const cur = byKey.get(key)
     if (cur === undefined) {
       byKey.set(key, { topic: f.topic, partition: f.partition, max_event_time: new Date(f.maxEventTime).toISOString(), last_offset: f.lastOffset })
@@ -156,31 +186,81 @@ export function advanceBronzeState (state: BronzeState, flushed: Iterable<{ topi
     if (compareOffsets(f.lastOffset, cur.last_offset) > 0) cur.last_offset = f.lastOffset
     delete cur.finished
   }
-  const partitions = [...byKey.values()].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition))
-  return { format: BRONZE_STATE_FORMAT, partitions }
+  const partitions = [...byKey.values()].sort(byTopicPartition)
+  return withPending({ format: BRONZE_STATE_FORMAT, partitions }, (state.pending ?? []).filter((p) => !byKey.has(refKey(p))))
+}
+
+/**
+ * Say which partitions of `topics` a reader has records to read from that bronze holds nothing of
+ * (they hold the watermark back until settled); pending partitions of other topics are kept.
+ */
+export function setPending (state: BronzeState, topics: Iterable<string>, pending: Iterable<PartitionRef>): BronzeState {
+  const mine = new Set(topics)
+  const known = new Set(state.partitions.map(refKey))
+  return withPending(state, [...(state.pending ?? []).filter((p) => !mine.has(p.topic)), ...[...pending].filter((p) => !known.has(refKey(p)))])
+}
+
+/** A pending partition was read to its end without a valid event: it no longer holds the watermark back. */
+export function settlePending (state: BronzeState, ref: PartitionRef): BronzeState {
+  return withPending(state, (state.pending ?? []).filter((p) => refKey(p) !== refKey(ref)))
 }
 
 /**
  * min over the partitions still sending of their max flushed event time (when every source has
- * finished: the max over all); null when nothing was flushed.
+ * finished: the max over all); null when nothing was flushed, or while a partition is pending.
  */
 export function watermarkOf (state: BronzeState): number | null {
-  if (state.partitions.length === 0) return null
+  if (state.partitions.length === 0 || (state.pending?.length ?? 0) > 0) return null
   const live = state.partitions.filter((p) => p.finished !== true)
   if (live.length === 0) return Math.max(...state.partitions.map((p) => Date.parse(p.max_event_time)))
   return Math.min(...live.map((p) => Date.parse(p.max_event_time)))
 }
 
-/** Mark a source partition finished (call after its last events were flushed). */
-export async function markPartitionFinished (dataDir: string, topic: string, partition: number): Promise<void> {
-  const state = await readBronzeState(dataDir)
-  const p = state.partitions.find((x) => x.topic === topic && x.partition === partition)
-  if (p === undefined || p.finished === true) return
-  p.finished = true
-  await writeBronzeState(dataDir, state)
+/** The state with these partitions marked finished (those not in it yet are left out). */
+export function markFinishedIn (state: BronzeState, finished: Iterable<{ topic: string, partition: number }>): BronzeState {
+  const marks = [...finished]
+  if (marks.length === 0) return state
+  return {
+    ...state,
+    partitions: state.partitions.map((p) => marks.some((m) => m.topic === p.topic && m.partition === p.partition) ? { ...p, finished: true } : p)
+  }
 }
 
-/** The bronze watermark of a data folder (epoch ms), null when bronze is empty. */
+const stateQueues = new Map<string, Promise<unknown>>()
+
+/**
+ * Read-modify-write of bronze/_state.json, one at a time per data folder in this process: every
+ * writer (each bronze sink's flush, a finished mark) goes through here, so none of them writes back
+ * a state read before another's write (a lost update would move the watermark back, or drop a
+ * finished mark). `change` returns the new state, or null to leave the file as it is.
+ */
+export function updateBronzeState (dataDir: string, change: (state: BronzeState) => BronzeState | null | Promise<BronzeState | null>): Promise<BronzeState> {
+  const key = resolve(dataDir)
+  const next = (stateQueues.get(key) ?? Promise.resolve()).then(async () => {
+    const state = await readBronzeState(dataDir)
+    const updated = await change(state)
+    if (updated === null) return state
+    await writeBronzeState(dataDir, updated)
+    return updated
+  })
+  const tail = next.catch(() => undefined)
+  stateQueues.set(key, tail)
+  void tail.then(() => { if (stateQueues.get(key) === tail) stateQueues.delete(key) })
+  return next
+}
+
+/**
+ * Mark a source partition finished (call after its last events were flushed). A bronze sink's
+ * markFinished does the same after flushing what it holds; both go through updateBronzeState.
+ */
+export async function markPartitionFinished (dataDir: string, topic: string, partition: number): Promise<void> {
+  await updateBronzeState(dataDir, (state) => {
+    const p = state.partitions.find((x) => x.topic === topic && x.partition === partition)
+    return p === undefined || p.finished === true ? null : markFinishedIn(state, [{ topic, partition }])
+  })
+}
+
+/** The bronze watermark of a data folder (epoch ms), null when bronze is empty or a partition is pending. */
 export async function bronzeWatermark (dataDir: string): Promise<number | null> {
   return watermarkOf(await readBronzeState(dataDir))
 }

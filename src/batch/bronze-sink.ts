@@ -4,6 +4,12 @@
 // replay of the same records with the same flush boundaries rewrites the same files; a replay cut
 // differently adds files with overlapping events, which the batch job's dedup absorbs.
 //
+// The state (bronze/_state.json: last offset and max event time per partition) is written after
+// every file of a flush is renamed into place, and it is what a reader resumes from. A flush that
+// fails removes the files it had already renamed (the state does not name them, and the retry
+// may cut differently); a process that dies in between leaves them for removeUnrecordedBronze
+// (bronze-recovery.ts) to remove at the next start, before the records are read again.
+//
 // Bulk path: rows go through the DuckDB appender into a temp table, then COPY … TO (FORMAT
 // parquet). Timestamps and offsets are appended as DOUBLE / VARCHAR and converted in the COPY's
 // SELECT, which is cheaper than building a bigint or timestamp object per row in JS. Snappy, not
@@ -13,7 +19,10 @@ import { join } from 'node:path'
 import type { HourglassEvent } from '../model/event.js'
 import { HOUR_MS } from '../model/time.js'
 import { tempPathFor } from './atomic-file.js'
-import { advanceBronzeState, bronzeFileName, bronzeHourDir, compareOffsets, readBronzeState, writeBronzeState } from './bronze-layout.js'
+import {
+  advanceBronzeState, type BronzeState, bronzeFileName, bronzeHourDir, compareOffsets, markFinishedIn, type PartitionRef, readBronzeState,
+  updateBronzeState
+} from './bronze-layout.js'
 import type { Conn, Db } from './duckdb.js'
 
 export interface SourcePosition {
@@ -31,6 +40,16 @@ export interface BronzeSinkOptions {
   /** … or once the oldest buffered event has waited this long (ms) */
   flushMs?: number
   onProgress?: (line: string) => void
+  /** test seam: called in a flush's state update, after the state was read and before it is written */
+  beforeStateWrite?: () => void | Promise<void>
+}
+
+/** What a flush made safe: per (topic, partition), the last offset bronze now holds. */
+export interface FlushedPartition {
+  topic: string
+  partition: number
+  /** decimal string */
+  lastOffset: string
 }
 
 export interface FlushSummary {
@@ -82,11 +101,13 @@ export class BronzeSink {
   readonly #maxBuffered: number
   readonly #flushMs: number
   readonly #onProgress: ((line: string) => void) | undefined
+  readonly #beforeStateWrite: (() => void | Promise<void>) | undefined
   #conn: Conn | undefined
   #buffer: Buffered[] = []
   #oldestAt: number | null = null
   #chain: Promise<unknown> = Promise.resolve()
   #closed = false
+  readonly #flushListeners = new Set<(flushed: FlushedPartition[]) => void>()
   /** totals since start, for metrics */
   flushedEvents = 0
   flushedFiles = 0
@@ -97,6 +118,7 @@ export class BronzeSink {
     this.#maxBuffered = options.maxBuffered ?? DEFAULT_MAX_BUFFERED
     this.#flushMs = options.flushMs ?? DEFAULT_FLUSH_MS
     this.#onProgress = options.onProgress
+    this.#beforeStateWrite = options.beforeStateWrite
   }
 
   /** Buffer one valid event with its source position. Cheap; nothing is written until flush. */
@@ -112,6 +134,27 @@ export class BronzeSink {
     return this.#buffer.length
   }
 
+  /** flushIfDue flushes once this many events are buffered */
+  get maxBuffered (): number {
+    return this.#maxBuffered
+  }
+
+  /**
+   * Hear of every flush once its files are renamed into place and the state records them (e.g. to
+   * commit Kafka offsets only then). Returns the function that stops listening.
+   */
+  onFlushed (listener: (flushed: FlushedPartition[]) => void): () => void {
+    this.#flushListeners.add(listener)
+    return () => { this.#flushListeners.delete(listener) }
+  }
+
+  /** Change the state file in turn with the flushes (which read and write it too). */
+  updateState (change: (state: BronzeState) => BronzeState): Promise<void> {
+    const next = this.#chain.then(async () => { await updateBronzeState(this.dataDir, change) })
+    this.#chain = next.catch(() => undefined)
+    return next
+  }
+
   /** Flush when maxBuffered events are waiting or the oldest has waited flushMs; else null. */
   async flushIfDue (now = Date.now()): Promise<FlushSummary | null> {
     const due = this.#buffer.length >= this.#maxBuffered || (this.#oldestAt !== null && now - this.#oldestAt >= this.#flushMs)
@@ -124,36 +167,95 @@ export class BronzeSink {
    * names) and the error is thrown. With nothing buffered it does nothing.
    */
   flush (): Promise<FlushSummary> {
-    const next = this.#chain.then(() => this.#flushNow())
+    const next = this.#chain.then(() => this.#flushNow([]))
     this.#chain = next.catch(() => undefined)
     return next
   }
 
-  async #flushNow (): Promise<FlushSummary> {
+  /**
+   * Mark a source partition finished (its source ended: everything it will send is in bronze, so
+   * it no longer holds the watermark back): what is buffered is flushed first, and the mark goes
+   * into that flush's state write, in turn with every other write of the state (see
+   * updateBronzeState), so a concurrent flush can neither lose the mark nor be undone by it. A
+   * partition bronze holds nothing of is left as it is; a later flush from it clears the mark.
+   */
+  markFinished (topic: string, partition: number): Promise<FlushSummary> {
+    const next = this.#chain.then(() => this.#flushNow([{ topic, partition }]))
+    this.#chain = next.catch(() => undefined)
+    return next
+  }
+
+  async #flushNow (finish: readonly PartitionRef[]): Promise<FlushSummary> {
     const started = performance.now()
     const batch = this.#buffer
-    if (batch.length === 0) return { events: 0, files: [], elapsedMs: 0 }
+    if (batch.length === 0) {
+      if (finish.length > 0) await this.#writeState([], finish)
+      return { events: 0, files: [], elapsedMs: 0 }
+    }
     this.#buffer = []
     const oldestAt = this.#oldestAt
     this.#oldestAt = null
     const files: string[] = []
+    const slices = sliceByHour(batch)
     try {
-      const slices = sliceByHour(batch)
       const conn = await this.#connection()
       for (const s of slices) files.push(await this.#writeSlice(conn, s))
-      const state = advanceBronzeState(await readBronzeState(this.dataDir),
-        slices.map((s) => ({ topic: s.topic, partition: s.partition, maxEventTime: s.maxTs, lastOffset: s.last })))
-      await writeBronzeState(this.dataDir, state)
+      await this.#writeState(slices, finish)
     } catch (err) {
+      await this.#removeUnrecorded(files, slices)
       this.#buffer = batch.concat(this.#buffer)
       this.#oldestAt = oldestAt ?? this.#oldestAt
       throw err
     }
     const elapsedMs = performance.now() - started
+    if (this.#flushListeners.size > 0) {
+      const last = new Map<string, FlushedPartition>()
+      for (const s of slices) {
+        const key = `${s.partition}\u0000${s.topic}`
+        const cur = last.get(key)
+        if (cur === undefined) last.set(key, { topic: s.topic, partition: s.partition, lastOffset: s.last })
+        else if (compareOffsets(s.last, cur.lastOffset) > 0) cur.lastOffset = s.last
+      }
+      const flushed = [...last.values()]
+      for (const listener of this.#flushListeners) {
+        try {
+          listener(flushed)
+        } catch (err) {
+          this.#onProgress?.(`bronze: a flush listener failed: ${err instanceof Error ? err.message : String(err)}`)
+        }
+      }
+    }
     this.flushedEvents += batch.length
     this.flushedFiles += files.length
     this.#onProgress?.(`bronze: flushed ${batch.length.toLocaleString('en-US')} events to ${files.length} file(s) in ${Math.round(elapsedMs)} ms`)
     return { events: batch.length, files, elapsedMs }
+  }
+
+  /**
+   * After a failed flush: remove the files it renamed into place that the state does not name (past
+   * the partition's last offset). The retry, with whatever was added meanwhile, may be cut
+   * differently, and these would then hold the same events as its files.
+   */
+  async #removeUnrecorded (files: readonly string[], slices: readonly Slice[]): Promise<void> {
+    if (files.length === 0) return
+    const state = await readBronzeState(this.dataDir).catch(() => null)
+    if (state === null) return
+    for (let i = 0; i < files.length; i++) {
+      const s = slices[i] as Slice
+      const p = state.partitions.find((x) => x.topic === s.topic && x.partition === s.partition)
+      if (p === undefined || compareOffsets(s.first, p.last_offset) > 0) await rm(files[i] as string, { force: true }).catch(() => undefined)
+    }
+  }
+
+  /** Fold a flush's slices, then finished marks, into the state file (in turn with every other writer). */
+  async #writeState (slices: readonly Slice[], finish: readonly PartitionRef[]): Promise<void> {
+    await updateBronzeState(this.dataDir, async (state) => {
+      const marks = finish.filter((m) => slices.some((s) => s.topic === m.topic && s.partition === m.partition) ||
+        state.partitions.some((p) => p.topic === m.topic && p.partition === m.partition && p.finished !== true))
+      if (slices.length === 0 && marks.length === 0) return null
+      await this.#beforeStateWrite?.()
+      return markFinishedIn(advanceBronzeState(state, slices.map((s) => ({ topic: s.topic, partition: s.partition, maxEventTime: s.maxTs, lastOffset: s.last }))), marks)
+    })
   }
 
   async #connection (): Promise<Conn> {

@@ -67,6 +67,12 @@ const COPY_COMPACTED = `COPY (
 
 interface Parsed { path: string, ranges: OffsetRange[] }
 
+/** One line saying what a compaction did (the CLI's and serve's progress line). */
+export function describeCompaction (s: CompactSummary): string {
+  if (s.busy !== undefined) return `compact: ${s.busy}; nothing done`
+  return `compact: ${s.hours} hours, ${s.removed} files merged into ${s.written.length}, ${s.events.toLocaleString('en-US')} events (${(s.elapsedMs / 1000).toFixed(1)} s)`
+}
+
 export async function compactBronze (options: CompactOptions): Promise<CompactSummary> {
   const started = performance.now()
   if (options.lock === false) return await compactNow(options, started)

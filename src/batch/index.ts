@@ -1,13 +1,17 @@
 // The batch layer: DuckDB, bronze sink, batch job, gold manifest, gold reader.
 export { Conn, Db, type DbOptions, sharedDb, type SqlParams } from './duckdb.js'
 export { sqlBinOf, sqlDouble, sqlQuantileRank, SQL_LN_GAMMA } from './sql.js'
-export { BronzeSink, type BronzeSinkOptions, type FlushSummary, type SourcePosition } from './bronze-sink.js'
+export { BronzeSink, type BronzeSinkOptions, type FlushedPartition, type FlushSummary, type SourcePosition } from './bronze-sink.js'
+export { removeUnrecordedBronze, type RecoverySummary } from './bronze-recovery.js'
 export { readBronzeEvents, type ReadBronzeOptions } from './bronze-reader.js'
-export { bronzeWatermark, type BronzeState, listBronzeHours, markPartitionFinished, readBronzeState, topicSafe, bronzeFileName } from './bronze-layout.js'
+export {
+  bronzeWatermark, type BronzeState, listBronzeHours, markPartitionFinished, type PartitionRef, readBronzeState, setPending, settlePending, topicSafe,
+  bronzeFileName
+} from './bronze-layout.js'
 export { manifestPath, ManifestError, parseManifest, readManifest, snapshotOf, validateManifest, writeManifest } from './manifest.js'
 export { type BatchOptions, type BatchSummary, completeEnd, runBatch } from './batch-job.js'
 export { GoldReader, type GoldReaderOptions } from './gold-reader.js'
-export { type CompactOptions, type CompactSummary, compactBronze } from './compaction.js'
-export { DEFAULT_KEEP_VERSIONS, vacuum, type VacuumOptions, type VacuumSummary } from './vacuum.js'
+export { type CompactOptions, type CompactSummary, compactBronze, describeCompaction } from './compaction.js'
+export { DEFAULT_KEEP_VERSIONS, describeVacuum, vacuum, type VacuumOptions, type VacuumSummary } from './vacuum.js'
 export { acquireLock, batchLockPath, compactionLockPath, type HeldLock, type LockInfo, type LockOptions, type LockResult } from './lock.js'
 export { bronzeFingerprint, parseBronzeName } from './bronze-coverage.js'

@@ -1,18 +1,21 @@
 // A lock file that keeps two processes from running the batch job (or vacuum) on one data folder
 // at once, and that a crashed holder cannot keep forever.
 //
-// Taking it: create the file with O_EXCL (`wx`), holding pid, hostname, start time and a random
-// token. While held, the holder touches its mtime every heartbeatMs. A lock found in place is
-// stale when its holder is a dead pid on this host, or when it was not touched for staleMs (a
-// holder on another host, or one whose pid was reused). Breaking a stale lock goes through a
-// second O_EXCL file (`<lock>.break`) so that two processes that both judged it stale cannot both
-// win: the one holding `.break` re-reads the lock, removes it only if it is still the one judged
-// stale, and then competes for the lock with O_EXCL like anyone else. Release removes the file
-// only if it still holds our token.
+// Taking it: create the file with O_EXCL semantics, holding pid, hostname, start time and a random
+// token. The content is written to a temp file first and hard-linked into place (link fails with
+// EEXIST like O_EXCL), so a holder killed at any moment leaves a whole lock naming its pid, or
+// none: never an empty one that only its age could judge. While held, the holder touches its mtime
+// every heartbeatMs. A lock found in place is stale when its holder is a dead pid on this host, or
+// when it was not touched for staleMs (a holder on another host, or one whose pid was reused).
+// Breaking a stale lock goes through a second O_EXCL file (`<lock>.break`) so that two processes
+// that both judged it stale cannot both win: the one holding `.break` re-reads the lock, removes it
+// only if it is still the one judged stale, and then competes for the lock with O_EXCL like anyone
+// else. Release removes the file only if it still holds our token.
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readFile, rm, stat, utimes } from 'node:fs/promises'
+import { link, mkdir, open, readFile, rm, stat, utimes } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { dirname, join } from 'node:path'
+import { tempPathFor } from './atomic-file.js'
 
 export interface LockInfo {
   pid: number
@@ -44,6 +47,9 @@ export type LockResult = { acquired: true, lock: HeldLock } | { acquired: false,
 const DEFAULT_STALE_MS = 10 * 60_000 // ten minutes without a heartbeat
 const DEFAULT_HEARTBEAT_MS = 30_000 // thirty seconds
 const BREAK_STALE_MS = 30_000 // a `.break` file older than this was left by a crash
+// a lock without a readable holder (left half-written by a version that wrote it in place) is
+// judged by age alone, and sooner than the heartbeat timeout: no live holder leaves it so for long
+const UNREADABLE_STALE_MS = 30_000
 
 /** The batch lock of a data folder (batch runs and vacuum take it). */
 export function batchLockPath (dataDir: string): string {
@@ -72,7 +78,7 @@ async function readLock (path: string): Promise<{ info: LockInfo | null, text: s
       const v = JSON.parse(text) as LockInfo
       if (Number.isInteger(v.pid) && typeof v.hostname === 'string' && typeof v.token === 'string') info = v
     } catch {
-      // half-written by a crash between create and write: judged by age alone
+      // half-written (a crash of a version that wrote it in place): judged by age alone
     }
     return { info, text, mtimeMs: st.mtimeMs }
   } catch (err) {
@@ -87,18 +93,41 @@ export function staleReason (info: LockInfo | null, mtimeMs: number, now: number
     return `holder pid ${info.pid} on ${info.hostname} is not running`
   }
   if (now - mtimeMs > staleMs) return `not touched for ${Math.round((now - mtimeMs) / 1000)} s`
+  if (info === null && now - mtimeMs > Math.min(staleMs, UNREADABLE_STALE_MS)) return `names no holder and was not touched for ${Math.round((now - mtimeMs) / 1000)} s`
   return null
 }
 
-async function tryCreate (path: string, info: LockInfo): Promise<boolean> {
+/** Create `path` (O_EXCL) holding `info`, synced. */
+async function writeInfo (path: string, info: LockInfo): Promise<void> {
+  const fh = await open(path, 'wx')
   try {
-    const fh = await open(path, 'wx')
-    try {
-      await fh.writeFile(JSON.stringify(info) + '\n', 'utf8')
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
+    await fh.writeFile(JSON.stringify(info) + '\n', 'utf8')
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
+
+async function tryCreate (path: string, info: LockInfo): Promise<boolean> {
+  const tmp = tempPathFor(path)
+  try {
+    await writeInfo(tmp, info)
+    await link(tmp, path)
+    return true
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EEXIST') return false
+    // a filesystem without hard links: create in place (a crash there may leave it empty)
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') return await createInPlace(path, info)
+    throw err
+  } finally {
+    await rm(tmp, { force: true })
+  }
+}
+
+async function createInPlace (path: string, info: LockInfo): Promise<boolean> {
+  try {
+    await writeInfo(path, info)
     return true
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false

@@ -57,6 +57,13 @@ export interface VacuumSummary {
 /** Default number of manifest versions whose files stay (the gold reader holds up to 8 in memory). */
 export const DEFAULT_KEEP_VERSIONS = 10
 
+/** One line saying what a vacuum did (the CLI's and serve's progress line). */
+export function describeVacuum (s: VacuumSummary, dryRun = false): string {
+  if (s.busy !== undefined) return `vacuum: ${s.busy}; nothing removed`
+  return `vacuum${dryRun ? ' (dry run)' : ''}: bronze ${s.bronzeDates.length} dates (${s.bronzeFiles} files), gold ${s.goldFiles.length} files, ${s.manifests.length} old manifests removed` +
+    (s.bronzeKept === null ? '' : `; kept ${s.bronzeKept.date} on: ${s.bronzeKept.reason}`)
+}
+
 export async function vacuum (options: VacuumOptions): Promise<VacuumSummary> {
   const started = performance.now()
   const busy = (reason: string): VacuumSummary => {

@@ -1,6 +1,7 @@
 // What the APIs (REST now; GraphQL and OData later) need of the merger. The API layer knows only
 // this interface and src/model; src/app.ts wires the implementation in.
 import type { DeadLetter, LiveQuery, MetricsQuery, MetricsResult, QualityCounts } from '../model/index.js'
+import type { Reconciliation } from './reconcile.js'
 
 export interface Limits {
   /** most buckets × groups one query may produce */
@@ -61,4 +62,15 @@ export interface WindowChanges {
    * batch; returns the function that stops the calls.
    */
   subscribe (listener: (windowStarts: readonly number[]) => void): () => void
+}
+
+/**
+ * Speed-vs-batch reconciliations of the hours gold published while the speed layer still held them
+ * (src/merger/reconciliation-log.ts keeps them; GET /v1/reconciliation and /metrics read them).
+ */
+export interface ReconciliationSource {
+  /** the newest reconciliations, newest hour first, at most `limit` */
+  latest (limit: number): Reconciliation[]
+  /** reconciliations recorded since the process started */
+  readonly recorded: number
 }

@@ -106,7 +106,7 @@ interface Scenario { topic: string, group: string, dlq: string, dataDir: string 
 
 async function startApp (k: KafkaContext, s: Scenario, store: SpeedStore, progress: string[] = []): Promise<App> {
   const config = loadConfig({}, {
-    dataDir: s.dataDir, source: 'kafka', kafkaBrokers: k.brokers, kafkaTopics: s.topic, kafkaGroup: s.group, dlqTopic: s.dlq,
+    dataDir: s.dataDir, source: 'kafka', kafkaBrokers: k.brokers, kafkaTopics: s.topic, kafkaGroup: s.group, kafkaBronzeGroup: `${s.group}-bronze`, dlqTopic: s.dlq,
     logLevel: 'silent', seedDays: '0', allowedLatenessMs: '10m', dedupWindowMs: '15m'
   })
   const app = await buildApp(config, { now, schedule: false, store, progress: (line) => progress.push(line) })
@@ -158,6 +158,8 @@ export async function runScenario (k: KafkaContext, name: string, makeStore: () 
     const app1 = await startApp(k, s, store1, progress)
     apps.push(app1)
     await until('every record consumed', () => app1.service.quality().received >= received)
+    // bronze has a consumer of its own, which reads the old records too (bronze keeps 7 days)
+    await until('bronze to have read every record', () => (app1.bronze?.received ?? 0) >= set.records.length)
     await until('the rebuild reported caught up', async () => (await store1.coverage()).coveredFrom !== null, 10_000)
     const q = app1.service.quality()
     assert.equal(q.received, received, 'every record since now − retention was received, the old ones were not')

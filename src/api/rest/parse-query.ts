@@ -161,9 +161,9 @@ export function parseLiveQuery (raw: LiveQueryString, limits: Limits): LiveQuery
   }
 }
 
-/** GET /v1/dead-letters?limit=: an integer 1..max, default 50. */
-export function parseLimit (text: string | undefined, max = MAX_DEAD_LETTER_LIMIT): number {
-  if (text === undefined) return Math.min(DEFAULT_DEAD_LETTER_LIMIT, max)
+/** GET /v1/dead-letters?limit= (and /v1/reconciliation): an integer 1..max, default `fallback` (50). */
+export function parseLimit (text: string | undefined, max = MAX_DEAD_LETTER_LIMIT, fallback = DEFAULT_DEAD_LETTER_LIMIT): number {
+  if (text === undefined) return Math.min(fallback, max)
   if (!/^\d{1,7}$/.test(text)) throw new errors.HG_ERR_BAD_LIMIT(max)
   const n = Number(text)
   if (n < 1 || n > max) throw new errors.HG_ERR_BAD_LIMIT(max)

@@ -29,6 +29,7 @@ const rootRoutes: FastifyPluginAsyncTypebox<RootRouteOptions> = async (app, { ve
       dimensions: '/v1/dimensions',
       quality: '/v1/quality',
       dead_letters: '/v1/dead-letters?limit=50',
+      reconciliation: '/v1/reconciliation?limit=24',
       health: '/healthz',
       ready: '/readyz',
       prometheus: '/metrics'

@@ -175,6 +175,40 @@ export const DeadLetters = Type.Object({
   dead_letters: Type.Array(DeadLetter, { description: 'newest first' })
 }, { additionalProperties: false })
 
+// ── reconciliation ────────────────────────────────────────────────────────────────────────────
+
+export const ReconciliationQueryString = Type.Object({
+  limit: Type.Optional(Type.String({ description: 'How many hours to return, newest first: an integer from 1 to 48', default: '24', examples: ['24'] }))
+}, { additionalProperties: false })
+
+/** Speed and batch totals of one hour or one group, and their differences (speed − batch). */
+const comparisonFields = {
+  speed_events: Type.Integer({ minimum: 0, description: 'events the speed layer counted' }),
+  batch_events: Type.Integer({ minimum: 0, description: 'events the batch layer (gold) counted' }),
+  events_diff: Type.Integer({ description: 'speed_events − batch_events: negative when the speed layer missed events (late ones), positive when it counted more (duplicates)' }),
+  events_relative_diff: Nullable(Type.Number(), { description: 'events_diff / batch_events; 0 when both are 0, null when only batch_events is 0' }),
+  speed_revenue: Type.Number({ minimum: 0, description: 'revenue the speed layer summed' }),
+  batch_revenue: Type.Number({ minimum: 0, description: 'revenue the batch layer summed' }),
+  revenue_diff: Type.Number({ description: 'speed_revenue − batch_revenue' }),
+  revenue_relative_diff: Nullable(Type.Number(), { description: 'revenue_diff / batch_revenue; 0 when both are 0, null when only batch_revenue is 0' })
+}
+
+export const Reconciliation = Type.Object({
+  hour: Instant('start of the hour compared (UTC)'),
+  batch_version: Type.Integer({ description: 'the gold manifest version compared against' }),
+  ...comparisonFields,
+  differing_groups: Type.Array(Type.Object({
+    event_type: Type.String(),
+    region: Type.String(),
+    ...comparisonFields
+  }, { additionalProperties: false }), { description: 'the (event_type, region) groups whose events or revenue differ, sorted; empty when the layers agree' })
+}, { additionalProperties: false })
+
+export const Reconciliations = Type.Object({
+  reconciliations: Type.Array(Reconciliation, { description: 'newest hour first' }),
+  recorded: Type.Integer({ minimum: 0, description: 'hours reconciled since the process started (an hour compared again against newer gold counts again)' })
+}, { additionalProperties: false })
+
 export const Health = Type.Object({ status: StringEnum(['ok'] as const) }, { additionalProperties: false })
 
 export const Readiness = Type.Object({

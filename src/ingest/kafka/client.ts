@@ -80,3 +80,28 @@ function trackingSocketFactory (sockets: Set<Socket>): ISocketFactory {
     return socket
   }
 }
+
+/**
+ * Crashes that mean "no broker answered": kafkajs restarts its consumer after some of them, not
+ * after all (a group coordinator lookup that fails is "non-retriable" to it), so a consumer that
+ * must survive a broker restart runs itself again after these.
+ */
+export const BROKERS_GONE: ReadonlySet<string> = new Set(['KafkaJSGroupCoordinatorNotFound', 'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSBrokerNotFound', 'KafkaJSRequestTimeoutError'])
+
+/**
+ * End the sockets a client still holds after disconnect() (see trackingSocketFactory): closed from
+ * our side, the broker closes too and kafkajs's own 'end' handler disconnects that connection,
+ * timer included; a socket that does not close within `ms` is destroyed with an error, which its
+ * 'error' handler handles alike.
+ */
+export async function endSockets (sockets: Set<Socket>, ms = 2000): Promise<void> {
+  const left = [...sockets]
+  if (left.length === 0) return
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    Promise.all(left.map((socket) => new Promise((resolve) => { socket.once('close', resolve); socket.end() }))),
+    new Promise((resolve) => { timer = setTimeout(resolve, ms) })
+  ])
+  clearTimeout(timer)
+  for (const socket of sockets) socket.destroy(new Error('kafka client stopped'))
+}

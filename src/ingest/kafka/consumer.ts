@@ -30,7 +30,7 @@
 import type { Socket } from 'node:net'
 import type { Admin, Consumer, EachBatchPayload, Kafka, RetryOptions } from 'kafkajs'
 import type { BatchHandler, RawRecord, RecordSource } from '../source.js'
-import { createKafka, type KafkaLog, type KafkaLogLevel, STDERR_LOG } from './client.js'
+import { BROKERS_GONE, createKafka, endSockets, type KafkaLog, type KafkaLogLevel, STDERR_LOG } from './client.js'
 
 export interface KafkaSourceOptions {
   /** host:port list, or one comma-separated string */
@@ -74,8 +74,6 @@ export interface RebuildPartition {
 export const DEFAULT_TOPICS: readonly string[] = ['events']
 export const DEFAULT_GROUP = 'hourglass-speed'
 const REBUILD_SLACK_MS = 5 * 60_000
-/** crashes that mean "no broker answered" (kafkajs restarts after some of them, not after all) */
-const BROKERS_GONE = new Set(['KafkaJSGroupCoordinatorNotFound', 'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSBrokerNotFound', 'KafkaJSRequestTimeoutError'])
 
 const tpKey = (topic: string, partition: number): string => topic + '\u0000' + partition
 
@@ -246,26 +244,8 @@ export class KafkaSource implements RecordSource {
   async #disconnect (): Promise<void> {
     await this.#consumer.disconnect().catch(() => undefined)
     await this.#admin.disconnect().catch(() => undefined)
-    await this.#endForgottenSockets()
-  }
-
-  /**
-   * End the sockets kafkajs still holds after disconnect() (client.ts, trackingSocketFactory): the
-   * connection it forgot keeps its socket and a request-queue timer that re-arms itself every few
-   * milliseconds, either of which keeps the process alive. Closed from our side, the broker closes
-   * too and kafkajs's own 'end' handler disconnects that connection, timer included; a socket
-   * that does not close in time is destroyed with an error, which its 'error' handler handles alike.
-   */
-  async #endForgottenSockets (): Promise<void> {
-    const left = [...this.#sockets]
-    if (left.length === 0) return
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([
-      Promise.all(left.map((socket) => new Promise((resolve) => { socket.once('close', resolve); socket.end() }))),
-      new Promise((resolve) => { timer = setTimeout(resolve, 2000) })
-    ])
-    clearTimeout(timer)
-    for (const socket of this.#sockets) socket.destroy(new Error('kafka source stopped'))
+    // the sockets kafkajs forgot keep the process alive (client.ts, trackingSocketFactory)
+    await endSockets(this.#sockets)
   }
 
   /** Stored positions of every partition, and where a partition without one (or an empty store) starts. */

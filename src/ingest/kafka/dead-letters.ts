@@ -65,7 +65,8 @@ export class DeadLetterProducer {
     this.#log = options.log ?? STDERR_LOG
     const kafka = createKafka({ brokers: options.brokers, clientId: options.clientId ?? 'hourglass-dlq', log: this.#log, logLevel: options.logLevel ?? 'error' })
     this.#kafka = kafka
-    this.#producer = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner })
+    // idempotent, as KafkaWriter: a retried send does not write a dead letter twice
+    this.#producer = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 })
   }
 
   async connect (): Promise<void> {

@@ -59,7 +59,9 @@ export class KafkaWriter {
 
   constructor (options: KafkaWriterOptions) {
     this.#kafka = createKafka({ brokers: options.brokers, clientId: options.clientId ?? 'hourglass-producer', ...(options.log === undefined ? {} : { log: options.log }), logLevel: options.logLevel ?? 'error' })
-    this.#producer = this.#kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true })
+    // idempotent: a send retried after a timeout (its first attempt may have landed) is not written
+    // twice; it takes one request in flight per broker and retries until the broker answers
+    this.#producer = this.#kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true, idempotent: true, maxInFlightRequests: 1 })
     this.#maxBatch = options.maxBatch ?? 5000
   }
 

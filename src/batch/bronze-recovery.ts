@@ -1,0 +1,92 @@
+// What a bronze sink that died mid-flush leaves behind, removed before its source is read again.
+//
+// A flush writes each file to a temp name, renames it into place, and only after the last rename
+// records the flush in bronze/_state.json (last offset per partition), which is where reading
+// resumes. A process killed in between leaves temp files (dot files, which no listing reads) and
+// files already renamed into place that the state does not name: their offsets lie past the
+// partition's last recorded offset. Reading resumes at that offset + 1, so those records are read
+// and flushed again, and the new flush may be cut differently (it holds whatever arrived since),
+// so its files would not replace the old ones by name: left in place, the old ones would hold the
+// same events a second time. They are removed here, before the records are read again, so that
+// every record is in exactly one file. Compacted files (*.c.parquet) are left alone, and so are the
+// files of a partition the state has no entry for unless the state lists it as pending (a first
+// flush that died): a state file that was lost never makes bronze delete its data.
+import { readdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { isTempName } from './atomic-file.js'
+import { parseBronzeName } from './bronze-coverage.js'
+import { bronzeEventsDir, compareOffsets, readBronzeState, topicSafe } from './bronze-layout.js'
+
+export interface RecoverySummary {
+  /** files renamed into place by a flush the state does not record (absolute paths) */
+  unrecorded: string[]
+  /** temp files of sink files and of the state file */
+  temps: string[]
+}
+
+async function dirNames (dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+}
+
+/** A sink file's name (not compacted) and the single range it covers, or null. */
+function sinkRange (name: string): { topic: string, partition: number, first: string } | null {
+  if (name.endsWith('.c.parquet')) return null
+  const ranges = parseBronzeName(name)
+  return ranges === null || ranges.length !== 1 ? null : (ranges[0] as { topic: string, partition: number, first: string })
+}
+
+/**
+ * Remove the files of `topics` that a flush renamed into place without recording them in the
+ * state, and the temp files a killed flush left (sink files of `topics`, and the state file's).
+ * Call it before the source of those topics starts; nothing may flush them meanwhile.
+ */
+export async function removeUnrecordedBronze (dataDir: string, topics: readonly string[]): Promise<RecoverySummary> {
+  const state = await readBronzeState(dataDir)
+  const byTopic = new Map(topics.map((t) => [topicSafe(t), t]))
+  const last = new Map(state.partitions.map((p) => [`${p.partition}\u0000${p.topic}`, p.last_offset]))
+  const pending = new Set((state.pending ?? []).map((p) => `${p.partition}\u0000${p.topic}`))
+  const summary: RecoverySummary = { unrecorded: [], temps: [] }
+
+  const bronze = join(dataDir, 'bronze')
+  for (const name of await readdir(bronze).catch(() => [] as string[])) {
+    if (name.startsWith('._state.json.tmp-')) {
+      await rm(join(bronze, name), { force: true })
+      summary.temps.push(join(bronze, name))
+    }
+  }
+  const root = bronzeEventsDir(dataDir)
+  for (const date of await dirNames(root)) {
+    for (const hour of await dirNames(join(root, date))) {
+      const dir = join(root, date, hour)
+      for (const name of await readdir(dir)) {
+        if (isTempName(name)) {
+          // .<sink file name>.tmp-<pid>-<random> (atomic-file.ts, tempPathFor)
+          const m = /^\.(.+\.parquet)\.tmp-/.exec(name)
+          const r = m === null ? null : sinkRange(m[1] as string)
+          if (r !== null && byTopic.has(r.topic)) {
+            await rm(join(dir, name), { force: true })
+            summary.temps.push(join(dir, name))
+          }
+          continue
+        }
+        const r = sinkRange(name)
+        const topic = r === null ? undefined : byTopic.get(r.topic)
+        if (r === null || topic === undefined) continue
+        // a partition the state knows nothing of: its first flush died, if a reader said it was
+        // reading it (pending); else the state was lost or the file is not ours to judge: kept
+        const key = `${r.partition}\u0000${topic}`
+        const recorded = last.get(key)
+        if (recorded === undefined ? pending.has(key) : compareOffsets(r.first, recorded) > 0) {
+          await rm(join(dir, name), { force: true })
+          summary.unrecorded.push(join(dir, name))
+        }
+      }
+    }
+  }
+  return summary
+}
