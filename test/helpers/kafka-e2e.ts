@@ -192,6 +192,19 @@ export async function runScenario (k: KafkaContext, name: string, makeStore: () 
     }
     const reasons = new Set(dlq.map((m) => m.headers[DLQ_HEADERS.reason]))
     for (const r of ['not_json', 'bad_revenue', 'bad_timestamp', 'future_timestamp', 'bad_event_type']) assert.ok(reasons.has(r), `reason ${r} among ${[...reasons].join(', ')}`)
+
+    // Late events for an hour gold has built (issue 5, acceptance 1): the speed layer leaves them
+    // out, bronze gets them, and the next batch run rebuilds that hour, so the merged answer counts them.
+    const later = makeLines(H0 - 50 * M, H0 - 45 * M, 40, 9, 'later', { late: false })
+    await k.writer.send(s.topic, later.map((value) => ({ key: eventKey(value), value, timestamp: H0 + 12 * M })))
+    const allRecords = validRecords([...set.lines, ...later], T0)
+    const allReceived = received + later.length
+    await until('the late records consumed', () => app1.service.quality().received >= allReceived)
+    await until('bronze to have read the late records', () => (app1.bronze?.received ?? 0) >= set.records.length + later.length)
+    assert.ok(app1.service.quality().late >= q.late + 40, 'the speed layer left them out')
+    const rebuilt = await app1.runBatchNow()
+    assert.equal(rebuilt.published, true, 'a new gold version')
+    await assertAnswers(app1, allRecords, 'after the late events rebuilt their hour')
     await app1.close()
 
     // Run 2: restarted on an empty store. While it rebuilds (the gate lets one batch in and holds
@@ -208,10 +221,10 @@ export async function runScenario (k: KafkaContext, name: string, makeStore: () 
     assert.equal(mergedDuring.meta.complete, false)
     assert.ok(mergedDuring.meta.gaps.some((g) => g.reason === 'speed_not_covered' && g.from === iso(H0)), JSON.stringify(mergedDuring.meta.gaps))
     store2.open()
-    await until('the rebuild consumed everything', () => app2.service.quality().received >= received)
+    await until('the rebuild consumed everything', () => app2.service.quality().received >= allReceived)
     await until('the rebuild reported caught up', async () => (await store2.coverage()).coveredFrom !== null, 10_000)
-    assert.equal(app2.service.quality().received, received)
-    await assertAnswers(app2, records, 'after the rebuild')
+    assert.equal(app2.service.quality().received, allReceived)
+    await assertAnswers(app2, allRecords, 'after the rebuild')
   } finally {
     for (const app of apps) await app.close().catch(() => undefined)
     for (const store of stores) await store.close().catch(() => undefined)
