@@ -16,35 +16,19 @@
 // it out again (the handler must skip what it already holds); after its retries kafkajs restarts
 // the consumer, which rejoins and seeks as above; a crash kafkajs does not restart from is retried
 // here when it means that no broker answered (a broker restart), and otherwise rejects `done`.
-import type { Socket } from 'node:net'
-import type { Admin, Consumer, EachBatchPayload, Kafka, RetryOptions } from 'kafkajs'
-import type { BatchHandler, RawRecord, RecordSource } from '../source.js'
-import { BROKERS_GONE, createKafka, endSockets, type KafkaLog, type KafkaLogLevel, STDERR_LOG } from './client.js'
-import { DEFAULT_TOPICS } from './consumer.js'
+import type { EachBatchPayload } from 'kafkajs'
+import type { BatchHandler, RecordSource } from '../source.js'
+import { GroupMember, type GroupOptions, handBatch } from './group-run.js'
 
 export const DEFAULT_BRONZE_GROUP = 'hourglass-bronze'
 
-export interface BronzeSourceOptions {
-  /** host:port list, or one comma-separated string */
-  brokers: string | readonly string[]
-  topics?: readonly string[] // ['events']
-  groupId?: string // 'hourglass-bronze'
-  clientId?: string // 'hourglass-bronze'
+export interface BronzeSourceOptions extends GroupOptions {
   /** the last offset of a partition that bronze holds (null: none); reading resumes after it */
   positions: (topic: string, partition: number) => Promise<string | null>
   /** a partition bronze holds nothing of starts at its first record at or after this time (epoch ms); default: its earliest */
   startFrom?: () => number
   /** where each partition starts, before any record is handed out (awaited) */
   onStart?: (starts: StartPosition[]) => void | Promise<void>
-  /** heartbeats while a handler runs (it may wait for a flush) */
-  heartbeatIntervalMs?: number // three seconds
-  sessionTimeoutMs?: number // thirty seconds
-  /** fetch size per partition: an upper bound on a batch */
-  maxBytesPerPartition?: number // one MiB
-  /** kafkajs retry options (the consumer restarts after the retries are spent) */
-  retry?: RetryOptions
-  log?: KafkaLog // errors to stderr
-  logLevel?: KafkaLogLevel // 'error'
 }
 
 /** Where a partition starts, and its end offset when the source started. */
@@ -72,54 +56,20 @@ export class BronzeKafkaSource implements RecordSource {
   readonly topics: readonly string[]
   readonly groupId: string
   readonly done: Promise<void>
+  readonly #m: GroupMember
   readonly #options: BronzeSourceOptions
-  readonly #log: KafkaLog
-  readonly #heartbeatMs: number
-  readonly #kafka: Kafka
-  readonly #consumer: Consumer
-  readonly #admin: Admin
-  readonly #sockets = new Set<Socket>()
   /** the next offset to read per partition: stored + 1, a start offset, or handed out + 1 */
   readonly #next = new Map<string, bigint>()
   #starts: StartPosition[] = []
-  #started = false
-  /** whether the consumer is in the group (GROUP_JOIN seen since it last (re)started or began to rejoin) */
-  #joined = false
-  #stopping = false
-  #stopped: Promise<void> | null = null
-  #crashRestarts = 0
-  #restartTimer: NodeJS.Timeout | undefined
   /** commits run one after the other, so an older one never lands after a newer one */
   #commits: Promise<void> = Promise.resolve()
-  #resolve!: () => void
-  #reject!: (err: unknown) => void
 
   constructor (options: BronzeSourceOptions) {
     this.#options = options
-    this.topics = options.topics ?? DEFAULT_TOPICS
-    if (this.topics.length === 0) throw new Error('bronze kafka source: no topics given')
-    this.groupId = options.groupId ?? DEFAULT_BRONZE_GROUP
-    this.#log = options.log ?? STDERR_LOG
-    this.#heartbeatMs = options.heartbeatIntervalMs ?? 3000
-    this.#kafka = createKafka({ brokers: options.brokers, clientId: options.clientId ?? 'hourglass-bronze', log: this.#log, logLevel: options.logLevel ?? 'error', sockets: this.#sockets })
-    this.#consumer = this.#kafka.consumer({
-      groupId: this.groupId,
-      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: this.#heartbeatMs,
-      maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
-      retry: {
-        ...options.retry,
-        restartOnFailure: async (err) => {
-          this.#joined = false
-          if (this.#stopping) return false
-          this.#log.warn({ err, groupId: this.groupId }, 'kafka consumer failed; restarting it')
-          return true
-        }
-      }
-    })
-    this.#admin = this.#kafka.admin()
-    this.done = new Promise((resolve, reject) => { this.#resolve = resolve; this.#reject = reject })
-    this.done.catch(() => undefined) // reported to whoever awaits done, never as unhandled
+    this.#m = new GroupMember(options, { groupId: DEFAULT_BRONZE_GROUP, clientId: 'hourglass-bronze' })
+    this.topics = this.#m.topics
+    this.groupId = this.#m.groupId
+    this.done = this.#m.done
   }
 
   /** Where each partition of the topics started (known once start() resolved). */
@@ -129,57 +79,25 @@ export class BronzeKafkaSource implements RecordSource {
 
   /** Connect, read the positions, join the group and run; resolves once running (or stopped meanwhile). */
   async start (handler: BatchHandler): Promise<void> {
-    if (this.#started) throw new Error('bronze kafka source: already started')
-    this.#started = true
-    if (this.#stopping) return
+    if (this.#m.started) throw new Error('bronze kafka source: already started')
+    if (this.#m.stopping) return
     try {
-      await this.#admin.connect()
-      await this.#consumer.connect()
+      await this.#m.connect()
       await this.#readPositions()
-      if (this.#stopping) return // stop() disconnects
+      if (this.#m.stopping) return // stop() disconnects
       await this.#options.onStart?.(this.#starts.map((p) => ({ ...p })))
-      if (this.#stopping) return
-      await this.#consumer.subscribe({ topics: [...this.topics], fromBeginning: true })
-      this.#consumer.on(this.#consumer.events.GROUP_JOIN, ({ payload }) => {
-        this.#joined = true
-        this.#crashRestarts = 0
-        for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
+      if (this.#m.stopping) return
+      await this.#m.run((assignment) => {
+        for (const [topic, partitions] of Object.entries(assignment)) {
           for (const partition of partitions) {
             const next = this.#next.get(tpKey(topic, partition))
-            if (next !== undefined) this.#consumer.seek({ topic, partition, offset: next.toString() })
+            if (next !== undefined) this.#m.consumer.seek({ topic, partition, offset: next.toString() })
           }
         }
-      })
-      this.#consumer.on(this.#consumer.events.REBALANCING, () => { this.#joined = false })
-      const run = (): Promise<void> => this.#consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: 1,
-        eachBatch: (payload) => this.#eachBatch(payload, handler)
-      })
-      this.#consumer.on(this.#consumer.events.CRASH, ({ payload }) => {
-        // restartOnFailure has logged it and the consumer rejoins and seeks again; or we are
-        // stopping, and a join in flight failed because stop() disconnected under it
-        if (payload.restart || this.#stopping) return
-        if (BROKERS_GONE.has(payload.error.name)) {
-          const delayMs = Math.min(10_000, 1000 * 2 ** this.#crashRestarts++)
-          this.#log.warn({ err: payload.error, groupId: this.groupId, delayMs }, 'kafka consumer lost the brokers; restarting it')
-          this.#restartTimer = setTimeout(() => {
-            if (this.#stopping) return
-            run().catch((err: unknown) => {
-              this.#log.error({ err, groupId: this.groupId }, 'kafka consumer could not be restarted')
-              this.#reject(err)
-            })
-          }, delayMs)
-          return
-        }
-        this.#log.error({ err: payload.error, groupId: this.groupId }, 'kafka consumer crashed and will not restart')
-        this.#reject(payload.error)
-      })
-      await run()
+      }, (payload) => this.#eachBatch(payload, handler))
     } catch (err) {
-      await this.#disconnect()
-      if (this.#stopping) return
+      await this.#m.disconnect()
+      if (this.#m.stopping) return
       throw err
     }
   }
@@ -189,55 +107,33 @@ export class BronzeKafkaSource implements RecordSource {
    * only for records that are safely stored. Failures are logged, not thrown.
    */
   commit (offsets: readonly CommitOffset[]): Promise<void> {
-    if (offsets.length === 0 || !this.#started) return this.#commits
+    if (offsets.length === 0 || !this.#m.started) return this.#commits
     this.#commits = this.#commits.then(async () => {
       try {
-        await this.#consumer.commitOffsets(offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })))
+        await this.#m.consumer.commitOffsets(offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })))
       } catch (err) {
-        this.#log.info({ err }, 'kafka offset commit failed (a hint only: the bronze state holds the positions)')
+        this.#m.log.info({ err }, 'kafka offset commit failed (a hint only: the bronze state holds the positions)')
       }
     })
     return this.#commits
   }
 
-  /**
-   * Finish the batch in hand, leave the group and disconnect. Commits nothing by itself. While the
-   * consumer is still joining its group (which waits for the members the coordinator knows of, a
-   * dead one until its session expires), it ends the connections first: kafkajs's disconnect would
-   * otherwise wait for the join request to be answered.
-   */
+  /** Finish the batch in hand, leave the group and disconnect. Commits nothing by itself. */
   stop (): Promise<void> {
-    this.#stopped ??= (async () => {
-      this.#stopping = true
-      clearTimeout(this.#restartTimer)
-      if (this.#started) {
-        await this.#commits
-        if (!this.#joined) await endSockets(this.#sockets, 500)
-        await this.#consumer.stop().catch((err: unknown) => this.#log.warn({ err }, 'kafka consumer did not stop cleanly'))
-        await this.#disconnect()
-      }
-      this.#resolve()
-    })()
-    return this.#stopped
-  }
-
-  async #disconnect (): Promise<void> {
-    await this.#consumer.disconnect().catch(() => undefined)
-    await this.#admin.disconnect().catch(() => undefined)
-    await endSockets(this.#sockets)
+    return this.#m.stop(() => this.#commits)
   }
 
   /** Where each partition continues: after the stored position, else from startFrom() or the earliest offset. */
   async #readPositions (): Promise<void> {
-    const { topics } = await this.#admin.fetchTopicMetadata({ topics: [...this.topics] })
+    const { topics } = await this.#m.admin.fetchTopicMetadata({ topics: [...this.topics] })
     const starts: StartPosition[] = []
     for (const t of topics) {
       const [positions, offsets] = await Promise.all([
         Promise.all(t.partitions.map((p) => this.#options.positions(t.name, p.partitionId))),
-        this.#admin.fetchTopicOffsets(t.name)
+        this.#m.admin.fetchTopicOffsets(t.name)
       ])
       const missing = t.partitions.some((_, i) => positions[i] == null)
-      const byTime = missing && this.#options.startFrom !== undefined ? await this.#admin.fetchTopicOffsetsByTimestamp(t.name, this.#options.startFrom()) : []
+      const byTime = missing && this.#options.startFrom !== undefined ? await this.#m.admin.fetchTopicOffsetsByTimestamp(t.name, this.#options.startFrom()) : []
       t.partitions.forEach((p, i) => {
         const o = offsets.find((x) => x.partition === p.partitionId)
         const end = o?.high ?? '0'
@@ -248,7 +144,7 @@ export class BronzeKafkaSource implements RecordSource {
         // below the log start: Kafka's retention removed records bronze never read (kafkajs would
         // reset to the earliest offset anyway)
         if (o !== undefined && from < BigInt(o.low)) {
-          if (position !== null) this.#log.warn({ topic: t.name, partition: p.partitionId, from: from.toString(), low: o.low }, 'records bronze had not read yet were removed by the topic\'s retention')
+          if (position !== null) this.#m.log.warn({ topic: t.name, partition: p.partitionId, from: from.toString(), low: o.low }, 'records bronze had not read yet were removed by the topic\'s retention')
           from = BigInt(o.low)
         }
         this.#next.set(tpKey(t.name, p.partitionId), from)
@@ -259,27 +155,9 @@ export class BronzeKafkaSource implements RecordSource {
   }
 
   async #eachBatch (payload: EachBatchPayload, handler: BatchHandler): Promise<void> {
-    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload
-    if (!isRunning() || isStale() || batch.messages.length === 0) return
-    const { topic, partition } = batch
-    const records: RawRecord[] = new Array(batch.messages.length)
-    for (let i = 0; i < batch.messages.length; i++) {
-      const m = batch.messages[i] as (typeof batch.messages)[number]
-      const bytes = m.value ?? Buffer.alloc(0) // a tombstone is an empty (invalid) record
-      records[i] = { value: bytes.toString('utf8'), offset: m.offset, bytes, key: m.key ?? null }
-    }
-    const last = (records[records.length - 1] as RawRecord).offset
-    const beat = setInterval(() => {
-      heartbeat().catch((err: unknown) => this.#log.info({ err, topic, partition }, 'kafka heartbeat during a batch failed'))
-    }, this.#heartbeatMs)
-    try {
-      await handler({ topic, partition, records })
-    } catch (err) {
-      this.#log.error({ err, topic, partition, first: records[0]?.offset, last }, 'bronze batch handler failed; the batch will be handed out again')
-      throw err
-    } finally {
-      clearInterval(beat)
-    }
+    const { batch: { topic, partition }, resolveOffset, heartbeat } = payload
+    const last = await handBatch(payload, handler, this.#m.heartbeatMs, this.#m.log)
+    if (last === null) return
     resolveOffset(last)
     const key = tpKey(topic, partition)
     const next = BigInt(last) + 1n

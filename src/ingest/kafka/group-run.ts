@@ -1,0 +1,230 @@
+// What the speed layer's KafkaSource and the bronze consumer both are: a member of a consumer
+// group (GroupMember) that hands each fetched batch to a handler as raw records with heartbeats
+// while it runs, commits nothing by itself, keeps running after crashes kafkajs itself will not
+// restart from, and stops cleanly. Where a member reads from, and what it commits, is theirs.
+import type { Socket } from 'node:net'
+import type { Admin, Consumer, EachBatchPayload, RetryOptions } from 'kafkajs'
+import type { BatchHandler, RawRecord } from '../source.js'
+import { BROKERS_GONE, createKafka, endSockets, type KafkaLog, type KafkaLogLevel, STDERR_LOG } from './client.js'
+
+/**
+ * Hand one fetched batch to `handler` as raw records, heartbeating every `heartbeatMs` while it
+ * runs (a handler may wait longer than the session timeout for its store or its flush). Returns
+ * the batch's last offset once the handler has resolved, or null when there was nothing to hand
+ * out (not running, stale after a seek, empty). A handler that throws is logged and rethrown:
+ * kafkajs hands the batch out again.
+ */
+export async function handBatch (payload: EachBatchPayload, handler: BatchHandler, heartbeatMs: number, log: KafkaLog): Promise<string | null> {
+  const { batch, heartbeat, isRunning, isStale } = payload
+  if (!isRunning() || isStale() || batch.messages.length === 0) return null
+  const { topic, partition } = batch
+  const records: RawRecord[] = new Array(batch.messages.length)
+  for (let i = 0; i < batch.messages.length; i++) {
+    const m = batch.messages[i] as (typeof batch.messages)[number]
+    const bytes = m.value ?? Buffer.alloc(0) // a tombstone is an empty (invalid) record
+    records[i] = { value: bytes.toString('utf8'), offset: m.offset, bytes, key: m.key ?? null }
+  }
+  const last = (records[records.length - 1] as RawRecord).offset
+  const beat = setInterval(() => {
+    heartbeat().catch((err: unknown) => log.info({ err, topic, partition }, 'kafka heartbeat during a batch failed'))
+  }, heartbeatMs)
+  try {
+    await handler({ topic, partition, records })
+  } catch (err) {
+    log.error({ err, topic, partition, first: records[0]?.offset, last }, 'batch handler failed; the batch will be handed out again')
+    throw err
+  } finally {
+    clearInterval(beat)
+  }
+  return last
+}
+
+export interface CrashRestartOptions {
+  /** runs the consumer (consumer.run with its eachBatch) */
+  run: () => Promise<void>
+  groupId: string
+  log: KafkaLog
+  /** true once the owner is stopping: crashes are then left alone */
+  stopping: () => boolean
+  /** a crash the consumer does not come back from */
+  fatal: (err: unknown) => void
+}
+
+/**
+ * Keeps a consumer running across crashes. kafkajs restarts its consumer after most failures
+ * (restartOnFailure), but gives up for good when no broker answers while it looks for the group
+ * coordinator (a broker restart, with one broker): it calls that non-retriable. The crash has
+ * disconnected the consumer; this runs it again, later, backing off up to 10 s until the next join
+ * (joined()). Any other crash kafkajs does not restart from is fatal.
+ */
+export class CrashRestarts {
+  readonly #o: CrashRestartOptions
+  #restarts = 0
+  #timer: NodeJS.Timeout | undefined
+
+  constructor (consumer: Consumer, options: CrashRestartOptions) {
+    this.#o = options
+    consumer.on(consumer.events.CRASH, ({ payload }) => this.#crashed(payload.error, payload.restart))
+  }
+
+  /** the consumer joined its group: the next crash starts the back-off afresh */
+  joined (): void {
+    this.#restarts = 0
+  }
+
+  /** no restart after this (the owner stops) */
+  cancel (): void {
+    clearTimeout(this.#timer)
+  }
+
+  #crashed (error: Error, restarting: boolean): void {
+    // restartOnFailure has logged it and the consumer rejoins; or the owner is stopping, and a
+    // join in flight failed because stop() disconnected under it
+    if (restarting || this.#o.stopping()) return
+    const { groupId, log } = this.#o
+    if (!BROKERS_GONE.has(error.name)) {
+      log.error({ err: error, groupId }, 'kafka consumer crashed and will not restart')
+      this.#o.fatal(error)
+      return
+    }
+    const delayMs = Math.min(10_000, 1000 * 2 ** this.#restarts++)
+    log.warn({ err: error, groupId, delayMs }, 'kafka consumer lost the brokers; restarting it')
+    this.#timer = setTimeout(() => {
+      if (this.#o.stopping()) return
+      this.#o.run().catch((err: unknown) => {
+        log.error({ err, groupId }, 'kafka consumer could not be restarted')
+        this.#o.fatal(err)
+      })
+    }, delayMs)
+  }
+}
+
+/** How a group member connects and behaves; a member's own options extend these. */
+export interface GroupOptions {
+  /** host:port list, or one comma-separated string */
+  brokers: string | readonly string[]
+  topics?: readonly string[] // ['events']
+  groupId?: string // the member's default group
+  clientId?: string // the member's default client id
+  /** heartbeats while a handler runs */
+  heartbeatIntervalMs?: number // three seconds
+  sessionTimeoutMs?: number // thirty seconds
+  /** fetch size per partition: an upper bound on a batch */
+  maxBytesPerPartition?: number // one MiB
+  /** kafkajs retry options (the consumer restarts after the retries are spent) */
+  retry?: RetryOptions
+  log?: KafkaLog // errors to stderr
+  /** what kafkajs itself logs */
+  logLevel?: KafkaLogLevel // 'error'
+}
+
+export const DEFAULT_TOPICS: readonly string[] = ['events']
+
+/** One kafkajs consumer in a group, with its admin client; see the opening comment. */
+export class GroupMember {
+  readonly topics: readonly string[]
+  readonly groupId: string
+  readonly consumer: Consumer
+  readonly admin: Admin
+  readonly log: KafkaLog
+  readonly heartbeatMs: number
+  /** resolves when stopped; rejects when the consumer died for good (see fail) */
+  readonly done: Promise<void>
+  /** in the group: a join seen since the consumer last (re)started or began to rebalance */
+  joined = false
+  started = false
+  stopping = false
+  /** the client's open sockets: disconnect ends those kafkajs forgot (client.ts, trackingSocketFactory) */
+  readonly #sockets = new Set<Socket>()
+  #crashes: CrashRestarts | null = null
+  #stopped: Promise<void> | null = null
+  #resolve!: () => void
+  #reject!: (err: unknown) => void
+
+  /** `defaults`: the group and client id of this kind of member */
+  constructor (options: GroupOptions, defaults: { groupId: string, clientId: string }) {
+    this.topics = options.topics ?? DEFAULT_TOPICS
+    this.groupId = options.groupId ?? defaults.groupId
+    if (this.topics.length === 0) throw new Error(`kafka consumer ${this.groupId}: no topics given`)
+    this.log = options.log ?? STDERR_LOG
+    this.heartbeatMs = options.heartbeatIntervalMs ?? 3000
+    const kafka = createKafka({ brokers: options.brokers, clientId: options.clientId ?? defaults.clientId, log: this.log, logLevel: options.logLevel ?? 'error', sockets: this.#sockets })
+    this.consumer = kafka.consumer({
+      groupId: this.groupId,
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: this.heartbeatMs,
+      maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
+      retry: {
+        ...options.retry,
+        restartOnFailure: async (err) => {
+          this.joined = false
+          if (this.stopping) return false
+          this.log.warn({ err, groupId: this.groupId }, 'kafka consumer failed; restarting it')
+          return true
+        }
+      }
+    })
+    this.admin = kafka.admin()
+    this.done = new Promise((resolve, reject) => { this.#resolve = resolve; this.#reject = reject })
+    this.done.catch(() => undefined) // reported to whoever awaits done, never as unhandled
+  }
+
+  /** Connect the admin client and the consumer (start() of a member, before it reads positions). */
+  async connect (): Promise<void> {
+    if (this.started) throw new Error(`kafka consumer ${this.groupId}: already started`)
+    this.started = true
+    await this.admin.connect()
+    await this.consumer.connect()
+  }
+
+  /**
+   * Subscribe and run: `onJoin` is called synchronously on every (re)join with the assignment
+   * (kafkajs does not await its GROUP_JOIN event: seek there), `eachBatch` for every batch, with no
+   * auto-commit and one partition at a time. Resolves once the consumer runs.
+   */
+  async run (onJoin: (assignment: Record<string, number[]>) => void, eachBatch: (payload: EachBatchPayload) => Promise<void>): Promise<void> {
+    await this.consumer.subscribe({ topics: [...this.topics], fromBeginning: true })
+    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.joined = true
+      this.#crashes?.joined()
+      onJoin(payload.memberAssignment)
+    })
+    this.consumer.on(this.consumer.events.REBALANCING, () => { this.joined = false })
+    const run = (): Promise<void> => this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch })
+    this.#crashes = new CrashRestarts(this.consumer, { run, groupId: this.groupId, log: this.log, stopping: () => this.stopping, fatal: (err) => this.fail(err) })
+    await run()
+  }
+
+  /** the consumer died for good: `done` rejects */
+  fail (err: unknown): void {
+    this.#reject(err)
+  }
+
+  /**
+   * Finish the batch in hand (after `beforeStop`, e.g. a last commit), leave the group and
+   * disconnect. While the consumer is still joining its group (which waits for the members the
+   * coordinator knows of, a dead one until its session expires), it ends the connections first:
+   * kafkajs's disconnect would otherwise wait for the join request to be answered.
+   */
+  stop (beforeStop?: () => Promise<void>): Promise<void> {
+    this.#stopped ??= (async () => {
+      this.stopping = true
+      this.#crashes?.cancel()
+      if (this.started) {
+        await beforeStop?.()
+        if (!this.joined) await endSockets(this.#sockets, 500)
+        await this.consumer.stop().catch((err: unknown) => this.log.warn({ err }, 'kafka consumer did not stop cleanly'))
+        await this.disconnect()
+      }
+      this.#resolve()
+    })()
+    return this.#stopped
+  }
+
+  /** Disconnect the consumer and the admin client, then end the sockets kafkajs forgot. Never throws. */
+  async disconnect (): Promise<void> {
+    await this.consumer.disconnect().catch(() => undefined)
+    await this.admin.disconnect().catch(() => undefined)
+    await endSockets(this.#sockets)
+  }
+}
