@@ -33,22 +33,22 @@ import { type FSWatcher, watch } from 'node:fs'
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { listValue } from '@duckdb/node-api'
 import { runBatch } from '../src/batch/batch-job.js'
 import { parseBronzeName } from '../src/batch/bronze-coverage.js'
 import { bronzeEventsDir, bronzeHourDir, compareOffsets, listBronzeHours, readBronzeState, topicSafe } from '../src/batch/bronze-layout.js'
 import { Db, num } from '../src/batch/duckdb.js'
 import { GoldReader } from '../src/batch/gold-reader.js'
-import { eventKey, KafkaWriter, type OutgoingRecord } from '../src/ingest/kafka/index.js'
+import { eventKey, type OutgoingRecord } from '../src/ingest/kafka/index.js'
 import { prng } from '../src/ingest/synthetic.js'
 import type { HourglassEvent } from '../src/model/event.js'
 import { HOUR_MS } from '../src/model/time.js'
-import { type KafkaService, startKafka } from '../scripts/services.mjs'
 import { assertRowsEqual, expected } from './helpers/bronze.js'
 import { M, makeLines, validRecords } from './helpers/events.js'
 import { consumeAll } from './helpers/kafka.js'
 import { evictGroup, ServeProcess } from './helpers/serve-process.js'
+import { servicesForFile } from './helpers/services.js'
 
 const PARTITIONS = 3
 const SEED = Number(process.env.FAULTS_SEED ?? 20240612)
@@ -64,19 +64,7 @@ async function until (check: () => boolean, ms: number, what: string): Promise<v
   }
 }
 
-let kafka: KafkaService
-let writer: KafkaWriter
-
-before(async () => {
-  kafka = await startKafka({ log: false, numPartitions: PARTITIONS })
-  writer = new KafkaWriter({ brokers: kafka.brokers, logLevel: 'nothing' })
-  await writer.connect()
-}, { timeout: 180_000 })
-
-after(async () => {
-  await writer?.close().catch(() => undefined)
-  await kafka?.close()
-})
+const services = servicesForFile({ partitions: PARTITIONS })
 
 /** Records to produce, in order: ~150 minutes of event time ending a minute ago, with defects. */
 function makePool (seed: number, n: number, end: number): OutgoingRecord[] {
@@ -114,7 +102,7 @@ class Producer {
   async burst (n: number): Promise<void> {
     const from = this.sent
     this.sent = Math.min(this.pool.length, from + n)
-    if (this.sent > from) await writer.send(this.topic, this.pool.slice(from, this.sent))
+    if (this.sent > from) await services.writer.send(this.topic, this.pool.slice(from, this.sent))
   }
 
   async stop (): Promise<void> {
@@ -191,7 +179,7 @@ test('bronze: the process SIGKILLed mid-write, after a rename and at random mome
   const spawnServe = (): ServeProcess => {
     const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HOURGLASS_')))
     Object.assign(env, {
-      HOURGLASS_KAFKA_BROKERS: kafka.brokers,
+      HOURGLASS_KAFKA_BROKERS: services.kafka.brokers,
       HOURGLASS_KAFKA_TOPICS: topic,
       HOURGLASS_KAFKA_GROUP: group,
       HOURGLASS_KAFKA_BRONZE_GROUP: bronzeGroup,
@@ -207,7 +195,7 @@ test('bronze: the process SIGKILLed mid-write, after a rename and at random mome
     procs.push(p)
     return p
   }
-  const kafkaAdmin = writer.kafka.admin()
+  const kafkaAdmin = services.writer.kafka.admin()
   await kafkaAdmin.connect()
   t.after(() => kafkaAdmin.disconnect())
   /** Committed offsets of the bronze group per partition (−1: none). */
@@ -226,7 +214,7 @@ test('bronze: the process SIGKILLed mid-write, after a rename and at random mome
   }
 
   try {
-    assert.equal(await writer.createTopic(topic, PARTITIONS), true)
+    assert.equal(await services.writer.createTopic(topic, PARTITIONS), true)
     // the hour folders the events go to, made beforehand so that they can be watched (an empty
     // one is nothing to a reader)
     const end = Date.now() - M
@@ -280,8 +268,8 @@ test('bronze: the process SIGKILLed mid-write, after a rename and at random mome
       c.forEach((o, p) => assert.ok(o <= (last[p] as bigint) + 1n, `partition ${p}: committed ${o} is ahead of bronze (state ${last[p]})`))
       moments.push(`${kind}: ${serve.name} after ${((Date.now() - serve.startedAt) / 1000).toFixed(1)} s; ${temps.length} temp, ${unrecorded.length} unrecorded file(s) left; state ${last.join('/')}, committed ${c.join('/')}; ${producer.sent} produced`)
 
-      await evictGroup(writer.kafka, kafka.port, group)
-      await evictGroup(writer.kafka, kafka.port, bronzeGroup)
+      await evictGroup(services.writer.kafka, services.kafka.port, group)
+      await evictGroup(services.writer.kafka, services.kafka.port, bronzeGroup)
       await producer.burst(1500) // a backlog for the next incarnation to start on
       serve = spawnServe()
     }
@@ -292,7 +280,7 @@ test('bronze: the process SIGKILLed mid-write, after a rename and at random mome
     // the last incarnation runs to the end of the stream
     await producer.burst(pool.length)
     await producer.stop()
-    const records = await consumeAll(kafka.brokers, topic, pool.length, 60_000, 500)
+    const records = await consumeAll(services.kafka.brokers, topic, pool.length, 60_000, 500)
     assert.equal(records.length, pool.length, 'the topic holds every record produced')
     const texts = records.map((r) => r.value.toString('utf8'))
     const valid = validRecords(texts, Date.now())
@@ -391,7 +379,7 @@ test('bronze: the process SIGKILLed mid-write, after a rename and at random mome
     }
     a.signal('SIGKILL')
     await a.exited
-    await evictGroup(writer.kafka, kafka.port, group) // the speed group only
+    await evictGroup(services.writer.kafka, services.kafka.port, group) // the speed group only
     const b = spawnServe()
     await until(() => b.output.includes('Hourglass is serving'), 60_000, `${b.name} to serve while its bronze consumer waits for the group`)
     // b's join request has reached the coordinator, which now waits for the dead member

@@ -16,57 +16,41 @@
 // Less traffic than on Redis (the test server scans the whole container for every query, and
 // every admitted event leaves a dedup document in it): 300 records/s, a backlog of 600 at each
 // restart. Duplicates, re-sent duplicates and invalid records are in the stream all the same.
-import { after, before, test } from 'node:test'
-import { KafkaWriter } from '../src/ingest/kafka/index.js'
+import { test } from 'node:test'
 import { CosmosSpeedStore } from '../src/speed/index.js'
-import { type CosmosServer, startCosmosServer } from '../scripts/cosmos-server.js'
-import { type KafkaService, startKafka } from '../scripts/services.mjs'
 import { brokerRestartScenario, crashScenario, DEDUP_WINDOW_MS, type FaultsContext, PARTITIONS, rebalanceScenario, RETENTION_MS } from './helpers/kafka-faults.js'
+import { servicesForFile } from './helpers/services.js'
 
 const DATABASE = 'faults'
 const TRAFFIC = { perTick: 15, burst: 600, pool: 30_000 }
 
-let kafka: KafkaService
-let cosmos: CosmosServer
-let writer: KafkaWriter
-let ctx: FaultsContext
-
-before(async () => {
-  [kafka, cosmos] = await Promise.all([startKafka({ log: false, numPartitions: PARTITIONS }), startCosmosServer()])
-  writer = new KafkaWriter({ brokers: kafka.brokers, logLevel: 'nothing' })
-  await writer.connect()
-  ctx = {
-    kafka,
-    writer,
-    backend: {
-      kind: 'cosmos',
-      env: (container) => cosmos.env(DATABASE, container),
-      open: (container) => CosmosSpeedStore.open({
-        endpoint: cosmos.endpoint, key: cosmos.key, database: DATABASE, container, clientOptions: cosmos.clientOptions,
-        retentionMs: RETENTION_MS, dedupWindowMs: DEDUP_WINDOW_MS
-      })
-    }
+const services = servicesForFile({ partitions: PARTITIONS, cosmos: true })
+/** the scenarios' view of the services: call it inside a test (the `before` hook starts them) */
+const ctx = (): FaultsContext => ({
+  kafka: services.kafka,
+  writer: services.writer,
+  backend: {
+    kind: 'cosmos',
+    env: (container) => services.cosmos.env(DATABASE, container),
+    open: (container) => CosmosSpeedStore.open({
+      endpoint: services.cosmos.endpoint, key: services.cosmos.key, database: DATABASE, container, clientOptions: services.cosmos.clientOptions,
+      retentionMs: RETENTION_MS, dedupWindowMs: DEDUP_WINDOW_MS
+    })
   }
-}, { timeout: 180_000 })
-
-after(async () => {
-  await writer?.close().catch(() => undefined)
-  await kafka?.close()
-  await cosmos?.close()
 })
 
 test('cosmos crash: a consumer SIGKILLed at 6 random moments mid-stream and restarted each time leaves exact windows in Cosmos DB', { timeout: 180_000 }, async (t) => {
-  await crashScenario(ctx, t, 6, TRAFFIC)
+  await crashScenario(ctx(), t, 6, TRAFFIC)
 })
 
 test('cosmos rebalance: one of two consumers stopped (SIGTERM) mid-stream; the survivor takes over; exact windows', { timeout: 120_000 }, async (t) => {
-  await rebalanceScenario(ctx, t, 'SIGTERM', TRAFFIC)
+  await rebalanceScenario(ctx(), t, 'SIGTERM', TRAFFIC)
 })
 
 test('cosmos rebalance: one of two consumers SIGKILLed mid-stream; after its session expires the survivor takes over; exact windows', { timeout: 150_000 }, async (t) => {
-  await rebalanceScenario(ctx, t, 'SIGKILL', TRAFFIC)
+  await rebalanceScenario(ctx(), t, 'SIGKILL', TRAFFIC)
 })
 
 test('cosmos broker restart: Kafka stopped and started again under a running consumer; it reconnects; exact windows', { timeout: 150_000 }, async (t) => {
-  await brokerRestartScenario(ctx, t, TRAFFIC)
+  await brokerRestartScenario(ctx(), t, TRAFFIC)
 })

@@ -10,58 +10,44 @@
 // prints every consumer's output even when the test passes (it is printed when one fails).
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
-import { after, before, test } from 'node:test'
-import { KafkaSource, KafkaWriter } from '../src/ingest/kafka/index.js'
+import { test } from 'node:test'
+import { KafkaSource } from '../src/ingest/kafka/index.js'
 import { RedisSpeedStore } from '../src/speed/index.js'
-import { type KafkaService, type RedisService, startKafka, startRedis } from '../scripts/services.mjs'
 import { brokerRestartScenario, crashScenario, DEDUP_WINDOW_MS, type FaultsContext, PARTITIONS, rebalanceScenario, RETENTION_MS, sleep } from './helpers/kafka-faults.js'
+import { servicesForFile } from './helpers/services.js'
 
-let kafka: KafkaService
-let redis: RedisService
-let writer: KafkaWriter
-let ctx: FaultsContext
-
-before(async () => {
-  [kafka, redis] = await Promise.all([startKafka({ log: false, numPartitions: PARTITIONS }), startRedis({ log: false })])
-  writer = new KafkaWriter({ brokers: kafka.brokers, logLevel: 'nothing' })
-  await writer.connect()
-  ctx = {
-    kafka,
-    writer,
-    backend: {
-      kind: 'redis',
-      env: (prefix) => ({ HOURGLASS_REDIS_URL: redis.url, HOURGLASS_REDIS_PREFIX: prefix }),
-      open: (prefix) => new RedisSpeedStore({ url: redis.url, keyPrefix: prefix, retentionMs: RETENTION_MS, dedupWindowMs: DEDUP_WINDOW_MS })
-    }
+const services = servicesForFile({ partitions: PARTITIONS, redis: true })
+/** the scenarios' view of the services: call it inside a test (the `before` hook starts them) */
+const ctx = (): FaultsContext => ({
+  kafka: services.kafka,
+  writer: services.writer,
+  backend: {
+    kind: 'redis',
+    env: (prefix) => ({ HOURGLASS_REDIS_URL: services.redis.url, HOURGLASS_REDIS_PREFIX: prefix }),
+    open: (prefix) => new RedisSpeedStore({ url: services.redis.url, keyPrefix: prefix, retentionMs: RETENTION_MS, dedupWindowMs: DEDUP_WINDOW_MS })
   }
-}, { timeout: 180_000 })
-
-after(async () => {
-  await writer?.close().catch(() => undefined)
-  await kafka?.close()
-  await redis?.close()
 })
 
 test('crash: a consumer SIGKILLed at 6 random moments mid-stream and restarted each time leaves exact windows in Redis', { timeout: 180_000 }, async (t) => {
-  await crashScenario(ctx, t) // 800 records/s, a backlog of 1,500 at each restart
+  await crashScenario(ctx(), t) // 800 records/s, a backlog of 1,500 at each restart
 })
 
 test('rebalance: one of two consumers in a group stopped (SIGTERM) mid-stream; the survivor takes over; exact windows', { timeout: 120_000 }, async (t) => {
-  await rebalanceScenario(ctx, t, 'SIGTERM')
+  await rebalanceScenario(ctx(), t, 'SIGTERM')
 })
 
 test('rebalance: one of two consumers in a group SIGKILLed mid-stream; after its session expires the survivor takes over; exact windows', { timeout: 150_000 }, async (t) => {
-  await rebalanceScenario(ctx, t, 'SIGKILL')
+  await rebalanceScenario(ctx(), t, 'SIGKILL')
 })
 
 test('broker restart: Kafka stopped and started again (data kept) under a running consumer; it reconnects; exact windows', { timeout: 150_000 }, async (t) => {
-  await brokerRestartScenario(ctx, t)
+  await brokerRestartScenario(ctx(), t)
 })
 
 test('broker unreachable while the consumer looks for its group coordinator: the source restarts the consumer kafkajs gives up on', { timeout: 60_000 }, async (t) => {
   // Reproduces: with one broker, a broker restart that catches the consumer (re)joining its group.
   // kafkajs then throws KafkaJSGroupCoordinatorNotFound, which it deems non-retriable: its
-  // consumer crashes for good and, before the fix in src/ingest/kafka/consumer.ts, the process
+  // consumer crashes for good and, before the fix (CrashRestarts, src/ingest/kafka/group-run.ts), the process
   // kept serving while consuming nothing. The broker-restart test above hits this only when the
   // timing is unlucky, so here the failure is injected (kafkajs's cluster answers the first
   // coordinator lookup with that error) into an in-process source.
@@ -76,11 +62,11 @@ test('broker unreachable while the consumer looks for its group coordinator: the
   }
   t.after(() => { Cluster.prototype.findGroupCoordinator = original })
   const topic = `faults-coordinator-${process.pid}`
-  assert.equal(await writer.createTopic(topic, PARTITIONS), true)
-  await writer.send(topic, Array.from({ length: 300 }, (_, i) => ({ key: String(i), value: `record ${i}` })))
+  assert.equal(await services.writer.createTopic(topic, PARTITIONS), true)
+  await services.writer.send(topic, Array.from({ length: 300 }, (_, i) => ({ key: String(i), value: `record ${i}` })))
   const logged: string[] = []
   const log = { error: (_: object, m: string) => { logged.push(m) }, warn: (_: object, m: string) => { logged.push(m) }, info: () => undefined }
-  const source = new KafkaSource({ brokers: kafka.brokers, topics: [topic], groupId: `hg-${topic}`, positions: async () => null, rebuildFrom: () => Date.now() - 3_600_000, log, logLevel: 'nothing' })
+  const source = new KafkaSource({ brokers: services.kafka.brokers, topics: [topic], groupId: `hg-${topic}`, positions: async () => null, rebuildFrom: () => Date.now() - 3_600_000, log, logLevel: 'nothing' })
   let failed: unknown = null
   source.done.catch((err: unknown) => { failed = err })
   let received = 0

@@ -13,46 +13,18 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { type App, buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { eventKey, KafkaWriter, type OutgoingRecord } from '../src/ingest/kafka/index.js'
-import { iso, type MetricsResult } from '../src/model/index.js'
+import { eventKey, type OutgoingRecord } from '../src/ingest/kafka/index.js'
+import { iso } from '../src/model/index.js'
 import { RedisSpeedStore } from '../src/speed/index.js'
-import { type KafkaService, type RedisService, startKafka, startRedis } from '../scripts/services.mjs'
 import { assertEqualsBrute, brute, H, M, makeLines, speedEvents, validRecords } from './helpers/events.js'
 import { GatedStore } from './helpers/gated-store.js'
-import { H0, now, PARTITIONS, T0 } from './helpers/kafka-e2e.js'
+import { get, H0, now, PARTITIONS, T0, until } from './helpers/kafka-e2e.js'
+import { servicesForFile } from './helpers/services.js'
 
-let kafka: KafkaService
-let redis: RedisService
-let writer: KafkaWriter
-
-before(async () => {
-  [kafka, redis] = await Promise.all([startKafka({ log: false, numPartitions: PARTITIONS }), startRedis({ log: false })])
-  writer = new KafkaWriter({ brokers: kafka.brokers, logLevel: 'nothing' })
-  await writer.connect()
-}, { timeout: 180_000 })
-
-after(async () => {
-  await writer?.close().catch(() => undefined)
-  await kafka?.close()
-  await redis?.close()
-})
-
-async function get (app: App, url: string): Promise<MetricsResult> {
-  const res = await app.server.inject({ method: 'GET', url })
-  assert.equal(res.statusCode, 200, res.body)
-  return res.json<MetricsResult>()
-}
-
-async function until (what: string, check: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
+const services = servicesForFile({ partitions: PARTITIONS, redis: true })
 
 const records = (lines: string[]): OutgoingRecord[] => lines.map((value) => ({ key: eventKey(value), value, timestamp: H0 + 11 * M }))
 
@@ -62,14 +34,14 @@ test('Redis restarted empty mid-stream: the gap is reported while the consumer r
   const first = makeLines(H0, H0 + 5 * M, 3000, 21, 'a', { late: false })
   const second = makeLines(H0 + 5 * M, H0 + 10 * M, 3000, 22, 'b', { late: false })
   const lines = [...first, ...second]
-  const store = new GatedStore(new RedisSpeedStore({ url: redis.url, keyPrefix: `wipe-${process.pid}`, retentionMs: H, dedupWindowMs: 15 * M, now }), Infinity)
+  const store = new GatedStore(new RedisSpeedStore({ url: services.redis.url, keyPrefix: `wipe-${process.pid}`, retentionMs: H, dedupWindowMs: 15 * M, now }), Infinity)
   const progress: string[] = []
   let app: App | undefined
   try {
-    assert.equal(await writer.createTopic(topic, PARTITIONS), true)
-    await writer.send(topic, records(first))
+    assert.equal(await services.writer.createTopic(topic, PARTITIONS), true)
+    await services.writer.send(topic, records(first))
     const config = loadConfig({}, {
-      dataDir: join(dir, 'data'), source: 'kafka', kafkaBrokers: kafka.brokers, kafkaTopics: topic, kafkaGroup: `hg-wipe-${process.pid}`,
+      dataDir: join(dir, 'data'), source: 'kafka', kafkaBrokers: services.kafka.brokers, kafkaTopics: topic, kafkaGroup: `hg-wipe-${process.pid}`,
       dlqTopic: `${topic}.dlq`, logLevel: 'silent', seedDays: '0', allowedLatenessMs: '10m', dedupWindowMs: '15m'
     })
     app = await buildApp(config, { now, schedule: false, store, progress: (line) => progress.push(line) })
@@ -85,9 +57,9 @@ test('Redis restarted empty mid-stream: the gap is reported while the consumer r
 
     // Redis loses everything; the next batch meets the empty store. One apply passes the gate (the
     // one that finds the position gone), the rebuild's applies wait.
-    await redis.restart({ empty: true })
+    await services.redis.restart({ empty: true })
     store.hold(1)
-    await writer.send(topic, records(second))
+    await services.writer.send(topic, records(second))
     await until('the rebuild to reach the gate', () => store.waiting)
     const during = await get(a, '/v1/metrics/live?last=60m')
     assert.equal(during.meta.complete, false)

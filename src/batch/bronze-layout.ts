@@ -46,7 +46,8 @@ export function bronzeFileName (topic: string, partition: number, firstOffset: s
 const DATE_DIR = /^date=(\d{4}-\d{2}-\d{2})$/
 const HOUR_DIR = /^hour=(\d{2})$/
 
-async function dirNames (dir: string): Promise<string[]> {
+/** The names of the folders in `dir` (none when it does not exist). */
+export async function dirNames (dir: string): Promise<string[]> {
   try {
     return (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name)
   } catch (err) {

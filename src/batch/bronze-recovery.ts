@@ -15,22 +15,13 @@ import { readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isTempName } from './atomic-file.js'
 import { parseBronzeName } from './bronze-coverage.js'
-import { bronzeEventsDir, compareOffsets, readBronzeState, topicSafe } from './bronze-layout.js'
+import { bronzeEventsDir, compareOffsets, dirNames, readBronzeState, topicSafe } from './bronze-layout.js'
 
 export interface RecoverySummary {
   /** files renamed into place by a flush the state does not record (absolute paths) */
   unrecorded: string[]
   /** temp files of sink files and of the state file */
   temps: string[]
-}
-
-async function dirNames (dir: string): Promise<string[]> {
-  try {
-    return (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw err
-  }
 }
 
 /** A sink file's name (not compacted) and the single range it covers, or null. */

@@ -87,14 +87,14 @@ function makeEventSet (seed: number): EventSet {
   return { records, lines, invalid, old: old.length }
 }
 
-async function get (app: App, url: string): Promise<MetricsResult> {
+export async function get (app: App, url: string): Promise<MetricsResult> {
   const res = await app.server.inject({ method: 'GET', url })
   assert.equal(res.statusCode, 200, res.body)
   return res.json<MetricsResult>()
 }
 
 /** Poll until `check` holds, at most `ms`. */
-async function until (what: string, check: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
+export async function until (what: string, check: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms
   while (!(await check())) {
     if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`)
