@@ -7,7 +7,10 @@
 // closed (its end ≤ the store's watermark: the speed layer changes it no more) while the store still
 // covers it, and keeps it for up to `keepMs`. It holds every closed minute of [from, next): a minute
 // the store evicted or never covered before it was read breaks the run, and the ledger starts again
-// where the store's coverage starts.
+// where the store's coverage starts. (Lateness is judged per source partition while the store's
+// watermark follows the newest partition, so a partition running behind may still add to a minute
+// the ledger has read; partitions read in step make that rare, and it shows as a small
+// speed < batch difference.)
 import { MINUTE_MS, type SpeedStore } from '../model/index.js'
 import type { CountRow, SpeedCoverage } from './reconcile.js'
 
