@@ -6,20 +6,19 @@
 // lock: an overlap would say "another run is in progress"), and leave every query answer as it
 // was, also for a fresh process reading the folder afterwards, with no rebuild caused.
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { type App, buildApp } from '../src/app.js'
 import { runBatch } from '../src/batch/batch-job.js'
 import { isCompactedName } from '../src/batch/bronze-coverage.js'
 import { bronzeWatermark, listBronzeHours } from '../src/batch/bronze-layout.js'
 import { BronzeSink } from '../src/batch/bronze-sink.js'
-import { Db } from '../src/batch/duckdb.js'
 import { listedFiles, readManifest } from '../src/batch/manifest.js'
 import { loadConfig } from '../src/config.js'
 import { DAY_MS, HOUR_MS, iso, MINUTE_MS, utcDate } from '../src/model/time.js'
 import { EventMaker, expected, Feed } from './helpers/bronze.js'
+import { tempData } from './helpers/temp-data.js'
 
 const T0 = Date.UTC(2024, 4, 1)
 const D = (n: number): number => T0 + n * DAY_MS
@@ -33,16 +32,7 @@ const QUERIES = [
   `/v1/metrics?from=${iso(D(1) + 5 * HOUR_MS)}&to=${iso(D(3) + 5 * HOUR_MS)}&granularity=hour&event_type=purchase,view`
 ]
 
-let dir: string
-let db: Db
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'hourglass-upkeep-'))
-  db = await Db.open()
-})
-after(async () => {
-  db.close()
-  await rm(dir, { recursive: true, force: true })
-})
+const tmp = tempData('hourglass-upkeep-')
 
 async function startApp (dataDir: string, schedule: boolean, progress: string[]): Promise<App> {
   const config = loadConfig({}, {
@@ -79,15 +69,15 @@ async function until (what: string, check: () => boolean, ms = 60_000): Promise<
 }
 
 test('serve compacts small bronze files and vacuums old ones on its timers, in turn with the batch job, without changing any answer', { timeout: 180_000 }, async () => {
-  const dataDir = join(dir, 'data')
+  const dataDir = join(tmp.dir, 'data')
   const maker = new EventMaker(17)
-  const sink = new BronzeSink({ dataDir, db })
+  const sink = new BronzeSink({ dataDir, db: tmp.db })
   const feed = new Feed(sink)
   for (let k = 0; k < 3; k++) { // three flushes: several small files per hour and partition
     feed.add(maker.make(4000, D(0), D(3) + 6 * HOUR_MS))
     await sink.flush()
   }
-  const v1 = await runBatch({ dataDir, db, now: D(3) + 7 * HOUR_MS, allowedLatenessMs: MINUTE_MS })
+  const v1 = await runBatch({ dataDir, db: tmp.db, now: D(3) + 7 * HOUR_MS, allowedLatenessMs: MINUTE_MS })
   assert.equal(v1.completeUntil, D(3) + 5 * HOUR_MS)
   feed.add(maker.make(20, D(2), D(2) + HOUR_MS)) // late: the app's first batch run rebuilds that date
   await sink.close()

@@ -8,14 +8,13 @@
 // run to completion publishes gold equal to brute force over every event, and releases the lock.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises'
-import { hostname, tmpdir } from 'node:os'
+import { cp, readFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { runBatch } from '../src/batch/batch-job.js'
 import { BronzeSink } from '../src/batch/bronze-sink.js'
-import { Db } from '../src/batch/duckdb.js'
 import { loadGoldFile } from '../src/batch/gold-file-cache.js'
 import { batchLockPath } from '../src/batch/lock.js'
 import { manifestPath, parseManifest, resolveListed } from '../src/batch/manifest.js'
@@ -25,6 +24,7 @@ import type { GoldManifest } from '../src/model/gold.js'
 import type { PartialRow } from '../src/model/partials.js'
 import { DAY_MS, HOUR_MS, iso } from '../src/model/time.js'
 import { assertRowsEqual, EventMaker, expected, Feed } from './helpers/bronze.js'
+import { tempData } from './helpers/temp-data.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const ENTRY = join(ROOT, 'scripts', 'hourglass-dev.ts')
@@ -34,16 +34,7 @@ const D = (n: number): number => T0 + n * DAY_MS
 const NEW_DAYS = 8
 const RUN_TIMEOUT_MS = 120_000
 
-let dir: string
-let db: Db
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'hourglass-batch-faults-'))
-  db = await Db.open()
-})
-after(async () => {
-  db.close()
-  await rm(dir, { recursive: true, force: true })
-})
+const tmp = tempData('hourglass-batch-faults-')
 
 interface Kill { afterMs?: number, afterLine?: { pattern: RegExp, nth: number, jitterMs: number } }
 interface Run { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string, pid: number, ms: number, firstLineMs: number | null }
@@ -113,7 +104,7 @@ function bruteForce (events: HourglassEvent[], from: number, to: number, bucket:
 async function assertGoldMatches (dataDir: string, m: GoldManifest, events: HourglassEvent[]): Promise<void> {
   const until = Date.parse(m.complete_until!)
   const from = Date.parse(m.complete_from!)
-  const conn = await db.connect()
+  const conn = await tmp.db.connect()
   try {
     for (const [table, bucket] of [['hourly_metrics', HOUR_MS], ['daily_metrics', DAY_MS]] as const) {
       const t = m.tables[table]
@@ -143,7 +134,7 @@ async function assertGoldMatches (dataDir: string, m: GoldManifest, events: Hour
       assert.deepEqual([...covered].sort(), [...wantBuckets].sort(), `${table}: the listed files cover every bucket holding events`)
     }
   } finally {
-    db.release(conn)
+    tmp.db.release(conn)
   }
 }
 
@@ -152,16 +143,16 @@ async function manifestText (dataDir: string): Promise<string> {
 }
 
 test('hourglass batch SIGKILLed at moments over its run: the previous manifest or a complete new one, listed files whole and exact, the lock no obstacle; the next run completes', { timeout: 600_000 }, async () => {
-  const dataDir = join(dir, 'data')
+  const dataDir = join(tmp.dir, 'data')
   const rand = prng(5)
   const maker = new EventMaker(11)
-  const sink = new BronzeSink({ dataDir, db })
+  const sink = new BronzeSink({ dataDir, db: tmp.db })
   const feed = new Feed(sink)
   try {
     // gold v1: the first two days and the first hour of the third
     feed.add(maker.make(20_000, D(0), D(2) + 2 * HOUR_MS))
     await sink.flush()
-    const v1 = await runBatch({ dataDir, db, now: D(2) + 3 * HOUR_MS, allowedLatenessMs: 60_000 })
+    const v1 = await runBatch({ dataDir, db: tmp.db, now: D(2) + 3 * HOUR_MS, allowedLatenessMs: 60_000 })
     assert.equal(v1.version, 1)
     assert.equal(v1.completeUntil, D(2) + HOUR_MS)
 
@@ -176,7 +167,7 @@ test('hourglass batch SIGKILLed at moments over its run: the previous manifest o
     const eventsFor = (version: number): HourglassEvent[] => feed.all.slice(0, versionEvents.get(version))
 
     // a run to the end on a copy: how long a run takes, and that it builds what brute force says
-    const copy = join(dir, 'copy')
+    const copy = join(tmp.dir, 'copy')
     await cp(dataDir, copy, { recursive: true })
     const full = await batchRun(copy)
     assert.equal(full.code, 0, full.stderr)

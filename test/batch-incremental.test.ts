@@ -2,45 +2,35 @@
 // already built never reaching gold (or counted twice next to the old file); daily gold that does
 // not equal the sum of its hours; gold files whose row groups a time-range reader cannot skip.
 import assert from 'node:assert/strict'
-import { access, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { access } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { listValue } from '@duckdb/node-api'
 import { runBatch } from '../src/batch/batch-job.js'
 import { BronzeSink } from '../src/batch/bronze-sink.js'
-import { Db } from '../src/batch/duckdb.js'
 import { GOLD_ROW_GROUP_SIZE } from '../src/batch/gold-build-sql.js'
 import { GoldReader } from '../src/batch/gold-reader.js'
 import { readManifest } from '../src/batch/manifest.js'
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../src/model/time.js'
 import { assertRowsEqual, EventMaker, expected, Feed } from './helpers/bronze.js'
+import { tempData } from './helpers/temp-data.js'
 
 const T0 = Date.UTC(2024, 4, 1)
 const H = (n: number): number => T0 + n * HOUR_MS
 const LATENESS = MINUTE_MS
 
-let dir: string
-let db: Db
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'hourglass-incr-'))
-  db = await Db.open()
-})
-after(async () => {
-  db.close()
-  await rm(dir, { recursive: true, force: true })
-})
+const tmp = tempData('hourglass-incr-')
 
 test('a late bronze file rebuilds its date: the new manifest lists the new files and drops the superseded ones; daily gold equals the sum of hours', async (t) => {
-  const dataDir = join(dir, 'late')
+  const dataDir = join(tmp.dir, 'late')
   const maker = new EventMaker(11)
-  const sink = new BronzeSink({ dataDir, db })
+  const sink = new BronzeSink({ dataDir, db: tmp.db })
   const feed = new Feed(sink)
   t.after(() => sink.close())
   feed.add(maker.make(3000, H(0), H(30) + 30 * MINUTE_MS))
   await sink.flush()
 
-  const r1 = await runBatch({ dataDir, db, now: H(31), allowedLatenessMs: LATENESS })
+  const r1 = await runBatch({ dataDir, db: tmp.db, now: H(31), allowedLatenessMs: LATENESS })
   assert.equal(r1.published, true)
   assert.equal(r1.completeUntil, H(30))
   assert.equal(r1.hoursRebuilt, 0)
@@ -50,7 +40,7 @@ test('a late bronze file rebuilds its date: the new manifest lists the new files
   assert.deepEqual(Object.keys(m1.built_from ?? {}), ['2024-05-01', '2024-05-02'])
   assert.equal(Object.keys(m1.built_from!['2024-05-01']!).length, 24)
 
-  const reader = await GoldReader.open({ dataDir, db, pollMs: 0 })
+  const reader = await GoldReader.open({ dataDir, db: tmp.db, pollMs: 0 })
   t.after(() => reader.close())
   const s1 = reader.snapshot()!
   assertRowsEqual(await reader.query(s1, H(0), H(48), {}), expected(feed.all, H(0), H(30)))
@@ -63,7 +53,7 @@ test('a late bronze file rebuilds its date: the new manifest lists the new files
   const late = maker.make(60, H(2), H(3))
   feed.add([...late, ...feed.all.filter((e) => e.ts >= H(2) && e.ts < H(3)).slice(0, 10)])
   await sink.flush()
-  const r2 = await runBatch({ dataDir, db, now: H(31) + 1000, allowedLatenessMs: LATENESS })
+  const r2 = await runBatch({ dataDir, db: tmp.db, now: H(31) + 1000, allowedLatenessMs: LATENESS })
   assert.equal(r2.published, true)
   assert.equal(r2.hoursBuilt, 0)
   assert.deepEqual(r2.datesRebuilt, ['2024-05-01'])
@@ -79,7 +69,7 @@ test('a late bronze file rebuilds its date: the new manifest lists the new files
   assert.ok(m2.tables.hourly_metrics.files.includes(m1.tables.hourly_metrics.files.find((x) => x.includes('2024-05-02'))!), 'the unchanged date keeps its file')
   assert.equal(m2.tables.hourly_metrics.files.length, 2)
   assert.equal(m2.tables.daily_metrics!.files.length, 1)
-  const rows = await (async () => { const c = await db.connect(); try { return await c.rows('SELECT count(*) AS n FROM read_parquet($f::VARCHAR[])', { f: listValue(m2.tables.hourly_metrics.files.map((x) => join(dataDir, x))) }) } finally { db.release(c) } })()
+  const rows = await (async () => { const c = await tmp.db.connect(); try { return await c.rows('SELECT count(*) AS n FROM read_parquet($f::VARCHAR[])', { f: listValue(m2.tables.hourly_metrics.files.map((x) => join(dataDir, x))) }) } finally { tmp.db.release(c) } })()
   assert.equal(Number(rows[0]!.n), m2.tables.hourly_metrics.rows, 'manifest row count follows the rebuild')
 
   assert.equal(await reader.reload(), true)
@@ -88,13 +78,13 @@ test('a late bronze file rebuilds its date: the new manifest lists the new files
   assertRowsEqual(await reader.query(s2, T0, T0 + 2 * DAY_MS, {}, 'day'), expected(feed.all, H(0), H(30), DAY_MS))
   assertRowsEqual(await reader.query(s1, H(0), H(48), {}), expected(feed.all.filter((e) => !late.includes(e)), H(0), H(30))) // the old snapshot still reads its own files
 
-  const r3 = await runBatch({ dataDir, db, now: H(31) + 2000, allowedLatenessMs: LATENESS })
+  const r3 = await runBatch({ dataDir, db: tmp.db, now: H(31) + 2000, allowedLatenessMs: LATENESS })
   assert.equal(r3.published, false, 'nothing changed: no rebuild')
 
   // the next day completes: daily gold for it appears, the first day's stays
   feed.add(maker.make(800, H(30) + 30 * MINUTE_MS, H(49)))
   await sink.flush()
-  const r4 = await runBatch({ dataDir, db, now: H(50), allowedLatenessMs: LATENESS })
+  const r4 = await runBatch({ dataDir, db: tmp.db, now: H(50), allowedLatenessMs: LATENESS })
   assert.equal(r4.completeUntil, H(48))
   assert.equal(r4.dailyFiles.length, 1)
   assert.equal((await readManifest(dataDir))!.tables.daily_metrics!.files.length, 2)
@@ -103,17 +93,17 @@ test('a late bronze file rebuilds its date: the new manifest lists the new files
 })
 
 test('gold files are sorted by (window_start, event_type, region) in row groups with non-overlapping time statistics', async () => {
-  const dataDir = join(dir, 'rowgroups')
+  const dataDir = join(tmp.dir, 'rowgroups')
   const regions = Array.from({ length: 100 }, (_, i) => `r${String(i).padStart(3, '0')}`)
   const maker = new EventMaker(5, regions)
-  const sink = new BronzeSink({ dataDir, db })
+  const sink = new BronzeSink({ dataDir, db: tmp.db })
   const feed = new Feed(sink)
   feed.add(maker.make(40_000, H(0), H(24) + 10 * MINUTE_MS))
   await sink.close()
-  const r = await runBatch({ dataDir, db, now: H(25), allowedLatenessMs: LATENESS })
+  const r = await runBatch({ dataDir, db: tmp.db, now: H(25), allowedLatenessMs: LATENESS })
   assert.ok(r.rows > 2 * GOLD_ROW_GROUP_SIZE, `rows ${r.rows}`)
   const m = (await readManifest(dataDir))!
-  const conn = await db.connect()
+  const conn = await tmp.db.connect()
   try {
     const file = join(dataDir, m.tables.hourly_metrics.files[0]!)
     const groups = await conn.rows(`SELECT row_group_id, row_group_num_rows AS n, stats_min_value AS lo, stats_max_value AS hi
@@ -127,9 +117,9 @@ test('gold files are sorted by (window_start, event_type, region) in row groups 
       assert.ok(a[0] < b[0] || (a[0] === b[0] && (a[1] < b[1] || (a[1] === b[1] && a[2] < b[2]))), `sorted at row ${i}`)
     }
   } finally {
-    db.release(conn)
+    tmp.db.release(conn)
   }
-  const reader = await GoldReader.open({ dataDir, db, pollMs: 0 })
+  const reader = await GoldReader.open({ dataDir, db: tmp.db, pollMs: 0 })
   assertRowsEqual(await reader.query(reader.snapshot()!, H(0), H(24), {}), expected(feed.all, H(0), H(24)))
   await reader.close()
 })

@@ -3,15 +3,13 @@
 // published before its late events could arrive; a crashed run leaving a half-published manifest;
 // a reload pulling the files from under a query that is still running.
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { runBatch } from '../src/batch/batch-job.js'
 import { bronzeFileName, bronzeWatermark, listBronzeHours, topicSafe } from '../src/batch/bronze-layout.js'
 import { readBronzeEvents } from '../src/batch/bronze-reader.js'
 import { BronzeSink } from '../src/batch/bronze-sink.js'
-import { Db } from '../src/batch/duckdb.js'
 import { GoldReader } from '../src/batch/gold-reader.js'
 import { manifestPath, parseManifest, readManifest } from '../src/batch/manifest.js'
 import type { HourglassEvent } from '../src/model/event.js'
@@ -20,6 +18,7 @@ import { finalise } from '../src/model/partials.js'
 import type { Filters } from '../src/model/query.js'
 import { HOUR_MS, MINUTE_MS } from '../src/model/time.js'
 import { assertRowsEqual, EventMaker, expected as expectedBuckets, Feed } from './helpers/bronze.js'
+import { tempData } from './helpers/temp-data.js'
 
 const T0 = Date.UTC(2024, 4, 1, 0, 0, 0)
 const H = (n: number): number => T0 + n * HOUR_MS
@@ -36,28 +35,18 @@ async function manifestText (dataDir: string): Promise<string> {
   return text
 }
 
-let dir: string
-let db: Db
-
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'hourglass-batch-'))
-  db = await Db.open()
-})
-after(async () => {
-  db.close()
-  await rm(dir, { recursive: true, force: true })
-})
+const tmp = tempData('hourglass-batch-')
 
 test('bronze → batch → gold reader: dedup, complete hours only, incremental versions, failed run publishes nothing, reload keeps old snapshots working', async (t) => {
-  const dataDir = join(dir, 'pipeline')
+  const dataDir = join(tmp.dir, 'pipeline')
   const progress: string[] = []
-  const sink = new BronzeSink({ dataDir, db })
+  const sink = new BronzeSink({ dataDir, db: tmp.db })
   const feed = new Feed(sink)
   t.after(() => sink.close())
 
   assert.equal(await bronzeWatermark(dataDir), null)
   assert.deepEqual(await sink.flush(), { events: 0, files: [], elapsedMs: 0 })
-  assert.deepEqual((await runBatch({ dataDir, db, now: H(10), allowedLatenessMs: LATENESS })).published, false)
+  assert.deepEqual((await runBatch({ dataDir, db: tmp.db, now: H(10), allowedLatenessMs: LATENESS })).published, false)
 
   // hours 0..3 full, hour 4 until 04:30; then resent duplicates in a second flush (other files)
   const first = makeEvents(2400, H(0), H(4))
@@ -76,7 +65,7 @@ test('bronze → batch → gold reader: dedup, complete hours only, incremental 
   assert.ok(wm !== null && wm < H(4) + 30 * MINUTE_MS && wm > H(4) + 25 * MINUTE_MS)
 
   // run 1: hours 0..3 complete (04:00 + 1 min lateness ≤ watermark only for hours before 04:00)
-  const r1 = await runBatch({ dataDir, db, now: H(5), allowedLatenessMs: LATENESS, onProgress: (l) => progress.push(l) })
+  const r1 = await runBatch({ dataDir, db: tmp.db, now: H(5), allowedLatenessMs: LATENESS, onProgress: (l) => progress.push(l) })
   assert.equal(r1.published, true)
   assert.equal(r1.version, 1)
   assert.equal(r1.hoursBuilt, 4)
@@ -90,7 +79,7 @@ test('bronze → batch → gold reader: dedup, complete hours only, incremental 
   assert.equal(m1.complete_from, new Date(H(0)).toISOString())
   assert.equal(m1.tables.hourly_metrics.rows, want1.size)
 
-  const reader = await GoldReader.open({ dataDir, db, pollMs: 0 })
+  const reader = await GoldReader.open({ dataDir, db: tmp.db, pollMs: 0 })
   t.after(() => reader.close())
   const snap1 = reader.snapshot()
   assert.ok(snap1 !== null)
@@ -106,7 +95,7 @@ test('bronze → batch → gold reader: dedup, complete hours only, incremental 
 
   // run 2: no new complete hour → nothing published, manifest untouched
   const before2 = await manifestText(dataDir)
-  const r2 = await runBatch({ dataDir, db, now: H(5) + 1000, allowedLatenessMs: LATENESS })
+  const r2 = await runBatch({ dataDir, db: tmp.db, now: H(5) + 1000, allowedLatenessMs: LATENESS })
   assert.equal(r2.published, false)
   assert.equal(r2.version, 1)
   assert.equal(await manifestText(dataDir), before2)
@@ -116,7 +105,7 @@ test('bronze → batch → gold reader: dedup, complete hours only, incremental 
   feed.add(makeEvents(500, H(6), H(7) + 30 * MINUTE_MS))
   await sink.flush()
   const inFlight = reader.query(snap1, H(0), H(10), {}) // started before the new version exists
-  const r3 = await runBatch({ dataDir, db, now: H(8), allowedLatenessMs: LATENESS })
+  const r3 = await runBatch({ dataDir, db: tmp.db, now: H(8), allowedLatenessMs: LATENESS })
   assert.equal(r3.published, true)
   assert.equal(r3.version, 2)
   assert.equal(r3.hoursBuilt, 3, 'hours 4, 5 (empty) and 6')
@@ -142,14 +131,14 @@ test('bronze → batch → gold reader: dedup, complete hours only, incremental 
   await sink.flush()
   const before4 = await manifestText(dataDir)
   let orphans: string[] = []
-  await assert.rejects(runBatch({ dataDir, db, now: H(10), allowedLatenessMs: LATENESS, beforePublish: (files) => { orphans = files; throw new Error('injected failure') } }), /injected failure/)
+  await assert.rejects(runBatch({ dataDir, db: tmp.db, now: H(10), allowedLatenessMs: LATENESS, beforePublish: (files) => { orphans = files; throw new Error('injected failure') } }), /injected failure/)
   assert.equal(orphans.length, 1)
   assert.equal(await manifestText(dataDir), before4)
   assert.equal(await reader.reload(), false)
   assert.equal(reader.snapshot()?.version, 2)
 
   // run 5 succeeds; the failed run's file is written but listed nowhere
-  const r5 = await runBatch({ dataDir, db, now: H(10), allowedLatenessMs: LATENESS })
+  const r5 = await runBatch({ dataDir, db: tmp.db, now: H(10), allowedLatenessMs: LATENESS })
   assert.equal(r5.version, 3)
   assert.equal(r5.completeUntil, H(9))
   const m3 = parseManifest(await manifestText(dataDir))
@@ -162,17 +151,17 @@ test('bronze → batch → gold reader: dedup, complete hours only, incremental 
 })
 
 test('gold files follow the contract: column types, sort order, and direct-reader columns equal model finalise', async () => {
-  const dataDir = join(dir, 'contract')
-  const sink = new BronzeSink({ dataDir, db })
+  const dataDir = join(tmp.dir, 'contract')
+  const sink = new BronzeSink({ dataDir, db: tmp.db })
   const feed = new Feed(sink)
   feed.add(makeEvents(1500, H(0), H(3) + 10 * MINUTE_MS))
   await sink.close()
-  const r = await runBatch({ dataDir, db, now: H(4), allowedLatenessMs: LATENESS })
+  const r = await runBatch({ dataDir, db: tmp.db, now: H(4), allowedLatenessMs: LATENESS })
   assert.equal(r.hoursBuilt, 3)
   const m = await readManifest(dataDir)
   const file = join(dataDir, m!.tables.hourly_metrics.files[0]!)
   assert.match(m!.tables.hourly_metrics.files[0]!, /^gold\/hourly_metrics\/date=2024-05-01\/[^/]+\.parquet$/)
-  const conn = await db.connect()
+  const conn = await tmp.db.connect()
   const types = await conn.rows('SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet($f, hive_partitioning = false))', { f: file })
   assert.deepEqual(types.map((t) => `${t.column_name as string} ${t.column_type as string}`), [
     'window_start TIMESTAMP WITH TIME ZONE', 'event_type VARCHAR', 'region VARCHAR', 'total_events BIGINT', 'latency_sum DOUBLE',
@@ -203,14 +192,14 @@ test('gold files follow the contract: column types, sort order, and direct-reade
     'event_id VARCHAR', 'event_time TIMESTAMP WITH TIME ZONE', 'event_type VARCHAR', 'region VARCHAR', 'processing_time DOUBLE',
     'response_time DOUBLE', 'revenue_cents BIGINT', 'user_id VARCHAR', 'src_topic VARCHAR', 'src_partition INTEGER', 'src_offset BIGINT'
   ])
-  db.release(conn)
+  tmp.db.release(conn)
 })
 
 test('bronze: a replay rewrites the same files; the watermark is the min over partitions; topics become safe file names', async () => {
-  const dataDir = join(dir, 'replay')
+  const dataDir = join(tmp.dir, 'replay')
   const events = makeEvents(400, H(0), H(2))
   const write = async (): Promise<string[]> => {
-    const sink = new BronzeSink({ dataDir, db })
+    const sink = new BronzeSink({ dataDir, db: tmp.db })
     events.forEach((e, k) => sink.add(e, { topic: 'file:/data/my events.jsonl', partition: 0, offset: String(k) }))
     const f = await sink.flush()
     await sink.close()
@@ -225,7 +214,7 @@ test('bronze: a replay rewrites the same files; the watermark is the min over pa
   assert.notEqual(topicSafe('a/b'), topicSafe('a_b'))
   assert.equal(bronzeFileName('events', 3, '10', '99'), 'events-p3-10-99.parquet')
 
-  const sink = new BronzeSink({ dataDir, db, maxBuffered: 3, flushMs: 60_000 })
+  const sink = new BronzeSink({ dataDir, db: tmp.db, maxBuffered: 3, flushMs: 60_000 })
   sink.add({ event_id: 'x1', ts: H(5), event_type: 'view', region: 'eu' }, { topic: 'other', partition: 1, offset: '0' }, 0)
   assert.equal(await sink.flushIfDue(1000), null)
   sink.add({ event_id: 'x2', ts: H(6), event_type: 'view', region: 'eu' }, { topic: 'other', partition: 2, offset: '0' }, 1000)
@@ -237,22 +226,22 @@ test('bronze: a replay rewrites the same files; the watermark is the min over pa
 })
 
 test('bronze reads back as written; the reader polls, and refuses a corrupt manifest or one listing missing files', async (t) => {
-  const dataDir = join(dir, 'poll')
-  const sink = new BronzeSink({ dataDir, db })
+  const dataDir = join(tmp.dir, 'poll')
+  const sink = new BronzeSink({ dataDir, db: tmp.db })
   const feed = new Feed(sink)
   feed.add(makeEvents(600, H(0), H(2) + 30 * MINUTE_MS))
   await sink.close()
-  const back = await readBronzeEvents({ dataDir, db, from: H(1), to: H(2) })
+  const back = await readBronzeEvents({ dataDir, db: tmp.db, from: H(1), to: H(2) })
   const want = feed.all.filter((e) => e.ts >= H(1) && e.ts < H(2)).sort((a, b) => a.ts - b.ts)
   assert.deepEqual(new Set(back.map((e) => JSON.stringify(e))), new Set(want.map((e) => JSON.stringify(e))))
   assert.equal(back.length, want.length)
   assert.ok(back.every((e, i) => i === 0 || (back[i - 1] as HourglassEvent).ts <= e.ts))
 
   const errors: Error[] = []
-  const reader = await GoldReader.open({ dataDir, db, pollMs: 20, onError: (e) => errors.push(e) })
+  const reader = await GoldReader.open({ dataDir, db: tmp.db, pollMs: 20, onError: (e) => errors.push(e) })
   t.after(() => reader.close())
   assert.equal(reader.snapshot(), null)
-  await runBatch({ dataDir, db, now: H(3), allowedLatenessMs: LATENESS })
+  await runBatch({ dataDir, db: tmp.db, now: H(3), allowedLatenessMs: LATENESS })
   for (let k = 0; k < 100 && reader.snapshot() === null; k++) await new Promise((resolve) => setTimeout(resolve, 20))
   const snap = reader.snapshot()
   assert.equal(snap?.version, 1, 'picked up by polling')

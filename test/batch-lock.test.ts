@@ -4,32 +4,23 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { access, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises'
-import { hostname, tmpdir } from 'node:os'
+import { access, mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { runBatch } from '../src/batch/batch-job.js'
 import { BronzeSink } from '../src/batch/bronze-sink.js'
-import { Db } from '../src/batch/duckdb.js'
 import { acquireLock, batchLockPath } from '../src/batch/lock.js'
 import { readManifest } from '../src/batch/manifest.js'
 import { HOUR_MS, MINUTE_MS } from '../src/model/time.js'
 import { EventMaker, Feed } from './helpers/bronze.js'
+import { tempData } from './helpers/temp-data.js'
 
 const T0 = Date.UTC(2024, 4, 1)
-let dir: string
-let db: Db
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'hourglass-lock-'))
-  db = await Db.open()
-})
-after(async () => {
-  db.close()
-  await rm(dir, { recursive: true, force: true })
-})
+const tmp = tempData('hourglass-lock-')
 
 async function bronze (dataDir: string): Promise<void> {
-  const sink = new BronzeSink({ dataDir, db })
+  const sink = new BronzeSink({ dataDir, db: tmp.db })
   new Feed(sink).add(new EventMaker(1).make(300, T0, T0 + 3 * HOUR_MS + 30 * MINUTE_MS))
   await sink.close()
 }
@@ -42,26 +33,26 @@ async function writeLock (dataDir: string, pid: number, host = hostname()): Prom
 }
 
 test('a lock held by a dead pid is taken over; the run builds and releases the lock', async () => {
-  const dataDir = join(dir, 'dead')
+  const dataDir = join(tmp.dir, 'dead')
   await bronze(dataDir)
   const child = spawn(process.execPath, ['-e', ''])
   await once(child, 'exit')
   const path = await writeLock(dataDir, child.pid!)
   const progress: string[] = []
-  const r = await runBatch({ dataDir, db, now: T0 + 4 * HOUR_MS, allowedLatenessMs: MINUTE_MS, onProgress: (l) => progress.push(l) })
+  const r = await runBatch({ dataDir, db: tmp.db, now: T0 + 4 * HOUR_MS, allowedLatenessMs: MINUTE_MS, onProgress: (l) => progress.push(l) })
   assert.equal(r.published, true)
   assert.ok(progress.some((l) => l.includes(`holder pid ${child.pid} on ${hostname()} is not running`)), progress.join('\n'))
   await assert.rejects(access(path), 'released')
 })
 
 test('a live holder blocks a second run: "another run is in progress", nothing built; a lock not touched for staleMs is taken over', async (t) => {
-  const dataDir = join(dir, 'live')
+  const dataDir = join(tmp.dir, 'live')
   await bronze(dataDir)
   const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'])
   t.after(() => { child.kill() })
   const path = await writeLock(dataDir, child.pid!)
   const text = await readFile(path, 'utf8')
-  const r = await runBatch({ dataDir, db, now: T0 + 4 * HOUR_MS, allowedLatenessMs: MINUTE_MS })
+  const r = await runBatch({ dataDir, db: tmp.db, now: T0 + 4 * HOUR_MS, allowedLatenessMs: MINUTE_MS })
   assert.equal(r.published, false)
   assert.match(r.busy ?? '', new RegExp(`^another run is in progress \\(batch, pid ${child.pid} on `))
   assert.equal(await readManifest(dataDir), null, 'nothing built')
@@ -69,16 +60,16 @@ test('a live holder blocks a second run: "another run is in progress", nothing b
 
   // a holder on another host is judged by its heartbeat: stale once not touched for staleMs
   await writeLock(dataDir, 1, 'some-other-host')
-  const busy = await runBatch({ dataDir, db, now: T0 + 4 * HOUR_MS, allowedLatenessMs: MINUTE_MS, lock: { staleMs: 60_000 } })
+  const busy = await runBatch({ dataDir, db: tmp.db, now: T0 + 4 * HOUR_MS, allowedLatenessMs: MINUTE_MS, lock: { staleMs: 60_000 } })
   assert.match(busy.busy ?? '', /some-other-host/)
   const old = new Date(Date.now() - 120_000)
   await utimes(path, old, old)
-  const r2 = await runBatch({ dataDir, db, now: T0 + 4 * HOUR_MS, allowedLatenessMs: MINUTE_MS, lock: { staleMs: 60_000 } })
+  const r2 = await runBatch({ dataDir, db: tmp.db, now: T0 + 4 * HOUR_MS, allowedLatenessMs: MINUTE_MS, lock: { staleMs: 60_000 } })
   assert.equal(r2.published, true)
 })
 
 test('in one process, two takers of the lock: one wins; the holder heartbeats; release frees it', async () => {
-  const path = join(dir, 'race', '_lock')
+  const path = join(tmp.dir, 'race', '_lock')
   const [a, b] = await Promise.all([acquireLock(path), acquireLock(path)])
   assert.equal([a, b].filter((x) => x.acquired).length, 1)
   const held = (a.acquired ? a : b) as Extract<typeof a, { acquired: true }>
@@ -95,12 +86,12 @@ test('in one process, two takers of the lock: one wins; the holder heartbeats; r
 })
 
 test('a lock appears whole or not at all (no temp file left); one that names no holder is stale after 30 s, not staleMs', async () => {
-  const path = join(dir, 'whole', '_lock')
+  const path = join(tmp.dir, 'whole', '_lock')
   const r = await acquireLock(path)
   assert.ok(r.acquired)
   const info = JSON.parse(await readFile(path, 'utf8')) as { pid: number, token: string }
   assert.equal(info.pid, process.pid)
-  assert.deepEqual((await readdir(join(dir, 'whole'))).sort(), ['_lock'], 'the temp file it was linked from is gone')
+  assert.deepEqual((await readdir(join(tmp.dir, 'whole'))).sort(), ['_lock'], 'the temp file it was linked from is gone')
   await r.lock.release()
 
   // an empty lock, as a writer killed between create and write left it in place

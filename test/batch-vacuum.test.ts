@@ -3,41 +3,31 @@
 // live or recent manifest lists; the batch job rebuilding a date whose bronze vacuum removed
 // (which would wipe that date's gold).
 import assert from 'node:assert/strict'
-import { access, mkdtemp, readdir, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { access, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { runBatch } from '../src/batch/batch-job.js'
 import { listBronzeHours, readBronzeRetention } from '../src/batch/bronze-layout.js'
 import { BronzeSink } from '../src/batch/bronze-sink.js'
-import { Db } from '../src/batch/duckdb.js'
 import { GoldReader } from '../src/batch/gold-reader.js'
 import { listedFiles, listManifestHistory, readManifest } from '../src/batch/manifest.js'
 import { vacuum } from '../src/batch/vacuum.js'
 import { DAY_MS, HOUR_MS, MINUTE_MS, utcDate } from '../src/model/time.js'
 import { assertRowsEqual, EventMaker, expected, Feed } from './helpers/bronze.js'
+import { tempData } from './helpers/temp-data.js'
 
 const T0 = Date.UTC(2024, 4, 1)
 const D = (n: number): number => T0 + n * DAY_MS
 const LATENESS = MINUTE_MS
 
-let dir: string
-let db: Db
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'hourglass-vacuum-'))
-  db = await Db.open()
-})
-after(async () => {
-  db.close()
-  await rm(dir, { recursive: true, force: true })
-})
+const tmp = tempData('hourglass-vacuum-')
 
 async function assertListedExist (dataDir: string): Promise<void> {
   for (const f of listedFiles((await readManifest(dataDir))!)) await access(join(dataDir, f))
 }
 
 async function goldEquals (dataDir: string, events: Parameters<typeof expected>[0], until: number): Promise<void> {
-  const reader = await GoldReader.open({ dataDir, db, pollMs: 0 })
+  const reader = await GoldReader.open({ dataDir, db: tmp.db, pollMs: 0 })
   try {
     assertRowsEqual(await reader.query(reader.snapshot()!, D(0), D(10), {}), expected(events, D(0), until))
     assertRowsEqual(await reader.query(reader.snapshot()!, D(0), D(10), {}, 'day'), expected(events, D(0), until, DAY_MS))
@@ -47,21 +37,21 @@ async function goldEquals (dataDir: string, events: Parameters<typeof expected>[
 }
 
 test('vacuum: bronze past retention goes by whole settled dates; a late file or an unbuilt hour keeps it; gold files of the last N versions stay', async (t) => {
-  const dataDir = join(dir, 'v')
+  const dataDir = join(tmp.dir, 'v')
   const maker = new EventMaker(21)
-  const sink = new BronzeSink({ dataDir, db })
+  const sink = new BronzeSink({ dataDir, db: tmp.db })
   const feed = new Feed(sink)
   t.after(() => sink.close())
   feed.add(maker.make(2000, D(0), D(3) + 6 * HOUR_MS))
   await sink.flush()
-  const r1 = await runBatch({ dataDir, db, now: D(3) + 7 * HOUR_MS, allowedLatenessMs: LATENESS })
+  const r1 = await runBatch({ dataDir, db: tmp.db, now: D(3) + 7 * HOUR_MS, allowedLatenessMs: LATENESS })
   const until = D(3) + 5 * HOUR_MS
   assert.equal(r1.completeUntil, until)
   // a run that fails before publishing leaves orphan gold files
   feed.add(maker.make(50, D(1) + 5 * HOUR_MS, D(1) + 6 * HOUR_MS)) // late file for date 2 of 4
   await sink.flush()
   let orphans: string[] = []
-  await assert.rejects(runBatch({ dataDir, db, now: D(3) + 8 * HOUR_MS, allowedLatenessMs: LATENESS, beforePublish: (f) => { orphans = f; throw new Error('crash') } }))
+  await assert.rejects(runBatch({ dataDir, db: tmp.db, now: D(3) + 8 * HOUR_MS, allowedLatenessMs: LATENESS, beforePublish: (f) => { orphans = f; throw new Error('crash') } }))
   assert.ok(orphans.length > 0)
 
   // nothing at all is past retention yet
@@ -80,7 +70,7 @@ test('vacuum: bronze past retention goes by whole settled dates; a late file or 
   await assertListedExist(dataDir)
 
   // the batch rebuilds date 1 only (date 0 is frozen: its bronze is gone, its gold stays)
-  const r2 = await runBatch({ dataDir, db, now: D(3) + 13 * HOUR_MS, allowedLatenessMs: LATENESS })
+  const r2 = await runBatch({ dataDir, db: tmp.db, now: D(3) + 13 * HOUR_MS, allowedLatenessMs: LATENESS })
   assert.deepEqual(r2.datesRebuilt, [utcDate(D(1))])
   await goldEquals(dataDir, feed.all, until)
   const m2 = (await readManifest(dataDir))!
@@ -102,7 +92,7 @@ test('vacuum: bronze past retention goes by whole settled dates; a late file or 
   assert.match(v4.bronzeKept?.reason ?? '', /not yet built/)
   assert.ok((await listBronzeHours(dataDir)).size > 0)
   assert.deepEqual((await readdir(join(dataDir, 'bronze', 'events'))).sort(), [`date=${utcDate(D(3))}`])
-  const r3 = await runBatch({ dataDir, db, now: D(5), allowedLatenessMs: LATENESS })
+  const r3 = await runBatch({ dataDir, db: tmp.db, now: D(5), allowedLatenessMs: LATENESS })
   assert.equal(r3.published, false, 'no rebuild of dates whose bronze is gone')
   await goldEquals(dataDir, feed.all, until)
   await assertListedExist(dataDir)

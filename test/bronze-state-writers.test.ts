@@ -5,14 +5,13 @@
 // back. The tests stop a flush between its read and its write of the state (the sink's
 // beforeStateWrite seam) and run the other writers in that gap.
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { type BronzeState, bronzeStatePath, markPartitionFinished, type PartitionState, readBronzeState, watermarkOf } from '../src/batch/bronze-layout.js'
 import { BronzeSink } from '../src/batch/bronze-sink.js'
-import { Db } from '../src/batch/duckdb.js'
 import type { HourglassEvent } from '../src/model/event.js'
+import { tempData } from './helpers/temp-data.js'
 interface Gate { armed: boolean, reached: Promise<void>, release: () => void, seam: () => Promise<void> }
 function gate (): Gate {
   let reached!: () => void
@@ -36,22 +35,13 @@ const T = Date.UTC(2026, 0, 1, 10)
 const find = (s: BronzeState, topic: string, partition: number): PartitionState | undefined => s.partitions.find((p) => p.topic === topic && p.partition === partition)
 
 describe('bronze state writers interleaved', () => {
-  let dir: string
-  let db: Db
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'hourglass-bronze-state-'))
-    db = await Db.open()
-  })
-  after(async () => {
-    db.close()
-    await rm(dir, { recursive: true, force: true })
-  })
+  const tmp = tempData('hourglass-bronze-state-')
 
   test('a finished mark and another sink\'s flush in the gap of a flush\'s state write: none is lost, nothing moves back', async () => {
-    const dataDir = join(dir, 'gap')
+    const dataDir = join(tmp.dir, 'gap')
     const g = gate()
-    const sink = new BronzeSink({ dataDir, db, beforeStateWrite: g.seam })
-    const other = new BronzeSink({ dataDir, db }) // e.g. the Kafka-fed bronze consumer's sink
+    const sink = new BronzeSink({ dataDir, db: tmp.db, beforeStateWrite: g.seam })
+    const other = new BronzeSink({ dataDir, db: tmp.db }) // e.g. the Kafka-fed bronze consumer's sink
     try {
       sink.add(ev('f0', T), { topic: 'file:/x.jsonl', partition: 0, offset: '0' })
       sink.add(ev('e0', T), { topic: 'events', partition: 0, offset: '0' })
@@ -81,10 +71,10 @@ describe('bronze state writers interleaved', () => {
   })
 
   test('sink.markFinished flushes what it holds and marks in the same write; in turn with the flushes; a later flush clears it', async () => {
-    const dataDir = join(dir, 'mark')
+    const dataDir = join(tmp.dir, 'mark')
     const g = gate()
-    const sink = new BronzeSink({ dataDir, db })
-    const other = new BronzeSink({ dataDir, db, beforeStateWrite: g.seam })
+    const sink = new BronzeSink({ dataDir, db: tmp.db })
+    const other = new BronzeSink({ dataDir, db: tmp.db, beforeStateWrite: g.seam })
     try {
       await sink.markFinished('nothing-yet', 0)
       assert.deepEqual((await readBronzeState(dataDir)).partitions, [], 'a partition bronze holds nothing of is not marked')
@@ -120,8 +110,8 @@ describe('bronze state writers interleaved', () => {
   })
 
   test('many writers at random moments: the state ends with every partition\'s highest offset and every mark made after its last flush', async () => {
-    const dataDir = join(dir, 'random')
-    const sinks = [new BronzeSink({ dataDir, db }), new BronzeSink({ dataDir, db }), new BronzeSink({ dataDir, db })]
+    const dataDir = join(tmp.dir, 'random')
+    const sinks = [new BronzeSink({ dataDir, db: tmp.db }), new BronzeSink({ dataDir, db: tmp.db }), new BronzeSink({ dataDir, db: tmp.db })]
     try {
       let seed = 7
       const rand = (): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 }
