@@ -27,6 +27,23 @@ function setup (options: { deadLetterKeep?: number, store?: SpeedStore } = {}) {
   return { store, pipeline, invalid, applied }
 }
 
+/** A store that passes every call to `inner()` (looked up per call), but for `over`. */
+function delegating (kind: string, inner: () => SpeedStore, over: Partial<SpeedStore> = {}): SpeedStore {
+  return {
+    kind,
+    keepsDedupKeys: inner().keepsDedupKeys,
+    apply: (b) => inner().apply(b),
+    query: (...a) => inner().query(...a),
+    coverage: () => inner().coverage(),
+    position: (...a) => inner().position(...a),
+    setCoveredFrom: (x) => inner().setCoveredFrom(x),
+    seen: (keys) => inner().seen(keys),
+    changeToken: (...a) => inner().changeToken(...a),
+    close: () => inner().close(),
+    ...over
+  }
+}
+
 const totalEvents = async (store: SpeedStore) => (await store.query(0, Number.MAX_SAFE_INTEGER, {})).reduce((n, r) => n + r.partials.events, 0)
 
 test('pipeline: valid → dedup → windows → one apply; duplicates and late events counted, returned for bronze', async (t) => {
@@ -171,18 +188,10 @@ test('pipeline: when apply fails, nothing is counted and the retried batch count
   const inner = new MemorySpeedStore({ now: () => NOW, keepsDedupKeys: true })
   t.after(() => inner.close())
   let fail = true
-  const flaky: SpeedStore = {
-    kind: 'flaky',
+  const flaky = delegating('flaky', () => inner, {
     keepsDedupKeys: true,
-    apply: async (b: ApplyBatch) => { if (fail) { fail = false; throw new Error('store down') } return inner.apply(b) },
-    query: (...a) => inner.query(...a),
-    coverage: () => inner.coverage(),
-    position: (...a) => inner.position(...a),
-    setCoveredFrom: (t) => inner.setCoveredFrom(t),
-    seen: (keys) => inner.seen(keys),
-    changeToken: (...a) => inner.changeToken(...a),
-    close: () => inner.close()
-  }
+    apply: async (b: ApplyBatch) => { if (fail) { fail = false; throw new Error('store down') } return inner.apply(b) }
+  })
   const { pipeline } = setup({ store: flaky })
   const b = batchOf([wire('a', T + 5 * M), wire('b', T + 9 * M), 'bad'], 0)
   await assert.rejects(pipeline.process(b, NOW), /store down/)
@@ -240,18 +249,7 @@ test('pipeline: a store that lost its state is reported, not written to; after r
   // a store that can be emptied under the pipeline, as Redis restarted without its data
   let inner = new MemorySpeedStore({ now: () => NOW })
   t.after(() => inner.close())
-  const wiped: SpeedStore = {
-    kind: 'wipeable',
-    keepsDedupKeys: false,
-    apply: (b) => inner.apply(b),
-    query: (...a) => inner.query(...a),
-    coverage: () => inner.coverage(),
-    position: (...a) => inner.position(...a),
-    setCoveredFrom: (x) => inner.setCoveredFrom(x),
-    seen: (keys) => inner.seen(keys),
-    changeToken: (...a) => inner.changeToken(...a),
-    close: () => inner.close()
-  }
+  const wiped = delegating('wipeable', () => inner)
   const { pipeline, invalid } = setup({ store: wiped })
   const ev = (i: number) => wire(`w${i}`, T + 5 * M + i * 1000)
   const values = [ev(0), ev(1), 'bad', ev(3), ev(1), ev(5), ev(6), ev(7), 'bad too', ev(9)]
