@@ -15,7 +15,7 @@ import { BronzeFeed } from './bronze-feed.js'
 import { replayBronze } from './replay.js'
 import { seedHistory } from './seed.js'
 import { Upkeep } from './upkeep.js'
-import { CosmosSpeedStore, MemorySpeedStore, RedisSpeedStore, SpeedPipeline } from './speed/index.js'
+import { CosmosSpeedStore, Deduplicator, MemorySpeedStore, RedisSpeedStore, SpeedPipeline } from './speed/index.js'
 
 export interface AppOptions {
   /** the clock (tests move it); default Date.now */
@@ -83,9 +83,12 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
     // consumer itself (it rewinds to now − retention and reports when it has caught up), otherwise
     // from bronze here. A Redis store that still holds its windows is used as it is.
     const kafka = config.source === 'kafka'
+    // one deduplicator for the bronze replay below and the live pipeline: a duplicate of a replayed
+    // event arriving live is dropped (the memory store keeps no dedup keys of its own)
+    const dedup = new Deduplicator({ windowMs: config.dedupWindowMs })
     if (!kafka && (store.kind === 'memory' || (await store.coverage()).coveredFrom === null)) {
       const rebuildFrom = now() - config.retentionMs
-      const replayed = await replayBronze({ dataDir, db, store, config, from: rebuildFrom, to: now() + 5 * MINUTE_MS, now })
+      const replayed = await replayBronze({ dataDir, db, store, config, from: rebuildFrom, to: now() + 5 * MINUTE_MS, now, dedup })
       await store.setCoveredFrom(rebuildFrom)
       if (replayed > 0) progress(`speed: rebuilt from bronze, ${replayed.toLocaleString('en-US')} events since ${new Date(rebuildFrom).toISOString()}`)
     }
@@ -107,6 +110,7 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
     const pipeline = new SpeedPipeline({
       store: withWindowChanges(store, windowChanges),
       dedupWindowMs: config.dedupWindowMs,
+      dedup,
       allowedLatenessMs: config.allowedLatenessMs,
       deadLetterKeep: config.deadLetterKeep,
       collectValid: !kafka, // with Kafka, bronze has its own consumer

@@ -4,7 +4,7 @@
 import { type Db, readBronzeEvents } from './batch/index.js'
 import type { Config } from './config.js'
 import { type SpeedStore, toWire } from './model/index.js'
-import { SpeedPipeline } from './speed/index.js'
+import { type Deduplicator, SpeedPipeline } from './speed/index.js'
 
 export interface ReplayOptions {
   dataDir: string
@@ -14,6 +14,8 @@ export interface ReplayOptions {
   from: number
   to: number
   now: () => number
+  /** the live pipeline's deduplicator, so that it knows the replayed events (default: one of its own) */
+  dedup?: Deduplicator
 }
 
 export const REPLAY_TOPIC = 'bronze-replay'
@@ -22,7 +24,7 @@ export const REPLAY_TOPIC = 'bronze-replay'
 export async function replayBronze (o: ReplayOptions): Promise<number> {
   const events = await readBronzeEvents({ dataDir: o.dataDir, db: o.db, from: o.from, to: o.to })
   if (events.length === 0) return 0
-  const pipeline = new SpeedPipeline({ store: o.store, dedupWindowMs: o.config.dedupWindowMs, allowedLatenessMs: o.config.allowedLatenessMs, deadLetterKeep: 0 })
+  const pipeline = new SpeedPipeline({ store: o.store, dedupWindowMs: o.config.dedupWindowMs, allowedLatenessMs: o.config.allowedLatenessMs, deadLetterKeep: 0, ...(o.dedup === undefined ? {} : { dedup: o.dedup }) })
   const base = (await o.store.position(REPLAY_TOPIC, 0)) ?? '-1'
   let offset = BigInt(base) + 1n
   const CHUNK = 5000

@@ -50,6 +50,12 @@ export interface SpeedPipelineOptions {
   onInvalid?: (deadLetter: DeadLetter) => void | Promise<void>
   /** called after every store.apply with its duration (ms) and the number of deltas */
   onApplied?: (ms: number, deltaCount: number) => void
+  /**
+   * the deduplicator, when shared with another pipeline of this process that fed the same store
+   * before (the bronze replay at start): a duplicate across the two is then dropped too, which a
+   * store that keeps no dedup keys (memory) could not tell
+   */
+  dedup?: Deduplicator
   /** return the valid events in ProcessResult.valid (for a bronze sink fed from this pipeline) */
   collectValid?: boolean // true
 }
@@ -117,7 +123,7 @@ export class SpeedPipeline implements QualitySource {
     this.#storeDedup = options.store.keepsDedupKeys
     this.#dedupWindowMs = options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS
     this.#allowedLatenessMs = options.allowedLatenessMs ?? DEFAULT_ALLOWED_LATENESS_MS
-    this.#dedup = new Deduplicator({ windowMs: this.#dedupWindowMs })
+    this.#dedup = options.dedup ?? new Deduplicator({ windowMs: this.#dedupWindowMs })
     this.#windows = new MinuteWindows({ allowedLatenessMs: this.#allowedLatenessMs })
     this.#keep = options.deadLetterKeep ?? 1000
     this.#onInvalid = options.onInvalid
