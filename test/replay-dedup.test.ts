@@ -38,15 +38,21 @@ test('a duplicate of an event replayed from bronze at start, arriving live after
   await writeFile(file, first.join('\n') + '\n')
 
   const app1 = await runFile(dataDir, file, T)
-  assert.equal(await liveEvents(app1), 50)
-  await app1.close() // bronze is flushed
+  try {
+    assert.equal(await liveEvents(app1), 50)
+  } finally {
+    await app1.close() // bronze is flushed
+  }
 
   // the file grows: a duplicate of e40 (same id, same timestamp) and one new event
   await appendFile(file, [line('e40', T - 10 * M + 40_000), line('new', T + 30_000)].join('\n') + '\n')
   const app2 = await runFile(dataDir, file, T + M)
-  t.after(() => app2.close())
-  const q = app2.service.quality()
-  assert.equal(q.received, 2, 'the live source read only the new lines')
-  assert.equal(q.duplicates, 1, 'the duplicate of a replayed event is known to the live pipeline')
-  assert.equal(await liveEvents(app2), 51, 'the 50 replayed events and the new one, e40 once')
+  try {
+    const q = app2.service.quality()
+    assert.equal(q.received, 2, 'the live source read only the new lines')
+    assert.equal(q.duplicates, 1, 'the duplicate of a replayed event is known to the live pipeline')
+    assert.equal(await liveEvents(app2), 51, 'the 50 replayed events and the new one, e40 once')
+  } finally {
+    await app2.close() // before the folder is removed: close flushes bronze
+  }
 })
