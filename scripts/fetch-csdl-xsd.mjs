@@ -8,12 +8,13 @@
 //
 // CLI:  node scripts/fetch-csdl-xsd.mjs          prints the path of edmx.xsd
 // API:  const { edmx, xmllint } = await fetchCsdlXsd()
-// Plain Node ESM, no dependencies.
+// Plain Node ESM, no dependencies (which and apt-get come from services.mjs).
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { aptInstall, which } from './services.mjs'
 
 /** the odata-csdl release whose schemas we validate against (CSDL XML 4.01 schemas; they accept Version="4.0") */
 export const ODATA_CSDL_VERSION = '0.11.2'
@@ -23,17 +24,6 @@ const CACHE = path.resolve(process.env.SERVICES_CACHE_DIR || path.join(ROOT, '.c
 const DIR = path.join(CACHE, 'csdl-xsd', ODATA_CSDL_VERSION)
 const FILES = ['edmx.xsd', 'edm.xsd']
 
-function which (cmd) {
-  for (const dir of (process.env.PATH || '/usr/local/bin:/usr/bin:/bin').split(path.delimiter)) {
-    const p = path.join(dir, cmd)
-    try {
-      fs.accessSync(p, fs.constants.X_OK)
-      if (fs.statSync(p).isFile()) return p
-    } catch { /* not here */ }
-  }
-  return null
-}
-
 function run (cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts })
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status}):\n${(r.stderr || r.stdout || String(r.error ?? '')).slice(-2000)}`)
@@ -41,21 +31,10 @@ function run (cmd, args, opts = {}) {
 }
 
 /** xmllint's path, installing Debian's libxml2-utils when it is missing and we may. */
-export function ensureXmllint (log = () => {}) {
+export async function ensureXmllint (log = () => {}) {
   const found = which('xmllint')
   if (found !== null) return found
-  if (which('apt-get') === null) throw new Error('xmllint missing and there is no apt-get: install libxml2-utils by hand')
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw new Error('xmllint missing: run `sudo apt-get install -y libxml2-utils` (or this script as root)')
-  }
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-  log('apt-get install libxml2-utils …')
-  let r = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'libxml2-utils'], { encoding: 'utf8', env })
-  if (r.status !== 0) {
-    run('apt-get', ['update', '-q'], { env })
-    r = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'libxml2-utils'], { encoding: 'utf8', env })
-  }
-  if (r.status !== 0) throw new Error(`apt-get install libxml2-utils failed:\n${(r.stderr || r.stdout).slice(-2000)}`)
+  await aptInstall(['libxml2-utils'], log)
   const installed = which('xmllint')
   if (installed === null) throw new Error('libxml2-utils installed, yet no xmllint on PATH')
   return installed
@@ -84,7 +63,7 @@ export function ensureXsd (log = () => {}) {
 
 /** Both: { dir, edmx (path of edmx.xsd), xmllint (path) }. */
 export async function fetchCsdlXsd (log = () => {}) {
-  const xmllint = ensureXmllint(log)
+  const xmllint = await ensureXmllint(log)
   const dir = ensureXsd(log)
   return { dir, edmx: path.join(dir, 'edmx.xsd'), xmllint }
 }

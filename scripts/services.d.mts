@@ -94,6 +94,8 @@ export function startRedis (opts?: RedisOptions): Promise<RedisService>
 export function fetchKafka (opts?: { log?: Log, force?: boolean }): Promise<{ lib: string, version: string, fetched: boolean, ms: number }>
 export function ensureRedis (opts?: { log?: Log }): Promise<string>
 export function freePort (): Promise<number>
+export function which (cmd: string): string | null
+export function aptInstall (packages: string[], log?: Log): Promise<void>
 export function pruneRunDirs (): void
 
 export interface KafkaMetadata {

@@ -51,7 +51,8 @@ function makeLog (log) {
   return (line) => process.stderr.write(`[services] ${line}\n`)
 }
 
-function which (cmd) {
+/** The path of an executable on PATH, or null. */
+export function which (cmd) {
   for (const dir of (process.env.PATH || '/usr/local/bin:/usr/bin:/bin').split(path.delimiter)) {
     const p = path.join(dir, cmd)
     try {
@@ -290,7 +291,9 @@ export function pruneRunDirs () {
 function isRoot () { return typeof process.getuid === 'function' && process.getuid() === 0 }
 
 let aptUpdated = false
-async function aptInstall (packages, log) {
+/** Install Debian packages (as root; one apt-get at a time across processes, under a lock). */
+export async function aptInstall (packages, log) {
+  log = makeLog(log)
   if (!which('apt-get')) throw new Error(`${packages.join(', ')} missing and there is no apt-get: install it by hand`)
   if (!isRoot()) throw new Error(`${packages.join(', ')} missing: run \`sudo apt-get install -y ${packages.join(' ')}\` (or this script as root)`)
   return withLock('apt', async () => {
@@ -930,8 +933,8 @@ export class RedisService extends Service {
   }
 }
 
-export async function startKafka (opts = {}) {
-  const s = new KafkaService(opts)
+/** Start a service; when it cannot start, close what it left and rethrow. */
+async function startOrClose (s) {
   try {
     return await s.start()
   } catch (err) {
@@ -940,14 +943,12 @@ export async function startKafka (opts = {}) {
   }
 }
 
-export async function startRedis (opts = {}) {
-  const s = new RedisService(opts)
-  try {
-    return await s.start()
-  } catch (err) {
-    await s.close().catch(() => {})
-    throw err
-  }
+export function startKafka (opts = {}) {
+  return startOrClose(new KafkaService(opts))
+}
+
+export function startRedis (opts = {}) {
+  return startOrClose(new RedisService(opts))
 }
 
 /**
