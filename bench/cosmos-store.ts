@@ -19,17 +19,11 @@ import https from 'node:https'
 import { createServer } from 'node:net'
 import { createRequire } from 'node:module'
 import { type ApplyBatch, MINUTE_MS } from '../src/model/index.js'
-import { batchShape, EVENTS_PER_ROW, makeBatch as makeStoreBatch, pct } from './store-batches.js'
+import { EVENTS_PER_ROW, pct, storeBench } from './store-batches.js'
 import { CosmosSpeedStore, type CosmosSpeedStoreOptions } from '../src/speed/index.js'
 
-const shape = batchShape({ batches: 8, deltas: 100, bins: 30, partitions: 4 })
-const batches = shape.batches
-const deltasPerBatch = shape.deltas
-const binsPerDelta = shape.bins
-const partitions = shape.partitions
-
-const now = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS
-const makeBatch = (i: number, partition: number, windowsFrom: number): ApplyBatch => makeStoreBatch(shape, i, partition, windowsFrom)
+const { shape, now, makeBatch } = storeBench({ batches: 8, deltas: 100, bins: 30, partitions: 4 })
+const { batches, deltas: deltasPerBatch, bins: binsPerDelta, partitions } = shape
 
 /** p50 / p99 of `n` runs, and the requests and request units one run takes */
 async function timed (store: CosmosSpeedStore, n: number, fn: () => Promise<unknown>): Promise<Record<string, number>> {

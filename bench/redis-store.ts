@@ -9,17 +9,11 @@
 // `bins` sketch bins, and as many dedup keys as events (10 per row).
 import { startRedis } from '../scripts/services.mjs'
 import { type ApplyBatch, MINUTE_MS } from '../src/model/index.js'
-import { batchShape, EVENTS_PER_ROW, makeBatch as makeStoreBatch, pct } from './store-batches.js'
+import { EVENTS_PER_ROW, pct, storeBench } from './store-batches.js'
 import { RedisSpeedStore } from '../src/speed/index.js'
 
-const shape = batchShape({ batches: 200, deltas: 500, bins: 30, partitions: 4 })
-const batches = shape.batches
-const deltasPerBatch = shape.deltas
-const binsPerDelta = shape.bins
-const partitions = shape.partitions
-
-const now = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS
-const makeBatch = (i: number, partition: number, windowsFrom: number): ApplyBatch => makeStoreBatch(shape, i, partition, windowsFrom)
+const { shape, now, makeBatch } = storeBench({ batches: 200, deltas: 500, bins: 30, partitions: 4 })
+const { batches, deltas: deltasPerBatch, bins: binsPerDelta, partitions } = shape
 
 async function timed (n: number, fn: () => Promise<unknown>): Promise<{ p50_ms: number, p99_ms: number }> {
   const ms: number[] = []

@@ -27,6 +27,12 @@ export function batchShape (defaults: BatchShape): BatchShape {
   return { batches: Number(values.batches), deltas: Number(values.deltas), bins: Number(values.bins), partitions: Number(values.partitions) }
 }
 
+/** The command line's batch shape, the minute the bench pretends it is, and its batch maker. */
+export function storeBench (defaults: BatchShape): { shape: BatchShape, now: number, makeBatch: (i: number, partition: number, windowsFrom: number) => ApplyBatch } {
+  const shape = batchShape(defaults)
+  return { shape, now: Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS, makeBatch: (i, partition, windowsFrom) => makeBatch(shape, i, partition, windowsFrom) }
+}
+
 const types = Array.from({ length: 20 }, (_, i) => `type_${i}`)
 const regions = Array.from({ length: 10 }, (_, i) => `region-${i}`)
 
