@@ -9,11 +9,11 @@ import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { type App, buildApp } from '../src/app.js'
-import { loadConfig } from '../src/config.js'
+import type { App } from '../src/app.js'
 import type { MetricsResult } from '../src/model/index.js'
 import { bucketStart, iso } from '../src/model/index.js'
 import { assertEqualsBrute, batchEvents, brute, H, M, makeLines, speedEvents, validRecords } from './helpers/events.js'
+import { runFile } from './helpers/file-app.js'
 
 const T = Date.UTC(2026, 0, 20, 12, 30) // "now" of the first run: 12:30 UTC
 
@@ -21,14 +21,6 @@ async function query (app: App, qs: string): Promise<MetricsResult> {
   const res = await app.server.inject({ method: 'GET', url: '/v1/metrics?' + qs })
   assert.equal(res.statusCode, 200, res.body)
   return res.json<MetricsResult>()
-}
-
-async function runFile (dataDir: string, path: string, now: number): Promise<App> {
-  const config = loadConfig({}, { dataDir, source: `file:${path}`, logLevel: 'silent', seedDays: '0' })
-  const app = await buildApp(config, { now: () => now, schedule: false })
-  await app.startSource()
-  await app.source?.done
-  return app
 }
 
 test('merged answers equal brute force in batch, in speed, across B and across a gap', async (t) => {

@@ -7,21 +7,13 @@ import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { type App, buildApp } from '../src/app.js'
-import { loadConfig } from '../src/config.js'
+import type { App } from '../src/app.js'
 import type { MetricsResult } from '../src/model/index.js'
+import { runFile } from './helpers/file-app.js'
 
 const M = 60_000
 const T = Date.UTC(2026, 0, 5, 12, 30)
 const line = (id: string, ts: number): string => JSON.stringify({ event_id: id, timestamp: new Date(ts).toISOString(), event_type: 'view', region: 'eu', response_time: 100 })
-
-async function runFile (dataDir: string, path: string, now: number): Promise<App> {
-  const config = loadConfig({}, { dataDir, source: `file:${path}`, logLevel: 'silent', seedDays: '0' })
-  const app = await buildApp(config, { now: () => now, schedule: false })
-  await app.startSource()
-  await app.source?.done
-  return app
-}
 
 async function liveEvents (app: App): Promise<number> {
   const res = await app.server.inject({ method: 'GET', url: '/v1/metrics/live?last=60m' })

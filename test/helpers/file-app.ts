@@ -1,0 +1,11 @@
+// The app over a JSON Lines file (`--source file:PATH`) at a fixed clock, run until the file is read.
+import { type App, buildApp } from '../../src/app.js'
+import { loadConfig } from '../../src/config.js'
+
+export async function runFile (dataDir: string, path: string, now: number): Promise<App> {
+  const config = loadConfig({}, { dataDir, source: `file:${path}`, logLevel: 'silent', seedDays: '0' })
+  const app = await buildApp(config, { now: () => now, schedule: false })
+  await app.startSource()
+  await app.source?.done
+  return app
+}
