@@ -86,12 +86,14 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
     // one deduplicator for the bronze replay below and the live pipeline: a duplicate of a replayed
     // event arriving live is dropped (the memory store keeps no dedup keys of its own)
     const dedup = new Deduplicator({ windowMs: config.dedupWindowMs })
-    if (!kafka && (store.kind === 'memory' || (await store.coverage()).coveredFrom === null)) {
-      const rebuildFrom = now() - config.retentionMs
-      const replayed = await replayBronze({ dataDir, db, store, config, from: rebuildFrom, to: now() + 5 * MINUTE_MS, now, dedup })
-      await store.setCoveredFrom(rebuildFrom)
-      if (replayed > 0) progress(`speed: rebuilt from bronze, ${replayed.toLocaleString('en-US')} events since ${new Date(rebuildFrom).toISOString()}`)
+    /** Replay bronze of the retention into the store through the live pipeline's deduplicator, and say so. */
+    const rebuildFromBronze = async (through: Deduplicator, why: string): Promise<void> => {
+      const from = now() - config.retentionMs
+      const replayed = await replayBronze({ dataDir, db, store, config, from, to: now() + 5 * MINUTE_MS, now, dedup: through })
+      await store.setCoveredFrom(from)
+      if (replayed > 0 || why !== '') progress(`speed: ${why}rebuilt from bronze, ${replayed.toLocaleString('en-US')} events since ${iso(from)}`)
     }
+    if (!kafka && (store.kind === 'memory' || (await store.coverage()).coveredFrom === null)) await rebuildFromBronze(dedup, '')
 
     // Kafka: invalid records go to the dead-letter topic with their original bytes and key, which
     // the handler below keeps for the batch in hand (the pipeline's DeadLetter has the text only).
@@ -195,10 +197,7 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
         return
       }
       await sink.flush()
-      const from = now() - config.retentionMs
-      const replayed = await replayBronze({ dataDir, db, store, config, from, to: now() + 5 * MINUTE_MS, now })
-      await store.setCoveredFrom(from)
-      progress(`speed: the ${store.kind} store lost its state; rebuilt from bronze, ${replayed.toLocaleString('en-US')} events since ${iso(from)}`)
+      await rebuildFromBronze(pipeline.deduplicator, `the ${store.kind} store lost its state; `)
     }
     const handle = async (batch: RawBatch): Promise<void> => {
       const key = batch.topic + '\u0000' + batch.partition

@@ -153,6 +153,11 @@ export class SpeedPipeline implements QualitySource {
     return run
   }
 
+  /** the deduplicator in use (a replay that must share it, after reset() too) */
+  get deduplicator (): Deduplicator {
+    return this.#dedup
+  }
+
   get watermark (): number | null {
     return this.#windows.watermark
   }

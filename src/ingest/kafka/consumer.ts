@@ -76,7 +76,8 @@ export class KafkaSource implements RecordSource {
   readonly #rebuilding = new Map<string, RebuildPartition>()
   #rebuilt: RebuildPartition[] = []
   #rebuildFrom = 0
-  #assigned = new Set<string>()
+  /** the partitions assigned here, by tpKey */
+  #assigned = new Map<string, { topic: string, partition: number }>()
   #lastCommit = 0
   /** counts rebuild() calls: a batch handled across one is not acknowledged */
   #generation = 0
@@ -123,11 +124,7 @@ export class KafkaSource implements RecordSource {
       this.#rebuilding.clear()
       this.#rebuilt = []
       await this.#readPositions()
-      for (const key of this.#assigned) {
-        const [topic, partition] = key.split('\u0000') as [string, string]
-        const next = this.#next.get(key)
-        if (next !== undefined && !this.#m.stopping) this.#m.consumer.seek({ topic, partition: Number(partition), offset: next.toString() })
-      }
+      this.#seekAssigned()
       this.#checkCaughtUp()
     })().finally(() => { this.#rebuildRunning = null })
     return this.#rebuildRunning
@@ -190,14 +187,20 @@ export class KafkaSource implements RecordSource {
   #onJoin (assignment: Record<string, number[]>): void {
     const assigned: { topic: string, partition: number }[] = []
     for (const [topic, partitions] of Object.entries(assignment)) for (const partition of partitions) assigned.push({ topic, partition })
-    this.#assigned = new Set(assigned.map((a) => tpKey(a.topic, a.partition)))
-    for (const { topic, partition } of assigned) {
-      const next = this.#next.get(tpKey(topic, partition))
-      if (next !== undefined) this.#m.consumer.seek({ topic, partition, offset: next.toString() })
-    }
+    this.#assigned = new Map(assigned.map((a) => [tpKey(a.topic, a.partition), a]))
+    this.#seekAssigned()
     for (const key of this.#uncommitted.keys()) if (!this.#assigned.has(key)) this.#uncommitted.delete(key)
     this.#checkCaughtUp()
     this.#refresh(assigned).catch((err: unknown) => this.#m.log.warn({ err }, 'kafka source: could not re-read the stored positions'))
+  }
+
+  /** Seek every partition assigned here to where it continues (#next), where that is known. */
+  #seekAssigned (): void {
+    if (this.#m.stopping) return
+    for (const [key, { topic, partition }] of this.#assigned) {
+      const next = this.#next.get(key)
+      if (next !== undefined) this.#m.consumer.seek({ topic, partition, offset: next.toString() })
+    }
   }
 
   /** After a rebalance: the store may be ahead of what this member knew (another member applied meanwhile). */
