@@ -15,6 +15,7 @@ import https from 'node:https'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import type { CosmosClientOptions } from '@azure/cosmos'
+import { withParentDeath } from './process.js'
 
 export interface CosmosServer {
   /** https://127.0.0.1:PORT/ */
@@ -33,7 +34,7 @@ process.on('exit', () => { for (const kill of running) kill() })
 
 export async function startCosmosServer (): Promise<CosmosServer> {
   const program = fileURLToPath(new URL('./cosmos-child.mjs', import.meta.url))
-  const child = spawn(process.execPath, [program], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(...withParentDeath(process.execPath, [program]), { stdio: ['ignore', 'pipe', 'inherit'] })
   const kill = (): void => { child.kill('SIGKILL') }
   running.add(kill)
   const exited = new Promise<void>((resolve) => child.once('close', () => { running.delete(kill); resolve() }))

@@ -119,6 +119,11 @@ const SETPRIV = which('setpriv')
 const children = new Set<Supervised>()
 let hooksInstalled = false
 
+/** `cmd args` run through setpriv, so that the kernel kills it when we die, even by SIGKILL. */
+export function withParentDeath (cmd: string, args: string[]): [string, string[]] {
+  return SETPRIV === null ? [cmd, args] : [SETPRIV, ['--pdeathsig', 'KILL', '--', cmd, ...args]]
+}
+
 /** SIGKILL every attached service process (on exit, or a second Ctrl-C). */
 export function killAllNow (): void {
   for (const child of children) {
@@ -158,9 +163,7 @@ export interface SpawnOptions {
 export function spawnService (cmd: string, args: string[], { logFile, attached = true, env, runDir }: SpawnOptions): Supervised {
   installHooks()
   const fd = fs.openSync(logFile, 'a')
-  const [file, argv] = attached && SETPRIV !== null
-    ? [SETPRIV, ['--pdeathsig', 'KILL', '--', cmd, ...args]]
-    : [cmd, args]
+  const [file, argv] = attached ? withParentDeath(cmd, args) : [cmd, args]
   const child = spawn(file, argv, { stdio: ['ignore', fd, fd], detached: true, env: { ...process.env, ...env } })
   fs.closeSync(fd)
   let self: Supervised | null = null

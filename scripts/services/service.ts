@@ -66,7 +66,7 @@ export abstract class Service {
   async kill (): Promise<void> {
     if (!this.child) return
     const child = this.child
-    try { process.kill(child.pid, 'SIGKILL') } catch { /* gone */ }
+    if (child.pid > 0) try { process.kill(child.pid, 'SIGKILL') } catch { /* gone */ }
     await child.waitExit()
     this.child = null
     this.log(`${this.kind} killed (SIGKILL)`)
