@@ -11,8 +11,8 @@ import { RedisService, shutdownRedis, withRedis } from './redis.js'
 import { type Kind, removeState, runningState, writeEnvFile, writeState } from './run-dirs.js'
 import type { Service } from './service.js'
 
-const HELP = `Usage: npm run services -- [command] [kafka|redis|all] [options]
-       node --import tsx scripts/services/cli.ts <command> [kafka|redis|all] [options]
+const HELP = `Usage: node --import tsx scripts/services/cli.ts <command> [kafka|redis|all] [options]
+       (\`npm run services\` is the command run, \`npm run services:fetch\` is fetch)
 
 Real services for Hourglass on loopback ports: Apache Kafka ${KAFKA_VERSION} (single node, KRaft,
 broker + controller) from Maven Central, and Redis from Debian's redis-server package.
@@ -98,7 +98,7 @@ async function cliStart (opts: Options, { attached }: { attached: boolean }): Pr
     const existing = runningState(kind)
     if (!existing) { wanted.push(kind); continue }
     if (!attached) { console.log(`${kind} already running: ${existing.url} (pid ${existing.pid})`); continue }
-    throw new Error(`${kind} is already running (${existing.url}, pid ${existing.pid}): \`npm run services -- stop\` first`)
+    throw new Error(`${kind} is already running (${existing.url}, pid ${existing.pid}): \`node --import tsx scripts/services/cli.ts stop\` first`)
   }
   const started: Service[] = []
   const results = await Promise.allSettled(wanted.map(async (kind) => {
