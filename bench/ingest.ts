@@ -31,8 +31,7 @@ import { TrafficGenerator } from '../src/ingest/index.js'
 import { createKafka, eventKey, KafkaSource, KafkaWriter, type OutgoingRecord } from '../src/ingest/kafka/index.js'
 import type { MetricsResult, SpeedStore } from '../src/model/index.js'
 import { CosmosSpeedStore, MemorySpeedStore, RedisSpeedStore, SpeedPipeline } from '../src/speed/index.js'
-import { startCosmosServer } from '../scripts/cosmos-server.js'
-import { startServices } from '../scripts/services.mjs'
+import { startCosmosServer, startServices } from '../scripts/services/index.js'
 
 const { values: args } = parseArgs({
   options: {

@@ -1,4 +1,4 @@
-// The Redis speed store against a real Redis (started here through scripts/services.mjs): apply
+// The Redis speed store against a real Redis (started here through scripts/services): apply
 // rate for realistic batches (one Lua script each), alone and from several partitions at once,
 // then query, coverage, changeToken and seen over a full hour of windows. Prints JSON; asserts
 // nothing.
@@ -7,7 +7,7 @@
 //
 // A batch: `deltas` rows spread over 5 minute windows × (event_type, region) pairs, each with
 // `bins` sketch bins, and as many dedup keys as events (10 per row).
-import { startRedis } from '../scripts/services.mjs'
+import { startRedis } from '../scripts/services/index.js'
 import { type ApplyBatch, MINUTE_MS } from '../src/model/index.js'
 import { EVENTS_PER_ROW, pct, storeBench } from './store-batches.js'
 import { RedisSpeedStore } from '../src/speed/index.js'

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The README's test command: runs every test file under test/ with node:test (TypeScript through
-// tsx). Later suites that need Kafka, Redis or Cosmos DB get them from scripts/services.* here;
+// tsx). Later suites that need Kafka, Redis or Cosmos DB start them through scripts/services/;
 // no suite is skipped because a service is missing.
 import { spawnSync } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'

@@ -1,7 +1,7 @@
 // Issue 4, acceptance 2 (end to end) with the Cosmos DB speed store: the same scenario as
 // kafka-e2e.test.ts and kafka-e2e.redis.test.ts through a real Kafka broker into a Cosmos DB API
 // server (@vercel/cosmosdb-server, the stand-in for Azure Cosmos DB, started by
-// scripts/cosmos-server.ts on a loopback port). Live and merged answers equal brute force, the
+// scripts/services/cosmos.ts on a loopback port). Live and merged answers equal brute force, the
 // DLQ holds exactly the invalid records, and a restart on an empty store (a new container) rebuilds
 // while reporting the gap.
 import { test } from 'node:test'

@@ -2,14 +2,14 @@
 // kafka-faults.test.ts (test/helpers/kafka-faults.ts) with `hourglass serve --store cosmos`
 // consumers, against a REAL Apache Kafka broker and a Cosmos DB API server
 // (@vercel/cosmosdb-server, the stand-in for Azure Cosmos DB, which cannot be reached from here).
-// The server runs as its own process on a loopback port (scripts/cosmos-server.ts), so it outlives
+// The server runs as its own process on a loopback port (scripts/services/cosmos.ts), so it outlives
 // every consumer the tests kill; each scenario gets its own container. After a consumer SIGKILLed
 // 6 times mid-stream, a rebalance after a SIGTERM and after a SIGKILL, and a broker restart, the
 // windows in Cosmos DB must equal a brute force over every record produced, exactly: the claim /
 // roll-forward / commit protocol of src/speed/stores/cosmos.ts holds across real crashes.
 //
 // The children trust the test server's certificate through NODE_TLS_REJECT_UNAUTHORIZED=0 in their
-// own environment only (why: scripts/cosmos-server.ts). The test process reads positions through
+// own environment only (why: scripts/services/cosmos.ts). The test process reads positions through
 // the store's position(), which, as the contract says, completes a batch a killed consumer left
 // claimed; the restarted consumer does the same, whichever comes first (both race on purpose).
 //

@@ -1,5 +1,5 @@
 // Issue 3, acceptances 3, 4 and 6: the speed layer stays exactly-once through faults, against a
-// REAL Apache Kafka broker and a REAL Redis (both started here by scripts/services.mjs, loopback
+// REAL Apache Kafka broker and a REAL Redis (both started here by scripts/services, loopback
 // only). The consumers are real `hourglass serve --source kafka --store redis` child processes,
 // killed, stopped and restarted from outside like an orchestrator would; after each fault the
 // windows in Redis must equal a brute force over every record produced, exactly. The scenarios,

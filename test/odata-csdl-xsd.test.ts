@@ -1,6 +1,6 @@
 // /odata/$metadata validates against the OASIS CSDL XML schemas (issue 6, acceptance 2) with
 // xmllint. The schemas (edmx.xsd importing edm.xsd) come from the npm package odata-csdl, which the
-// OASIS OData TC publishes from oasis-tcs/odata-csdl-schemas; scripts/fetch-csdl-xsd.mjs fetches
+// OASIS OData TC publishes from oasis-tcs/odata-csdl-schemas; scripts/fetch-csdl-xsd.ts fetches
 // them into .cache/ and installs xmllint (Debian libxml2-utils) when it is missing. Nothing is
 // skipped when either is missing: the script gets them, or the test fails saying why.
 import assert from 'node:assert/strict'
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { buildServer } from '../src/api/server.js'
-import { fetchCsdlXsd } from '../scripts/fetch-csdl-xsd.mjs'
+import { fetchCsdlXsd } from '../scripts/fetch-csdl-xsd.js'
 import { StubMetricsService } from './helpers/stub-service.js'
 
 function xmllint (bin: string, schema: string, file: string): { status: number | null, output: string } {

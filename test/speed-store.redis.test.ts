@@ -1,11 +1,11 @@
-// The speed store contract against a real Redis (started here through scripts/services.mjs), plus
+// The speed store contract against a real Redis (started here through scripts/services), plus
 // what only the Redis store has to show: native TTLs on every key that holds windows or dedup
 // keys, one hash slot per store (Redis Cluster), idempotence and atomicity across clients, and
 // positions that survive a restart of the store.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { Redis } from 'ioredis'
-import { type RedisService, startRedis } from '../scripts/services.mjs'
+import { type RedisService, startRedis } from '../scripts/services/index.js'
 import { type ApplyBatch, emptyPartials, MINUTE_MS, type PartialRow } from '../src/model/index.js'
 import { RedisSpeedStore, type RedisSpeedStoreOptions } from '../src/speed/index.js'
 import { speedStoreContract } from './contract/speed-store-contract.js'

@@ -38,7 +38,7 @@ import { AssignerProtocol } from 'kafkajs'
 import { eventKey, type KafkaWriter, type OutgoingRecord } from '../../src/ingest/kafka/index.js'
 import { prng } from '../../src/ingest/synthetic.js'
 import { bucketStart, emptyPartials, iso, type Partials, sketchAdd, type SpeedStore } from '../../src/model/index.js'
-import type { KafkaService } from '../../scripts/services.mjs'
+import type { KafkaService } from '../../scripts/services/index.js'
 import { batchEvents, M, makeLines, validRecords } from './events.js'
 import { evictGroup, ServeProcess } from './serve-process.js'
 

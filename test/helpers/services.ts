@@ -4,8 +4,7 @@
 // hook, so read its fields inside tests, not at the top of the file.
 import { after, before } from 'node:test'
 import { KafkaWriter } from '../../src/ingest/kafka/index.js'
-import { type CosmosServer, startCosmosServer } from '../../scripts/cosmos-server.js'
-import { type KafkaService, type RedisService, startKafka, startRedis } from '../../scripts/services.mjs'
+import { type CosmosServer, type KafkaService, type RedisService, startCosmosServer, startKafka, startRedis } from '../../scripts/services/index.js'
 
 export interface KafkaFileServices {
   kafka: KafkaService

@@ -1,6 +1,6 @@
 // A Cosmos DB API server (npm @vercel/cosmosdb-server) on a loopback port, the stand-in for Azure
 // Cosmos DB in tests and benchmarks (Azure itself cannot be reached from here). It runs as a child
-// process of its own (scripts/cosmos-server-child.mjs, which also says what it fixes in the
+// process of its own (cosmos-child.mjs beside this file, which also says what it fixes in the
 // server): it survives the consumer processes that crash tests kill, and it gets a core of its
 // own (it answers every query by scanning the whole container, which takes CPU).
 //
@@ -15,6 +15,7 @@ import https from 'node:https'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import type { CosmosClientOptions } from '@azure/cosmos'
+import { withParentDeath } from './process.js'
 
 export interface CosmosServer {
   /** https://127.0.0.1:PORT/ */
@@ -32,8 +33,8 @@ const running = new Set<() => void>()
 process.on('exit', () => { for (const kill of running) kill() })
 
 export async function startCosmosServer (): Promise<CosmosServer> {
-  const program = fileURLToPath(new URL('./cosmos-server-child.mjs', import.meta.url))
-  const child = spawn(process.execPath, [program], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const program = fileURLToPath(new URL('./cosmos-child.mjs', import.meta.url))
+  const child = spawn(...withParentDeath(process.execPath, [program]), { stdio: ['ignore', 'pipe', 'inherit'] })
   const kill = (): void => { child.kill('SIGKILL') }
   running.add(kill)
   const exited = new Promise<void>((resolve) => child.once('close', () => { running.delete(kill); resolve() }))

@@ -1,6 +1,6 @@
-// The Cosmos DB API server (@vercel/cosmosdb-server) as a process of its own, for
-// scripts/cosmos-server.ts: https on 127.0.0.1, a port the OS picks (printed as `port N`),
-// keep-alive on (its CLI closes the connection after every response, and a TLS handshake per
+// The Cosmos DB API server (@vercel/cosmosdb-server) as a process of its own, for cosmos.ts (plain
+// ESM, so it starts without a TypeScript loader): https on 127.0.0.1, a port the OS picks (printed
+// as `port N`), keep-alive on (its CLI closes the connection after every response, and a TLS handshake per
 // request would dominate every figure).
 //
 // One fix to the stand-in, not to what it answers: its query engine (@zeit/cosmosdb-query 0.7.2)
