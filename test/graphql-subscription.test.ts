@@ -21,6 +21,7 @@ import { loadConfig } from '../src/config.js'
 import { MergingMetricsService, WindowChangeHub, withWindowChanges } from '../src/merger/index.js'
 import type { GoldSource } from '../src/model/index.js'
 import { MemorySpeedStore, SpeedPipeline } from '../src/speed/index.js'
+import { sleep, until } from './helpers/wait.js'
 
 const M = 60_000
 const iso = (t: number) => new Date(t).toISOString()
@@ -59,13 +60,9 @@ class Client {
 
   /** the first message from `from` on (an index into messages) that matches */
   async next (match: (m: Message) => boolean, from = 0, ms = 5000): Promise<Message> {
-    const deadline = Date.now() + ms
-    for (;;) {
-      const found = this.messages.slice(from).find(match)
-      if (found !== undefined) return found
-      if (Date.now() > deadline) assert.fail(`no matching message within ${ms} ms; got ${JSON.stringify(this.messages.slice(from))}`)
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
+    let found: Message | undefined
+    await until(() => `a matching message; got ${JSON.stringify(this.messages.slice(from))}`, () => (found = this.messages.slice(from).find(match)) !== undefined, ms)
+    return found as Message
   }
 
   updates (id: string): Array<Update & { at: number }> {
@@ -81,16 +78,6 @@ class Client {
     })
   }
 }
-
-async function until (what: string, check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 const SUBSCRIPTION = `subscription ($f: Filter, $g: [Dimension!]) {
   windowUpdated(filter: $f, groupBy: $g) {

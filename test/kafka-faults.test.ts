@@ -13,8 +13,9 @@ import { createRequire } from 'node:module'
 import { test } from 'node:test'
 import { KafkaSource } from '../src/ingest/kafka/index.js'
 import { RedisSpeedStore } from '../src/speed/index.js'
-import { brokerRestartScenario, crashScenario, DEDUP_WINDOW_MS, type FaultsContext, PARTITIONS, rebalanceScenario, RETENTION_MS, sleep } from './helpers/kafka-faults.js'
+import { brokerRestartScenario, crashScenario, DEDUP_WINDOW_MS, type FaultsContext, PARTITIONS, rebalanceScenario, RETENTION_MS } from './helpers/kafka-faults.js'
 import { servicesForFile } from './helpers/services.js'
+import { sleep } from './helpers/wait.js'
 
 const services = servicesForFile({ partitions: PARTITIONS, redis: true })
 /** the scenarios' view of the services: call it inside a test (the `before` hook starts them) */

@@ -21,8 +21,9 @@ import { iso } from '../src/model/index.js'
 import { RedisSpeedStore } from '../src/speed/index.js'
 import { assertEqualsBrute, brute, H, M, makeLines, speedEvents, validRecords } from './helpers/events.js'
 import { GatedStore } from './helpers/gated-store.js'
-import { get, H0, now, PARTITIONS, T0, until } from './helpers/kafka-e2e.js'
+import { get, H0, now, PARTITIONS, T0 } from './helpers/kafka-e2e.js'
 import { servicesForFile } from './helpers/services.js'
+import { until } from './helpers/wait.js'
 
 const services = servicesForFile({ partitions: PARTITIONS, redis: true })
 

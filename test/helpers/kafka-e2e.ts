@@ -32,6 +32,7 @@ import { bucketStart, INVALID_REASONS, iso } from '../../src/model/index.js'
 import { assertEqualsBrute, batchEvents, brute, H, M, makeLines, type Parsed, speedEvents, validRecords } from './events.js'
 import { GatedStore } from './gated-store.js'
 import { consumeAll } from './kafka.js'
+import { until } from './wait.js'
 
 const L = 10 * M // allowed lateness
 // The clock: H0 is the hour before the current one, the app's "now" starts at H0 + 15 min and runs
@@ -91,15 +92,6 @@ export async function get (app: App, url: string): Promise<MetricsResult> {
   const res = await app.server.inject({ method: 'GET', url })
   assert.equal(res.statusCode, 200, res.body)
   return res.json<MetricsResult>()
-}
-
-/** Poll until `check` holds, at most `ms`. */
-export async function until (what: string, check: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
 }
 
 interface Scenario { topic: string, group: string, dlq: string, dataDir: string }
