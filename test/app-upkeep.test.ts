@@ -1,4 +1,4 @@
-// Compaction and vacuum on timers inside `serve` (issue 5). A data folder holds four days of bronze
+// Compaction and vacuum on timers inside `serve`. A data folder holds four days of bronze
 // in many small files per hour, gold built from it, and a late file that makes the app's first
 // batch run rebuild a date (so an older gold file is superseded). A serve with one-second
 // intervals must merge the small files of each finished hour, remove the bronze dates past the

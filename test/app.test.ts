@@ -1,4 +1,4 @@
-// The embedded default end to end, as `npm start` runs it (issue 2, acceptance 1): an empty data
+// The embedded default end to end, as `npm start` runs it: an empty data
 // folder is seeded with synthetic history, gold is built, the synthetic stream feeds the speed
 // layer, and a real HTTP socket answers a 48-hour hourly query from both layers, complete.
 //

@@ -1,4 +1,4 @@
-// The batch job killed mid-run (issue 5, acceptance 2): `hourglass batch` runs as a child process
+// The batch job killed mid-run leaves gold whole: `hourglass batch` runs as a child process
 // (the CLI from the sources) over a data folder with a previous manifest in force and days of new
 // bronze (new hours, late files that force rebuilds of built dates, duplicates), and is SIGKILLed
 // at moments spread over its run: some at random delays, some right after it reported a date.

@@ -1,4 +1,4 @@
-// Issue 5, acceptance 2 (bronze): the bronze sink killed with SIGKILL mid-write and restarted leaves
+// The bronze sink killed with SIGKILL mid-write and restarted leaves
 // no duplicate and no missing event. Against a REAL Apache Kafka broker (started here by
 // scripts/services.mjs, loopback only); the consumer is a real `hourglass serve --source kafka`
 // child process (the CLI from the sources), killed and restarted from outside like an orchestrator

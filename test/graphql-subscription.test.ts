@@ -1,4 +1,4 @@
-// Issue 6, acceptance 1: a dashboard subscribed to `windowUpdated` over a real WebSocket receives
+// A dashboard subscribed to `windowUpdated` over a real WebSocket receives
 // the minute windows as events arrive. The failure this guards against: pushes that never come
 // (the subscription not fed by the pipeline), that flood the client (one message per consumed
 // batch), that leak past the client's filter, or that keep running after the client left.
@@ -60,9 +60,13 @@ class Client {
 
   /** the first message from `from` on (an index into messages) that matches */
   async next (match: (m: Message) => boolean, from = 0, ms = 5000): Promise<Message> {
-    let found: Message | undefined
-    await until(() => `a matching message; got ${JSON.stringify(this.messages.slice(from))}`, () => (found = this.messages.slice(from).find(match)) !== undefined, ms)
-    return found as Message
+    const deadline = Date.now() + ms
+    for (;;) {
+      const found = this.messages.slice(from).find(match)
+      if (found !== undefined) return found
+      if (Date.now() > deadline) assert.fail(`no matching message within ${ms} ms; got ${JSON.stringify(this.messages.slice(from))}`)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
   }
 
   updates (id: string): Array<Update & { at: number }> {

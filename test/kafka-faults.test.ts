@@ -1,4 +1,4 @@
-// Issue 3, acceptances 3, 4 and 6: the speed layer stays exactly-once through faults, against a
+// The speed layer stays exactly-once through faults, against a
 // REAL Apache Kafka broker and a REAL Redis (both started here by scripts/services.mjs, loopback
 // only). The consumers are real `hourglass serve --source kafka --store redis` child processes,
 // killed, stopped and restarted from outside like an orchestrator would; after each fault the

@@ -1,5 +1,5 @@
-// Issue 3, acceptance 5: Redis restarted empty while the consumer runs. A real Kafka broker and a
-// real Redis (started here). The app consumes the first half of a known event set (duplicates and
+// Redis restarted empty while the consumer runs: the speed layer rebuilds and answers exactly
+// again. A real Kafka broker and a real Redis (started here). The app consumes the first half of a known event set (duplicates and
 // invalid records among it) into Redis; then Redis is restarted without its data and the second
 // half is produced. The first batch after the wipe finds no position where it had applied
 // batches: the pipeline reports the store lost, the consumer rewinds every partition to

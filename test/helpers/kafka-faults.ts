@@ -1,4 +1,4 @@
-// The Kafka fault scenarios (issue 3, acceptances 3, 4 and 6; issue 4, acceptance 2) with the speed
+// The Kafka fault scenarios (a consumer crashed, a rebalance, the broker restarted) with the speed
 // store as a parameter: test/kafka-faults.test.ts runs them on Redis, test/kafka-faults.cosmos.test.ts
 // on Cosmos DB. Against a REAL Apache Kafka broker (loopback); the consumers are real
 // `hourglass serve --source kafka --store <kind>` child processes (the CLI from the sources), killed,
