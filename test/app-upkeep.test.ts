@@ -1,4 +1,4 @@
-// Compaction and vacuum on timers inside `serve` (issue 5). A data folder holds four days of bronze
+// Compaction and vacuum on timers inside `serve`. A data folder holds four days of bronze
 // in many small files per hour, gold built from it, and a late file that makes the app's first
 // batch run rebuild a date (so an older gold file is superseded). A serve with one-second
 // intervals must merge the small files of each finished hour, remove the bronze dates past the
@@ -19,6 +19,7 @@ import { loadConfig } from '../src/config.js'
 import { DAY_MS, HOUR_MS, iso, MINUTE_MS, utcDate } from '../src/model/time.js'
 import { EventMaker, expected, Feed } from './helpers/bronze.js'
 import { tempData } from './helpers/temp-data.js'
+import { until } from './helpers/wait.js'
 
 const T0 = Date.UTC(2024, 4, 1)
 const D = (n: number): number => T0 + n * DAY_MS
@@ -58,14 +59,6 @@ async function answers (app: App): Promise<string[]> {
     out.push(JSON.stringify({ rows, boundary: meta.boundary, batch_version: meta.batch_version, complete: meta.complete, gaps: meta.gaps, sources: meta.sources }))
   }
   return out
-}
-
-async function until (what: string, check: () => boolean, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
 }
 
 test('serve compacts small bronze files and vacuums old ones on its timers, in turn with the batch job, without changing any answer', { timeout: 180_000 }, async () => {

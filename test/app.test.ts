@@ -1,4 +1,4 @@
-// The embedded default end to end, as `npm start` runs it (issue 2, acceptance 1): an empty data
+// The embedded default end to end, as `npm start` runs it: an empty data
 // folder is seeded with synthetic history, gold is built, the synthetic stream feeds the speed
 // layer, and a real HTTP socket answers a 48-hour hourly query from both layers, complete.
 //
@@ -18,6 +18,7 @@ import { readBronzeState } from '../src/batch/index.js'
 import { loadConfig } from '../src/config.js'
 import { bucketStart, HOUR_MS, iso, MINUTE_MS } from '../src/model/index.js'
 import { HISTORY_TOPIC } from '../src/seed.js'
+import { until } from './helpers/wait.js'
 
 // half past the previous hour, moving with the wall clock from there
 const realStart = Date.now()
@@ -60,15 +61,6 @@ async function get<T> (base: string, path: string): Promise<{ status: number, bo
   const text = await res.text()
   const json = (res.headers.get('content-type') ?? '').startsWith('application/json')
   return { status: res.status, body: (json ? JSON.parse(text) : null) as T, text }
-}
-
-/** Poll until `check` holds, at most `ms`. */
-async function until (what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
 }
 
 const FROM = bucketStart(T0 - 48 * HOUR_MS, 'hour')

@@ -1,4 +1,4 @@
-// Acceptance 5: a table of bad requests, each answered 4xx with its stable code and a message that
+// A table of bad requests, each answered 4xx with its stable code and a message that
 // says what to fix. None may reach a 5xx. The server runs around the stub service with a fixed clock.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'

@@ -1,4 +1,4 @@
-// The batch job killed mid-run (issue 5, acceptance 2): `hourglass batch` runs as a child process
+// The batch job killed mid-run leaves gold whole: `hourglass batch` runs as a child process
 // (the CLI from the sources) over a data folder with a previous manifest in force and days of new
 // bronze (new hours, late files that force rebuilds of built dates, duplicates), and is SIGKILLed
 // at moments spread over its run: some at random delays, some right after it reported a date.
@@ -102,14 +102,14 @@ function bruteForce (events: HourglassEvent[], from: number, to: number, bucket:
  * [complete_from, complete_until) with no hour twice, the daily files every complete date.
  */
 async function assertGoldMatches (dataDir: string, m: GoldManifest, events: HourglassEvent[]): Promise<void> {
-  const until = Date.parse(m.complete_until!)
+  const completeUntil = Date.parse(m.complete_until!)
   const from = Date.parse(m.complete_from!)
   const conn = await tmp.db.connect()
   try {
     for (const [table, bucket] of [['hourly_metrics', HOUR_MS], ['daily_metrics', DAY_MS]] as const) {
       const t = m.tables[table]
       assert.ok(t !== undefined, `${table} listed`)
-      const want = bruteForce(events, from, until, bucket)
+      const want = bruteForce(events, from, completeUntil, bucket)
       const covered = new Set<number>()
       let total = 0
       for (const rel of t.files) {
@@ -130,7 +130,7 @@ async function assertGoldMatches (dataDir: string, m: GoldManifest, events: Hour
       }
       assert.equal(total, t.rows, `${table}.rows`)
       const wantBuckets = new Set([...want.keys()].map((k) => Number(k.slice(0, k.indexOf('|')))))
-      if (bucket === DAY_MS) for (const b of wantBuckets) if (b + DAY_MS > until) wantBuckets.delete(b) // a date not complete has no daily file yet
+      if (bucket === DAY_MS) for (const b of wantBuckets) if (b + DAY_MS > completeUntil) wantBuckets.delete(b) // a date not complete has no daily file yet
       assert.deepEqual([...covered].sort(), [...wantBuckets].sort(), `${table}: the listed files cover every bucket holding events`)
     }
   } finally {

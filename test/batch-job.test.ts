@@ -19,6 +19,7 @@ import type { Filters } from '../src/model/query.js'
 import { HOUR_MS, MINUTE_MS } from '../src/model/time.js'
 import { assertRowsEqual, EventMaker, expected as expectedBuckets, Feed } from './helpers/bronze.js'
 import { tempData } from './helpers/temp-data.js'
+import { until } from './helpers/wait.js'
 
 const T0 = Date.UTC(2024, 4, 1, 0, 0, 0)
 const H = (n: number): number => T0 + n * HOUR_MS
@@ -242,7 +243,7 @@ test('bronze reads back as written; the reader polls, and refuses a corrupt mani
   t.after(() => reader.close())
   assert.equal(reader.snapshot(), null)
   await runBatch({ dataDir, db: tmp.db, now: H(3), allowedLatenessMs: LATENESS })
-  for (let k = 0; k < 100 && reader.snapshot() === null; k++) await new Promise((resolve) => setTimeout(resolve, 20))
+  await until('the reader to poll the new manifest', () => reader.snapshot() !== null)
   const snap = reader.snapshot()
   assert.equal(snap?.version, 1, 'picked up by polling')
   assertRowsEqual(await reader.query(snap!, H(0), H(2), {}), expected(feed.all, H(0), H(2)))

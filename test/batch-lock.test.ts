@@ -15,6 +15,7 @@ import { readManifest } from '../src/batch/manifest.js'
 import { HOUR_MS, MINUTE_MS } from '../src/model/time.js'
 import { EventMaker, Feed } from './helpers/bronze.js'
 import { tempData } from './helpers/temp-data.js'
+import { sleep } from './helpers/wait.js'
 
 const T0 = Date.UTC(2024, 4, 1)
 const tmp = tempData('hourglass-lock-')
@@ -75,7 +76,7 @@ test('in one process, two takers of the lock: one wins; the holder heartbeats; r
   const held = (a.acquired ? a : b) as Extract<typeof a, { acquired: true }>
   const beat = await acquireLock(path + '2', { staleMs: 40, heartbeatMs: 10 })
   assert.ok(beat.acquired)
-  await new Promise((resolve) => setTimeout(resolve, 60))
+  await sleep(60)
   const stolen = await acquireLock(path + '2', { staleMs: 40 })
   assert.equal(stolen.acquired, false, 'a holder that heartbeats is never stale')
   await beat.lock.release()

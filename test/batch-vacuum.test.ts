@@ -26,11 +26,11 @@ async function assertListedExist (dataDir: string): Promise<void> {
   for (const f of listedFiles((await readManifest(dataDir))!)) await access(join(dataDir, f))
 }
 
-async function goldEquals (dataDir: string, events: Parameters<typeof expected>[0], until: number): Promise<void> {
+async function goldEquals (dataDir: string, events: Parameters<typeof expected>[0], completeUntil: number): Promise<void> {
   const reader = await GoldReader.open({ dataDir, db: tmp.db, pollMs: 0 })
   try {
-    assertRowsEqual(await reader.query(reader.snapshot()!, D(0), D(10), {}), expected(events, D(0), until))
-    assertRowsEqual(await reader.query(reader.snapshot()!, D(0), D(10), {}, 'day'), expected(events, D(0), until, DAY_MS))
+    assertRowsEqual(await reader.query(reader.snapshot()!, D(0), D(10), {}), expected(events, D(0), completeUntil))
+    assertRowsEqual(await reader.query(reader.snapshot()!, D(0), D(10), {}, 'day'), expected(events, D(0), completeUntil, DAY_MS))
   } finally {
     await reader.close()
   }
@@ -45,8 +45,8 @@ test('vacuum: bronze past retention goes by whole settled dates; a late file or 
   feed.add(maker.make(2000, D(0), D(3) + 6 * HOUR_MS))
   await sink.flush()
   const r1 = await runBatch({ dataDir, db: tmp.db, now: D(3) + 7 * HOUR_MS, allowedLatenessMs: LATENESS })
-  const until = D(3) + 5 * HOUR_MS
-  assert.equal(r1.completeUntil, until)
+  const completeUntil = D(3) + 5 * HOUR_MS
+  assert.equal(r1.completeUntil, completeUntil)
   // a run that fails before publishing leaves orphan gold files
   feed.add(maker.make(50, D(1) + 5 * HOUR_MS, D(1) + 6 * HOUR_MS)) // late file for date 2 of 4
   await sink.flush()
@@ -72,7 +72,7 @@ test('vacuum: bronze past retention goes by whole settled dates; a late file or 
   // the batch rebuilds date 1 only (date 0 is frozen: its bronze is gone, its gold stays)
   const r2 = await runBatch({ dataDir, db: tmp.db, now: D(3) + 13 * HOUR_MS, allowedLatenessMs: LATENESS })
   assert.deepEqual(r2.datesRebuilt, [utcDate(D(1))])
-  await goldEquals(dataDir, feed.all, until)
+  await goldEquals(dataDir, feed.all, completeUntil)
   const m2 = (await readManifest(dataDir))!
   assert.ok(!Object.keys(m2.built_from ?? {}).includes(utcDate(D(0))), 'no fingerprints kept for frozen dates')
 
@@ -94,7 +94,7 @@ test('vacuum: bronze past retention goes by whole settled dates; a late file or 
   assert.deepEqual((await readdir(join(dataDir, 'bronze', 'events'))).sort(), [`date=${utcDate(D(3))}`])
   const r3 = await runBatch({ dataDir, db: tmp.db, now: D(5), allowedLatenessMs: LATENESS })
   assert.equal(r3.published, false, 'no rebuild of dates whose bronze is gone')
-  await goldEquals(dataDir, feed.all, until)
+  await goldEquals(dataDir, feed.all, completeUntil)
   await assertListedExist(dataDir)
 
   const dry = await vacuum({ dataDir, retainMs: 0, now: D(5), dryRun: true })

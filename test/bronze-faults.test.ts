@@ -1,4 +1,4 @@
-// Issue 5, acceptance 2 (bronze): the bronze sink killed with SIGKILL mid-write and restarted leaves
+// The bronze sink killed with SIGKILL mid-write and restarted leaves
 // no duplicate and no missing event. Against a REAL Apache Kafka broker (started here by
 // scripts/services, loopback only); the consumer is a real `hourglass serve --source kafka`
 // child process (the CLI from the sources), killed and restarted from outside like an orchestrator
@@ -35,6 +35,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { listValue } from '@duckdb/node-api'
+import type { GroupDescription } from 'kafkajs'
 import { runBatch } from '../src/batch/batch-job.js'
 import { parseBronzeName } from '../src/batch/bronze-coverage.js'
 import { bronzeEventsDir, bronzeHourDir, compareOffsets, listBronzeHours, readBronzeState, topicSafe } from '../src/batch/bronze-layout.js'
@@ -49,20 +50,11 @@ import { M, makeLines, validRecords } from './helpers/events.js'
 import { consumeAll } from './helpers/kafka.js'
 import { evictGroup, ServeProcess } from './helpers/serve-process.js'
 import { servicesForFile } from './helpers/services.js'
+import { sleep, until } from './helpers/wait.js'
 
 const PARTITIONS = 3
 const SEED = Number(process.env.FAULTS_SEED ?? 20240612)
 const FLUSH_EVENTS = 250
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Poll until `check` holds, at most `ms`. */
-async function until (check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    assert.ok(Date.now() < deadline, `timed out after ${ms} ms waiting for ${what}`)
-    await sleep(50)
-  }
-}
 
 const services = servicesForFile({ partitions: PARTITIONS })
 
@@ -293,14 +285,12 @@ test('bronze: the process SIGKILLed mid-write, after a rename and at random mome
       newest[r.partition] = Math.max(newest[r.partition] as number, e.ts)
     }
     assert.ok(valid.length < records.length && valid.length > 25_000, `${valid.length} valid of ${records.length}`)
-    const deadline = Date.now() + 120_000
-    for (;;) {
+    let last: bigint[] = []
+    await until(() => `bronze to reach the last valid offset of every partition (${lastValid.join('/')}); state ${last.join('/')}\n${dump()}`, async () => {
       assert.deepEqual(unexpected, [], dump())
-      const last = await stateOffsets()
-      if (last.every((o, p) => o >= (lastValid[p] as bigint))) break
-      assert.ok(Date.now() < deadline, `bronze to reach the last valid offset of every partition (${lastValid.join('/')}); state ${last.join('/')}\n${dump()}`)
-      await sleep(200)
-    }
+      last = await stateOffsets()
+      return last.every((o, p) => o >= (lastValid[p] as bigint))
+    }, 120_000)
     const stopping = Date.now()
     assert.deepEqual(await serve.terminate(), { code: 0, signal: null }, 'a SIGTERM stops it cleanly')
     t.diagnostic(`${serve.name} stopped ${Date.now() - stopping} ms after a SIGTERM`)
@@ -369,27 +359,22 @@ test('bronze: the process SIGKILLed mid-write, after a rename and at random mome
     // meanwhile (the speed layer does not wait for bronze), and a SIGTERM while its bronze consumer
     // is still joining stops it at once and cleanly, with bronze as it was.
     const a = spawnServe()
-    await until(() => a.output.includes('bronze: consumer group'), 60_000, `${a.name}'s bronze consumer to start`)
-    const joined = Date.now() + 30_000
-    for (;;) {
+    await until(`${a.name}'s bronze consumer to start`, () => a.output.includes('bronze: consumer group'))
+    await until(`${a.name}'s bronze consumer to join its group`, async () => {
       const g = (await kafkaAdmin.describeGroups([bronzeGroup])).groups[0]
-      if (g?.state === 'Stable' && g.members.length === 1) break
-      assert.ok(Date.now() < joined, `${a.name}'s bronze consumer to join its group`)
-      await sleep(100)
-    }
+      return g?.state === 'Stable' && g.members.length === 1
+    }, 30_000)
     a.signal('SIGKILL')
     await a.exited
     await evictGroup(services.writer.kafka, services.kafka.port, group) // the speed group only
     const b = spawnServe()
-    await until(() => b.output.includes('Hourglass is serving'), 60_000, `${b.name} to serve while its bronze consumer waits for the group`)
+    await until(`${b.name} to serve while its bronze consumer waits for the group`, () => b.output.includes('Hourglass is serving'))
     // b's join request has reached the coordinator, which now waits for the dead member
-    const rebalancing = Date.now() + 20_000
-    for (;;) {
-      const g = (await kafkaAdmin.describeGroups([bronzeGroup])).groups[0]
-      if (g?.state === 'PreparingRebalance') break
-      assert.ok(Date.now() < rebalancing, `the bronze group to wait for its dead member (${g?.state}, ${g?.members.length} members)`)
-      await sleep(100)
-    }
+    let g: GroupDescription | undefined
+    await until(() => `the bronze group to wait for its dead member (${g?.state}, ${g?.members.length} members)`, async () => {
+      g = (await kafkaAdmin.describeGroups([bronzeGroup])).groups[0]
+      return g?.state === 'PreparingRebalance'
+    }, 20_000)
     const t0 = Date.now()
     assert.deepEqual(await b.terminate(20_000), { code: 0, signal: null }, 'a SIGTERM while bronze joins its group stops it cleanly')
     t.diagnostic(`stopped ${Date.now() - t0} ms after a SIGTERM while its bronze consumer was joining`)

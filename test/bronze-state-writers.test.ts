@@ -12,6 +12,7 @@ import { type BronzeState, bronzeStatePath, markPartitionFinished, type Partitio
 import { BronzeSink } from '../src/batch/bronze-sink.js'
 import type { HourglassEvent } from '../src/model/event.js'
 import { tempData } from './helpers/temp-data.js'
+import { sleep } from './helpers/wait.js'
 interface Gate { armed: boolean, reached: Promise<void>, release: () => void, seam: () => Promise<void> }
 function gate (): Gate {
   let reached!: () => void
@@ -55,7 +56,7 @@ describe('bronze state writers interleaved', () => {
       const marking = markPartitionFinished(dataDir, 'file:/x.jsonl', 0) // how the app marked a file source's end
       other.add(ev('o0', T + 120_000), { topic: 'events', partition: 1, offset: '7' })
       const otherFlush = other.flush()
-      await new Promise((resolve) => setTimeout(resolve, 100))
+      await sleep(100)
       assert.equal(await readFile(bronzeStatePath(dataDir), 'utf8'), before, 'the other writers wait for the flush in progress')
       g.release()
       await Promise.all([flushing, marking, otherFlush])
@@ -87,7 +88,7 @@ describe('bronze state writers interleaved', () => {
       await g.reached
       sink.add(ev('h0', T), { topic: 'synthetic-history', partition: 0, offset: '41' })
       const marking = sink.markFinished('synthetic-history', 0) // buffered: flushed, then marked
-      await new Promise((resolve) => setTimeout(resolve, 50))
+      await sleep(50)
       g.release()
       const summary = await marking
       await flushing
@@ -121,7 +122,7 @@ describe('bronze state writers interleaved', () => {
         const k = Math.floor(rand() * 3)
         const s = sinks[k]!
         s.add(ev(`r${round}`, T + round * 1000), { topic: `t${k}`, partition: 0, offset: String(next[k]!++) })
-        jobs.push(new Promise((resolve) => setTimeout(resolve, Math.floor(rand() * 5))).then(() => s.flush()))
+        jobs.push(sleep(Math.floor(rand() * 5)).then(() => s.flush()))
         if (rand() < 0.3) jobs.push(markPartitionFinished(dataDir, `t${Math.floor(rand() * 3)}`, 0))
       }
       await Promise.all(jobs)

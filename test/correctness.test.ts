@@ -1,4 +1,4 @@
-// Acceptance 2 of the walking skeleton: a fixed event set with duplicates, late and invalid
+// The merged answer equals brute force: a fixed event set with duplicates, late and invalid
 // records is replayed through the file source (speed layer + bronze sink) and the batch job; for
 // ranges wholly in batch, wholly in speed, straddling B and straddling a gap, the merged answer
 // must equal a brute-force computation over the raw events: counts and sums exact, p95 within 1%

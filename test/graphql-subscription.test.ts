@@ -1,4 +1,4 @@
-// Issue 6, acceptance 1: a dashboard subscribed to `windowUpdated` over a real WebSocket receives
+// A dashboard subscribed to `windowUpdated` over a real WebSocket receives
 // the minute windows as events arrive. The failure this guards against: pushes that never come
 // (the subscription not fed by the pipeline), that flood the client (one message per consumed
 // batch), that leak past the client's filter, or that keep running after the client left.
@@ -21,6 +21,7 @@ import { loadConfig } from '../src/config.js'
 import { MergingMetricsService, WindowChangeHub, withWindowChanges } from '../src/merger/index.js'
 import type { GoldSource } from '../src/model/index.js'
 import { MemorySpeedStore, SpeedPipeline } from '../src/speed/index.js'
+import { sleep, until } from './helpers/wait.js'
 
 const M = 60_000
 const iso = (t: number) => new Date(t).toISOString()
@@ -81,16 +82,6 @@ class Client {
     })
   }
 }
-
-async function until (what: string, check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 const SUBSCRIPTION = `subscription ($f: Filter, $g: [Dimension!]) {
   windowUpdated(filter: $f, groupBy: $g) {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { diurnalFactor, EVENT_TYPES, generateHistory, type HistoryRecord, LiveTraffic, REGIONS, SyntheticSource } from '../src/ingest/index.js'
 import { MINUTE_MS, parseEvent, validateEvent } from '../src/model/index.js'
+import { sleep } from './helpers/wait.js'
 
 const FROM = Date.UTC(2026, 0, 5)
 const DAY = 86_400_000
@@ -164,16 +165,16 @@ test('SyntheticSource: emits batches at roughly the rate, offsets increasing, an
     assert.equal(batch.partition, 0)
     batches++
     for (const r of batch.records) offsets.push(BigInt(r.offset))
-    await new Promise((resolve) => setTimeout(resolve, 5))
+    await sleep(5)
     inHandler = false
   })
-  await new Promise((resolve) => setTimeout(resolve, 1000))
+  await sleep(1000)
   await source.stop()
   await source.done
   const elapsed = (Date.now() - started) / 1000
   const count = offsets.length
   const after = count
-  await new Promise((resolve) => setTimeout(resolve, 150))
+  await sleep(150)
   assert.equal(offsets.length, after, 'nothing after stop()')
   assert.ok(batches >= 3, `${batches} batches`)
   const expected = 2000 * elapsed * diurnalFactor(Date.now())

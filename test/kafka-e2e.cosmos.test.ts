@@ -1,4 +1,4 @@
-// Issue 4, acceptance 2 (end to end) with the Cosmos DB speed store: the same scenario as
+// The Kafka end-to-end scenario with the Cosmos DB speed store: the same scenario as
 // kafka-e2e.test.ts and kafka-e2e.redis.test.ts through a real Kafka broker into a Cosmos DB API
 // server (@vercel/cosmosdb-server, the stand-in for Azure Cosmos DB, started by
 // scripts/services/cosmos.ts on a loopback port). Live and merged answers equal brute force, the

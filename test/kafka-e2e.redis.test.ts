@@ -1,5 +1,5 @@
-// Issue 3, acceptance 2 (and the rebuild half of acceptance 5) with the Redis speed store: the same
-// scenario as kafka-e2e.test.ts through a real Kafka broker into a real Redis. Each makeStore call
+// The Kafka end-to-end scenario, and the rebuild of an emptied store, with the Redis speed store:
+// kafka-e2e.test.ts's scenario through a real Kafka broker into a real Redis. Each makeStore call
 // gets a fresh key prefix, so the restart of the scenario meets an emptied store (Redis restarted
 // empty) and must rebuild, reporting the gap until it has caught up.
 import { test } from 'node:test'

@@ -1,5 +1,5 @@
-// Issue 3, acceptance 2 through a real Apache Kafka broker, on the memory store (the scenario and
-// why its event set looks the way it does: test/helpers/kafka-e2e.ts).
+// The Kafka end-to-end scenario through a real Apache Kafka broker, on the memory store (the
+// scenario and why its event set looks the way it does: test/helpers/kafka-e2e.ts).
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'

@@ -1,4 +1,4 @@
-// Issue 4, acceptance 2 (crash tests) with the Cosmos DB speed store: the fault scenarios of
+// Crash tests with the Cosmos DB speed store: the fault scenarios of
 // kafka-faults.test.ts (test/helpers/kafka-faults.ts) with `hourglass serve --store cosmos`
 // consumers, against a REAL Apache Kafka broker and a Cosmos DB API server
 // (@vercel/cosmosdb-server, the stand-in for Azure Cosmos DB, which cannot be reached from here).

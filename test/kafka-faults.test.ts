@@ -1,4 +1,4 @@
-// Issue 3, acceptances 3, 4 and 6: the speed layer stays exactly-once through faults, against a
+// The speed layer stays exactly-once through faults, against a
 // REAL Apache Kafka broker and a REAL Redis (both started here by scripts/services, loopback
 // only). The consumers are real `hourglass serve --source kafka --store redis` child processes,
 // killed, stopped and restarted from outside like an orchestrator would; after each fault the
@@ -13,8 +13,9 @@ import { createRequire } from 'node:module'
 import { test } from 'node:test'
 import { KafkaSource } from '../src/ingest/kafka/index.js'
 import { RedisSpeedStore } from '../src/speed/index.js'
-import { brokerRestartScenario, crashScenario, DEDUP_WINDOW_MS, type FaultsContext, PARTITIONS, rebalanceScenario, RETENTION_MS, sleep } from './helpers/kafka-faults.js'
+import { brokerRestartScenario, crashScenario, DEDUP_WINDOW_MS, type FaultsContext, PARTITIONS, rebalanceScenario, RETENTION_MS } from './helpers/kafka-faults.js'
 import { servicesForFile } from './helpers/services.js'
+import { sleep } from './helpers/wait.js'
 
 const services = servicesForFile({ partitions: PARTITIONS, redis: true })
 /** the scenarios' view of the services: call it inside a test (the `before` hook starts them) */

@@ -1,5 +1,5 @@
-// Issue 3, acceptance 5: Redis restarted empty while the consumer runs. A real Kafka broker and a
-// real Redis (started here). The app consumes the first half of a known event set (duplicates and
+// Redis restarted empty while the consumer runs: the speed layer rebuilds and answers exactly
+// again. A real Kafka broker and a real Redis (started here). The app consumes the first half of a known event set (duplicates and
 // invalid records among it) into Redis; then Redis is restarted without its data and the second
 // half is produced. The first batch after the wipe finds no position where it had applied
 // batches: the pipeline reports the store lost, the consumer rewinds every partition to
@@ -21,8 +21,9 @@ import { iso } from '../src/model/index.js'
 import { RedisSpeedStore } from '../src/speed/index.js'
 import { assertEqualsBrute, brute, H, M, makeLines, speedEvents, validRecords } from './helpers/events.js'
 import { GatedStore } from './helpers/gated-store.js'
-import { get, H0, now, PARTITIONS, T0, until } from './helpers/kafka-e2e.js'
+import { get, H0, now, PARTITIONS, T0 } from './helpers/kafka-e2e.js'
 import { servicesForFile } from './helpers/services.js'
+import { until } from './helpers/wait.js'
 
 const services = servicesForFile({ partitions: PARTITIONS, redis: true })
 

@@ -1,4 +1,4 @@
-// /odata/$metadata validates against the OASIS CSDL XML schemas (issue 6, acceptance 2) with
+// /odata/$metadata validates against the OASIS CSDL XML schemas with
 // xmllint. The schemas (edmx.xsd importing edm.xsd) come from the npm package odata-csdl, which the
 // OASIS OData TC publishes from oasis-tcs/odata-csdl-schemas; scripts/fetch-csdl-xsd.ts fetches
 // them into .cache/ and installs xmllint (Debian libxml2-utils) when it is missing. Nothing is

@@ -1,4 +1,4 @@
-// Issue 5, reconciliation, end to end: the real app (file source → speed layer + bronze → batch job
+// Reconciliation end to end: the real app (file source → speed layer + bronze → batch job
 // → gold) compares the speed layer with gold for the hour gold publishes while the speed layer still
 // holds it. The event set has late events, which the speed layer leaves to the batch: the batch must
 // exceed the speed layer by exactly their count and revenue, as a brute force over the raw events

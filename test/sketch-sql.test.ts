@@ -1,4 +1,4 @@
-// Acceptance 3 of issue 2: the TypeScript sketch (model binOf) and the batch SQL (DuckDB) put the
+// The TypeScript sketch (model binOf) and the batch SQL (DuckDB) put the
 // same values into the same bins. Values sitting exactly on a bin edge (x = γ^i) may land one bin
 // apart because V8's Math.log and DuckDB's ln may differ in the last bit; none may be further off.
 import assert from 'node:assert/strict'

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { MemorySpeedStore } from '../src/speed/index.js'
 import { speedStoreContract } from './contract/speed-store-contract.js'
+import { sleep } from './helpers/wait.js'
 
 speedStoreContract('memory', async ({ now, retentionMs }) => new MemorySpeedStore({ now, retentionMs }))
 
@@ -22,6 +23,6 @@ test('memory: the background sweep drops expired windows without any access', as
   await store.apply({ deltas: [{ window_start: clock.t, event_type: 'a', region: 'r', partials }], position: { topic: 't', partition: 0, offset: '0' } })
   assert.equal(store.rowCount, 1)
   clock.t += 2 * 60_000
-  await new Promise((resolve) => setTimeout(resolve, 30))
+  await sleep(30)
   assert.equal(store.rowCount, 0)
 })

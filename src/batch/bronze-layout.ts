@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { partitionKey } from '../model/source-position.js'
 import { HOUR_MS, utcDate, utcHour } from '../model/time.js'
 import { isTempName, writeFileAtomic } from './atomic-file.js'
 
@@ -159,7 +160,7 @@ export function compareOffsets (a: string, b: string): number {
   return a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0
 }
 
-const refKey = (p: PartitionRef): string => `${p.partition}\u0000${p.topic}`
+const refKey = (p: PartitionRef): string => partitionKey(p.topic, p.partition)
 const byTopicPartition = (a: PartitionRef, b: PartitionRef): number => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition)
 
 /** The state with `pending` set to `refs` (sorted; the field left out when empty). */

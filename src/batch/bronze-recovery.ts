@@ -13,6 +13,7 @@
 // flush that died): a state file that was lost never makes bronze delete its data.
 import { readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import { partitionKey } from '../model/source-position.js'
 import { isTempName } from './atomic-file.js'
 import { parseBronzeName } from './bronze-coverage.js'
 import { bronzeEventsDir, compareOffsets, dirNames, readBronzeState, topicSafe } from './bronze-layout.js'
@@ -39,8 +40,8 @@ function sinkRange (name: string): { topic: string, partition: number, first: st
 export async function removeUnrecordedBronze (dataDir: string, topics: readonly string[]): Promise<RecoverySummary> {
   const state = await readBronzeState(dataDir)
   const byTopic = new Map(topics.map((t) => [topicSafe(t), t]))
-  const last = new Map(state.partitions.map((p) => [`${p.partition}\u0000${p.topic}`, p.last_offset]))
-  const pending = new Set((state.pending ?? []).map((p) => `${p.partition}\u0000${p.topic}`))
+  const last = new Map(state.partitions.map((p) => [partitionKey(p.topic, p.partition), p.last_offset]))
+  const pending = new Set((state.pending ?? []).map((p) => partitionKey(p.topic, p.partition)))
   const summary: RecoverySummary = { unrecorded: [], temps: [] }
 
   const bronze = join(dataDir, 'bronze')
@@ -70,7 +71,7 @@ export async function removeUnrecordedBronze (dataDir: string, topics: readonly 
         if (r === null || topic === undefined) continue
         // a partition the state knows nothing of: its first flush died, if a reader said it was
         // reading it (pending); else the state was lost or the file is not ours to judge: kept
-        const key = `${r.partition}\u0000${topic}`
+        const key = partitionKey(topic, r.partition)
         const recorded = last.get(key)
         if (recorded === undefined ? pending.has(key) : compareOffsets(r.first, recorded) > 0) {
           await rm(join(dir, name), { force: true })

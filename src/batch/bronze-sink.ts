@@ -17,6 +17,7 @@
 import { mkdir, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { HourglassEvent } from '../model/event.js'
+import { partitionKey } from '../model/source-position.js'
 import { HOUR_MS } from '../model/time.js'
 import { tempPathFor } from './atomic-file.js'
 import {
@@ -211,7 +212,7 @@ export class BronzeSink {
     if (this.#flushListeners.size > 0) {
       const last = new Map<string, FlushedPartition>()
       for (const s of slices) {
-        const key = `${s.partition}\u0000${s.topic}`
+        const key = partitionKey(s.topic, s.partition)
         const cur = last.get(key)
         if (cur === undefined) last.set(key, { topic: s.topic, partition: s.partition, lastOffset: s.last })
         else if (compareOffsets(s.last, cur.lastOffset) > 0) cur.lastOffset = s.last
@@ -317,7 +318,7 @@ function sliceByHour (batch: readonly Buffered[]): Slice[] {
   const slices = new Map<string, Slice>()
   for (const b of batch) {
     const hour = Math.floor(b.e.ts / HOUR_MS) * HOUR_MS
-    const key = `${hour}\u0000${b.partition}\u0000${b.topic}`
+    const key = `${hour}\u0000${partitionKey(b.topic, b.partition)}`
     let s = slices.get(key)
     if (s === undefined) {
       s = { hour, topic: b.topic, partition: b.partition, items: [], first: b.offset, last: b.offset, maxTs: b.e.ts }

@@ -6,6 +6,7 @@
 // into JS values; a cached day answers in well under a millisecond. The cache is bounded by the
 // number of sketch bins it holds (≈ 12 bytes each) and evicts the least recently used file.
 import { DuckDBDoubleVector, DuckDBIntegerVector, DuckDBListVector, DuckDBVarCharVector } from '@duckdb/node-api'
+import { LRUCache } from 'lru-cache'
 import type { Conn } from './duckdb.js'
 
 export interface GoldFileData {
@@ -92,47 +93,25 @@ export async function loadGoldFile (conn: Conn, path: string): Promise<GoldFileD
   })
 }
 
+type Loader = (path: string) => Promise<GoldFileData>
+
 /** LRU of decoded gold files by path, bounded by the bins held. Concurrent loads of a file share one read. */
 export class GoldFileCache {
-  readonly #maxBins: number
-  readonly #entries = new Map<string, Promise<GoldFileData>>()
-  readonly #sizes = new Map<string, number>()
-  #bins = 0
+  readonly #entries: LRUCache<string, GoldFileData, Loader>
 
   constructor (maxBins = 8_000_000) {
-    this.#maxBins = maxBins
-  }
-
-  get (path: string, load: (path: string) => Promise<GoldFileData>): Promise<GoldFileData> {
-    const hit = this.#entries.get(path)
-    if (hit !== undefined) {
-      this.#entries.delete(path)
-      this.#entries.set(path, hit)
-      return hit
-    }
-    const p = load(path)
-    this.#entries.set(path, p)
-    p.then((data) => {
-      if (this.#entries.get(path) !== p) return
-      this.#sizes.set(path, data.bins.length + data.rows)
-      this.#bins += data.bins.length + data.rows
-      this.#evict(path)
-    }, () => {
-      if (this.#entries.get(path) === p) this.#entries.delete(path)
+    this.#entries = new LRUCache<string, GoldFileData, Loader>({
+      maxSize: maxBins,
+      sizeCalculation: (data) => Math.max(1, data.bins.length + data.rows),
+      fetchMethod: async (path, _stale, { context }) => await context(path),
+      // a file still loading when evicted is handed to its readers all the same (just not kept)
+      ignoreFetchAbort: true
     })
-    return p
   }
 
-  #evict (keep: string): void {
-    for (const path of this.#entries.keys()) {
-      if (this.#bins <= this.#maxBins) return
-      if (path === keep) continue
-      const size = this.#sizes.get(path)
-      if (size === undefined) continue // still loading
-      this.#entries.delete(path)
-      this.#sizes.delete(path)
-      this.#bins -= size
-    }
+  /** The file's data, loaded by `load` unless held or loading; a failed load is not kept. */
+  get (path: string, load: Loader): Promise<GoldFileData> {
+    return this.#entries.forceFetch(path, { context: load })
   }
 
   get size (): number {
@@ -141,6 +120,6 @@ export class GoldFileCache {
 
   /** sketch bins (plus one per row) held */
   get heldBins (): number {
-    return this.#bins
+    return this.#entries.calculatedSize
   }
 }

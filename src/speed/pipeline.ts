@@ -21,6 +21,7 @@ import {
   type DeadLetter, dedupKey, type HourglassEvent, type InvalidReason, parseEvent, type QualityCounts,
   type QualitySource, type SpeedStore
 } from '../model/index.js'
+import { partitionKey } from '../model/source-position.js'
 import { DEFAULT_DEDUP_WINDOW_MS, Deduplicator } from './dedup.js'
 import { parseOffset } from './offsets.js'
 import { DEFAULT_ALLOWED_LATENESS_MS, MinuteWindows } from './windows.js'
@@ -183,7 +184,7 @@ export class SpeedPipeline implements QualitySource {
     // The store's position moved under us (another consumer owned this partition for a while):
     // read it again, skip what is already counted, and try once more. No position at all where
     // this pipeline had applied batches: the store lost its state (the caller rebuilds it).
-    const key = batch.topic + '\u0000' + batch.partition
+    const key = partitionKey(batch.topic, batch.partition)
     const known = this.#processed.get(key)
     this.#processed.delete(key)
     if (known !== undefined && known >= 0n && (await this.#store.position(batch.topic, batch.partition)) === null) {
@@ -197,7 +198,7 @@ export class SpeedPipeline implements QualitySource {
     const result: ProcessResult = { valid: [], applied: false, skipped: 0, handled: 0, received: 0, validCount: 0, invalid: 0, duplicates: 0, late: 0, deltas: 0, watermark: this.#windows.watermark, maxEventTime: this.#windows.maxEventTime, storeLost: false }
     const last = records[records.length - 1]
     if (last === undefined) return result
-    const key = topic + '\u0000' + partition
+    const key = partitionKey(topic, partition)
     let done = this.#processed.get(key)
     if (done === undefined) {
       const stored = await this.#store.position(topic, partition)

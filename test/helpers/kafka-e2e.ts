@@ -1,4 +1,4 @@
-// The Kafka end-to-end scenario (issue 3, acceptance 2) with the speed store as a parameter:
+// The Kafka end-to-end scenario with the speed store as a parameter:
 // test/kafka-e2e.test.ts runs it on the memory store; a Redis suite can run it on Redis.
 //
 // Through a real Apache Kafka broker (started by the test file): a known event set with
@@ -32,6 +32,7 @@ import { bucketStart, INVALID_REASONS, iso } from '../../src/model/index.js'
 import { assertEqualsBrute, batchEvents, brute, H, M, makeLines, type Parsed, speedEvents, validRecords } from './events.js'
 import { GatedStore } from './gated-store.js'
 import { consumeAll } from './kafka.js'
+import { until } from './wait.js'
 
 const L = 10 * M // allowed lateness
 // The clock: H0 is the hour before the current one, the app's "now" starts at H0 + 15 min and runs
@@ -91,15 +92,6 @@ export async function get (app: App, url: string): Promise<MetricsResult> {
   const res = await app.server.inject({ method: 'GET', url })
   assert.equal(res.statusCode, 200, res.body)
   return res.json<MetricsResult>()
-}
-
-/** Poll until `check` holds, at most `ms`. */
-export async function until (what: string, check: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
 }
 
 interface Scenario { topic: string, group: string, dlq: string, dataDir: string }
@@ -193,7 +185,7 @@ export async function runScenario (k: KafkaContext, name: string, makeStore: () 
     const reasons = new Set(dlq.map((m) => m.headers[DLQ_HEADERS.reason]))
     for (const r of ['not_json', 'bad_revenue', 'bad_timestamp', 'future_timestamp', 'bad_event_type']) assert.ok(reasons.has(r), `reason ${r} among ${[...reasons].join(', ')}`)
 
-    // Late events for an hour gold has built (issue 5, acceptance 1): the speed layer leaves them
+    // Late events for an hour gold has built: the speed layer leaves them
     // out, bronze gets them, and the next batch run rebuilds that hour, so the merged answer counts them.
     const later = makeLines(H0 - 50 * M, H0 - 45 * M, 40, 9, 'later', { late: false })
     await k.writer.send(s.topic, later.map((value) => ({ key: eventKey(value), value, timestamp: H0 + 12 * M })))

@@ -1,4 +1,4 @@
-// The Kafka fault scenarios (issue 3, acceptances 3, 4 and 6; issue 4, acceptance 2) with the speed
+// The Kafka fault scenarios (a consumer crashed, a rebalance, the broker restarted) with the speed
 // store as a parameter: test/kafka-faults.test.ts runs them on Redis, test/kafka-faults.cosmos.test.ts
 // on Cosmos DB. Against a REAL Apache Kafka broker (loopback); the consumers are real
 // `hourglass serve --source kafka --store <kind>` child processes (the CLI from the sources), killed,
@@ -41,10 +41,10 @@ import { bucketStart, emptyPartials, iso, type Partials, sketchAdd, type SpeedSt
 import type { KafkaService } from '../../scripts/services/index.js'
 import { batchEvents, M, makeLines, validRecords } from './events.js'
 import { evictGroup, ServeProcess } from './serve-process.js'
+import { sleep, until } from './wait.js'
 
 export const PARTITIONS = 3
 export const SEED = Number(process.env.FAULTS_SEED ?? 20240611)
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 /** what the consumers are told (HOURGLASS_RETENTION, HOURGLASS_DEDUP_WINDOW); a store opened in the test must agree */
 export const RETENTION_MS = 2 * 3_600_000
 export const DEDUP_WINDOW_MS = 30 * M
@@ -265,21 +265,15 @@ class Scenario {
     assert.deepEqual(this.unexpected, [], 'no consumer process exits unless told to')
   }
 
-  /** Poll until `check` holds, at most `ms`; fails early when a consumer died on its own. */
-  async until (what: string, check: () => Promise<boolean>, ms: number): Promise<void> {
-    const deadline = Date.now() + ms
-    for (;;) {
-      this.#assertNoUnexpectedExit()
-      if (await check()) return
-      if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`)
-      await sleep(50)
-    }
+  /** `until`, failing early when a consumer died on its own. */
+  async untilAlive (what: string, check: () => Promise<boolean>, ms: number): Promise<void> {
+    await until(what, async () => { this.#assertNoUnexpectedExit(); return await check() }, ms)
   }
 
   /** Until the store's positions moved past `since` (someone applied a batch). */
   async untilAdvanced (since: bigint[], what: string, ms = 60_000): Promise<bigint[]> {
     let now: bigint[] = since
-    await this.until(what, async () => {
+    await this.untilAlive(what, async () => {
       now = await this.positions()
       return now.some((p, i) => p > (since[i] as bigint))
     }, ms)
@@ -291,7 +285,7 @@ class Scenario {
     const ends = await this.ends()
     let positions: bigint[] = []
     try {
-      await this.until('the store to reach the end of every partition', async () => {
+      await this.untilAlive('the store to reach the end of every partition', async () => {
         positions = await this.positions()
         return positions.every((p, i) => p === (ends[i] as bigint) - 1n)
       }, ms)
@@ -445,12 +439,12 @@ export async function rebalanceScenario (ctx: FaultsContext, t: TestContext, sto
     const a = s.spawn('a')
     const b = s.spawn('b')
     // both members hold partitions and consume
-    await s.until('two members, each with partitions', async () => {
+    await s.untilAlive('two members, each with partitions', async () => {
       const g = await s.members()
       return g.state === 'Stable' && g.members.length === 2 && g.members.every((m) => m.partitions.length > 0)
     }, 60_000)
     const both = await s.positions()
-    await s.until('every partition to be consumed', async () => (await s.positions()).every((p, i) => p > (both[i] as bigint)), 30_000)
+    await s.untilAlive('every partition to be consumed', async () => (await s.positions()).every((p, i) => p > (both[i] as bigint)), 30_000)
     await sleep(500 + Math.floor(prng(SEED + 3)() * 1500))
     assert.ok(!stream.exhausted)
     if (stop === 'SIGTERM') assert.deepEqual(await a.terminate(), { code: 0, signal: null }, 'a SIGTERM stops the consumer cleanly (it finishes its batch, commits and leaves the group)')
@@ -462,7 +456,7 @@ export async function rebalanceScenario (ctx: FaultsContext, t: TestContext, sto
     t.diagnostic(`${a.name} stopped (${stop}) with ${stream.sent.length} records produced; ends ${ends.join('/')}`)
     // the survivor takes the stopped member's partitions over (at once after a clean leave,
     // after the session timeout after a SIGKILL), while records keep coming to all of them
-    await s.until('the survivor alone to hold every partition', async () => {
+    await s.untilAlive('the survivor alone to hold every partition', async () => {
       const g = await s.members()
       return g.state === 'Stable' && g.members.length === 1 && g.members[0]?.partitions.length === PARTITIONS
     }, 60_000)

@@ -1,5 +1,6 @@
 // Reading a topic back in tests: every record from the beginning, with its bytes and headers.
 import { createKafka } from '../../src/ingest/kafka/index.js'
+import { sleep } from './wait.js'
 
 export interface ConsumedRecord {
   partition: number
@@ -29,8 +30,8 @@ export async function consumeAll (brokers: string, topic: string, expected: numb
       }
     })
     const deadline = Date.now() + timeoutMs
-    while (out.length < expected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
-    await new Promise((resolve) => setTimeout(resolve, settleMs))
+    while (out.length < expected && Date.now() < deadline) await sleep(100)
+    await sleep(settleMs)
     return out.slice()
   } finally {
     await consumer.disconnect()

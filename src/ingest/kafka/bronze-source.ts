@@ -17,6 +17,7 @@
 // the consumer, which rejoins and seeks as above; a crash kafkajs does not restart from is retried
 // here when it means that no broker answered (a broker restart), and otherwise rejects `done`.
 import type { EachBatchPayload } from 'kafkajs'
+import { partitionKey } from '../../model/source-position.js'
 import type { BatchHandler, RecordSource } from '../source.js'
 import { GroupMember, type GroupOptions, handBatch } from './group-run.js'
 
@@ -49,8 +50,6 @@ export interface CommitOffset {
   /** the next offset to read (last handled + 1), decimal */
   offset: string
 }
-
-const tpKey = (topic: string, partition: number): string => topic + '\u0000' + partition
 
 export class BronzeKafkaSource implements RecordSource {
   readonly topics: readonly string[]
@@ -90,7 +89,7 @@ export class BronzeKafkaSource implements RecordSource {
       await this.#m.run((assignment) => {
         for (const [topic, partitions] of Object.entries(assignment)) {
           for (const partition of partitions) {
-            const next = this.#next.get(tpKey(topic, partition))
+            const next = this.#next.get(partitionKey(topic, partition))
             if (next !== undefined) this.#m.consumer.seek({ topic, partition, offset: next.toString() })
           }
         }
@@ -147,7 +146,7 @@ export class BronzeKafkaSource implements RecordSource {
           if (position !== null) this.#m.log.warn({ topic: t.name, partition: p.partitionId, from: from.toString(), low: o.low }, 'records bronze had not read yet were removed by the topic\'s retention')
           from = BigInt(o.low)
         }
-        this.#next.set(tpKey(t.name, p.partitionId), from)
+        this.#next.set(partitionKey(t.name, p.partitionId), from)
         starts.push({ topic: t.name, partition: p.partitionId, from: from.toString(), end, stored: position !== null })
       })
     }
@@ -159,7 +158,7 @@ export class BronzeKafkaSource implements RecordSource {
     const last = await handBatch(payload, handler, this.#m.heartbeatMs, this.#m.log)
     if (last === null) return
     resolveOffset(last)
-    const key = tpKey(topic, partition)
+    const key = partitionKey(topic, partition)
     const next = BigInt(last) + 1n
     if ((this.#next.get(key) ?? -1n) < next) this.#next.set(key, next)
     await heartbeat() // a rebalance under way surfaces here, after the batch is done

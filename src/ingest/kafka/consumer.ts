@@ -28,6 +28,7 @@
 // broker answered (a broker restart), and otherwise rejects `done`. stop() lets the batch in hand
 // finish, commits what was handled and disconnects.
 import type { EachBatchPayload } from 'kafkajs'
+import { partitionKey } from '../../model/source-position.js'
 import type { BatchHandler, RecordSource } from '../source.js'
 import { DEFAULT_TOPICS, GroupMember, type GroupOptions, handBatch } from './group-run.js'
 
@@ -59,8 +60,6 @@ export { DEFAULT_TOPICS }
 export const DEFAULT_GROUP = 'hourglass-speed'
 const REBUILD_SLACK_MS = 5 * 60_000
 
-const tpKey = (topic: string, partition: number): string => topic + '\u0000' + partition
-
 export class KafkaSource implements RecordSource {
   readonly topics: readonly string[]
   readonly groupId: string
@@ -76,7 +75,7 @@ export class KafkaSource implements RecordSource {
   readonly #rebuilding = new Map<string, RebuildPartition>()
   #rebuilt: RebuildPartition[] = []
   #rebuildFrom = 0
-  /** the partitions assigned here, by tpKey */
+  /** the partitions assigned here, by partitionKey */
   #assigned = new Map<string, { topic: string, partition: number }>()
   #lastCommit = 0
   /** counts rebuild() calls: a batch handled across one is not acknowledged */
@@ -154,7 +153,7 @@ export class KafkaSource implements RecordSource {
       t.partitions.forEach((p, i) => {
         const position = positions[i] ?? null
         if (position === null) missing.push({ topic: t.name, partition: p.partitionId })
-        else { stored++; this.#next.set(tpKey(t.name, p.partitionId), BigInt(position) + 1n) }
+        else { stored++; this.#next.set(partitionKey(t.name, p.partitionId), BigInt(position) + 1n) }
       })
     }
     if (missing.length === 0) return
@@ -169,12 +168,12 @@ export class KafkaSource implements RecordSource {
       ])
       for (const { partition, offset } of starts) {
         if (!missing.some((m) => m.topic === topic && m.partition === partition)) continue
-        this.#next.set(tpKey(topic, partition), BigInt(offset))
+        this.#next.set(partitionKey(topic, partition), BigInt(offset))
         if (!rebuild) continue
         const until = ends.find((e) => e.partition === partition)?.high ?? offset
         const p: RebuildPartition = { topic, partition, from: offset, until }
         rewound.push(p)
-        if (BigInt(until) > BigInt(offset)) this.#rebuilding.set(tpKey(topic, partition), p)
+        if (BigInt(until) > BigInt(offset)) this.#rebuilding.set(partitionKey(topic, partition), p)
       }
     }
     if (!rebuild) return
@@ -187,7 +186,7 @@ export class KafkaSource implements RecordSource {
   #onJoin (assignment: Record<string, number[]>): void {
     const assigned: { topic: string, partition: number }[] = []
     for (const [topic, partitions] of Object.entries(assignment)) for (const partition of partitions) assigned.push({ topic, partition })
-    this.#assigned = new Map(assigned.map((a) => [tpKey(a.topic, a.partition), a]))
+    this.#assigned = new Map(assigned.map((a) => [partitionKey(a.topic, a.partition), a]))
     this.#seekAssigned()
     for (const key of this.#uncommitted.keys()) if (!this.#assigned.has(key)) this.#uncommitted.delete(key)
     this.#checkCaughtUp()
@@ -209,7 +208,7 @@ export class KafkaSource implements RecordSource {
     const unknown: { topic: string, partition: number }[] = []
     assigned.forEach(({ topic, partition }, i) => {
       const position = stored[i] ?? null
-      const key = tpKey(topic, partition)
+      const key = partitionKey(topic, partition)
       const known = this.#next.get(key)
       if (position === null) {
         if (known === undefined) unknown.push({ topic, partition })
@@ -223,7 +222,7 @@ export class KafkaSource implements RecordSource {
     const since = this.#options.rebuildFrom() - (this.#options.rebuildSlackMs ?? REBUILD_SLACK_MS)
     for (const topic of new Set(unknown.map((u) => u.topic))) {
       for (const { partition, offset } of await this.#m.admin.fetchTopicOffsetsByTimestamp(topic, since)) {
-        if (unknown.some((u) => u.topic === topic && u.partition === partition) && !this.#next.has(tpKey(topic, partition))) {
+        if (unknown.some((u) => u.topic === topic && u.partition === partition) && !this.#next.has(partitionKey(topic, partition))) {
           this.#seek(topic, partition, BigInt(offset))
         }
       }
@@ -231,7 +230,7 @@ export class KafkaSource implements RecordSource {
   }
 
   #seek (topic: string, partition: number, next: bigint): void {
-    const key = tpKey(topic, partition)
+    const key = partitionKey(topic, partition)
     this.#next.set(key, next)
     if (this.#assigned.has(key) && !this.#m.stopping) this.#m.consumer.seek({ topic, partition, offset: next.toString() })
   }
@@ -243,7 +242,7 @@ export class KafkaSource implements RecordSource {
     if (last === null) return
     if (generation !== this.#generation) return // rebuild() rewound the partitions: nothing of this batch is acknowledged
     resolveOffset(last)
-    const key = tpKey(topic, partition)
+    const key = partitionKey(topic, partition)
     const next = BigInt(last) + 1n
     if ((this.#next.get(key) ?? -1n) < next) this.#next.set(key, next)
     this.#uncommitted.set(key, { topic, partition, offset: next.toString() })

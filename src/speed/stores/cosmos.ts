@@ -72,6 +72,7 @@ import {
   type ApplyBatch, type Coverage, emptyPartials, type Filters, mergePartials, MINUTE_MS,
   type PartialRow, type Partials, type SpeedStore
 } from '../../model/index.js'
+import { partitionKey } from '../../model/source-position.js'
 import { parseOffset } from '../offsets.js'
 import { DEFAULT_RETENTION_MS } from './memory.js'
 
@@ -173,7 +174,7 @@ const hash = (s: string): string => createHash('sha256').update(s).digest('base6
 const hourKey = (t: number): string => new Date(Math.floor(t / H) * H).toISOString().slice(0, 13)
 const windowPk = (windowStart: number): string => 'w:' + hourKey(windowStart)
 const windowId = (windowStart: number, eventType: string, region: string): string => `w:${windowStart}:${hash(eventType + '\u0000' + region)}`
-const positionId = (topic: string, partition: number): string => 'p:' + hash(topic + '\u0000' + partition)
+const positionId = (topic: string, partition: number): string => 'p:' + hash(partitionKey(topic, partition))
 const dedupId = (key: string): string => 'd:' + hash(key)
 const sourceKey = (topic: string, partition: number): string => topic + ':' + partition
 const maxOf = (a: number | null, b: number | null | undefined): number | null => b == null ? a : a === null || b > a ? b : a

@@ -5,6 +5,7 @@ import {
   type ApplyBatch, clonePartials, type Coverage, type Filters, mergePartials, MINUTE_MS,
   type PartialRow, type SpeedStore
 } from '../../model/index.js'
+import { partitionKey } from '../../model/source-position.js'
 import { parseOffset } from '../offsets.js'
 
 export interface MemorySpeedStoreOptions {
@@ -24,7 +25,6 @@ export interface MemorySpeedStoreOptions {
 
 export const DEFAULT_RETENTION_MS = 3_600_000
 
-const positionKey = (topic: string, partition: number): string => topic + '\u0000' + partition
 const rowKey = (eventType: string, region: string): string => eventType + '\u0000' + region
 
 export class MemorySpeedStore implements SpeedStore {
@@ -64,7 +64,7 @@ export class MemorySpeedStore implements SpeedStore {
   async apply (batch: ApplyBatch): Promise<boolean> {
     const { topic, partition, offset } = batch.position
     const value = parseOffset(offset)
-    const key = positionKey(topic, partition)
+    const key = partitionKey(topic, partition)
     const last = this.#positions.get(key)
     if (last !== undefined && value <= last.value) return false
     if (batch.previous !== undefined && batch.previous !== (last?.offset ?? null)) return false
@@ -155,7 +155,7 @@ export class MemorySpeedStore implements SpeedStore {
   }
 
   async position (topic: string, partition: number): Promise<string | null> {
-    return this.#positions.get(positionKey(topic, partition))?.offset ?? null
+    return this.#positions.get(partitionKey(topic, partition))?.offset ?? null
   }
 
   /** rows held right now (no eviction on this read) */

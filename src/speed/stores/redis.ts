@@ -53,6 +53,7 @@ import {
   type ApplyBatch, type Coverage, emptyPartials, type Filters, MINUTE_MS, type PartialRow,
   type SpeedStore
 } from '../../model/index.js'
+import { partitionKey } from '../../model/source-position.js'
 import { parseOffset } from '../offsets.js'
 import { DEFAULT_RETENTION_MS } from './memory.js'
 
@@ -324,7 +325,7 @@ export class RedisSpeedStore implements SpeedStore {
 
     const keys = [this.#keys.pos, this.#keys.meta, this.#keys.idx, this.#keys.st, this.#keys.dk]
     const args: string[] = [
-      topic + '\u0000' + partition, canonical, String(now), String(x),
+      partitionKey(topic, partition), canonical, String(now), String(x),
       batch.watermark === undefined ? '' : String(batch.watermark),
       batch.maxEventTime === undefined ? '' : String(batch.maxEventTime),
       String(now + this.#dedupWindowMs), String(this.#dedupWindowMs),
@@ -425,7 +426,7 @@ export class RedisSpeedStore implements SpeedStore {
   }
 
   async position (topic: string, partition: number): Promise<string | null> {
-    return await this.#client.hget(this.#keys.pos, topic + '\u0000' + partition)
+    return await this.#client.hget(this.#keys.pos, partitionKey(topic, partition))
   }
 
   async setCoveredFrom (t: number): Promise<void> {
