@@ -81,7 +81,7 @@ async function vacuumCommand (config: Config, options: ParsedArgs['options']): P
 
 async function seedCommand (config: Config, force: boolean): Promise<number> {
   const dataDir = resolve(config.dataDir)
-  const [{ Db, runBatch }, { seedHistory }] = await Promise.all([import('./batch/index.js'), import('./seed.js')])
+  const [{ Db, runBatch }, { seedHistory }] = await Promise.all([import('./batch/index.js'), import('./app/seed.js')])
   const db = await Db.open()
   try {
     const s = await seedHistory({ config, dataDir, db, now: Date.now(), progress: print, onlyIfEmpty: !force })
@@ -163,7 +163,7 @@ async function produceCommand (config: Config, options: ParsedArgs['options']): 
 }
 
 async function serveCommand (config: Config): Promise<number> {
-  const [{ default: pino }, { buildApp }] = await Promise.all([import('pino'), import('./app.js')])
+  const [{ default: pino }, { buildApp }] = await Promise.all([import('pino'), import('./app/index.js')])
   const log = pino({ level: config.logLevel })
   const started = Date.now()
   const app = await buildApp(config, { logger: log, progress: print })

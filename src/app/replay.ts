@@ -1,10 +1,10 @@
 // Rebuild the speed store from bronze for a time range: bronze events go through a speed pipeline
 // of their own (dedup, windows, watermark) so the rebuilt windows are what the stream would have
 // made, and the live pipeline's quality counters count only live records.
-import { type Db, readBronzeEvents } from './batch/index.js'
-import type { Config } from './config.js'
-import { type SpeedStore, toWire } from './model/index.js'
-import { type Deduplicator, SpeedPipeline } from './speed/index.js'
+import { type Db, readBronzeEvents } from '../batch/index.js'
+import type { Config } from '../config.js'
+import { type SpeedStore, toWire } from '../model/index.js'
+import { type Deduplicator, SpeedPipeline } from '../speed/index.js'
 
 export interface ReplayOptions {
   dataDir: string

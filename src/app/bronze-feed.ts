@@ -20,10 +20,10 @@
 // are flushed, or until it was read to its end without a valid record.
 import {
   type BronzeSink, type FlushedPartition, type PartitionRef, readBronzeState, removeUnrecordedBronze, setPending, settlePending
-} from './batch/index.js'
-import type { RawBatch } from './ingest/index.js'
-import { BronzeKafkaSource, type BronzeSourceOptions, type StartPosition } from './ingest/kafka/index.js'
-import { parseEvent } from './model/index.js'
+} from '../batch/index.js'
+import type { RawBatch } from '../ingest/index.js'
+import { BronzeKafkaSource, type BronzeSourceOptions, type StartPosition } from '../ingest/kafka/index.js'
+import { parseEvent } from '../model/index.js'
 
 export interface BronzeFeedOptions {
   sink: BronzeSink

@@ -4,8 +4,8 @@
 // says what it did in one progress line; a failed run is logged and the next one comes as planned.
 // Across processes the locks of src/batch/lock.ts keep `hourglass batch|compact|vacuum` from
 // colliding with these (a run that finds another holding the lock says so and does nothing).
-import { compactBronze, type CompactSummary, type Db, describeCompaction, describeVacuum, vacuum, type VacuumSummary } from './batch/index.js'
-import type { Config } from './config.js'
+import { compactBronze, type CompactSummary, type Db, describeCompaction, describeVacuum, vacuum, type VacuumSummary } from '../batch/index.js'
+import type { Config } from '../config.js'
 
 export interface UpkeepOptions {
   dataDir: string
