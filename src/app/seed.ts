@@ -36,7 +36,8 @@ export async function seedHistory (o: SeedOptions): Promise<SeedSummary> {
   const sink: BronzeSink = new Sink({ dataDir: o.dataDir, db: o.db })
   let records = 0; let valid = 0; let invalid = 0
   let day = ''
-  o.progress(`seed: ${o.config.seedDays} day${o.config.seedDays === 1 ? '' : 's'} of synthetic history (${o.config.syntheticRate} events/s) into ${o.dataDir}/bronze`)
+  const days = `${o.config.seedDays} day${o.config.seedDays === 1 ? '' : 's'}`
+  o.progress(`seed: ${days} of synthetic history (${o.config.syntheticRate} events/s) into ${o.dataDir}/bronze`)
   try {
     for (const batch of generateHistory({
       from,
