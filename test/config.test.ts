@@ -2,8 +2,8 @@
 // a bad value stopping the process with a message that names the variable (or flag) to fix.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { parseCli } from '../src/cli-args.js'
-import { ConfigError, envName, loadConfig, unknownVariables } from '../src/config.js'
+import { parseCli, usage } from '../src/cli-args.js'
+import { ConfigError, defaultText, envName, loadConfig, unknownVariables } from '../src/config.js'
 
 /** loadConfig's ConfigError message; fails the test when it does not throw one */
 function configError (fn: () => unknown): string {
@@ -234,4 +234,34 @@ test('compaction and vacuum inside serve: hourly and daily by default, 0 turns o
   assert.equal(f.compactIntervalMs, 1_800_000)
   assert.equal(f.vacuumIntervalMs, 0)
   assert.match(configError(() => { const p = parseCli(['serve', '--vacuum-interval', '10ms']); loadConfig({}, p.overrides, p.flags) }), /^--vacuum-interval="10ms" is not valid/)
+})
+
+test('the timers of serve are settings: gold poll, bronze flush check, batch after the hour, reconciliation, close timeout', () => {
+  const d = loadConfig()
+  assert.equal(d.goldPollMs, 2_000)
+  assert.equal(d.bronzeFlushCheckMs, 5_000)
+  assert.equal(d.batchHourDelayMs, 5_000)
+  assert.equal(d.reconcileIntervalMs, 15_000)
+  assert.equal(d.closeTimeoutMs, 30_000)
+  const e = loadConfig({
+    HOURGLASS_GOLD_POLL: '500ms',
+    HOURGLASS_BRONZE_FLUSH_CHECK: '1s',
+    HOURGLASS_BATCH_HOUR_DELAY: '0',
+    HOURGLASS_RECONCILE_INTERVAL: '1m',
+    HOURGLASS_CLOSE_TIMEOUT: '2m'
+  })
+  assert.deepEqual([e.goldPollMs, e.bronzeFlushCheckMs, e.batchHourDelayMs, e.reconcileIntervalMs, e.closeTimeoutMs], [500, 1_000, 0, 60_000, 120_000])
+  assert.match(configError(() => loadConfig({ HOURGLASS_RECONCILE_INTERVAL: '10ms' })), /^HOURGLASS_RECONCILE_INTERVAL="10ms" is not valid/)
+})
+
+test('--help takes each default from the schema', () => {
+  assert.equal(defaultText('retentionMs'), '1h')
+  assert.equal(defaultText('bronzeRetentionMs'), '168h')
+  assert.equal(defaultText('kafkaTopics'), 'events')
+  assert.equal(defaultText('cosmosKey'), '(none)')
+  const serve = usage('serve')
+  for (const [flag, key] of [['--port', 'port'], ['--retention', 'retentionMs'], ['--vacuum-interval', 'vacuumIntervalMs'], ['--data', 'dataDir']] as const) {
+    const line = serve.split('\n').find((l) => l.startsWith(`  ${flag} `))
+    assert.ok(line?.includes(`(${envName(key)}, default ${defaultText(key)}`), `${flag}: ${line}`)
+  }
 })
