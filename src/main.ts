@@ -146,7 +146,8 @@ async function produceCommand (config: Config, options: ParsedArgs['options']): 
   const tty = process.stdout.isTTY
   const source = file === undefined ? 'synthetic events' : file
   const pace = rate === undefined ? (file === undefined ? '1,000/s' : 'as fast as possible') : rate.toLocaleString('en-US') + '/s'
-  const bounds = (count === undefined ? '' : ', ' + count.toLocaleString('en-US') + ' records') + (durationMs === undefined ? '' : ', for ' + options.duration) +
+  const bounds = (count === undefined ? '' : ', ' + count.toLocaleString('en-US') + ' records') +
+    (durationMs === undefined ? '' : ', for ' + options.duration) +
     (file === undefined && count === undefined && durationMs === undefined ? ' (Ctrl-C stops)' : '')
   print(`produce: ${source} → ${topic} on ${config.kafkaBrokers}, ${pace}${bounds}`)
   try {
