@@ -1,4 +1,4 @@
-// The `hourglass` CLI: serve, batch, seed, produce. Reads the configuration once (environment + flags).
+// The `hourglass` CLI: serve, batch, seed, produce, compact, vacuum. Reads the configuration once (environment + flags).
 // The layers (DuckDB, Fastify) are imported by the command that needs them, so --help, a usage
 // error or a bad setting answers at once.
 import { stat } from 'node:fs/promises'
