@@ -2,21 +2,31 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
-const layer = (from, forbidden) => ({
+const restricted = (from, forbidden) => ({
   files: [`src/${from}/**/*.ts`],
   rules: {
     'no-restricted-imports': ['error', {
-      patterns: forbidden.map((f) => ({ group: [`**/${f}/*`, `**/${f}/**`, `../${f}`, `../../${f}`], message: `src/${from} may not import src/${f} (see DESIGN.md, Layout)` }))
+      patterns: forbidden.map((f) => ({
+        group: [`**/${f}/*`, `**/${f}/**`, `../${f}`, `../../${f}`, `../${f}.js`, `../../${f}.js`],
+        message: `src/${from} may not import src/${f} (see DESIGN.md, Layout)`
+      }))
     }]
   }
 })
+// src/app (the composition root and the modules that join layers) may import every layer; no layer imports it
+const layer = (from, forbidden) => restricted(from, [...forbidden, 'app'])
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'data/**', '.cache/**', 'load-tests/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', URL: 'readonly', performance: 'readonly', fetch: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly' } },
+    languageOptions: {
+      globals: Object.fromEntries([
+        'process', 'console', 'Buffer', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'URL', 'performance', 'fetch',
+        'AbortController', 'AbortSignal'
+      ].map((name) => [name, 'readonly']))
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error'
@@ -27,5 +37,7 @@ export default tseslint.config(
   layer('speed', ['ingest', 'batch', 'merger', 'api']),
   layer('batch', ['ingest', 'speed', 'merger', 'api']),
   layer('merger', ['ingest', 'speed', 'batch', 'api']),
-  layer('api', ['ingest', 'speed', 'batch'])
+  layer('api', ['ingest', 'speed', 'batch']),
+  // nor the CLI: the app is built from a Config, whoever parsed it
+  restricted('app', ['main', 'cli-args'])
 )

@@ -1,6 +1,6 @@
 // Command-line parsing for the `hourglass` CLI: commands, their flags and --help texts. Pure.
 import { parseArgs } from 'node:util'
-import type { ConfigKey } from './config.js'
+import { type ConfigKey, defaultText, envName } from './config.js'
 
 export type Command = 'serve' | 'batch' | 'seed' | 'produce' | 'compact' | 'vacuum' | 'help' | 'version'
 
@@ -9,54 +9,60 @@ export type LocalOption = 'force' | 'topic' | 'rate' | 'count' | 'duration' | 'f
 
 interface FlagSpec { key: ConfigKey | LocalOption, local?: true, type: 'string' | 'boolean', help: string }
 
+/** A flag that sets a setting; its help names the variable and the schema's default (then `more`). */
+const setting = (key: ConfigKey, help: string, more?: string): FlagSpec =>
+  ({ key, type: 'string', help: `${help} (${envName(key)}, default ${defaultText(key)}${more === undefined ? '' : '; ' + more})` })
+/** A command's own option, not a setting. */
+const own = (key: LocalOption, type: FlagSpec['type'], help: string): FlagSpec => ({ key, local: true, type, help })
+
 const COMMON: Record<string, FlagSpec> = {
-  data: { key: 'dataDir', type: 'string', help: 'data folder holding bronze/ and gold/ (HOURGLASS_DATA_DIR, default ./data)' },
-  'log-level': { key: 'logLevel', type: 'string', help: 'fatal|error|warn|info|debug|trace|silent (HOURGLASS_LOG_LEVEL, default info)' }
+  data: setting('dataDir', 'data folder holding bronze/ and gold/'),
+  'log-level': setting('logLevel', 'fatal|error|warn|info|debug|trace|silent')
 }
 
 const FLAGS: Record<Exclude<Command, 'help' | 'version'>, Record<string, FlagSpec>> = {
   serve: {
-    port: { key: 'port', type: 'string', help: 'TCP port (HOURGLASS_PORT, default 3000; 0 picks a free one)' },
-    host: { key: 'host', type: 'string', help: 'interface to listen on (HOURGLASS_HOST, default 127.0.0.1)' },
-    source: { key: 'source', type: 'string', help: 'synthetic | kafka | file:PATH (JSON Lines) | none (HOURGLASS_SOURCE, default synthetic)' },
-    store: { key: 'store', type: 'string', help: 'speed store: memory | redis | cosmos (HOURGLASS_STORE, default memory; cosmos reads HOURGLASS_COSMOS_ENDPOINT, _KEY, _DATABASE, _CONTAINER)' },
-    brokers: { key: 'kafkaBrokers', type: 'string', help: 'Kafka brokers, host:port,… (HOURGLASS_KAFKA_BROKERS, default 127.0.0.1:9092)' },
-    topics: { key: 'kafkaTopics', type: 'string', help: 'topics to consume, comma-separated (HOURGLASS_KAFKA_TOPICS, default events)' },
-    group: { key: 'kafkaGroup', type: 'string', help: 'Kafka consumer group (HOURGLASS_KAFKA_GROUP, default hourglass-speed)' },
-    'redis-url': { key: 'redisUrl', type: 'string', help: 'Redis for --store redis (HOURGLASS_REDIS_URL, default redis://127.0.0.1:6379)' },
-    rate: { key: 'syntheticRate', type: 'string', help: 'synthetic events per second, mean of the daily curve (HOURGLASS_SYNTHETIC_RATE, default 5)' },
-    'seed-days': { key: 'seedDays', type: 'string', help: 'days of history to seed into an empty data folder (HOURGLASS_SEED_DAYS, default 7; 0: none)' },
-    retention: { key: 'retentionMs', type: 'string', help: 'what the speed layer keeps (HOURGLASS_RETENTION, default 1h)' },
-    'batch-interval': { key: 'batchIntervalMs', type: 'string', help: 'how often the batch job runs inside serve (HOURGLASS_BATCH_INTERVAL, default 5m)' },
-    'compact-interval': { key: 'compactIntervalMs', type: 'string', help: 'how often serve compacts bronze (HOURGLASS_COMPACT_INTERVAL, default 1h; 0: never)' },
-    'vacuum-interval': { key: 'vacuumIntervalMs', type: 'string', help: 'how often serve vacuums, keeping HOURGLASS_BRONZE_RETENTION of bronze (HOURGLASS_VACUUM_INTERVAL, default 24h; 0: never)' },
+    port: setting('port', 'TCP port', '0 picks a free one'),
+    host: setting('host', 'interface to listen on'),
+    source: setting('source', 'synthetic | kafka | file:PATH (JSON Lines) | none'),
+    store: setting('store', 'speed store: memory | redis | cosmos', 'cosmos reads HOURGLASS_COSMOS_ENDPOINT, _KEY, _DATABASE, _CONTAINER'),
+    brokers: setting('kafkaBrokers', 'Kafka brokers, host:port,…'),
+    topics: setting('kafkaTopics', 'topics to consume, comma-separated'),
+    group: setting('kafkaGroup', 'Kafka consumer group'),
+    'redis-url': setting('redisUrl', 'Redis for --store redis'),
+    rate: setting('syntheticRate', 'synthetic events per second, mean of the daily curve'),
+    'seed-days': setting('seedDays', 'days of history to seed into an empty data folder', '0: none'),
+    retention: setting('retentionMs', 'what the speed layer keeps'),
+    'batch-interval': setting('batchIntervalMs', 'how often the batch job runs inside serve'),
+    'compact-interval': setting('compactIntervalMs', 'how often serve compacts bronze', '0: never'),
+    'vacuum-interval': setting('vacuumIntervalMs', `how often serve vacuums, keeping ${envName('bronzeRetentionMs')} of bronze`, '0: never'),
     ...COMMON
   },
   batch: { ...COMMON },
   seed: {
-    days: { key: 'seedDays', type: 'string', help: 'days of history ending now (HOURGLASS_SEED_DAYS, default 7)' },
-    rate: { key: 'syntheticRate', type: 'string', help: 'events per second, mean of the daily curve (HOURGLASS_SYNTHETIC_RATE, default 5)' },
-    force: { key: 'force', local: true, type: 'boolean', help: 'add history even when bronze already holds data' },
+    days: setting('seedDays', 'days of history ending now'),
+    rate: setting('syntheticRate', 'events per second, mean of the daily curve'),
+    force: own('force', 'boolean', 'add history even when bronze already holds data'),
     ...COMMON
   },
   produce: {
-    brokers: { key: 'kafkaBrokers', type: 'string', help: 'Kafka brokers, host:port,… (HOURGLASS_KAFKA_BROKERS, default 127.0.0.1:9092)' },
-    topic: { key: 'topic', local: true, type: 'string', help: 'topic to write to (default: the first of HOURGLASS_KAFKA_TOPICS, events)' },
-    rate: { key: 'rate', local: true, type: 'string', help: 'records per second (default 1000 synthetic; a file: as fast as possible)' },
-    count: { key: 'count', local: true, type: 'string', help: 'stop after this many records' },
-    duration: { key: 'duration', local: true, type: 'string', help: 'stop after this long, e.g. 30s, 5m (default: until Ctrl-C, or the end of --file)' },
-    file: { key: 'file', local: true, type: 'string', help: 'send the lines of this JSON Lines file instead of synthetic events' },
+    brokers: setting('kafkaBrokers', 'Kafka brokers, host:port,…'),
+    topic: own('topic', 'string', `topic to write to (default: the first of ${envName('kafkaTopics')}, ${defaultText('kafkaTopics')})`),
+    rate: own('rate', 'string', 'records per second (default 1000 synthetic; a file: as fast as possible)'),
+    count: own('count', 'string', 'stop after this many records'),
+    duration: own('duration', 'string', 'stop after this long, e.g. 30s, 5m (default: until Ctrl-C, or the end of --file)'),
+    file: own('file', 'string', 'send the lines of this JSON Lines file instead of synthetic events'),
     'log-level': COMMON['log-level'] as FlagSpec
   },
   compact: {
-    hour: { key: 'hour', local: true, type: 'string', help: 'compact this hour only (ISO-8601, e.g. 2026-01-05T13:00:00Z)' },
-    all: { key: 'all', local: true, type: 'boolean', help: 'compact every hour, also those bronze may still receive' },
+    hour: own('hour', 'string', 'compact this hour only (ISO-8601, e.g. 2026-01-05T13:00:00Z)'),
+    all: own('all', 'boolean', 'compact every hour, also those bronze may still receive'),
     ...COMMON
   },
   vacuum: {
-    retain: { key: 'bronzeRetentionMs', type: 'string', help: 'keep this much bronze, e.g. 168h (HOURGLASS_BRONZE_RETENTION, default 168h)' },
-    'keep-versions': { key: 'goldKeepVersions', type: 'string', help: 'keep gold files the last N manifests list (HOURGLASS_GOLD_KEEP_VERSIONS, default 10)' },
-    'dry-run': { key: 'dryRun', local: true, type: 'boolean', help: 'say what would be removed, remove nothing' },
+    retain: setting('bronzeRetentionMs', 'keep this much bronze, e.g. 168h'),
+    'keep-versions': setting('goldKeepVersions', 'keep gold files the last N manifests list'),
+    'dry-run': own('dryRun', 'boolean', 'say what would be removed, remove nothing'),
     ...COMMON
   }
 }

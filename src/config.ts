@@ -41,7 +41,10 @@ export const Config = Type.Object({
   bronzeFlushMs: Type.Integer({ minimum: 1_000, default: 60_000 }), // one minute
   /** … or as soon as this many events are buffered (with Kafka, the bronze consumer waits for that flush) */
   bronzeFlushEvents: Type.Integer({ minimum: 1, default: 50_000 }),
-  /** `hourglass vacuum`: bronze older than this goes (only dates gold has built and not changed since); the bronze consumer starts a partition new to bronze this far back */
+  /**
+   * `hourglass vacuum`: bronze older than this goes (only dates gold has built and not changed since);
+   * the bronze consumer starts a partition new to bronze this far back
+   */
   bronzeRetentionMs: Type.Integer({ minimum: 3_600_000, default: 604_800_000 }), // seven days
   /** `hourglass vacuum`: gold files listed by any of the last N manifests stay */
   goldKeepVersions: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
@@ -49,6 +52,16 @@ export const Config = Type.Object({
   compactIntervalMs: Type.Union([Type.Literal(0), Type.Integer({ minimum: 1_000 })], { default: 3_600_000 }), // hourly
   /** `serve`: vacuum (bronzeRetentionMs, goldKeepVersions) every this long (0: never) */
   vacuumIntervalMs: Type.Union([Type.Literal(0), Type.Integer({ minimum: 1_000 })], { default: 86_400_000 }), // daily
+  /** `serve`: how often the bronze sink checks whether a flush is due (at most bronzeFlushMs) */
+  bronzeFlushCheckMs: Type.Integer({ minimum: 100, default: 5_000 }),
+  /** `serve`: how often the gold reader looks for a manifest another process published */
+  goldPollMs: Type.Integer({ minimum: 100, default: 2_000 }),
+  /** `serve`: the batch job also runs this long after each hour becomes complete (hour end + allowed lateness) */
+  batchHourDelayMs: Type.Integer({ minimum: 0, default: 5_000 }),
+  /** `serve`: speed against batch every this long (also at start and after each published batch run) */
+  reconcileIntervalMs: Type.Integer({ minimum: 1_000, default: 15_000 }),
+  /** `serve`: how long each part may take to close at shutdown before the next one closes all the same */
+  closeTimeoutMs: Type.Integer({ minimum: 1_000, default: 30_000 }),
   maxBuckets: Type.Integer({ minimum: 1, default: 20_000 }),
   maxRangeDays: Type.Integer({ minimum: 1, default: 400 }),
   maxFilterValues: Type.Integer({ minimum: 1, default: 100 }),
@@ -92,6 +105,11 @@ const KINDS: Record<ConfigKey, Kind> = {
   goldKeepVersions: 'int',
   compactIntervalMs: 'duration',
   vacuumIntervalMs: 'duration',
+  bronzeFlushCheckMs: 'duration',
+  goldPollMs: 'duration',
+  batchHourDelayMs: 'duration',
+  reconcileIntervalMs: 'duration',
+  closeTimeoutMs: 'duration',
   maxBuckets: 'int',
   maxRangeDays: 'int',
   maxFilterValues: 'int',
@@ -104,6 +122,28 @@ export function envName (key: ConfigKey): string {
   const base = KINDS[key] === 'duration' ? key.replace(/Ms$/, '') : key
   return 'HOURGLASS_' + base.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase()
 }
+
+/** A setting's default from the schema (the one place it is written). */
+export function defaultValue<K extends ConfigKey> (key: K): Config[K] {
+  return (Config.properties[key] as { default: Config[K] }).default
+}
+
+const UNITS: Array<[string, number]> = [['h', 3_600_000], ['m', 60_000], ['s', 1000]]
+
+/** A setting's default as --help and the README show it: durations as 90s/5m/1h, lists comma-separated, '' as (none). */
+export function defaultText (key: ConfigKey): string {
+  const value: unknown = defaultValue(key)
+  if (value === '') return '(none)'
+  if (Array.isArray(value)) return value.join(',')
+  if (KINDS[key] === 'duration' && typeof value === 'number' && value > 0) {
+    const unit = UNITS.find(([, ms]) => value % ms === 0)
+    return unit === undefined ? `${value}ms` : `${value / unit[1]}${unit[0]}`
+  }
+  return String(value)
+}
+
+/** Every setting, in the schema's order. */
+export const CONFIG_KEYS = Object.keys(Config.properties) as ConfigKey[]
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -162,7 +202,7 @@ export function loadConfig (
 ): Config {
   const values: Record<string, unknown> = {}
   const origins: Partial<Record<ConfigKey, { name: string, raw: string }>> = {}
-  for (const key of Object.keys(KINDS) as ConfigKey[]) {
+  for (const key of CONFIG_KEYS) {
     const flag = overrides[key]
     const fromEnv = env[envName(key)]
     if (flag !== undefined) {
@@ -185,13 +225,19 @@ export function loadConfig (
   }
   const c = config as Config
   if (c.store === 'cosmos' && c.cosmosKey === '') {
-    throw new ConfigError(`${envName('cosmosKey')} is required with ${origins.store?.name ?? envName('store')}=cosmos (the account key; it is read from the environment only)`)
+    const store = origins.store?.name ?? envName('store')
+    throw new ConfigError(`${envName('cosmosKey')} is required with ${store}=cosmos (the account key; it is read from the environment only)`)
   }
   return c
 }
 
+/** The process's environment, for main.ts: nothing else reads process.env. */
+export function processEnvironment (): NodeJS.ProcessEnv {
+  return process.env
+}
+
 /** HOURGLASS_* variables that name no setting (a typo such as HOURGLASS_PROT), for a warning at start. */
 export function unknownVariables (env: NodeJS.ProcessEnv): string[] {
-  const known = new Set((Object.keys(KINDS) as ConfigKey[]).map(envName))
+  const known = new Set(CONFIG_KEYS.map(envName))
   return Object.keys(env).filter((k) => k.startsWith('HOURGLASS_') && !known.has(k)).sort()
 }

@@ -1,15 +1,15 @@
-// The `hourglass` CLI: serve, batch, seed, produce. Reads the configuration once (environment + flags).
+// The `hourglass` CLI: serve, batch, seed, produce, compact, vacuum. Reads the configuration once (environment + flags).
 // The layers (DuckDB, Fastify) are imported by the command that needs them, so --help, a usage
 // error or a bad setting answers at once.
 import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { type ParsedArgs, parseCli, usage, UsageError } from './cli-args.js'
-import { type Config, ConfigError, loadConfig, unknownVariables } from './config.js'
+import { type Config, ConfigError, loadConfig, processEnvironment, unknownVariables } from './config.js'
 import { HOUR_MS, iso, parseDuration } from './model/index.js'
 
 const print = (line: string): void => { process.stdout.write(line + '\n') }
 
-export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function main (argv: string[], env: NodeJS.ProcessEnv = processEnvironment()): Promise<number> {
   let config: Config
   let parsed
   try {
@@ -18,7 +18,9 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env
     if (parsed.command === 'version') { print((await import('./api/server.js')).readPackageVersion()); return 0 }
     if (parsed.help) { print(usage(parsed.command)); return 0 }
     config = loadConfig(env, parsed.overrides, parsed.flags)
-    for (const name of unknownVariables(env)) process.stderr.write(`hourglass: warning: ${name} is not a setting of Hourglass and is ignored (see README, Configuration)\n`)
+    for (const name of unknownVariables(env)) {
+      process.stderr.write(`hourglass: warning: ${name} is not a setting of Hourglass and is ignored (see README, Configuration)\n`)
+    }
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError) {
       process.stderr.write(`hourglass: ${err.message}\n`)
@@ -64,7 +66,8 @@ async function compactCommand (config: Config, options: ParsedArgs['options']): 
   const { Db, compactBronze, describeCompaction } = await import('./batch/index.js')
   const db = await Db.open()
   try {
-    const s = await compactBronze({ dataDir: resolve(config.dataDir), db, ...(hour === undefined ? {} : { hour }), all: options.all === 'true', onProgress: print })
+    const only = hour === undefined ? {} : { hour }
+    const s = await compactBronze({ dataDir: resolve(config.dataDir), db, ...only, all: options.all === 'true', onProgress: print })
     print(describeCompaction(s))
     return 0
   } finally {
@@ -74,14 +77,21 @@ async function compactCommand (config: Config, options: ParsedArgs['options']): 
 
 async function vacuumCommand (config: Config, options: ParsedArgs['options']): Promise<number> {
   const { describeVacuum, vacuum } = await import('./batch/index.js')
-  const s = await vacuum({ dataDir: resolve(config.dataDir), retainMs: config.bronzeRetentionMs, keepVersions: config.goldKeepVersions, now: Date.now(), dryRun: options.dryRun === 'true', onProgress: print })
+  const s = await vacuum({
+    dataDir: resolve(config.dataDir),
+    retainMs: config.bronzeRetentionMs,
+    keepVersions: config.goldKeepVersions,
+    now: Date.now(),
+    dryRun: options.dryRun === 'true',
+    onProgress: print
+  })
   print(describeVacuum(s, options.dryRun === 'true'))
   return 0
 }
 
 async function seedCommand (config: Config, force: boolean): Promise<number> {
   const dataDir = resolve(config.dataDir)
-  const [{ Db, runBatch }, { seedHistory }] = await Promise.all([import('./batch/index.js'), import('./seed.js')])
+  const [{ Db, runBatch }, { seedHistory }] = await Promise.all([import('./batch/index.js'), import('./app/seed.js')])
   const db = await Db.open()
   try {
     const s = await seedHistory({ config, dataDir, db, now: Date.now(), progress: print, onlyIfEmpty: !force })
@@ -99,7 +109,7 @@ async function seedCommand (config: Config, force: boolean): Promise<number> {
 /** Validate produce's own options (exit 2 naming the flag), then send until done or Ctrl-C. */
 async function produceCommand (config: Config, options: ParsedArgs['options']): Promise<number> {
   const fail = (message: string): number => { process.stderr.write(`hourglass: ${message}\n\n${usage('produce')}\n`); return 2 }
-  const topic = options.topic ?? config.kafkaTopics[0] ?? 'events'
+  const topic = options.topic ?? (config.kafkaTopics[0] as string) // the schema holds at least one
   if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) return fail(`--topic="${topic}" is not a topic name (letters, digits, . _ -)`)
   let rate: number | undefined
   if (options.rate !== undefined) {
@@ -109,7 +119,9 @@ async function produceCommand (config: Config, options: ParsedArgs['options']): 
   let count: number | undefined
   if (options.count !== undefined) {
     count = Number(options.count)
-    if (!/^\d+$/.test(options.count.trim()) || !Number.isSafeInteger(count) || count < 1) return fail(`--count="${options.count}" is not a whole number above 0`)
+    if (!/^\d+$/.test(options.count.trim()) || !Number.isSafeInteger(count) || count < 1) {
+      return fail(`--count="${options.count}" is not a whole number above 0`)
+    }
   }
   let durationMs: number | undefined
   if (options.duration !== undefined) {
@@ -133,7 +145,11 @@ async function produceCommand (config: Config, options: ParsedArgs['options']): 
   process.once('SIGTERM', onSignal)
   const tty = process.stdout.isTTY
   const source = file === undefined ? 'synthetic events' : file
-  print(`produce: ${source} → ${topic} on ${config.kafkaBrokers}, ${rate === undefined ? (file === undefined ? '1,000/s' : 'as fast as possible') : rate.toLocaleString('en-US') + '/s'}${count === undefined ? '' : ', ' + count.toLocaleString('en-US') + ' records'}${durationMs === undefined ? '' : ', for ' + options.duration}${file === undefined && count === undefined && durationMs === undefined ? ' (Ctrl-C stops)' : ''}`)
+  const pace = rate === undefined ? (file === undefined ? '1,000/s' : 'as fast as possible') : rate.toLocaleString('en-US') + '/s'
+  const bounds = (count === undefined ? '' : ', ' + count.toLocaleString('en-US') + ' records') +
+    (durationMs === undefined ? '' : ', for ' + options.duration) +
+    (file === undefined && count === undefined && durationMs === undefined ? ' (Ctrl-C stops)' : '')
+  print(`produce: ${source} → ${topic} on ${config.kafkaBrokers}, ${pace}${bounds}`)
   try {
     const summary = await produce({
       brokers: config.kafkaBrokers,
@@ -151,7 +167,8 @@ async function produceCommand (config: Config, options: ParsedArgs['options']): 
         else print(line)
       }
     })
-    print(`produce: done, ${summary.sent.toLocaleString('en-US')} records (${(summary.bytes / 1e6).toFixed(1)} MB) to ${summary.topic} in ${(summary.elapsedMs / 1000).toFixed(1)} s, ${Math.round(summary.rate).toLocaleString('en-US')}/s`)
+    const sent = `${summary.sent.toLocaleString('en-US')} records (${(summary.bytes / 1e6).toFixed(1)} MB) to ${summary.topic}`
+    print(`produce: done, ${sent} in ${(summary.elapsedMs / 1000).toFixed(1)} s, ${Math.round(summary.rate).toLocaleString('en-US')}/s`)
     return 0
   } catch (err) {
     process.stderr.write(`hourglass: produce failed: ${err instanceof Error ? err.message : String(err)}\n`)
@@ -163,7 +180,7 @@ async function produceCommand (config: Config, options: ParsedArgs['options']): 
 }
 
 async function serveCommand (config: Config): Promise<number> {
-  const [{ default: pino }, { buildApp }] = await Promise.all([import('pino'), import('./app.js')])
+  const [{ default: pino }, { buildApp }] = await Promise.all([import('pino'), import('./app/index.js')])
   const log = pino({ level: config.logLevel })
   const started = Date.now()
   const app = await buildApp(config, { logger: log, progress: print })

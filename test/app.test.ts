@@ -13,11 +13,11 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { type App, buildApp } from '../src/app.js'
+import { type App, buildApp } from '../src/app/index.js'
 import { readBronzeState } from '../src/batch/index.js'
 import { loadConfig } from '../src/config.js'
 import { bucketStart, HOUR_MS, iso, MINUTE_MS } from '../src/model/index.js'
-import { HISTORY_TOPIC } from '../src/seed.js'
+import { HISTORY_TOPIC } from '../src/app/seed.js'
 import { until } from './helpers/wait.js'
 
 // half past the previous hour, moving with the wall clock from there

@@ -2,8 +2,8 @@
 // a bad value stopping the process with a message that names the variable (or flag) to fix.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { parseCli } from '../src/cli-args.js'
-import { ConfigError, envName, loadConfig, unknownVariables } from '../src/config.js'
+import { parseCli, usage } from '../src/cli-args.js'
+import { ConfigError, defaultText, envName, loadConfig, unknownVariables } from '../src/config.js'
 
 /** loadConfig's ConfigError message; fails the test when it does not throw one */
 function configError (fn: () => unknown): string {
@@ -180,7 +180,9 @@ test('Kafka and Redis settings: defaults, variables, and the serve flags', () =>
   assert.equal(e.dlqTopic, 'dead')
   assert.equal(e.redisUrl, 'redis://r:6380/1')
   assert.equal(e.redisPrefix, 'hg2')
-  const parsed = parseCli(['serve', '--source', 'kafka', '--store', 'redis', '--brokers', 'b:1', '--topics', 'x,y', '--group', 'gg', '--redis-url', 'redis://z:1'])
+  const parsed = parseCli([
+    'serve', '--source', 'kafka', '--store', 'redis', '--brokers', 'b:1', '--topics', 'x,y', '--group', 'gg', '--redis-url', 'redis://z:1'
+  ])
   const f = loadConfig({ HOURGLASS_KAFKA_TOPICS: 'ignored' }, parsed.overrides, parsed.flags)
   assert.equal(f.source, 'kafka')
   assert.equal(f.store, 'redis')
@@ -208,7 +210,7 @@ test('HOURGLASS_* variables that name no setting are reported (a typo is not sil
 })
 
 test('--store cosmos needs HOURGLASS_COSMOS_KEY from the environment, and names it when missing', () => {
-  assert.throws(() => loadConfig({ HOURGLASS_STORE: 'cosmos' }), (err: unknown) => err instanceof ConfigError && /^HOURGLASS_COSMOS_KEY is required with HOURGLASS_STORE=cosmos/.test(err.message))
+  assert.match(configError(() => loadConfig({ HOURGLASS_STORE: 'cosmos' })), /^HOURGLASS_COSMOS_KEY is required with HOURGLASS_STORE=cosmos/)
   const c = loadConfig({ HOURGLASS_STORE: 'cosmos', HOURGLASS_COSMOS_KEY: 'k', HOURGLASS_COSMOS_DATABASE: 'db1' })
   assert.equal(c.store, 'cosmos')
   assert.equal(c.cosmosDatabase, 'db1')
@@ -227,11 +229,43 @@ test('compaction and vacuum inside serve: hourly and daily by default, 0 turns o
   assert.equal(e.compactIntervalMs, 0)
   assert.equal(e.vacuumIntervalMs, 43_200_000)
   assert.equal(loadConfig({ HOURGLASS_VACUUM_INTERVAL: '0s' }).vacuumIntervalMs, 0)
-  assert.match(configError(() => loadConfig({ HOURGLASS_COMPACT_INTERVAL: '500ms' })), /^HOURGLASS_COMPACT_INTERVAL="500ms" is not valid: expected 0 \(off\) or a duration of at least 1s/)
+  assert.match(configError(() => loadConfig({ HOURGLASS_COMPACT_INTERVAL: '500ms' })),
+    /^HOURGLASS_COMPACT_INTERVAL="500ms" is not valid: expected 0 \(off\) or a duration of at least 1s/)
   assert.match(configError(() => loadConfig({ HOURGLASS_VACUUM_INTERVAL: 'daily' })), /^HOURGLASS_VACUUM_INTERVAL="daily" is not a duration/)
   const parsed = parseCli(['serve', '--compact-interval', '30m', '--vacuum-interval', '0'])
   const f = loadConfig({}, parsed.overrides, parsed.flags)
   assert.equal(f.compactIntervalMs, 1_800_000)
   assert.equal(f.vacuumIntervalMs, 0)
-  assert.match(configError(() => { const p = parseCli(['serve', '--vacuum-interval', '10ms']); loadConfig({}, p.overrides, p.flags) }), /^--vacuum-interval="10ms" is not valid/)
+  const tooShort = parseCli(['serve', '--vacuum-interval', '10ms'])
+  assert.match(configError(() => loadConfig({}, tooShort.overrides, tooShort.flags)), /^--vacuum-interval="10ms" is not valid/)
+})
+
+test('the timers of serve are settings: gold poll, bronze flush check, batch after the hour, reconciliation, close timeout', () => {
+  const d = loadConfig()
+  assert.equal(d.goldPollMs, 2_000)
+  assert.equal(d.bronzeFlushCheckMs, 5_000)
+  assert.equal(d.batchHourDelayMs, 5_000)
+  assert.equal(d.reconcileIntervalMs, 15_000)
+  assert.equal(d.closeTimeoutMs, 30_000)
+  const e = loadConfig({
+    HOURGLASS_GOLD_POLL: '500ms',
+    HOURGLASS_BRONZE_FLUSH_CHECK: '1s',
+    HOURGLASS_BATCH_HOUR_DELAY: '0',
+    HOURGLASS_RECONCILE_INTERVAL: '1m',
+    HOURGLASS_CLOSE_TIMEOUT: '2m'
+  })
+  assert.deepEqual([e.goldPollMs, e.bronzeFlushCheckMs, e.batchHourDelayMs, e.reconcileIntervalMs, e.closeTimeoutMs], [500, 1_000, 0, 60_000, 120_000])
+  assert.match(configError(() => loadConfig({ HOURGLASS_RECONCILE_INTERVAL: '10ms' })), /^HOURGLASS_RECONCILE_INTERVAL="10ms" is not valid/)
+})
+
+test('--help takes each default from the schema', () => {
+  assert.equal(defaultText('retentionMs'), '1h')
+  assert.equal(defaultText('bronzeRetentionMs'), '168h')
+  assert.equal(defaultText('kafkaTopics'), 'events')
+  assert.equal(defaultText('cosmosKey'), '(none)')
+  const serve = usage('serve')
+  for (const [flag, key] of [['--port', 'port'], ['--retention', 'retentionMs'], ['--vacuum-interval', 'vacuumIntervalMs'], ['--data', 'dataDir']] as const) {
+    const line = serve.split('\n').find((l) => l.startsWith(`  ${flag} `))
+    assert.ok(line?.includes(`(${envName(key)}, default ${defaultText(key)}`), `${flag}: ${line}`)
+  }
 })

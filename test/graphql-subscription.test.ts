@@ -6,8 +6,8 @@
 // The pieces are real: a listening server (buildServer), a ws client speaking
 // graphql-transport-ws, the speed pipeline over a MemorySpeedStore, the merging metrics service,
 // and the WindowChangeHub fed by the store's applies (src/merger/window-changes.ts), wired here
-// as the composition root wires them (src/app.ts). A last test does the same against the app
-// itself (buildApp), so the wiring in src/app.ts is what is tested, not a copy of it.
+// as the composition root wires them (src/app/). A last test does the same against the app
+// itself (buildApp), so the wiring in src/app/ is what is tested, not a copy of it.
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test'
 import WebSocket from 'ws'
 import { WindowUpdateStream } from '../src/api/graphql/window-updates.js'
 import { buildServer } from '../src/api/server.js'
-import { type App, buildApp } from '../src/app.js'
+import { type App, buildApp } from '../src/app/index.js'
 import { loadConfig } from '../src/config.js'
 import { MergingMetricsService, WindowChangeHub, withWindowChanges } from '../src/merger/index.js'
 import type { GoldSource } from '../src/model/index.js'

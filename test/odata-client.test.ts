@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { type Edmx, type HttpOData, oData } from 'ts-odatajs'
-import { type App, buildApp } from '../src/app.js'
+import { type App, buildApp } from '../src/app/index.js'
 import { loadConfig } from '../src/config.js'
 import { bucketStart, DAY_MS, HOUR_MS, iso, MINUTE_MS } from '../src/model/index.js'
 

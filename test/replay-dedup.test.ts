@@ -7,7 +7,7 @@ import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import type { App } from '../src/app.js'
+import type { App } from '../src/app/index.js'
 import type { MetricsResult } from '../src/model/index.js'
 import { runFile } from './helpers/file-app.js'
 

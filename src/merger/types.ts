@@ -1,5 +1,5 @@
 // What the APIs (REST now; GraphQL and OData later) need of the merger. The API layer knows only
-// this interface and src/model; src/app.ts wires the implementation in.
+// this interface and src/model; src/app/ wires the implementation in.
 import type { DeadLetter, LiveQuery, MetricsQuery, MetricsResult, QualityCounts } from '../model/index.js'
 import type { Reconciliation } from './reconcile.js'
 

@@ -1,5 +1,5 @@
 // The app over a JSON Lines file (`--source file:PATH`) at a fixed clock, run until the file is read.
-import { type App, buildApp } from '../../src/app.js'
+import { type App, buildApp } from '../../src/app/index.js'
 import { loadConfig } from '../../src/config.js'
 
 export async function runFile (dataDir: string, path: string, now: number): Promise<App> {

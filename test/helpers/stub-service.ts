@@ -1,4 +1,4 @@
-// A stand-in for the real metrics service (src/merger + src/app.ts), so the API-layer tests can run
+// A stand-in for the real metrics service (src/merger + src/app/), so the API-layer tests can run
 // without the data layers: it answers with fixed, plausible results of the right shape and knows
 // nothing of Kafka, the speed store or gold. The end-to-end tests use the real app.
 //

@@ -20,10 +20,10 @@
 // are flushed, or until it was read to its end without a valid record.
 import {
   type BronzeSink, type FlushedPartition, type PartitionRef, readBronzeState, removeUnrecordedBronze, setPending, settlePending
-} from './batch/index.js'
-import type { RawBatch } from './ingest/index.js'
-import { BronzeKafkaSource, type BronzeSourceOptions, type StartPosition } from './ingest/kafka/index.js'
-import { parseEvent } from './model/index.js'
+} from '../batch/index.js'
+import type { RawBatch } from '../ingest/index.js'
+import { BronzeKafkaSource, type BronzeSourceOptions, type StartPosition } from '../ingest/kafka/index.js'
+import { parseEvent } from '../model/index.js'
 
 export interface BronzeFeedOptions {
   sink: BronzeSink
@@ -97,7 +97,8 @@ export class BronzeFeed {
     const topics = this.source.topics
     const removed = await removeUnrecordedBronze(this.#dataDir, topics)
     if (removed.unrecorded.length > 0 || removed.temps.length > 0) {
-      this.#progress(`bronze: removed ${removed.unrecorded.length} file(s) of a flush that did not finish and ${removed.temps.length} temp file(s); their records are read again`)
+      const files = `${removed.unrecorded.length} file(s) of a flush that did not finish and ${removed.temps.length} temp file(s)`
+      this.#progress(`bronze: removed ${files}; their records are read again`)
     }
     const state = await readBronzeState(this.#dataDir)
     this.#stored = new Map(state.partitions.filter((p) => topics.includes(p.topic)).map((p) => [tpKey(p.topic, p.partition), p.last_offset]))
@@ -121,7 +122,8 @@ export class BronzeFeed {
     for (const p of pending) this.#settling.set(tpKey(p.topic, p.partition), p)
     await this.#sink.updateState((state) => setPending(state, this.source.topics, pending))
     const behind = starts.reduce((n, s) => n + Number(BigInt(s.end) - BigInt(s.from)), 0)
-    this.#progress(`bronze: consumer group ${this.source.groupId} reads ${starts.length} partition(s) of ${this.source.topics.join(', ')}, ${behind.toLocaleString('en-US')} records behind` +
+    const reads = `${starts.length} partition(s) of ${this.source.topics.join(', ')}`
+    this.#progress(`bronze: consumer group ${this.source.groupId} reads ${reads}, ${behind.toLocaleString('en-US')} records behind` +
       (pending.length > 0 ? `; ${pending.length} new to bronze (the bronze watermark waits for them)` : ''))
   }
 

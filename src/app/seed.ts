@@ -1,10 +1,10 @@
 // `hourglass seed`: synthetic history through the same path live events take to gold: records are
 // validated like the stream's (invalid ones are counted and left out), valid ones land in bronze
 // Parquet, and the batch job (run by the caller) rolls them up.
-import { type BronzeSink, BronzeSink as Sink, type Db, readBronzeState } from './batch/index.js'
-import type { Config } from './config.js'
-import { generateHistory } from './ingest/index.js'
-import { DAY_MS, HOUR_MS, parseEvent, utcDate } from './model/index.js'
+import { type BronzeSink, BronzeSink as Sink, type Db, readBronzeState } from '../batch/index.js'
+import type { Config } from '../config.js'
+import { generateHistory } from '../ingest/index.js'
+import { DAY_MS, HOUR_MS, parseEvent, utcDate } from '../model/index.js'
 
 export const HISTORY_TOPIC = 'synthetic-history'
 
@@ -36,7 +36,8 @@ export async function seedHistory (o: SeedOptions): Promise<SeedSummary> {
   const sink: BronzeSink = new Sink({ dataDir: o.dataDir, db: o.db })
   let records = 0; let valid = 0; let invalid = 0
   let day = ''
-  o.progress(`seed: ${o.config.seedDays} day${o.config.seedDays === 1 ? '' : 's'} of synthetic history (${o.config.syntheticRate} events/s) into ${o.dataDir}/bronze`)
+  const days = `${o.config.seedDays} day${o.config.seedDays === 1 ? '' : 's'}`
+  o.progress(`seed: ${days} of synthetic history (${o.config.syntheticRate} events/s) into ${o.dataDir}/bronze`)
   try {
     for (const batch of generateHistory({
       from,

@@ -1,0 +1,126 @@
+// The composition root: builds the app's parts from the configuration in order, each from a module
+// beside this one, and closes them in reverse order (lifecycle.ts). The only module (with
+// src/main.ts) that knows every layer.
+import { mkdir } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import pino, { type Logger } from 'pino'
+import { createObservability, type Observability } from '../api/observability.js'
+import { buildServer, type HourglassServer } from '../api/server.js'
+import { type BatchSummary, type BronzeSink, type CompactSummary, Db, type GoldReader, type VacuumSummary } from '../batch/index.js'
+import type { Config } from '../config.js'
+import type { RecordSource } from '../ingest/index.js'
+import type { DeadLetterProducer } from '../ingest/kafka/index.js'
+import { MergingMetricsService } from '../merger/index.js'
+import type { SpeedStore } from '../model/index.js'
+import type { SpeedPipeline } from '../speed/index.js'
+import { openBronzeFeed, openBronzeSink } from './bronze.js'
+import type { BronzeFeed } from './bronze-feed.js'
+import type { AppContext } from './context.js'
+import { openHistory } from './history.js'
+import { Lifecycle } from './lifecycle.js'
+import { openReconciliation } from './reconciliation.js'
+import { openSpeedPath } from './speed-path.js'
+import { openSpeedStore } from './speed-store.js'
+import { Upkeep } from './upkeep.js'
+
+export interface AppOptions {
+  /** the clock (tests move it); default Date.now */
+  now?: () => number
+  logger?: Logger
+  /** print progress lines (seed, batch) to this function; default: the logger */
+  progress?: (line: string) => void
+  /** run the batch job, compaction, vacuum, reconciliation and the bronze flush on timers (default true) */
+  schedule?: boolean
+  /** a speed store to use instead of the configured one; the caller owns it (close() leaves it open) */
+  store?: SpeedStore
+}
+
+export interface App {
+  config: Config
+  server: HourglassServer
+  service: MergingMetricsService
+  pipeline: SpeedPipeline
+  store: SpeedStore
+  gold: GoldReader
+  sink: BronzeSink
+  observability: Observability
+  source: RecordSource | null
+  /** the dead-letter topic's producer (Kafka source only) */
+  deadLetters: DeadLetterProducer | null
+  /** the bronze sink's own Kafka consumer (Kafka source only; other sources feed the sink through the speed handler) */
+  bronze: BronzeFeed | null
+  /** start consuming the source (resolves once started; see source.done for a finite source) */
+  startSource (): Promise<void>
+  /** flush bronze, build gold for complete hours and load it */
+  runBatchNow (): Promise<BatchSummary>
+  /** merge the small bronze files of finished hours (in turn with the batch job; also on a timer, compactIntervalMs) */
+  compactNow (): Promise<CompactSummary>
+  /** bronze past its retention and unlisted gold removed (in turn with the batch job; also on a timer, vacuumIntervalMs) */
+  vacuumNow (): Promise<VacuumSummary>
+  /** close every part, the last built first; a second call waits for the first */
+  close (): Promise<void>
+}
+
+export async function buildApp (config: Config, opts: AppOptions = {}): Promise<App> {
+  const log = opts.logger ?? pino({ level: config.logLevel })
+  const dataDir = resolve(config.dataDir)
+  await mkdir(dataDir, { recursive: true })
+  const life = new Lifecycle({ log, closeTimeoutMs: config.closeTimeoutMs })
+  try {
+    const db = await Db.open()
+    life.add({ name: 'DuckDB', close: () => db.close() })
+    const ctx: AppContext = { config, dataDir, db, log, now: opts.now ?? Date.now, progress: opts.progress ?? ((line: string) => log.info(line)) }
+    const observability = createObservability()
+
+    const { gold } = life.add(await openHistory(ctx))
+    const bronze = life.add(openBronzeSink(ctx))
+    const { store } = life.add(await openSpeedStore(ctx, opts.store))
+    const speed = life.add(await openSpeedPath(ctx, { store, sink: bronze.sink, observability }))
+    const feed = config.source === 'kafka' ? life.add(openBronzeFeed(ctx, bronze.sink)) : null
+    const service = new MergingMetricsService({
+      gold,
+      speed: store,
+      quality: speed.pipeline,
+      allowedLatenessMs: config.allowedLatenessMs,
+      now: ctx.now,
+      limits: { maxBuckets: config.maxBuckets, maxRangeDays: config.maxRangeDays, maxFilterValues: config.maxFilterValues, retentionMs: config.retentionMs }
+    })
+    const reconciliation = life.add(await openReconciliation(ctx, { gold, store }))
+    const upkeep = life.add(new Upkeep(ctx, { sink: bronze.sink, gold, afterPublish: () => reconciliation.run() }))
+    const server = buildServer({
+      service,
+      observability,
+      now: ctx.now,
+      windowChanges: speed.windowChanges,
+      reconciliations: reconciliation.log,
+      logger: config.logLevel === 'silent' ? false : { level: config.logLevel }
+    })
+    life.add({ name: 'HTTP server', close: () => server.close() })
+    if (opts.schedule !== false) for (const timed of [bronze, reconciliation, upkeep]) timed.start()
+
+    return {
+      config,
+      server,
+      service,
+      pipeline: speed.pipeline,
+      store,
+      gold,
+      sink: bronze.sink,
+      observability,
+      source: speed.source,
+      deadLetters: speed.deadLetters,
+      bronze: feed?.feed ?? null,
+      startSource: async () => {
+        await speed.start()
+        feed?.start()
+      },
+      runBatchNow: () => upkeep.batchNow(),
+      compactNow: () => upkeep.compactNow(),
+      vacuumNow: () => upkeep.vacuumNow(),
+      close: () => life.close()
+    }
+  } catch (err) {
+    await life.close()
+    throw err
+  }
+}

@@ -1,0 +1,54 @@
+// Reconciliation: speed against batch for each hour gold publishes while the speed layer still holds
+// it; the ledger keeps the store's closed minutes past its retention until then. It runs at start,
+// after each batch run that published, and every reconcileIntervalMs (for gold other processes
+// publish, and to read closed minutes before the store evicts them). Runs never overlap.
+import type { GoldReader } from '../batch/index.js'
+import { reconcileGold, ReconciliationLog, SpeedLedger } from '../merger/index.js'
+import { iso, type SpeedStore } from '../model/index.js'
+import type { AppContext } from './context.js'
+import type { Part } from './lifecycle.js'
+
+export interface Reconciliation extends Part {
+  readonly log: ReconciliationLog
+  /** one run, after the one in progress; never rejects (a failure is logged) */
+  run (): Promise<void>
+  /** run every reconcileIntervalMs */
+  start (): void
+}
+
+export async function openReconciliation (ctx: AppContext, { gold, store }: { gold: GoldReader, store: SpeedStore }): Promise<Reconciliation> {
+  const { config, log } = ctx
+  const reconciliations = new ReconciliationLog()
+  const ledger = new SpeedLedger({ store })
+  let running: Promise<void> = Promise.resolve()
+  let timer: NodeJS.Timeout | undefined
+  const run = (): Promise<void> => {
+    running = running.then(async () => {
+      for (const o of await reconcileGold({ gold, ledger, log: reconciliations })) {
+        if (o.comparable) {
+          const r = o.reconciliation
+          log.info({
+            hour: iso(r.hour),
+            batchVersion: r.batch_version,
+            speedEvents: r.speed_events,
+            batchEvents: r.batch_events,
+            eventsDiff: r.events_diff,
+            revenueDiffCents: r.revenue_diff_cents
+          }, 'reconciled speed against batch')
+        } else log.debug({ hour: iso(o.notComparable.hour), reason: o.notComparable.reason }, 'hour not comparable for reconciliation')
+      }
+    }).catch((err: unknown) => { log.error({ err }, 'reconciliation failed') })
+    return running
+  }
+  await run()
+  return {
+    name: 'reconciliation',
+    log: reconciliations,
+    run,
+    start: () => { timer = setInterval(() => { void run() }, config.reconcileIntervalMs).unref() },
+    close: async () => {
+      clearInterval(timer)
+      await running
+    }
+  }
+}

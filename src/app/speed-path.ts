@@ -1,0 +1,121 @@
+// The speed path: the live source → the speed pipeline (validate, dedup, windows) → the speed
+// store. With Kafka, invalid records go to the dead-letter topic with their original bytes; with
+// other sources, valid events go to the bronze sink from here.
+//
+// An empty store is rebuilt for the retention before going live: from Kafka by the consumer itself
+// (it rewinds to now − retention and reports when it has caught up), otherwise from bronze here. A
+// store that still holds its windows is used as it is. A store that loses its state while running
+// (Redis restarted empty) is rebuilt the same way; until then answers report the gap.
+import type { Observability } from '../api/observability.js'
+import type { BronzeSink } from '../batch/index.js'
+import { FileSource, type RawBatch, type RecordSource } from '../ingest/index.js'
+import { DeadLetterProducer, KafkaSource } from '../ingest/kafka/index.js'
+import { WindowChangeHub, withWindowChanges } from '../merger/index.js'
+import type { DeadLetter, SpeedStore } from '../model/index.js'
+import { Deduplicator, SpeedPipeline } from '../speed/index.js'
+import { type AppContext, kafkaLogLevel } from './context.js'
+import { BatchesInHand } from './in-hand.js'
+import type { Part } from './lifecycle.js'
+import { rebuildFromBronze } from './replay.js'
+import { kafkaSource, localSource } from './sources.js'
+
+export interface SpeedPath extends Part {
+  readonly pipeline: SpeedPipeline
+  readonly source: RecordSource | null
+  /** the dead-letter topic's producer (Kafka source only) */
+  readonly deadLetters: DeadLetterProducer | null
+  /** GraphQL `windowUpdated` hears of every applied batch's minute windows through this hub */
+  readonly windowChanges: WindowChangeHub
+  /** start consuming the source (resolves once started; see source.done for a finite source) */
+  start (): Promise<void>
+}
+
+export interface SpeedPathDeps {
+  store: SpeedStore
+  sink: BronzeSink
+  observability: Observability
+}
+
+export async function openSpeedPath (ctx: AppContext, { store, sink, observability }: SpeedPathDeps): Promise<SpeedPath> {
+  const { config, now, log } = ctx
+  const kafka = config.source === 'kafka'
+  // one deduplicator for the bronze replay and the live pipeline: a duplicate of a replayed event
+  // arriving live is dropped (the memory store keeps no dedup keys of its own)
+  const dedup = new Deduplicator({ windowMs: config.dedupWindowMs })
+  if (!kafka && (store.kind === 'memory' || (await store.coverage()).coveredFrom === null)) await rebuildFromBronze(ctx, store, dedup, '')
+
+  const deadLetters = kafka
+    ? new DeadLetterProducer({
+      brokers: config.kafkaBrokers,
+      topic: config.dlqTopic,
+      log: log.child({ component: 'dlq' }),
+      logLevel: kafkaLogLevel(config.logLevel)
+    })
+    : null
+  const inHand = new BatchesInHand()
+  const windowChanges = new WindowChangeHub()
+  const pipeline = new SpeedPipeline({
+    store: withWindowChanges(store, windowChanges),
+    dedupWindowMs: config.dedupWindowMs,
+    dedup,
+    allowedLatenessMs: config.allowedLatenessMs,
+    deadLetterKeep: config.deadLetterKeep,
+    collectValid: !kafka, // with Kafka, bronze has its own consumer
+    onApplied: (ms) => observability.observeApply(ms / 1000),
+    ...(deadLetters === null ? {} : { onInvalid: (letter: DeadLetter) => deadLetters.send(letter, inHand.original(letter)) })
+  })
+  const source = kafka ? kafkaSource(ctx, store) : await localSource(ctx)
+
+  // The pipeline forgets what it processed; Kafka rewinds (the batch in hand is not acknowledged
+  // and comes again), other sources replay bronze as at start.
+  const rebuildLostStore = async (): Promise<void> => {
+    await pipeline.reset()
+    if (source instanceof KafkaSource) return await source.rebuild()
+    await sink.flush()
+    await rebuildFromBronze(ctx, store, pipeline.deduplicator, `the ${store.kind} store lost its state; `)
+  }
+  const handle = async (batch: RawBatch): Promise<void> => {
+    let result
+    const release = deadLetters === null ? () => undefined : inHand.hold(batch)
+    try {
+      result = await pipeline.process(batch, now())
+      if (result.storeLost) {
+        const where = { topic: batch.topic, partition: batch.partition, store: store.kind }
+        log.warn(where, 'the speed store lost its state (no position where batches were applied); rebuilding it')
+        await rebuildLostStore()
+        if (source instanceof KafkaSource) return
+        result = await pipeline.process(batch, now())
+      }
+    } finally {
+      release()
+    }
+    // Another writer moved the store's position twice under this batch: it is not counted, so it
+    // must not be acknowledged either; the source hands it out again.
+    if (!result.applied && result.handled > 0) {
+      throw new Error(`speed store position of ${batch.topic}/${batch.partition} moved under the batch; it will be retried`)
+    }
+    if (!kafka) for (const { event, offset } of result.valid) sink.add(event, { topic: batch.topic, partition: batch.partition, offset }, now())
+  }
+
+  return {
+    name: 'speed path',
+    pipeline,
+    source,
+    deadLetters,
+    windowChanges,
+    start: async () => {
+      if (source === null) return
+      await deadLetters?.connect()
+      await source.start(handle)
+      if (source instanceof FileSource) {
+        // a file read to its end is a finished source: flush it and let the bronze watermark pass it
+        // (the mark goes through the sink, in turn with its flushes' writes of the bronze state)
+        source.done.then(() => sink.markFinished(source.topic, 0)).catch((err: unknown) => log.error({ err }, 'file source failed'))
+      }
+    },
+    close: async () => {
+      await source?.stop()
+      await deadLetters?.close()
+    }
+  }
+}
