@@ -23,7 +23,7 @@ import {
 } from '../batch/index.js'
 import type { RawBatch } from '../ingest/index.js'
 import { BronzeKafkaSource, type BronzeSourceOptions, type StartPosition } from '../ingest/kafka/index.js'
-import { parseEvent } from '../model/index.js'
+import { parseEvent, partitionKey } from '../model/index.js'
 
 export interface BronzeFeedOptions {
   sink: BronzeSink
@@ -34,7 +34,6 @@ export interface BronzeFeedOptions {
   progress?: (line: string) => void
 }
 
-const tpKey = (topic: string, partition: number): string => topic + '\u0000' + partition
 
 interface Settling extends PartitionRef {
   /** the partition's end offset when reading started */
@@ -69,7 +68,7 @@ export class BronzeFeed {
     this.#progress = options.progress ?? (() => undefined)
     this.source = new BronzeKafkaSource({
       ...options.source,
-      positions: async (topic, partition) => this.#stored.get(tpKey(topic, partition)) ?? null,
+      positions: async (topic, partition) => this.#stored.get(partitionKey(topic, partition)) ?? null,
       onStart: (starts) => this.#starting(starts)
     })
     this.done = new Promise((resolve, reject) => {
@@ -101,7 +100,7 @@ export class BronzeFeed {
       this.#progress(`bronze: removed ${files}; their records are read again`)
     }
     const state = await readBronzeState(this.#dataDir)
-    this.#stored = new Map(state.partitions.filter((p) => topics.includes(p.topic)).map((p) => [tpKey(p.topic, p.partition), p.last_offset]))
+    this.#stored = new Map(state.partitions.filter((p) => topics.includes(p.topic)).map((p) => [partitionKey(p.topic, p.partition), p.last_offset]))
     this.#unlisten = this.#sink.onFlushed((flushed) => this.#flushed(flushed))
     await this.source.start((batch) => this.#handle(batch))
   }
@@ -119,7 +118,7 @@ export class BronzeFeed {
   async #starting (starts: StartPosition[]): Promise<void> {
     const pending: Settling[] = starts.filter((s) => !s.stored && BigInt(s.from) < BigInt(s.end))
       .map((s) => ({ topic: s.topic, partition: s.partition, end: BigInt(s.end), valid: false }))
-    for (const p of pending) this.#settling.set(tpKey(p.topic, p.partition), p)
+    for (const p of pending) this.#settling.set(partitionKey(p.topic, p.partition), p)
     await this.#sink.updateState((state) => setPending(state, this.source.topics, pending))
     const behind = starts.reduce((n, s) => n + Number(BigInt(s.end) - BigInt(s.from)), 0)
     const reads = `${starts.length} partition(s) of ${this.source.topics.join(', ')}`
@@ -129,7 +128,7 @@ export class BronzeFeed {
 
   async #handle (batch: RawBatch): Promise<void> {
     const { topic, partition } = batch
-    const key = tpKey(topic, partition)
+    const key = partitionKey(topic, partition)
     const done = this.#handled.get(key) ?? -1n
     const t = this.#now()
     const settling = this.#settling.get(key)

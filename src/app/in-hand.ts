@@ -1,9 +1,7 @@
 // The Kafka batches the speed handler holds, so that an invalid record goes to the dead-letter topic
 // with its original bytes and key (the pipeline's DeadLetter has the text only).
 import type { RawBatch, RawRecord } from '../ingest/index.js'
-import type { DeadLetter } from '../model/index.js'
-
-const key = (topic: string, partition: number): string => topic + '\u0000' + partition
+import { type DeadLetter, partitionKey as key } from '../model/index.js'
 
 export class BatchesInHand {
   /** per partition, the batch in hand; indexed by offset once a dead letter asks */
