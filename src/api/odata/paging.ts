@@ -6,9 +6,11 @@
 import { KEY, type PropertyName } from './csdl.js'
 import { badOption } from './errors.js'
 import type { RowValues } from './evaluate.js'
-import type { OrderKey } from './options.js'
 
 export const DEFAULT_PAGE_SIZE = 1000
+
+/** One key of $orderby: the rows sort by these, then by the entity key. */
+export interface OrderKey { name: PropertyName, desc: boolean }
 
 type SortValue = string | number | null
 
