@@ -217,7 +217,7 @@ test('a document of too many tokens is HG_ERR_GRAPHQL_TOO_COMPLEX before it is p
   assert.match(res.body.errors?.[0]?.message ?? '', /more than 4000 tokens/)
 })
 
-test('transport: GET /graphql answers queries; bad JSON and a missing query are HG_ERR_VALIDATION; bodies past the REST limit are fine', async (t) => {
+test('transport: GET /graphql answers queries; bad JSON and a missing query are HG_ERR_VALIDATION; bodies past the REST limit are fine; 413, 415, 405', async (t) => {
   const { app } = setup(t)
   const get = await app.inject('/graphql?query=' + encodeURIComponent('{ dimensions { regions } }'))
   assert.equal(get.statusCode, 200)
@@ -236,7 +236,14 @@ test('transport: GET /graphql answers queries; bad JSON and a missing query are 
   assert.equal(long.status, 200)
   const tooLong = await gql(app, `# ${'x'.repeat(40_000)}\n{ dimensions { regions } }`)
   assert.equal(tooLong.status, 413)
-  assert.equal(tooLong.body.errors?.[0]?.extensions?.code, 'HG_ERR_VALIDATION')
+  assert.equal(tooLong.body.errors?.[0]?.extensions?.code, 'HG_ERR_BODY_TOO_LARGE')
+  const xml = await app.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'text/xml' }, payload: '<query/>' })
+  assert.equal(xml.statusCode, 415)
+  assert.equal(xml.json<GqlBody>().errors?.[0]?.extensions?.code, 'HG_ERR_UNSUPPORTED_MEDIA_TYPE')
+  // GET runs queries only
+  const mutation = await app.inject('/graphql?query=' + encodeURIComponent('mutation { x }'))
+  assert.equal(mutation.statusCode, 405)
+  assert.equal(mutation.json<GqlBody>().errors?.[0]?.extensions?.code, 'HG_ERR_METHOD_NOT_ALLOWED')
 })
 
 test('GraphiQL at /graphiql; the GraphQL routes stay out of the OpenAPI document', async (t) => {

@@ -14,7 +14,7 @@ import {
 import type { Limits } from '../../merger/types.js'
 import { BUCKET_MS, errors, MINUTE_MS } from '../../model/index.js'
 import { type LiveInput, type MetricsInput, parseLiveInput, parseMetricsInput } from '../rest/parse-query.js'
-import { codedGraphQLError } from './errors.js'
+import { codedGraphQLError } from '../errors.js'
 
 export const DEFAULT_MAX_DEPTH = 6
 /** graphql-js 16's getIntrospectionQuery() nests 15 levels (TypeRef's ofType chain) */

@@ -9,8 +9,9 @@ import type { IResolvers, MercuriusContext } from 'mercurius'
 import type { MetricsService, QualityReport, WindowChanges } from '../../merger/types.js'
 import { errors, INVALID_REASONS } from '../../model/index.js'
 import { type LiveInput, type MetricsInput, parseFilters, parseGroupBy, parseLiveInput, parseMetricsInput } from '../rest/parse-query.js'
-import { asCoded } from './errors.js'
+import { resolverError } from '../errors.js'
 import { LONG_DESCRIPTION } from './schema.js'
+import { codedEnums } from './validation.js'
 import { WindowReader, type WindowUpdate, WindowUpdateStream } from './window-updates.js'
 
 /** What the resolvers need, in every request's and every subscription's context. */
@@ -38,7 +39,7 @@ function coded<A, R> (fn: (args: A, deps: GraphqlDeps) => R | Promise<R>) {
     try {
       return await fn(args, ctx.hourglass)
     } catch (err) {
-      throw asCoded(err, ctx.hourglass.log)
+      throw resolverError(err, ctx.hourglass.log)
     }
   }
 }
@@ -69,6 +70,7 @@ function quality (q: QualityReport) {
 
 export const resolvers: IResolvers = {
   Long,
+  ...codedEnums,
   Query: {
     metrics: coded<MetricsInput, unknown>((args, { service, now }) => service.query(parseMetricsInput(args, service.limits, now()))),
     live: coded<LiveInput, unknown>((args, { service }) => service.live(parseLiveInput(args, service.limits))),
