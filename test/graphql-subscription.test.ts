@@ -1,4 +1,4 @@
-// Issue 6, acceptance 1: a dashboard subscribed to `windowUpdated` over a real WebSocket receives
+// A dashboard subscribed to `windowUpdated` over a real WebSocket receives
 // the minute windows as events arrive. The failure this guards against: pushes that never come
 // (the subscription not fed by the pipeline), that flood the client (one message per consumed
 // batch), that leak past the client's filter, or that keep running after the client left.

@@ -1,4 +1,4 @@
-// An independent OData client reads /odata (issue 6, acceptance 2): ts-odatajs, the TypeScript
+// An independent OData client reads /odata: ts-odatajs, the TypeScript
 // build of Apache Olingo's OData v4 JavaScript client, none of whose code is ours. It parses
 // $metadata with its own CSDL reader, then reads every page of each entity set over a real HTTP
 // socket, following @odata.nextLink; with the metadata it resolves each page's @odata.context to

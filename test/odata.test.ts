@@ -1,4 +1,4 @@
-// OData v4 at /odata, end to end on the real app (issue 6, acceptance 4): a day of synthetic
+// OData v4 at /odata, end to end on the real app: a day of synthetic
 // history is seeded, gold is built and the speed store rebuilt from bronze; then every page of
 // each entity set is followed through @odata.nextLink and the rows, and their sums, must equal the
 // REST answer for the same range. The failure this guards against: paging that drops or repeats a
