@@ -4,6 +4,7 @@
 // GraphiQL, and the transport's own errors.
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
+import { Writable } from 'node:stream'
 import { getIntrospectionQuery, parse, specifiedRules, validate, buildSchema } from 'graphql'
 import { depthLimitRule, operationCost } from '../src/api/graphql/limits.js'
 import { SDL } from '../src/api/graphql/schema.js'
@@ -145,12 +146,16 @@ test('documents that do not parse or validate: HG_ERR_GRAPHQL_VALIDATION; a subs
   }
 })
 
-test('a failure inside the service: 500 HG_ERR_INTERNAL, its message not shown', async (t) => {
-  const { app } = setup(t, { failWith: new Error('duckdb: connection lost at /secret/path') })
+test('a failure inside the service: 500 HG_ERR_INTERNAL, its message not shown, its cause logged once', async (t) => {
+  const lines: string[] = []
+  const stream = new Writable({ write (chunk: Buffer, _enc, cb) { lines.push(chunk.toString()); cb() } })
+  const { app } = setup(t, { failWith: new Error('duckdb: connection lost at /secret/path') }, { logger: { level: 'error', stream } })
   const res = await gql(app, `{ metrics(from: "${from6h}") { rows { window_start } } }`)
   assert.equal(res.status, 500)
   assert.equal(res.body.errors?.[0]?.extensions?.code, 'HG_ERR_INTERNAL')
   assert.doesNotMatch(JSON.stringify(res.body), /secret|duckdb/)
+  const logged = lines.map((l) => JSON.parse(l) as { msg: string, err?: { message: string } }).filter((l) => l.msg === 'unhandled error')
+  assert.deepEqual(logged.map((l) => l.err?.message), ['duckdb: connection lost at /secret/path'])
 })
 
 /** `{ __schema { types { fields { type { ofType … { name } } } } } }` with `levels` ofType */

@@ -22,7 +22,7 @@ import { ERROR_STATUS, type ErrorCode, errors, type HourglassError, isErrorCode,
 const { ErrorWithProps } = mercurius
 
 /** Longest piece of a client's input echoed back in a message. */
-export const ECHO_MAX = 200
+const ECHO_MAX = 200
 
 export function clip (text: string): string {
   return text.length > ECHO_MAX ? text.slice(0, ECHO_MAX) + '…' : text
@@ -98,13 +98,20 @@ function causeOf (err: GraphQLError): unknown {
   return cause instanceof GraphQLError ? err : cause
 }
 
+/** The catalogue code an ErrorWithProps carries in `extensions.code`, if any. */
+function codeOfProps (err: unknown): ErrorCode | undefined {
+  const code = err instanceof ErrorWithProps ? (err.extensions as { code?: unknown } | undefined)?.code : undefined
+  return isErrorCode(code) ? code : undefined
+}
+
 /** Any error, as a catalogue error (see the top of this file). */
 export function toHourglassError (err: unknown, request?: FastifyRequest): HourglassError {
-  if (isHourglassError(err)) return err
-  if (err instanceof ErrorWithProps) {
-    const code = (err.extensions as { code?: unknown } | undefined)?.code
-    if (isErrorCode(code)) return coded(code, err.message)
+  if (isHourglassError(err)) {
+    if (!isErrorCode(err.code)) return new errors.HG_ERR_INTERNAL() // an HG_ERR_ code the catalogue lacks: a fault of ours
+    return err.statusCode === ERROR_STATUS[err.code] ? err : coded(err.code, err.message)
   }
+  const propsCode = codeOfProps(err)
+  if (propsCode !== undefined) return coded(propsCode, (err as Error).message)
   if (err instanceof GraphQLError) {
     const cause = causeOf(err)
     return cause === err ? new errors.HG_ERR_GRAPHQL_VALIDATION(clip(err.message)) : toHourglassError(cause, request)
@@ -119,12 +126,15 @@ export function toHourglassError (err: unknown, request?: FastifyRequest): Hourg
   return new errors.HG_ERR_INTERNAL()
 }
 
-/** The catalogue error for `err`, its cause logged when it is a fault of ours (HG_ERR_INTERNAL). */
+/**
+ * The catalogue error for `err`; a fault of ours (HG_ERR_INTERNAL) has its cause logged, once: an
+ * error that already is a catalogue error was logged where it was made one.
+ */
 function answer (err: unknown, log: FastifyBaseLogger, request?: FastifyRequest): HourglassError {
   const hg = toHourglassError(err, request)
-  if (hg.code === 'HG_ERR_INTERNAL') {
-    log.error({ err: err instanceof GraphQLError ? causeOf(err) : err }, 'unhandled error')
-  }
+  const cause = err instanceof GraphQLError ? causeOf(err) : err
+  const made = (isHourglassError(cause) && isErrorCode(cause.code)) || codeOfProps(cause) !== undefined
+  if (hg.code === 'HG_ERR_INTERNAL' && !made) log.error({ err: cause }, 'unhandled error')
   return hg
 }
 
@@ -137,7 +147,7 @@ export interface ErrorBody {
   message: string
 }
 
-export function errorBody (err: HourglassError): ErrorBody {
+function errorBody (err: HourglassError): ErrorBody {
   return { statusCode: err.statusCode, code: err.code, error: STATUS_CODES[err.statusCode] ?? 'Error', message: err.message }
 }
 
@@ -225,10 +235,10 @@ export function formatGraphQLErrors (
 ): { statusCode: number, response: FormattedExecutionResult } {
   const request = context.reply?.request
   const log = request?.log ?? context.app.log
-  const coded = flatten(execution.errors).map((e) => toCodedGraphQLError(e, log, request))
+  const mapped = flatten(execution.errors).map((e) => toCodedGraphQLError(e, log, request))
   const data = execution.data ?? null
-  const statusCode = data !== null ? 200 : coded[0]?.status ?? 500
-  return { statusCode, response: { data, errors: coded.map((c) => c.error.toJSON()) } }
+  const statusCode = data !== null ? 200 : mapped[0]?.status ?? 500
+  return { statusCode, response: { data, errors: mapped.map((m) => m.error.toJSON()) } }
 }
 
 // ── the REST plugin ───────────────────────────────────────────────────────────────────────────
