@@ -13,7 +13,7 @@ import { codedGraphQLError, formatGraphQLErrors, toCodedGraphQLError } from '../
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_INTROSPECTION_DEPTH, defaultMaxCost, depthLimitRule, operationCost } from './limits.js'
 import { type GraphqlDeps, resolvers } from './resolvers.js'
 import { SDL } from './schema.js'
-import { checkTokens, documentRules } from './validation.js'
+import { checkTokens, documentRules, RequiredArgumentsRule } from './validation.js'
 import { DEFAULT_UPDATE_INTERVAL_MS } from './window-updates.js'
 
 export { SDL } from './schema.js'
@@ -75,17 +75,19 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
       // a client that names no subprotocol speaks the current one
       wsDefaultSubprotocol: 'graphql-transport-ws'
     },
+    validationRules: [depthRule],
     errorFormatter: formatGraphQLErrors,
     graphql: { parseOptions: { maxTokens: GRAPHQL_MAX_TOKENS } },
     additionalRouteOptions: { bodyLimit: GRAPHQL_BODY_LIMIT_BYTES }
   })
 
-  // HTTP: a document within the token limit, valid under our rules (which code what REST codes too);
-  // mercurius validates it again with graphql-js's rules, which then find nothing.
+  // HTTP: a document within the token limit. One with a missing argument is refused here with every
+  // error our rules find (graphql-js's own rule would report that one without a code); any other is
+  // validated by mercurius with graphql-js's rules and the depth rule.
   app.graphql.addHook('preParsing', async (_schema, source) => { checkTokens(source, GRAPHQL_MAX_TOKENS) })
   app.graphql.addHook('preValidation', async (schema, document) => {
-    const found = validate(schema, document, rules)
-    if (found.length > 0) throw new AggregateError(found, 'invalid GraphQL document')
+    if (validate(schema, document, [RequiredArgumentsRule]).length === 0) return
+    throw new AggregateError(validate(schema, document, rules), 'invalid GraphQL document')
   })
 
   // HTTP: the operation that will run is a query, and within the cost limit (variables applied).
