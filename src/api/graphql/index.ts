@@ -5,7 +5,7 @@
 // Limits: depth and cost (limits.ts), a longest document (tokens) and a body limit of its own,
 // since the REST routes need no body at all.
 import type { FastifyPluginAsync } from 'fastify'
-import { getOperationAST, GraphQLError, validate } from 'graphql'
+import { getOperationAST, validate } from 'graphql'
 import mercurius, { type MercuriusContext } from 'mercurius'
 import type { MetricsService, WindowChanges } from '../../merger/types.js'
 import { errors } from '../../model/index.js'
@@ -109,7 +109,7 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
   // WebSocket: mercurius does not validate subscription documents; do it here, with the same rules.
   app.graphql.addHook('preSubscriptionExecution', async (schema, document) => {
     const first = validate(schema, document, rules)[0]
-    if (first !== undefined) throw toCodedGraphQLError(first instanceof GraphQLError ? first : new GraphQLError(String(first)), app.log).error
+    if (first !== undefined) throw toCodedGraphQLError(first, app.log).error
   })
 }
 
