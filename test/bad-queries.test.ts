@@ -11,7 +11,7 @@ const H = 3_600_000
 const D = 86_400_000
 const ok = `from=${ago(6 * H)}` // a valid start, so each row breaks exactly one thing
 
-const table: Array<{ name: string, url: string, method?: 'GET' | 'POST' | 'DELETE', status: number, code: string }> = [
+const table: Array<{ name: string, url: string, method?: 'GET' | 'POST' | 'DELETE', payload?: string, status: number, code: string }> = [
   // timestamps
   { name: 'from is not an instant', url: '/v1/metrics?from=yesterday', status: 400, code: 'HG_ERR_BAD_TIMESTAMP' },
   { name: 'from without its time zone offset digits', url: '/v1/metrics?from=2026-01-11T00:00:00%2B2', status: 400, code: 'HG_ERR_BAD_TIMESTAMP' },
@@ -56,6 +56,7 @@ const table: Array<{ name: string, url: string, method?: 'GET' | 'POST' | 'DELET
   { name: 'unknown route', url: '/v1/metric?from=2026-01-01T00:00:00Z', status: 404, code: 'HG_ERR_NOT_FOUND' },
   { name: 'unknown method', url: '/v1/metrics', method: 'DELETE', status: 404, code: 'HG_ERR_NOT_FOUND' },
   { name: 'a body posted to a GET-only API', url: '/v1/metrics', method: 'POST', status: 404, code: 'HG_ERR_NOT_FOUND' },
+  { name: 'a body over the 1 KiB limit', url: '/v1/metrics', method: 'POST', payload: 'x'.repeat(2000), status: 413, code: 'HG_ERR_BODY_TOO_LARGE' },
   { name: 'path that cannot be decoded', url: '/v1/%E0%A4%A', status: 400, code: 'HG_ERR_VALIDATION' },
   { name: 'very long URL', url: `/v1/metrics?${ok}&event_type=${'a'.repeat(5000)}`, status: 414, code: 'HG_ERR_URL_TOO_LONG' }
 ]
@@ -70,7 +71,12 @@ for (const row of table) {
     const service = new StubMetricsService({ now: () => now })
     const app = buildServer({ service, now: () => now })
     t.after(() => app.close())
-    const res = await app.inject({ method: row.method ?? 'GET', url: row.url, ...(row.method === 'POST' ? { payload: { from: 'x' } } : {}) })
+    const res = await app.inject({
+      method: row.method ?? 'GET',
+      url: row.url,
+      ...(row.method === 'POST' ? { payload: row.payload ?? { from: 'x' } } : {}),
+      ...(row.payload === undefined ? {} : { headers: { 'content-type': 'text/plain' } })
+    })
     const body = res.json<{ statusCode: number, code: string, error: string, message: string }>()
     assert.ok(res.statusCode < 500, `no 5xx: got ${res.statusCode} ${res.body}`)
     assert.equal(res.statusCode, row.status, res.body)

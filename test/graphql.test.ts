@@ -4,6 +4,7 @@
 // GraphiQL, and the transport's own errors.
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
+import { Writable } from 'node:stream'
 import { getIntrospectionQuery, parse, specifiedRules, validate, buildSchema } from 'graphql'
 import { depthLimitRule, operationCost } from '../src/api/graphql/limits.js'
 import { SDL } from '../src/api/graphql/schema.js'
@@ -145,12 +146,16 @@ test('documents that do not parse or validate: HG_ERR_GRAPHQL_VALIDATION; a subs
   }
 })
 
-test('a failure inside the service: 500 HG_ERR_INTERNAL, its message not shown', async (t) => {
-  const { app } = setup(t, { failWith: new Error('duckdb: connection lost at /secret/path') })
+test('a failure inside the service: 500 HG_ERR_INTERNAL, its message not shown, its cause logged once', async (t) => {
+  const lines: string[] = []
+  const stream = new Writable({ write (chunk: Buffer, _enc, cb) { lines.push(chunk.toString()); cb() } })
+  const { app } = setup(t, { failWith: new Error('duckdb: connection lost at /secret/path') }, { logger: { level: 'error', stream } })
   const res = await gql(app, `{ metrics(from: "${from6h}") { rows { window_start } } }`)
   assert.equal(res.status, 500)
   assert.equal(res.body.errors?.[0]?.extensions?.code, 'HG_ERR_INTERNAL')
   assert.doesNotMatch(JSON.stringify(res.body), /secret|duckdb/)
+  const logged = lines.map((l) => JSON.parse(l) as { msg: string, err?: { message: string } }).filter((l) => l.msg === 'unhandled error')
+  assert.deepEqual(logged.map((l) => l.err?.message), ['duckdb: connection lost at /secret/path'])
 })
 
 /** `{ __schema { types { fields { type { ofType … { name } } } } } }` with `levels` ofType */
@@ -217,7 +222,7 @@ test('a document of too many tokens is HG_ERR_GRAPHQL_TOO_COMPLEX before it is p
   assert.match(res.body.errors?.[0]?.message ?? '', /more than 4000 tokens/)
 })
 
-test('transport: GET /graphql answers queries; bad JSON and a missing query are HG_ERR_VALIDATION; bodies past the REST limit are fine', async (t) => {
+test('transport: GET /graphql answers queries; bad JSON and a missing query are HG_ERR_VALIDATION; bodies past the REST limit are fine; 413, 415, 405', async (t) => {
   const { app } = setup(t)
   const get = await app.inject('/graphql?query=' + encodeURIComponent('{ dimensions { regions } }'))
   assert.equal(get.statusCode, 200)
@@ -236,7 +241,14 @@ test('transport: GET /graphql answers queries; bad JSON and a missing query are 
   assert.equal(long.status, 200)
   const tooLong = await gql(app, `# ${'x'.repeat(40_000)}\n{ dimensions { regions } }`)
   assert.equal(tooLong.status, 413)
-  assert.equal(tooLong.body.errors?.[0]?.extensions?.code, 'HG_ERR_VALIDATION')
+  assert.equal(tooLong.body.errors?.[0]?.extensions?.code, 'HG_ERR_BODY_TOO_LARGE')
+  const xml = await app.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'text/xml' }, payload: '<query/>' })
+  assert.equal(xml.statusCode, 415)
+  assert.equal(xml.json<GqlBody>().errors?.[0]?.extensions?.code, 'HG_ERR_UNSUPPORTED_MEDIA_TYPE')
+  // GET runs queries only
+  const mutation = await app.inject('/graphql?query=' + encodeURIComponent('mutation { x }'))
+  assert.equal(mutation.statusCode, 405)
+  assert.equal(mutation.json<GqlBody>().errors?.[0]?.extensions?.code, 'HG_ERR_METHOD_NOT_ALLOWED')
 })
 
 test('GraphiQL at /graphiql; the GraphQL routes stay out of the OpenAPI document', async (t) => {

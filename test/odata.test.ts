@@ -294,6 +294,17 @@ describe('OData documents and errors (stub service)', () => {
     })
   }
 
+  test('a body it cannot take: 413 HG_ERR_BODY_TOO_LARGE, 415 HG_ERR_UNSUPPORTED_MEDIA_TYPE, in the OData error body', async (t) => {
+    const { app } = setup(t)
+    const large = await app.inject({ method: 'POST', url: '/odata/HourlyMetrics', headers: { 'content-type': 'application/json' }, payload: 'x'.repeat(5000) })
+    assert.equal(large.statusCode, 413)
+    assert.equal(large.json<ODataError>().error.code, 'HG_ERR_BODY_TOO_LARGE')
+    const xml = await app.inject({ method: 'POST', url: '/odata/HourlyMetrics', headers: { 'content-type': 'text/xml' }, payload: '<a/>' })
+    assert.equal(xml.statusCode, 415)
+    assert.equal(xml.json<ODataError>().error.code, 'HG_ERR_UNSUPPORTED_MEDIA_TYPE')
+    assert.equal(xml.headers['odata-version'], '4.0')
+  })
+
   test('the service is read-only: POST is 501 in the OData error body', async (t) => {
     const { app } = setup(t)
     const res = await app.inject({ method: 'POST', url: '/odata/HourlyMetrics' })

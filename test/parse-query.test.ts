@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { formatDuration, parseLimit, parseLiveQuery, parseMetricsQuery } from '../src/api/rest/parse-query.js'
+import {
+  formatDuration, liveInput, metricsInput, parseLimit, parseLiveInput, parseLiveQuery, parseMetricsInput, parseMetricsQuery
+} from '../src/api/rest/parse-query.js'
 import type { Limits } from '../src/merger/types.js'
 import { METRIC_NAMES } from '../src/model/index.js'
 
@@ -127,6 +129,28 @@ test('live: last defaults to 15m, must be a duration, at most the retention', ()
   assert.throws(() => parseLiveQuery({ last: '61m' }, limits), code('HG_ERR_LIVE_TOO_LONG'))
   assert.throws(() => parseLiveQuery({ group_by: 'event_type,event_type' }, limits), code('HG_ERR_DUPLICATE_DIMENSION'))
   assert.throws(() => parseLiveQuery({ event_type: 'a,b,c,d' }, limits), code('HG_ERR_TOO_MANY_VALUES'))
+})
+
+test('typed input: lists as lists, null as absent; the REST querystring is converted to the same input', () => {
+  const from = '2026-01-11T00:00:00Z'
+  assert.deepEqual(
+    parseMetricsInput({
+      from, to: null, granularity: 'day', groupBy: ['region'], filter: { event_type: ['a,b', 'c'], region: null }, metrics: ['total_events']
+    }, limits, now),
+    { ...q({ from, granularity: 'day', group_by: 'region', metrics: 'total_events' }), filters: { event_type: ['a,b', 'c'] } },
+    'a typed filter value may hold a comma')
+  assert.deepEqual(parseMetricsInput({ from, groupBy: [], filter: null, metrics: null }, limits, now), q({ from, group_by: '' }))
+  assert.deepEqual(metricsInput({ from, group_by: ' region , event_type', event_type: 'a,b', metrics: 'p95_response' }),
+    {
+      from, to: undefined, granularity: undefined, groupBy: ['region', 'event_type'], filter: { event_type: ['a', 'b'], region: undefined }, metrics: ['p95_response']
+    })
+  assert.deepEqual(liveInput({ group_by: '  ' }).groupBy, [], 'a blank group_by groups by nothing')
+  assert.deepEqual(parseLiveInput({ last: null, groupBy: ['event_type'] }, limits), parseLiveQuery({ group_by: 'event_type' }, limits))
+  // the same mistakes, the same codes
+  assert.throws(() => parseMetricsInput({}, limits, now), code('HG_ERR_MISSING_PARAMETER'))
+  assert.throws(() => parseMetricsInput({ from, metrics: [] }, limits, now), code('HG_ERR_UNKNOWN_METRIC'))
+  assert.throws(() => parseMetricsInput({ from, filter: { region: [] } }, limits, now), code('HG_ERR_BAD_FILTER_VALUE'))
+  assert.throws(() => parseLiveInput({ groupBy: ['region', 'region'] }, limits), code('HG_ERR_DUPLICATE_DIMENSION'))
 })
 
 test('limit: default 50, integers 1..1000', () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { test, type TestContext } from 'node:test'
 import createError from '@fastify/error'
-import { toHourglassError } from '../src/api/errors-plugin.js'
+import { toHourglassError } from '../src/api/errors.js'
 import { buildServer, type BuildServerOptions } from '../src/api/server.js'
 import { StubMetricsService, type StubOptions } from './helpers/stub-service.js'
 
@@ -161,13 +161,23 @@ test('HEAD is answered like GET, without a body', async (t) => {
   assert.equal(res.body, '')
 })
 
-test('error mapping: Fastify 4xx errors keep their status as HG_ERR_VALIDATION; anything else is HG_ERR_INTERNAL', () => {
-  const request = { routeOptions: {} } as unknown as Parameters<typeof toHourglassError>[1]
+test('error mapping by class or code, never by message: a foreign 4xx gets its own code and the one status of that code; anything else is HG_ERR_INTERNAL', () => {
+  const request = { routeOptions: { bodyLimit: 1024 }, headers: { 'content-type': 'text/xml' }, method: 'POST' } as unknown as
+    Parameters<typeof toHourglassError>[1]
   const media = new (createError('FST_ERR_CTP_INVALID_MEDIA_TYPE', 'Unsupported Media Type: %s', 415))('text/xml')
   const mapped = toHourglassError(media, request)
-  assert.equal(mapped.code, 'HG_ERR_VALIDATION')
+  assert.equal(mapped.code, 'HG_ERR_UNSUPPORTED_MEDIA_TYPE')
   assert.equal(mapped.statusCode, 415)
   assert.match(mapped.message, /text\/xml/)
+  const large = toHourglassError(new (createError('FST_ERR_CTP_BODY_TOO_LARGE', 'Request body is too large', 413))(), request)
+  assert.deepEqual([large.code, large.statusCode], ['HG_ERR_BODY_TOO_LARGE', 413])
+  assert.match(large.message, /1024 bytes/)
+  const json = toHourglassError(new (createError('FST_ERR_CTP_INVALID_JSON_BODY', 'Body is not valid JSON', 400))(), request)
+  assert.deepEqual([json.code, json.statusCode], ['HG_ERR_VALIDATION', 400])
+  const other = toHourglassError(Object.assign(new Error('Request Timeout'), { code: 'FST_ERR_SOMETHING_NEW', statusCode: 408 }), request)
+  assert.deepEqual([other.code, other.statusCode], ['HG_ERR_VALIDATION', 400], 'a 4xx of no known code: HG_ERR_VALIDATION, with its one status')
+  const lookalike = toHourglassError(new Error('Request body is too large'), request)
+  assert.equal(lookalike.code, 'HG_ERR_INTERNAL', 'the message text decides nothing')
   const internal = toHourglassError(new TypeError('cannot read properties of undefined'), request)
   assert.equal(internal.code, 'HG_ERR_INTERNAL')
   assert.equal(internal.statusCode, 500)

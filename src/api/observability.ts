@@ -132,8 +132,10 @@ export function createObservability (opts: ObservabilityOptions = {}): Observabi
   reconciled('hourglass_reconciliation_hour_timestamp_seconds', 'Start of the newest reconciled hour, Unix seconds', (r) => r.hour / 1000)
   reconciled('hourglass_reconciliation_speed_events', 'Events the speed layer counted in the newest reconciled hour', (r) => r.speed_events)
   reconciled('hourglass_reconciliation_batch_events', 'Events the batch layer counted in the newest reconciled hour', (r) => r.batch_events)
-  reconciled('hourglass_reconciliation_events_diff', 'Speed minus batch events in the newest reconciled hour (negative: late events the speed layer left out)', (r) => r.events_diff)
-  reconciled('hourglass_reconciliation_events_relative_diff', 'Speed minus batch events over batch events in the newest reconciled hour (NaN when the batch counted none)', (r) => r.events_relative_diff)
+  reconciled('hourglass_reconciliation_events_diff',
+    'Speed minus batch events in the newest reconciled hour (negative: late events the speed layer left out)', (r) => r.events_diff)
+  reconciled('hourglass_reconciliation_events_relative_diff',
+    'Speed minus batch events over batch events in the newest reconciled hour (NaN when the batch counted none)', (r) => r.events_relative_diff)
   reconciled('hourglass_reconciliation_revenue_diff', 'Speed minus batch revenue in the newest reconciled hour', (r) => r.revenue_diff_cents / 100)
   new Counter({
     name: 'hourglass_reconciled_hours_total',

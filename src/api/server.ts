@@ -9,7 +9,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServ
 import type { Registry } from 'prom-client'
 import type { MetricsService, ReconciliationSource, WindowChanges } from '../merger/types.js'
 import { errors } from '../model/index.js'
-import errorsPlugin, { sendError } from './errors-plugin.js'
+import errorsPlugin, { sendError } from './errors.js'
 import graphqlPlugin from './graphql/index.js'
 import observabilityPlugin, { createObservability, type Observability } from './observability.js'
 import odataRoutes from './odata/routes.js'

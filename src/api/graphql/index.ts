@@ -5,14 +5,15 @@
 // Limits: depth and cost (limits.ts), a longest document (tokens) and a body limit of its own,
 // since the REST routes need no body at all.
 import type { FastifyPluginAsync } from 'fastify'
-import { getOperationAST, GraphQLError, specifiedRules, validate } from 'graphql'
+import { getOperationAST, validate } from 'graphql'
 import mercurius, { type MercuriusContext } from 'mercurius'
 import type { MetricsService, WindowChanges } from '../../merger/types.js'
 import { errors } from '../../model/index.js'
-import { codedGraphQLError, formatErrors, toCodedError } from './errors.js'
+import { codedGraphQLError, formatGraphQLErrors, toCodedGraphQLError } from '../errors.js'
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_INTROSPECTION_DEPTH, defaultMaxCost, depthLimitRule, operationCost } from './limits.js'
 import { type GraphqlDeps, resolvers } from './resolvers.js'
 import { SDL } from './schema.js'
+import { checkTokens, documentRules, RequiredArgumentsRule } from './validation.js'
 import { DEFAULT_UPDATE_INTERVAL_MS } from './window-updates.js'
 
 export { SDL } from './schema.js'
@@ -58,6 +59,7 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
   }
   const maxCost = opts.maxCost ?? defaultMaxCost(opts.service.limits.maxBuckets)
   const depthRule = depthLimitRule(opts.maxDepth ?? DEFAULT_MAX_DEPTH, opts.maxIntrospectionDepth ?? DEFAULT_MAX_INTROSPECTION_DEPTH)
+  const rules = documentRules(depthRule)
 
   await app.register(mercurius, {
     schema: SDL,
@@ -74,9 +76,18 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
       wsDefaultSubprotocol: 'graphql-transport-ws'
     },
     validationRules: [depthRule],
-    errorFormatter: formatErrors,
+    errorFormatter: formatGraphQLErrors,
     graphql: { parseOptions: { maxTokens: GRAPHQL_MAX_TOKENS } },
     additionalRouteOptions: { bodyLimit: GRAPHQL_BODY_LIMIT_BYTES }
+  })
+
+  // HTTP: a document within the token limit. One with a missing argument is refused here with every
+  // error our rules find (graphql-js's own rule would report that one without a code); any other is
+  // validated by mercurius with graphql-js's rules and the depth rule.
+  app.graphql.addHook('preParsing', async (_schema, source) => { checkTokens(source, GRAPHQL_MAX_TOKENS) })
+  app.graphql.addHook('preValidation', async (schema, document) => {
+    if (validate(schema, document, [RequiredArgumentsRule]).length === 0) return
+    throw new AggregateError(validate(schema, document, rules), 'invalid GraphQL document')
   })
 
   // HTTP: the operation that will run is a query, and within the cost limit (variables applied).
@@ -84,7 +95,8 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
     const name = operationNameOf(context)
     const operation = getOperationAST(document, name)
     if (operation?.operation === 'subscription') {
-      throw codedGraphQLError(new errors.HG_ERR_GRAPHQL_VALIDATION(`subscriptions are served over WebSocket at ${GRAPHQL_PATH} (graphql-transport-ws)`), [operation])
+      const why = `subscriptions are served over WebSocket at ${GRAPHQL_PATH} (graphql-transport-ws)`
+      throw codedGraphQLError(new errors.HG_ERR_GRAPHQL_VALIDATION(why), [operation])
     }
     const cost = operationCost(document, name, variables, opts.service.limits, deps.now())
     if (cost > maxCost) {
@@ -94,11 +106,10 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
     }
   })
 
-  // WebSocket: mercurius does not validate subscription documents; do it here, with the depth rule.
+  // WebSocket: mercurius does not validate subscription documents; do it here, with the same rules.
   app.graphql.addHook('preSubscriptionExecution', async (schema, document) => {
-    const found = validate(schema, document, [...specifiedRules, depthRule])
-    const first = found[0]
-    if (first !== undefined) throw toCodedError(first instanceof GraphQLError ? first : new GraphQLError(String(first)), app.log).error
+    const first = validate(schema, document, rules)[0]
+    if (first !== undefined) throw toCodedGraphQLError(first, app.log).error
   })
 }
 

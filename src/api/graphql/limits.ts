@@ -13,9 +13,8 @@ import {
 } from 'graphql'
 import type { Limits } from '../../merger/types.js'
 import { BUCKET_MS, errors, MINUTE_MS } from '../../model/index.js'
-import { parseLiveQuery, parseMetricsQuery } from '../rest/parse-query.js'
-import { type LiveArgs, liveQueryString, type MetricsArgs, metricsQueryString } from './args.js'
-import { codedGraphQLError } from './errors.js'
+import { type LiveInput, type MetricsInput, parseLiveInput, parseMetricsInput } from '../rest/parse-query.js'
+import { codedGraphQLError } from '../errors.js'
 
 export const DEFAULT_MAX_DEPTH = 6
 /** graphql-js 16's getIntrospectionQuery() nests 15 levels (TypeRef's ofType chain) */
@@ -85,10 +84,16 @@ export function depthLimitRule (maxDepth = DEFAULT_MAX_DEPTH, maxIntrospectionDe
 
 type Variables = Record<string, unknown> | null | undefined
 
-function argumentsOf (field: FieldNode, variables: Variables): Record<string, unknown> {
+/** GraphQL's input coercion of a single value where a list belongs: a list of one. */
+const listOf = (v: unknown): unknown => v === null || v === undefined || Array.isArray(v) ? v : [v]
+
+/** A field's arguments as the typed input its resolver gets (unchecked: the parser checks them). */
+function argumentsOf (field: FieldNode, variables: Variables): MetricsInput & LiveInput {
   const out: Record<string, unknown> = {}
   for (const a of field.arguments ?? []) out[a.name.value] = valueFromASTUntyped(a.value, variables ?? undefined)
-  return out
+  const filter = out.filter as Record<string, unknown> | null | undefined
+  if (filter !== null && typeof filter === 'object') out.filter = { event_type: listOf(filter.event_type), region: listOf(filter.region) }
+  return { ...out, groupBy: listOf(out.groupBy), metrics: listOf(out.metrics) } as MetricsInput & LiveInput
 }
 
 /**
@@ -99,8 +104,8 @@ function argumentsOf (field: FieldNode, variables: Variables): Record<string, un
 export function bucketsOf (field: FieldNode, variables: Variables, limits: Limits, now: number): number {
   const args = argumentsOf(field, variables)
   try {
-    if (field.name.value === 'live') return Math.ceil(parseLiveQuery(liveQueryString(args as LiveArgs), limits).last / MINUTE_MS)
-    const q = parseMetricsQuery(metricsQueryString(args as unknown as MetricsArgs), limits, now)
+    if (field.name.value === 'live') return Math.ceil(parseLiveInput(args, limits).last / MINUTE_MS)
+    const q = parseMetricsInput(args, limits, now)
     return (q.to - q.from) / BUCKET_MS[q.granularity]
   } catch {
     return 1

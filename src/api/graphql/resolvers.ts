@@ -1,16 +1,17 @@
-// Resolvers: each argument set becomes the raw querystring REST would have received and goes
-// through the same parse functions (src/api/rest/parse-query.ts), then to the same MetricsService,
-// so GraphQL and REST give the same answers (the batch part from the same cache) and the same
-// error codes. The dependencies reach the resolvers in the typed context (module augmentation).
+// Resolvers: the typed arguments go to the query parser's typed entry
+// (src/api/rest/parse-query.ts), which REST's querystrings go through too, then to the same
+// MetricsService, so GraphQL and REST give the same answers (the batch part from the same cache)
+// and the same error codes. The dependencies reach the resolvers in the typed context (module
+// augmentation).
 import type { FastifyBaseLogger } from 'fastify'
 import { GraphQLError, GraphQLScalarType, Kind } from 'graphql'
 import type { IResolvers, MercuriusContext } from 'mercurius'
 import type { MetricsService, QualityReport, WindowChanges } from '../../merger/types.js'
 import { errors, INVALID_REASONS } from '../../model/index.js'
-import { parseFilters, parseGroupBy, parseLiveQuery, parseMetricsQuery } from '../rest/parse-query.js'
-import { given, type LiveArgs, list, liveQueryString, type MetricsArgs, metricsQueryString, type WindowUpdatedArgs } from './args.js'
-import { asCoded } from './errors.js'
+import { type LiveInput, type MetricsInput, parseFilters, parseGroupBy, parseLiveInput, parseMetricsInput } from '../rest/parse-query.js'
+import { resolverError } from '../errors.js'
 import { LONG_DESCRIPTION } from './schema.js'
+import { codedEnums } from './validation.js'
 import { WindowReader, type WindowUpdate, WindowUpdateStream } from './window-updates.js'
 
 /** What the resolvers need, in every request's and every subscription's context. */
@@ -22,6 +23,9 @@ export interface GraphqlDeps {
   updateIntervalMs: number
   log: FastifyBaseLogger
 }
+
+/** windowUpdated's arguments: a live query's shape, without `last` and `metrics`. */
+type WindowUpdatedArgs = Pick<LiveInput, 'groupBy' | 'filter'>
 
 declare module 'mercurius' {
   interface MercuriusContext {
@@ -35,7 +39,7 @@ function coded<A, R> (fn: (args: A, deps: GraphqlDeps) => R | Promise<R>) {
     try {
       return await fn(args, ctx.hourglass)
     } catch (err) {
-      throw asCoded(err, ctx.hourglass.log)
+      throw resolverError(err, ctx.hourglass.log)
     }
   }
 }
@@ -66,11 +70,10 @@ function quality (q: QualityReport) {
 
 export const resolvers: IResolvers = {
   Long,
+  ...codedEnums,
   Query: {
-    metrics: coded<MetricsArgs, unknown>((args, { service, now }) =>
-      service.query(parseMetricsQuery(metricsQueryString(args), service.limits, now()))),
-    live: coded<LiveArgs, unknown>((args, { service }) =>
-      service.live(parseLiveQuery(liveQueryString(args), service.limits))),
+    metrics: coded<MetricsInput, unknown>((args, { service, now }) => service.query(parseMetricsInput(args, service.limits, now()))),
+    live: coded<LiveInput, unknown>((args, { service }) => service.live(parseLiveInput(args, service.limits))),
     dimensions: coded<Record<string, never>, unknown>((_args, { service }) => service.dimensions()),
     quality: coded<Record<string, never>, unknown>((_args, { service }) => quality(service.quality()))
   },
@@ -79,8 +82,8 @@ export const resolvers: IResolvers = {
       subscribe: coded<WindowUpdatedArgs, AsyncIterableIterator<{ windowUpdated: WindowUpdate }>>((args, deps) => {
         const { service, windowChanges, now, updateIntervalMs, log } = deps
         // the arguments first: a bad one is the client's error, whatever this process can push
-        const groupBy = parseGroupBy(list(args.groupBy))
-        const filters = parseFilters({ event_type: given(args.filter?.event_type), region: given(args.filter?.region) }, service.limits)
+        const groupBy = parseGroupBy(args.groupBy)
+        const filters = parseFilters(args.filter, service.limits)
         if (windowChanges === undefined) throw new errors.HG_ERR_NOT_READY('this process does not publish window changes (windowUpdated)')
         const reader = new WindowReader(service, { groupBy, filters }, now)
         return new WindowUpdateStream({

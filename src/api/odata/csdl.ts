@@ -21,12 +21,18 @@ export interface PropertyDef {
 }
 
 export const PROPERTIES: readonly PropertyDef[] = [
-  { name: 'window_start', edm: 'Edm.DateTimeOffset', type: 'datetime', nullable: false, description: 'Start of the window (UTC), aligned to the entity set\'s granularity' },
+  {
+    name: 'window_start', edm: 'Edm.DateTimeOffset', type: 'datetime', nullable: false,
+    description: 'Start of the window (UTC), aligned to the entity set\'s granularity'
+  },
   { name: 'event_type', edm: 'Edm.String', type: 'string', nullable: false, description: 'Event type' },
   { name: 'region', edm: 'Edm.String', type: 'string', nullable: false, description: 'Region' },
   { name: 'total_events', edm: 'Edm.Int64', type: 'number', nullable: false, description: 'Events in the window (duplicates removed)' },
   { name: 'avg_latency', edm: 'Edm.Double', type: 'number', nullable: true, description: 'Mean processing_time, ms; null when no event carried one' },
-  { name: 'p95_response', edm: 'Edm.Double', type: 'number', nullable: true, description: '95th percentile of response_time, ms, within 1% relative error; null when no event carried one' },
+  {
+    name: 'p95_response', edm: 'Edm.Double', type: 'number', nullable: true,
+    description: '95th percentile of response_time, ms, within 1% relative error; null when no event carried one'
+  },
   { name: 'total_revenue', edm: 'Edm.Decimal', type: 'number', nullable: false, facets: { Precision: '18', Scale: '2' }, description: 'Sum of revenue' }
 ]
 
@@ -91,7 +97,8 @@ export function buildCsdl (pageSize: number): string {
   }).join('\n')
   const sets = ENTITY_SETS.map((s) =>
     `        <EntitySet Name="${s.name}" EntityType="${NAMESPACE}.${ENTITY_TYPE}">\n` +
-    `          <Annotation Term="Core.Description" String="${attr(s.description)} Pages hold at most ${pageSize} entities (less with Prefer: odata.maxpagesize).`.replace(/\s+$/, '') + '"/>\n' +
+    `          <Annotation Term="Core.Description" String="${attr(s.description)} ` +
+    `Pages hold at most ${pageSize} entities (less with Prefer: odata.maxpagesize).`.replace(/\s+$/, '') + '"/>\n' +
     '          <Annotation Term="Capabilities.SearchRestrictions"><Record><PropertyValue Property="Searchable" Bool="false"/></Record></Annotation>\n' +
     '          <Annotation Term="Capabilities.ExpandRestrictions"><Record><PropertyValue Property="Expandable" Bool="false"/></Record></Annotation>\n' +
     '          <Annotation Term="Capabilities.InsertRestrictions"><Record><PropertyValue Property="Insertable" Bool="false"/></Record></Annotation>\n' +

@@ -1,5 +1,5 @@
 // The OData v4 $filter subset Hourglass supports, parsed by hand: a tokenizer and a recursive
-// descent parser that build a typed AST. Pure: no I/O. No maintained npm parser fits (issue 6).
+// descent parser that build a typed AST. Pure: no I/O. No maintained npm parser fits.
 //
 // Supported: eq ne gt ge lt le, and or not, parentheses, `in (…)`, the functions startswith,
 // endswith, contains, tolower, toupper, year, month, day, hour, minute; literals: strings ('' is a
@@ -149,13 +149,16 @@ export function tokenize (src: string): Token[] {
       DATETIME_NO_ZONE.lastIndex = i
       const partial = DATETIME_NO_ZONE.exec(src)
       if (partial !== null) {
-        throw badFilter(i + 1, `"${partial[0]}" is not a DateTimeOffset: write a full instant with a zone, e.g. 2024-05-01T00:00:00Z or 2024-05-01T02:00:00+02:00`)
+        throw badFilter(i + 1, `"${partial[0]}" is not a DateTimeOffset: write a full instant with a zone, ` +
+          'e.g. 2024-05-01T00:00:00Z or 2024-05-01T02:00:00+02:00')
       }
       NUMBER.lastIndex = i
       const num = NUMBER.exec(src)
       if (num !== null) {
         const next = src[i + num[0].length]
-        if (next !== undefined && /[A-Za-z_]/.test(next)) throw badFilter(i + 1, `"${num[0]}${next}…" is not a number (type suffixes such as L, M, d are OData v2 syntax)`)
+        if (next !== undefined && /[A-Za-z_]/.test(next)) {
+          throw badFilter(i + 1, `"${num[0]}${next}…" is not a number (type suffixes such as L, M, d are OData v2 syntax)`)
+        }
         out.push({ kind: 'number', text: num[0], at: i, value: Number(num[0]) })
         i += num[0].length
         continue
@@ -384,7 +387,9 @@ class Parser {
     }
     this.#expect(')', `, or ) in the arguments of ${name}`)
     this.#depth--
-    if (args.length !== sig.args.length) throw badFilter(t.at + 1, `${name} takes ${sig.args.length} argument${sig.args.length === 1 ? '' : 's'}, not ${args.length}`)
+    if (args.length !== sig.args.length) {
+      throw badFilter(t.at + 1, `${name} takes ${sig.args.length} argument${sig.args.length === 1 ? '' : 's'}, not ${args.length}`)
+    }
     args.forEach((a, k) => {
       if (a.type !== sig.args[k] && a.type !== 'null') throw badFilter(a.at + 1, `argument ${k + 1} of ${name} must be a ${sig.args[k]}, not a ${a.type}`)
     })

@@ -7,9 +7,7 @@ import { errors } from '../../model/index.js'
 import { badOption } from './errors.js'
 import { PROPERTY_NAMES, type PropertyName } from './csdl.js'
 import { type Expr, parseFilter } from './filter-parser.js'
-import { decodeSkipToken, type SkipToken } from './paging.js'
-
-export interface OrderKey { name: PropertyName, desc: boolean }
+import { decodeSkipToken, type OrderKey, type SkipToken } from './paging.js'
 
 export interface ODataOptions {
   filter: Expr | null

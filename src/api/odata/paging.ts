@@ -6,9 +6,11 @@
 import { KEY, type PropertyName } from './csdl.js'
 import { badOption } from './errors.js'
 import type { RowValues } from './evaluate.js'
-import type { OrderKey } from './options.js'
 
 export const DEFAULT_PAGE_SIZE = 1000
+
+/** One key of $orderby: the rows sort by these, then by the entity key. */
+export interface OrderKey { name: PropertyName, desc: boolean }
 
 type SortValue = string | number | null
 
@@ -79,7 +81,11 @@ export interface Page {
  * One page of `rows` (already filtered): sorted, then either $skip (first page) or the seek past
  * the token's row, then at most `pageSize` rows and never more than $top in all.
  */
-export function takePage (rows: RowValues[], o: { orderby: OrderKey[], top: number | null, skip: number, token: SkipToken | null, range: { from: number, to: number } }, pageSize: number): Page {
+export function takePage (
+  rows: RowValues[],
+  o: { orderby: OrderKey[], top: number | null, skip: number, token: SkipToken | null, range: { from: number, to: number } },
+  pageSize: number
+): Page {
   const keys = sortKeys(o.orderby)
   const tuples = rows.map((row) => ({ row, t: keys.map((k) => (row[k.name] ?? null)) }))
   tuples.sort((a, b) => compareTuples(keys, a.t, b.t))

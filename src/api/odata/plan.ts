@@ -44,8 +44,9 @@ function conjunction (parts: Expr[]): Expr | null {
 function timeBound (e: Expr): { op: CompareOp, t: number } | null {
   if (e.kind !== 'compare') return null
   const { left, right } = e
-  if (left.kind === 'property' && left.name === 'window_start' && right.kind === 'literal' && right.type === 'datetime') return { op: e.op, t: right.value }
-  if (right.kind === 'property' && right.name === 'window_start' && left.kind === 'literal' && left.type === 'datetime') return { op: FLIP[e.op], t: left.value }
+  const isStart = (x: Expr): boolean => x.kind === 'property' && x.name === 'window_start'
+  if (isStart(left) && right.kind === 'literal' && right.type === 'datetime') return { op: e.op, t: right.value }
+  if (isStart(right) && left.kind === 'literal' && left.type === 'datetime') return { op: FLIP[e.op], t: left.value }
   return null
 }
 

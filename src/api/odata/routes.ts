@@ -11,7 +11,8 @@ import { errors, iso, METRIC_NAMES, MINUTE_MS, type ResultRow, bucketStart, BUCK
 import type { MetricsService } from '../../merger/types.js'
 import type { RouteOptions } from '../rest/options.js'
 import { buildCsdl, ENTITY_SETS, entitySet, type EntitySetDef, KEY, PROPERTY_NAMES, type PropertyName } from './csdl.js'
-import { badOption, JSON_TYPE, sendODataError } from './errors.js'
+import { odataError } from '../errors.js'
+import { badOption, JSON_TYPE } from './errors.js'
 import { matches, type RowValues } from './evaluate.js'
 import { type ODataOptions, parseODataQuery, splitQuery } from './options.js'
 import { DEFAULT_PAGE_SIZE, nextLink, takePage } from './paging.js'
@@ -123,7 +124,10 @@ const odataRoutes: FastifyPluginAsyncTypebox<ODataRouteOptions> = async (app, { 
   if (!Number.isInteger(pageSize) || pageSize < 1) throw new Error(`OData page size must be a positive integer, not ${pageSize}`)
   const csdl = buildCsdl(pageSize)
 
-  app.setErrorHandler((err, request, reply) => sendODataError(err, request, reply))
+  app.setErrorHandler((err, request, reply) => {
+    const { status, body } = odataError(err, request)
+    return reply.code(status).type(JSON_TYPE).send(JSON.stringify(body))
+  })
 
   // One OData-Version header on every response, errors included; gzip when accepted.
   app.addHook('onSend', async (request, reply, payload) => {

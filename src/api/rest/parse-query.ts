@@ -1,35 +1,59 @@
-// The querystrings of /v1/metrics, /v1/metrics/live and /v1/dead-letters turned into typed
-// queries. Pure: no I/O, the clock is a parameter. The route schemas check the shape (which
-// parameters exist, each given once); this module checks the meaning and throws catalogue errors
-// whose messages say what to fix.
+// Metrics queries turned from what a client asked into typed queries. Pure: no I/O, the clock is a
+// parameter. The typed entry (parseMetricsInput, parseLiveInput) takes lists as lists: GraphQL passes
+// its arguments as they are, REST first splits its comma-separated querystring values
+// (metricsInput, liveInput). Both then go through the same checks and fail with the same catalogue
+// errors, whose messages say what to fix. The route schemas check the querystring's shape (which
+// parameters exist, each given once).
 import {
   BUCKET_MS, DAY_MS, DIMENSIONS, type Dimension, errors, type Filters, type Granularity, GRANULARITIES,
   iso, type LiveQuery, METRIC_NAMES, type MetricName, type MetricsQuery, parseDuration, parseInstant
 } from '../../model/index.js'
 import type { Limits } from '../../merger/types.js'
 
-/**
- * A filter as the client sent it: REST sends "a,b", GraphQL a list (whose values may hold commas).
- */
-export type RawFilter = string | readonly string[]
+/** Absent and null (GraphQL's explicit null) both mean: the default. */
+type Maybe<T> = T | null | undefined
 
-/** The raw querystring of GET /v1/metrics (every value as the client sent it); GraphQL builds the same. */
+/** Filter values per dimension, each list as asked (values may hold commas). */
+export interface FilterInput {
+  event_type?: Maybe<readonly string[]>
+  region?: Maybe<readonly string[]>
+}
+
+/** A /v1/metrics query as typed input: GraphQL's `metrics` arguments, field for field. */
+export interface MetricsInput {
+  from?: Maybe<string>
+  to?: Maybe<string>
+  granularity?: Maybe<string>
+  groupBy?: Maybe<readonly string[]>
+  filter?: Maybe<FilterInput>
+  metrics?: Maybe<readonly string[]>
+}
+
+/** A /v1/metrics/live query as typed input: GraphQL's `live` arguments, field for field. */
+export interface LiveInput {
+  last?: Maybe<string>
+  groupBy?: Maybe<readonly string[]>
+  filter?: Maybe<FilterInput>
+  metrics?: Maybe<readonly string[]>
+}
+
+/** The raw querystring of GET /v1/metrics (every value as the client sent it). */
 export interface MetricsQueryString {
   from?: string
   to?: string
   granularity?: string
   group_by?: string
-  event_type?: RawFilter
-  region?: RawFilter
+  event_type?: string
+  region?: string
   metrics?: string
 }
 
-/** The raw querystring of GET /v1/metrics/live; GraphQL builds the same. */
+/** The raw querystring of GET /v1/metrics/live. */
 export interface LiveQueryString {
   last?: string
   group_by?: string
-  event_type?: RawFilter
-  region?: RawFilter
+  event_type?: string
+  region?: string
   metrics?: string
 }
 
@@ -63,17 +87,16 @@ export function formatDuration (ms: number): string {
   return `${ms}ms`
 }
 
-export function parseGranularity (text: string | undefined): Granularity {
-  if (text === undefined) return DEFAULT_GRANULARITY
+export function parseGranularity (text: Maybe<string>): Granularity {
+  if (text === null || text === undefined) return DEFAULT_GRANULARITY
   if (!(GRANULARITIES as readonly string[]).includes(text)) throw new errors.HG_ERR_UNKNOWN_GRANULARITY(text)
   return text as Granularity
 }
 
-/** "event_type,region" → ['event_type', 'region']; absent or empty → no grouping. */
-export function parseGroupBy (text: string | undefined): Dimension[] {
-  if (text === undefined || text.trim() === '') return []
+/** Dimensions to group by, in the order given; absent or empty → no grouping. */
+export function parseGroupBy (items: Maybe<readonly string[]>): Dimension[] {
   const out: Dimension[] = []
-  for (const item of text.split(',').map((s) => s.trim())) {
+  for (const item of items ?? []) {
     if (!(DIMENSIONS as readonly string[]).includes(item)) throw new errors.HG_ERR_UNKNOWN_DIMENSION(item)
     if (out.includes(item as Dimension)) throw new errors.HG_ERR_DUPLICATE_DIMENSION(item)
     out.push(item as Dimension)
@@ -82,12 +105,11 @@ export function parseGroupBy (text: string | undefined): Dimension[] {
 }
 
 /**
- * One filter: "a,b" or ['a', 'b'] → ['a', 'b'] (values kept as given, duplicates dropped); absent →
- * undefined. An empty list is as invalid as an empty value: a filter that matches nothing is a mistake.
+ * One filter: values kept as given, duplicates dropped; absent → undefined. An empty list is as
+ * invalid as an empty value: a filter that matches nothing is a mistake.
  */
-function filterValues (name: Dimension, raw: RawFilter | undefined, limits: Limits): string[] | undefined {
-  if (raw === undefined) return undefined
-  const items = typeof raw === 'string' ? raw.split(',') : raw
+function filterValues (name: Dimension, items: Maybe<readonly string[]>, limits: Limits): string[] | undefined {
+  if (items === null || items === undefined) return undefined
   if (items.length === 0 || items.some((v) => v.length === 0 || v.length > MAX_FILTER_VALUE_LENGTH)) {
     throw new errors.HG_ERR_BAD_FILTER_VALUE(name)
   }
@@ -98,39 +120,75 @@ function filterValues (name: Dimension, raw: RawFilter | undefined, limits: Limi
   return values
 }
 
-export function parseFilters (raw: { event_type?: RawFilter, region?: RawFilter }, limits: Limits): Filters {
+export function parseFilters (filter: Maybe<FilterInput>, limits: Limits): Filters {
   const filters: Filters = {}
-  const eventTypes = filterValues('event_type', raw.event_type, limits)
+  const eventTypes = filterValues('event_type', filter?.event_type, limits)
   if (eventTypes !== undefined) filters.event_type = eventTypes
-  const regions = filterValues('region', raw.region, limits)
+  const regions = filterValues('region', filter?.region, limits)
   if (regions !== undefined) filters.region = regions
   return filters
 }
 
-/** "p95_response,total_events" → the named metrics in catalogue order; absent → all four. */
-export function parseMetrics (text: string | undefined): MetricName[] {
-  if (text === undefined) return [...METRIC_NAMES]
+/** The named metrics in catalogue order; absent → all four. */
+export function parseMetrics (items: Maybe<readonly string[]>): MetricName[] {
+  if (items === null || items === undefined) return [...METRIC_NAMES]
+  // no metric at all is a mistake, reported as REST's `metrics=` is: an empty name
+  if (items.length === 0) throw new errors.HG_ERR_UNKNOWN_METRIC('')
   const asked = new Set<string>()
-  for (const item of text.split(',').map((s) => s.trim())) {
+  for (const item of items) {
     if (!(METRIC_NAMES as readonly string[]).includes(item)) throw new errors.HG_ERR_UNKNOWN_METRIC(item)
     asked.add(item)
   }
   return METRIC_NAMES.filter((m) => asked.has(m))
 }
 
+/** "a, b" → ['a', 'b']: REST's comma-separated names (dimensions, metrics), trimmed; blank → none. */
+function names (text: string | undefined, blankIsNone: boolean): string[] | undefined {
+  if (text === undefined) return undefined
+  if (blankIsNone && text.trim() === '') return []
+  return text.split(',').map((s) => s.trim())
+}
+
+/** REST's filter values "a,b" → ['a', 'b'], kept as given. */
+function values (text: string | undefined): string[] | undefined {
+  return text?.split(',')
+}
+
+/** The querystring of GET /v1/metrics as typed input. */
+export function metricsInput (raw: MetricsQueryString): MetricsInput {
+  return {
+    from: raw.from,
+    to: raw.to,
+    granularity: raw.granularity,
+    groupBy: names(raw.group_by, true),
+    filter: { event_type: values(raw.event_type), region: values(raw.region) },
+    metrics: names(raw.metrics, false)
+  }
+}
+
+/** The querystring of GET /v1/metrics/live as typed input. */
+export function liveInput (raw: LiveQueryString): LiveInput {
+  return {
+    last: raw.last,
+    groupBy: names(raw.group_by, true),
+    filter: { event_type: values(raw.event_type), region: values(raw.region) },
+    metrics: names(raw.metrics, false)
+  }
+}
+
 /**
- * GET /v1/metrics. `from` is required, `to` defaults to `now`; the range is aligned outward to the
+ * A metrics query. `from` is required, `to` defaults to `now`; the range is aligned outward to the
  * granularity (from floored, to ceiled), which the merger reports back in meta.from / meta.to.
  */
-export function parseMetricsQuery (raw: MetricsQueryString, limits: Limits, now: number): MetricsQuery {
-  if (raw.from === undefined) throw new errors.HG_ERR_MISSING_PARAMETER('from')
-  const from = instant('from', raw.from)
-  const to = raw.to === undefined ? now : instant('to', raw.to)
+export function parseMetricsInput (input: MetricsInput, limits: Limits, now: number): MetricsQuery {
+  if (input.from === null || input.from === undefined) throw new errors.HG_ERR_MISSING_PARAMETER('from')
+  const from = instant('from', input.from)
+  const to = input.to === null || input.to === undefined ? now : instant('to', input.to)
   if (from > now) throw new errors.HG_ERR_FROM_IN_FUTURE(iso(from))
   if (to <= from) throw new errors.HG_ERR_EMPTY_RANGE(iso(to), iso(from))
   if (to - from > limits.maxRangeDays * DAY_MS) throw new errors.HG_ERR_RANGE_TOO_LARGE(days(to - from), limits.maxRangeDays)
 
-  const granularity = parseGranularity(raw.granularity)
+  const granularity = parseGranularity(input.granularity)
   const size = BUCKET_MS[granularity]
   const alignedFrom = Math.floor(from / size) * size
   const alignedTo = Math.ceil(to / size) * size
@@ -141,24 +199,34 @@ export function parseMetricsQuery (raw: MetricsQueryString, limits: Limits, now:
     from: alignedFrom,
     to: alignedTo,
     granularity,
-    groupBy: parseGroupBy(raw.group_by),
-    filters: parseFilters(raw, limits),
-    metrics: parseMetrics(raw.metrics)
+    groupBy: parseGroupBy(input.groupBy),
+    filters: parseFilters(input.filter, limits),
+    metrics: parseMetrics(input.metrics)
   }
 }
 
-/** GET /v1/metrics/live: `last` (default 15m) up to the speed layer's retention. */
-export function parseLiveQuery (raw: LiveQueryString, limits: Limits): LiveQuery {
-  const text = raw.last ?? DEFAULT_LIVE_LAST
+/** A live query: `last` (default 15m) up to the speed layer's retention. */
+export function parseLiveInput (input: LiveInput, limits: Limits): LiveQuery {
+  const text = input.last ?? DEFAULT_LIVE_LAST
   const last = parseDuration(text)
   if (last === null || last <= 0) throw new errors.HG_ERR_BAD_DURATION(text)
   if (last > limits.retentionMs) throw new errors.HG_ERR_LIVE_TOO_LONG(text, formatDuration(limits.retentionMs))
   return {
     last,
-    groupBy: parseGroupBy(raw.group_by),
-    filters: parseFilters(raw, limits),
-    metrics: parseMetrics(raw.metrics)
+    groupBy: parseGroupBy(input.groupBy),
+    filters: parseFilters(input.filter, limits),
+    metrics: parseMetrics(input.metrics)
   }
+}
+
+/** GET /v1/metrics, from its querystring. */
+export function parseMetricsQuery (raw: MetricsQueryString, limits: Limits, now: number): MetricsQuery {
+  return parseMetricsInput(metricsInput(raw), limits, now)
+}
+
+/** GET /v1/metrics/live, from its querystring. */
+export function parseLiveQuery (raw: LiveQueryString, limits: Limits): LiveQuery {
+  return parseLiveInput(liveInput(raw), limits)
 }
 
 /** GET /v1/dead-letters?limit= (and /v1/reconciliation): an integer 1..max, default `fallback` (50). */

@@ -71,9 +71,19 @@ const metrics = Type.String({
 })
 
 export const MetricsQueryString = Type.Object({
-  from: Type.String({ description: 'Start of the range (inclusive): ISO-8601 with a zone, or epoch milliseconds. Floored to the granularity', examples: ['2026-01-10T00:00:00Z'] }),
-  to: Type.Optional(Type.String({ description: 'End of the range (exclusive), same formats; default now. Ceiled to the granularity', examples: ['2026-01-12T00:00:00Z'] })),
-  granularity: Type.Optional(Type.String({ description: 'Bucket size: `minute`, `hour` or `day` (UTC); minute exists only where the speed layer holds minute windows', default: 'hour', examples: ['hour'] })),
+  from: Type.String({
+    description: 'Start of the range (inclusive): ISO-8601 with a zone, or epoch milliseconds. Floored to the granularity',
+    examples: ['2026-01-10T00:00:00Z']
+  }),
+  to: Type.Optional(Type.String({
+    description: 'End of the range (exclusive), same formats; default now. Ceiled to the granularity',
+    examples: ['2026-01-12T00:00:00Z']
+  })),
+  granularity: Type.Optional(Type.String({
+    description: 'Bucket size: `minute`, `hour` or `day` (UTC); minute exists only where the speed layer holds minute windows',
+    default: 'hour',
+    examples: ['hour']
+  })),
   group_by: Type.Optional(groupBy),
   event_type: Type.Optional(eventTypeFilter),
   region: Type.Optional(regionFilter),
@@ -81,7 +91,11 @@ export const MetricsQueryString = Type.Object({
 }, { additionalProperties: false })
 
 export const LiveQueryString = Type.Object({
-  last: Type.Optional(Type.String({ description: 'How far back from now: a number and a unit (`ms`, `s`, `m`, `h`, `d`), at most the speed layer\'s retention', default: '15m', examples: ['15m', '1h'] })),
+  last: Type.Optional(Type.String({
+    description: 'How far back from now: a number and a unit (`ms`, `s`, `m`, `h`, `d`), at most the speed layer\'s retention',
+    default: '15m',
+    examples: ['15m', '1h']
+  })),
   group_by: Type.Optional(groupBy),
   event_type: Type.Optional(eventTypeFilter),
   region: Type.Optional(regionFilter),
@@ -89,7 +103,9 @@ export const LiveQueryString = Type.Object({
 }, { additionalProperties: false })
 
 export const DeadLettersQueryString = Type.Object({
-  limit: Type.Optional(Type.String({ description: 'How many dead letters to return, newest first: an integer from 1 to 1000', default: '50', examples: ['50'] }))
+  limit: Type.Optional(Type.String({
+    description: 'How many dead letters to return, newest first: an integer from 1 to 1000', default: '50', examples: ['50']
+  }))
 }, { additionalProperties: false })
 
 /** For routes that take no parameters: any parameter is unknown. */
@@ -103,7 +119,9 @@ export const ResultRow = Type.Object({
   region: Type.Optional(Type.String({ description: 'present when grouped by region' })),
   total_events: Type.Optional(Type.Integer({ minimum: 0, description: 'events in the bucket (duplicates removed)' })),
   avg_latency: Type.Optional(Nullable(Type.Number(), { description: 'mean processing_time, ms; null when no event carried one' })),
-  p95_response: Type.Optional(Nullable(Type.Number(), { description: '95th percentile of response_time, ms, within 1% relative error; null when no event carried one' })),
+  p95_response: Type.Optional(Nullable(Type.Number(), {
+    description: '95th percentile of response_time, ms, within 1% relative error; null when no event carried one'
+  })),
   total_revenue: Type.Optional(Type.Number({ minimum: 0, description: 'sum of revenue' }))
 }, { additionalProperties: false })
 
@@ -117,7 +135,8 @@ const Gap = Type.Object({
   from: Instant('start of the gap'),
   to: Instant('end of the gap (exclusive)'),
   reason: StringEnum(['speed_not_covered', 'speed_behind', 'before_history'] as const, {
-    description: 'speed_not_covered: neither layer holds this part (batch late or speed restarted); speed_behind: the stream has not caught up yet; before_history: older than any data'
+    description: 'speed_not_covered: neither layer holds this part (batch late or speed restarted); ' +
+      'speed_behind: the stream has not caught up yet; before_history: older than any data'
   })
 }, { additionalProperties: false })
 
@@ -185,7 +204,9 @@ export const ReconciliationQueryString = Type.Object({
 const comparisonFields = {
   speed_events: Type.Integer({ minimum: 0, description: 'events the speed layer counted' }),
   batch_events: Type.Integer({ minimum: 0, description: 'events the batch layer (gold) counted' }),
-  events_diff: Type.Integer({ description: 'speed_events − batch_events: negative when the speed layer missed events (late ones), positive when it counted more (duplicates)' }),
+  events_diff: Type.Integer({
+    description: 'speed_events − batch_events: negative when the speed layer missed events (late ones), positive when it counted more (duplicates)'
+  }),
   events_relative_diff: Nullable(Type.Number(), { description: 'events_diff / batch_events; 0 when both are 0, null when only batch_events is 0' }),
   speed_revenue: Type.Number({ minimum: 0, description: 'revenue the speed layer summed' }),
   batch_revenue: Type.Number({ minimum: 0, description: 'revenue the batch layer summed' }),
