@@ -169,7 +169,11 @@ export class CosmosApply {
     }
   }
 
-  /** Apply a claimed batch (`pos.doc.pending`) to its windows and dedup keys, then commit the position. */
+  /**
+   * Apply a claimed batch (`pos.doc.pending`) to its windows and dedup keys, then commit the position. The claim is what
+   * makes a replay safe: per-window offsets alone would not be, since a replayed batch rarely ends at the same offset
+   * (a window that took 101–180 before a crash would take 171–180 again from a replayed 101–250).
+   */
   async #rollForward (c: Container, pos: Versioned<PositionDoc>): Promise<void> {
     const pending = pos.doc.pending as Pending
     const src = sourceKey(pos.doc.topic, pos.doc.partition)

@@ -66,6 +66,11 @@ export interface Versioned<T> { doc: T, etag: string }
 
 export const hash = (s: string): string => createHash('sha256').update(s).digest('base64url').slice(0, 22)
 export const hourKey = (t: number): string => new Date(Math.floor(t / H) * H).toISOString().slice(0, 13)
+/**
+ * A window's partition key, the UTC hour of its start: a batch's writes land in one partition (two across an hour) and
+ * a query over the retention names two or three. The price: the current hour takes every write (one physical
+ * partition, 10,000 RU/s); past that, salt the key with hash(event_type, region) mod N and query N values per hour.
+ */
 export const windowPk = (windowStart: number): string => 'w:' + hourKey(windowStart)
 export const windowId = (windowStart: number, eventType: string, region: string): string => `w:${windowStart}:${hash(eventType + '\u0000' + region)}`
 export const positionId = (topic: string, partition: number): string => 'p:' + hash(topic + '\u0000' + partition)

@@ -1,6 +1,7 @@
 // Reads of the Cosmos DB store: windows of a time range, dedup keys, the change token and coverage. A range names
 // its UTC hours as partition keys: one single-partition query per hour (a cross-partition query past a day of them).
-// Windows past the retention by the store clock are filtered out, whether or not the server has removed them.
+// Windows past the retention by the store clock are filtered out, whether or not the server has removed them. Readers
+// never roll a pending batch forward: a batch is visible once its windows are written.
 import { createHash } from 'node:crypto'
 import { type Container, type SqlParameter } from '@azure/cosmos'
 import { type Coverage, type Filters, MINUTE_MS, type PartialRow } from '../../../model/index.js'

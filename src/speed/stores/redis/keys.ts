@@ -1,5 +1,7 @@
 // Key layout of the Redis store. Every key carries the hash tag `{<keyPrefix>}`, so all of a store's keys live in one
-// hash slot and one Lua script may touch them all, on Redis Cluster too.
+// hash slot and one Lua script may touch them all, on Redis Cluster too (one shard per store: a deployment that
+// outgrows it runs one store, i.e. key prefix, per group of partitions). Windows expire one retention after they end;
+// positions never expire.
 //   {p}:w:<window_start>  hash per minute window; fields `<len(event_type)>:<event_type>|<region>|<part>`, part e (events),
 //                         ls (latency_sum), lc (latency_count), rc (revenue_cents), b<bin> (sketch bin counts)
 //   {p}:idx, {p}:st       window starts (sorted set), and window_start → change stamp of the last apply that touched it
