@@ -1,19 +1,8 @@
 // Retention: bronze past its retention, and gold files no recent manifest lists, removed.
-//
-// Bronze goes by whole UTC dates, oldest first, and only while every hour of the date is settled
-// in the live manifest: the date ends at or before complete_until, and each of its hours still has
-// the bronze fingerprint it was built from (a late file not yet rebuilt into gold keeps its date,
-// and every later date, on disk until the next batch run has counted it). Bronze of an hour not
-// yet built is never removed. Before deleting, vacuum writes bronze/_retention.json
-// (removed_before = end of the last date removed); the batch job never rebuilds a date before it,
-// since its bronze is gone. Events arriving later than the retention for such a date are dropped
-// with the date (retention must exceed any lateness you want counted).
-//
-// Gold: a file stays when the live manifest or one of the last keepVersions versions
-// (gold/_manifest.v<N>.json, kept by writeManifest) lists it; every other .parquet file under
-// gold/hourly_metrics and gold/daily_metrics goes: superseded by rebuilds, or orphaned by a run
-// that failed before publishing. Vacuum holds the batch lock, so no run is writing files that no
-// manifest lists yet, and the compaction lock, so no compaction writes into a date it removes.
+// Bronze goes by whole UTC dates, oldest first, and only while every hour of the date is settled in the live manifest
+// (built, with the bronze fingerprint it was built from); bronze/_retention.json is written first, and the batch job
+// never rebuilds a date before it. Gold stays while the live manifest or one of the last keepVersions lists it.
+// Vacuum holds the batch lock (no run writes unlisted files) and the compaction lock (no compaction writes into a date).
 import { readdir, rm, rmdir } from 'node:fs/promises'
 import { join, relative, sep } from 'node:path'
 import { DAY_MS, HOUR_MS, utcDate, utcHour } from '../model/time.js'
