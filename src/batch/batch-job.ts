@@ -218,7 +218,8 @@ async function runBatchNow (options: BatchOptions): Promise<BatchSummary> {
       touched.add(date)
       events += out.events
       rows += out.rows
-      onProgress?.(`batch: ${date} ${(plan.to - plan.from) / HOUR_MS}/24 hours${plan.rebuild ? ' (rebuilt: bronze changed)' : ''}, ${out.events.toLocaleString('en-US')} events`)
+      onProgress?.(`batch: ${date} ${(plan.to - plan.from) / HOUR_MS}/24 hours${plan.rebuild ? ' (rebuilt: bronze changed)' : ''}, ` +
+        `${out.events.toLocaleString('en-US')} events`)
     }
 
     for (const date of [...new Set([...touched, ...dailyMissing])].sort()) {
@@ -267,7 +268,9 @@ async function runBatchNow (options: BatchOptions): Promise<BatchSummary> {
   await writeManifest(dataDir, manifest)
   const elapsedMs = performance.now() - started
   const hoursBuilt = Math.max(0, (end - start) / HOUR_MS)
-  onProgress?.(`batch: published gold v${version}: ${hoursBuilt} new hours to ${iso(end)}${hoursRebuilt > 0 ? `, ${hoursRebuilt} rebuilt (${datesRebuilt.join(', ')})` : ''}, ${events.toLocaleString('en-US')} events, ${rows.toLocaleString('en-US')} rows in ${(elapsedMs / 1000).toFixed(1)} s`)
+  onProgress?.(`batch: published gold v${version}: ${hoursBuilt} new hours to ${iso(end)}` +
+    `${hoursRebuilt > 0 ? `, ${hoursRebuilt} rebuilt (${datesRebuilt.join(', ')})` : ''}, ` +
+    `${events.toLocaleString('en-US')} events, ${rows.toLocaleString('en-US')} rows in ${(elapsedMs / 1000).toFixed(1)} s`)
   return {
     published: true,
     version,
@@ -291,7 +294,8 @@ function tsValue (ms: number): ReturnType<typeof timestampTZValue> {
 /** Rows of listed gold files, from their Parquet footers. */
 async function rowsOf (conn: Conn, dataDir: string, rels: string[]): Promise<number> {
   if (rels.length === 0) return 0
-  const r = await conn.rows('SELECT coalesce(sum(num_rows), 0) AS n FROM parquet_file_metadata($files::VARCHAR[])', { files: listValue(rels.map((f) => resolveListed(dataDir, f))) })
+  const r = await conn.rows('SELECT coalesce(sum(num_rows), 0) AS n FROM parquet_file_metadata($files::VARCHAR[])',
+    { files: listValue(rels.map((f) => resolveListed(dataDir, f))) })
   return num(r[0]?.n)
 }
 
@@ -303,7 +307,9 @@ const MISSING_FILE = /no such file|no files found|cannot open file|could not ope
  * into place before the small files were removed), the hours are listed again and the build
  * retried, which then reads the compacted file. Returns the fingerprints of what was read.
  */
-async function buildDateFromBronze (conn: Conn, dataDir: string, plan: DatePlan, listed: Map<number, string[]>, path: string): Promise<{ rows: number, events: number, fingerprints: Map<number, string> }> {
+async function buildDateFromBronze (
+  conn: Conn, dataDir: string, plan: DatePlan, listed: Map<number, string[]>, path: string
+): Promise<{ rows: number, events: number, fingerprints: Map<number, string> }> {
   let hours = listed
   for (let attempt = 1; ; attempt++) {
     const files: string[] = []

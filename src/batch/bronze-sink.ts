@@ -245,7 +245,8 @@ export class BronzeSink {
         state.partitions.some((p) => p.topic === m.topic && p.partition === m.partition && p.finished !== true))
       if (slices.length === 0 && marks.length === 0) return null
       await this.#beforeStateWrite?.()
-      return markFinishedIn(advanceBronzeState(state, slices.map((s) => ({ topic: s.topic, partition: s.partition, maxEventTime: s.maxTs, lastOffset: s.last }))), marks)
+      const flushed = slices.map((s) => ({ topic: s.topic, partition: s.partition, maxEventTime: s.maxTs, lastOffset: s.last }))
+      return markFinishedIn(advanceBronzeState(state, flushed), marks)
     })
   }
 

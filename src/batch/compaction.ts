@@ -56,7 +56,8 @@ interface Parsed { path: string, ranges: OffsetRange[] }
 /** One line saying what a compaction did (the CLI's and serve's progress line). */
 export function describeCompaction (s: CompactSummary): string {
   if (s.busy !== undefined) return `compact: ${s.busy}; nothing done`
-  return `compact: ${s.hours} hours, ${s.removed} files merged into ${s.written.length}, ${s.events.toLocaleString('en-US')} events (${(s.elapsedMs / 1000).toFixed(1)} s)`
+  return `compact: ${s.hours} hours, ${s.removed} files merged into ${s.written.length}, ` +
+    `${s.events.toLocaleString('en-US')} events (${(s.elapsedMs / 1000).toFixed(1)} s)`
 }
 
 export async function compactBronze (options: CompactOptions): Promise<CompactSummary> {

@@ -131,7 +131,9 @@ export class GoldReader implements GoldSource {
       const cur = this.#current
       if (cur !== null && manifest.version <= cur.snapshot.version) {
         this.#lastText = text
-        if (manifest.version < cur.snapshot.version) throw new ManifestError(`gold manifest version went back from ${cur.snapshot.version} to ${manifest.version}; keeping ${cur.snapshot.version}`)
+        if (manifest.version < cur.snapshot.version) {
+          throw new ManifestError(`gold manifest version went back from ${cur.snapshot.version} to ${manifest.version}; keeping ${cur.snapshot.version}`)
+        }
         return false
       }
       const state = await this.#prepare(manifest)

@@ -49,7 +49,8 @@ export const DEFAULT_KEEP_VERSIONS = 10
 /** One line saying what a vacuum did (the CLI's and serve's progress line). */
 export function describeVacuum (s: VacuumSummary, dryRun = false): string {
   if (s.busy !== undefined) return `vacuum: ${s.busy}; nothing removed`
-  return `vacuum${dryRun ? ' (dry run)' : ''}: bronze ${s.bronzeDates.length} dates (${s.bronzeFiles} files), gold ${s.goldFiles.length} files, ${s.manifests.length} old manifests removed` +
+  return `vacuum${dryRun ? ' (dry run)' : ''}: bronze ${s.bronzeDates.length} dates (${s.bronzeFiles} files), ` +
+    `gold ${s.goldFiles.length} files, ${s.manifests.length} old manifests removed` +
     (s.bronzeKept === null ? '' : `; kept ${s.bronzeKept.date} on: ${s.bronzeKept.reason}`)
 }
 
@@ -57,7 +58,9 @@ export async function vacuum (options: VacuumOptions): Promise<VacuumSummary> {
   const started = performance.now()
   const busy = (reason: string): VacuumSummary => {
     options.onProgress?.(`vacuum: ${reason}; not vacuuming`)
-    return { bronzeDates: [], bronzeFiles: 0, bronzeKept: null, goldFiles: [], manifests: [], removedBefore: null, elapsedMs: performance.now() - started, busy: reason }
+    return {
+      bronzeDates: [], bronzeFiles: 0, bronzeKept: null, goldFiles: [], manifests: [], removedBefore: null, elapsedMs: performance.now() - started, busy: reason
+    }
   }
   if (options.lock === false) return await vacuumNow(options, started)
   const lockOptions = typeof options.lock === 'object' ? options.lock : {}
@@ -80,7 +83,9 @@ async function vacuumNow (options: VacuumOptions, started: number): Promise<Vacu
   const { dataDir, now, onProgress } = options
   const dry = options.dryRun === true
   const keepVersions = Math.max(1, options.keepVersions ?? DEFAULT_KEEP_VERSIONS)
-  const summary: VacuumSummary = { bronzeDates: [], bronzeFiles: 0, bronzeKept: null, goldFiles: [], manifests: [], removedBefore: await readBronzeRetention(dataDir), elapsedMs: 0 }
+  const summary: VacuumSummary = {
+    bronzeDates: [], bronzeFiles: 0, bronzeKept: null, goldFiles: [], manifests: [], removedBefore: await readBronzeRetention(dataDir), elapsedMs: 0
+  }
   const live = await readManifest(dataDir)
   if (live === null) {
     onProgress?.('vacuum: no gold manifest yet; nothing is settled, nothing removed')
@@ -109,7 +114,9 @@ async function vacuumNow (options: VacuumOptions, started: number): Promise<Vacu
       const recorded = live.built_from?.[date]
       for (let h = day; h < day + DAY_MS && reason === null; h += HOUR_MS) {
         const fp = bronzeFingerprint((hours.get(h) ?? []).map((path) => ({ path })))
-        if ((recorded?.[utcHour(h)] ?? '') !== fp) reason = `bronze of ${utcHour(h)}:00 changed since gold was built (a late file); the next batch run rebuilds it`
+        if ((recorded?.[utcHour(h)] ?? '') !== fp) {
+          reason = `bronze of ${utcHour(h)}:00 changed since gold was built (a late file); the next batch run rebuilds it`
+        }
       }
     }
     // before the retention mark: gold for it is final; whatever arrived since is past retention
@@ -129,7 +136,10 @@ async function vacuumNow (options: VacuumOptions, started: number): Promise<Vacu
   }
   summary.bronzeDates = remove
   summary.removedBefore = removedBefore
-  if (remove.length > 0) onProgress?.(`vacuum: ${dry ? 'would remove' : 'removed'} bronze of ${remove.length} date(s) (${remove[0]} … ${remove[remove.length - 1]}), ${summary.bronzeFiles} files`)
+  if (remove.length > 0) {
+    onProgress?.(`vacuum: ${dry ? 'would remove' : 'removed'} bronze of ${remove.length} date(s) (${remove[0]} … ${remove[remove.length - 1]}), ` +
+      `${summary.bronzeFiles} files`)
+  }
 
   // gold: files no manifest among the last keepVersions versions lists
   const keep = new Set(listedFiles(live))
@@ -158,7 +168,8 @@ async function vacuumNow (options: VacuumOptions, started: number): Promise<Vacu
     summary.manifests.push(v)
   }
   if (summary.goldFiles.length > 0 || summary.manifests.length > 0) {
-    onProgress?.(`vacuum: ${dry ? 'would remove' : 'removed'} ${summary.goldFiles.length} gold file(s) no manifest from v${Math.max(1, oldestKept)} to v${live.version} lists, and ${summary.manifests.length} old manifest(s)`)
+    onProgress?.(`vacuum: ${dry ? 'would remove' : 'removed'} ${summary.goldFiles.length} gold file(s) no manifest from v${Math.max(1, oldestKept)} ` +
+      `to v${live.version} lists, and ${summary.manifests.length} old manifest(s)`)
   }
   summary.elapsedMs = performance.now() - started
   return summary

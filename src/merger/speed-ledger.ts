@@ -53,7 +53,10 @@ export class SpeedLedger {
     for (const r of rows) {
       let minute = this.#minutes.get(r.window_start)
       if (minute === undefined) { minute = []; this.#minutes.set(r.window_start, minute) }
-      minute.push({ window_start: r.window_start, event_type: r.event_type, region: r.region, partials: { events: r.partials.events, revenue_cents: r.partials.revenue_cents } })
+      minute.push({
+        window_start: r.window_start, event_type: r.event_type, region: r.region,
+        partials: { events: r.partials.events, revenue_cents: r.partials.revenue_cents }
+      })
     }
     this.#next = closedUntil
     // the store may have evicted a minute between the coverage and the query: then it is not held

@@ -132,7 +132,10 @@ export class BronzeKafkaSource implements RecordSource {
         // below the log start: Kafka's retention removed records bronze never read (kafkajs would
         // reset to the earliest offset anyway)
         if (o !== undefined && from < BigInt(o.low)) {
-          if (position !== null) this.#m.log.warn({ topic: t.name, partition: p.partitionId, from: from.toString(), low: o.low }, 'records bronze had not read yet were removed by the topic\'s retention')
+          if (position !== null) {
+            this.#m.log.warn({ topic: t.name, partition: p.partitionId, from: from.toString(), low: o.low },
+              'records bronze had not read yet were removed by the topic\'s retention')
+          }
           from = BigInt(o.low)
         }
         this.#next.set(tpKey(t.name, p.partitionId), from)

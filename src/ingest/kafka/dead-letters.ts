@@ -50,10 +50,14 @@ export class DeadLetterProducer {
     this.#options = options
     this.topic = options.topic ?? DEFAULT_DLQ_TOPIC
     this.#log = options.log ?? STDERR_LOG
-    const kafka = createKafka({ brokers: options.brokers, clientId: options.clientId ?? 'hourglass-dlq', log: this.#log, logLevel: options.logLevel ?? 'error' })
+    const kafka = createKafka({
+      brokers: options.brokers, clientId: options.clientId ?? 'hourglass-dlq', log: this.#log, logLevel: options.logLevel ?? 'error'
+    })
     this.#kafka = kafka
     // idempotent, as KafkaWriter: a retried send does not write a dead letter twice
-    this.#producer = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 })
+    this.#producer = kafka.producer({
+      allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1
+    })
   }
 
   async connect (): Promise<void> {
