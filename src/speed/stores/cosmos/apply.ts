@@ -8,7 +8,7 @@ import { type ApplyBatch, emptyPartials, mergePartials, MINUTE_MS, type PartialR
 import { parseOffset } from '../../offsets.js'
 import {
   compact, type CompactDelta, dedupId, H, hourKey, maxOf, partialsOf, type Pending, type PositionDoc, POS_PK, positionId,
-  sourceKey, STAMP, strip, toBins, TTL_SLACK_S, type Versioned, type WindowDoc, windowId, windowPk
+  sourceKey, STAMP, type StoreTime, strip, toBins, TTL_SLACK_S, type Versioned, type WindowDoc, windowId, windowPk
 } from './documents.js'
 import { backoff, type CosmosRequests, eachLimit, sleep, statusOf } from './requests.js'
 
@@ -17,11 +17,7 @@ const BULK_CHUNK = 100
 /** a pending batch larger than this is refused (documents are at most 2 MB) */
 const MAX_PENDING_BYTES = 1_900_000
 
-export interface ApplySettings {
-  retentionMs: number
-  /** how long dedup keys are remembered, by the clock */
-  dedupWindowMs: number
-  now: () => number
+export interface ApplySettings extends StoreTime {
   /** window writes in flight per apply */
   concurrency: number
   /** attempts of one write that meets 412 / 429 before apply gives up */

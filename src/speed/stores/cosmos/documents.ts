@@ -14,6 +14,14 @@ export const STAMP = 'stamp'
 /** the server removes a document this long after the store stops returning it */
 export const TTL_SLACK_S = 60
 
+/** the store's clock and horizons: retention and dedup expiry are judged by `now` */
+export interface StoreTime {
+  retentionMs: number
+  /** how long dedup keys are remembered, by the clock */
+  dedupWindowMs: number
+  now: () => number
+}
+
 export type Bins = [number, number][]
 /** a delta as carried in a pending batch: [window_start, event_type, region, events, latency_sum, latency_count, revenue_cents, bins] */
 export type CompactDelta = [number, string, string, number, number, number, number, Bins]

@@ -5,19 +5,13 @@
 import { createHash } from 'node:crypto'
 import { type Container, type SqlParameter } from '@azure/cosmos'
 import { type Coverage, type Filters, MINUTE_MS, type PartialRow } from '../../../model/index.js'
-import { dedupId, H, hourKey, maxOf, META, partialsOf, POS_PK, STAMP, type WindowDoc, windowPk } from './documents.js'
+import { dedupId, H, hourKey, maxOf, META, partialsOf, POS_PK, STAMP, type StoreTime, type WindowDoc, windowPk } from './documents.js'
 import { type CosmosRequests } from './requests.js'
 
 /** ids per dedup lookup query */
 const SEEN_CHUNK = 100
 /** more hour buckets than this in a query range: one cross-partition query instead */
 const MAX_PK_FANOUT = 24
-
-export interface QuerySettings {
-  retentionMs: number
-  dedupWindowMs: number
-  now: () => number
-}
 
 export class CosmosQueries {
   readonly #retentionMs: number
@@ -26,7 +20,7 @@ export class CosmosQueries {
   readonly #requests: CosmosRequests
   readonly #container: () => Promise<Container>
 
-  constructor (settings: QuerySettings, requests: CosmosRequests, container: () => Promise<Container>) {
+  constructor (settings: StoreTime, requests: CosmosRequests, container: () => Promise<Container>) {
     this.#retentionMs = settings.retentionMs
     this.#dedupWindowMs = settings.dedupWindowMs
     this.#now = settings.now
