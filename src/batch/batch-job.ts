@@ -1,25 +1,8 @@
-// The batch job: gold for every complete hour not yet built, and a rebuild of every built date
-// whose bronze changed since it was built, published as one new manifest per run.
-//
-// An hour [h, h+1h) is complete when h + 1h + allowedLateness ≤ the bronze watermark. A run builds
-// the hours from the manifest's complete_until (or, on the first run, the first hour holding bronze
-// data) up to the end of the last complete hour, one date at a time: dedup, hourly rollup, one new
-// gold file per date. Hours with no events are complete too, so complete_until moves over them.
-//
-// Incremental rebuild: the manifest records, per built hour, a fingerprint of its bronze (the
-// union of source offset ranges its files cover, see bronze-coverage.ts). A late file (bronze for
-// an hour already built, written after the build) changes the fingerprint; the next run rebuilds
-// that whole date from bronze into one new file, and the new manifest lists it instead of the
-// date's earlier files (which stay on disk until vacuum). Compaction and replays leave the
-// fingerprint as it is, so they cause no rebuild. Hours before the bronze retention mark
-// (vacuum removed their bronze, by whole dates) are frozen and never rebuilt.
-//
-// Daily gold: each complete UTC date (date end ≤ complete_until) that this run touched, or that
-// has no daily file yet, is rolled up from its hourly gold files into gold/daily_metrics.
-//
-// A run that fails before the manifest is written publishes nothing: its files are listed
-// nowhere, and readers ignore them. Two runs never overlap: in one process they queue, across
-// processes the batch lock (lock.ts) makes the second return "another run is in progress".
+// The batch job: gold for every complete hour not yet built (complete: its end + allowed lateness ≤ the bronze
+// watermark; empty hours too), one date at a time (dedup, hourly rollup, one new gold file per date), a rebuild of every
+// built date whose bronze fingerprint changed since (a late file), and daily gold for the complete dates it touched,
+// published as one new manifest per run. Hours before the bronze retention mark are frozen. A run that fails before
+// the manifest is written publishes nothing; runs never overlap (queued in a process, the batch lock across processes).
 import { randomBytes } from 'node:crypto'
 import { join, resolve } from 'node:path'
 import { type DuckDBConnection, listValue, timestampTZValue } from '@duckdb/node-api'
@@ -235,7 +218,8 @@ async function runBatchNow (options: BatchOptions): Promise<BatchSummary> {
       touched.add(date)
       events += out.events
       rows += out.rows
-      onProgress?.(`batch: ${date} ${(plan.to - plan.from) / HOUR_MS}/24 hours${plan.rebuild ? ' (rebuilt: bronze changed)' : ''}, ${out.events.toLocaleString('en-US')} events`)
+      onProgress?.(`batch: ${date} ${(plan.to - plan.from) / HOUR_MS}/24 hours${plan.rebuild ? ' (rebuilt: bronze changed)' : ''}, ` +
+        `${out.events.toLocaleString('en-US')} events`)
     }
 
     for (const date of [...new Set([...touched, ...dailyMissing])].sort()) {
@@ -284,7 +268,9 @@ async function runBatchNow (options: BatchOptions): Promise<BatchSummary> {
   await writeManifest(dataDir, manifest)
   const elapsedMs = performance.now() - started
   const hoursBuilt = Math.max(0, (end - start) / HOUR_MS)
-  onProgress?.(`batch: published gold v${version}: ${hoursBuilt} new hours to ${iso(end)}${hoursRebuilt > 0 ? `, ${hoursRebuilt} rebuilt (${datesRebuilt.join(', ')})` : ''}, ${events.toLocaleString('en-US')} events, ${rows.toLocaleString('en-US')} rows in ${(elapsedMs / 1000).toFixed(1)} s`)
+  onProgress?.(`batch: published gold v${version}: ${hoursBuilt} new hours to ${iso(end)}` +
+    `${hoursRebuilt > 0 ? `, ${hoursRebuilt} rebuilt (${datesRebuilt.join(', ')})` : ''}, ` +
+    `${events.toLocaleString('en-US')} events, ${rows.toLocaleString('en-US')} rows in ${(elapsedMs / 1000).toFixed(1)} s`)
   return {
     published: true,
     version,
@@ -308,7 +294,8 @@ function tsValue (ms: number): ReturnType<typeof timestampTZValue> {
 /** Rows of listed gold files, from their Parquet footers. */
 async function rowsOf (conn: Conn, dataDir: string, rels: string[]): Promise<number> {
   if (rels.length === 0) return 0
-  const r = await conn.rows('SELECT coalesce(sum(num_rows), 0) AS n FROM parquet_file_metadata($files::VARCHAR[])', { files: listValue(rels.map((f) => resolveListed(dataDir, f))) })
+  const r = await conn.rows('SELECT coalesce(sum(num_rows), 0) AS n FROM parquet_file_metadata($files::VARCHAR[])',
+    { files: listValue(rels.map((f) => resolveListed(dataDir, f))) })
   return num(r[0]?.n)
 }
 
@@ -320,7 +307,9 @@ const MISSING_FILE = /no such file|no files found|cannot open file|could not ope
  * into place before the small files were removed), the hours are listed again and the build
  * retried, which then reads the compacted file. Returns the fingerprints of what was read.
  */
-async function buildDateFromBronze (conn: Conn, dataDir: string, plan: DatePlan, listed: Map<number, string[]>, path: string): Promise<{ rows: number, events: number, fingerprints: Map<number, string> }> {
+async function buildDateFromBronze (
+  conn: Conn, dataDir: string, plan: DatePlan, listed: Map<number, string[]>, path: string
+): Promise<{ rows: number, events: number, fingerprints: Map<number, string> }> {
   let hours = listed
   for (let attempt = 1; ; attempt++) {
     const files: string[] = []

@@ -1,14 +1,8 @@
-// What a bronze hour holds, read from its file names: the source offset ranges it covers.
-//
-// A sink file is named <topicSafe>-p<partition>-<first>-<last>.parquet and holds the events of
-// offsets first..last of that partition whose event time falls in its hour (the sink buffers a
-// partition's offsets contiguously, and an offset's hour never changes). So the content of an hour
-// is a function of the union of the offset ranges of its files, whatever the files are cut like:
-// a replay with other flush boundaries, or a compaction merging files, leaves the union, and
-// hence the hour's fingerprint, unchanged; a late file adds offsets and changes it.
-//
-// A compacted file names every range it covers: <seg>+<seg>+….c.parquet, each seg being
-// <topicSafe>-p<partition>-<first>-<last> (ranges of one partition merged when they touch).
+// What a bronze hour holds, read from its file names: the source offset ranges it covers. A sink file
+// <topicSafe>-p<partition>-<first>-<last>.parquet holds the events of those offsets whose event time falls in its hour,
+// so an hour's content is a function of the union of its files' ranges, however they are cut: replays and compaction
+// leave the union, hence the fingerprint, unchanged; a late file changes it. A compacted file names every range it
+// covers: <seg>+<seg>+….c.parquet (ranges of one partition merged when they touch).
 import { createHash } from 'node:crypto'
 import { basename } from 'node:path'
 import { compareOffsets } from './bronze-layout.js'

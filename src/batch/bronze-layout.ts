@@ -175,7 +175,9 @@ function withPending (state: BronzeState, refs: Iterable<PartitionRef>): BronzeS
  * Fold what a flush wrote into the state: per (topic, partition) the max event time and the
  * highest offset only ever move forward; a flushed partition is no longer pending.
  */
-export function advanceBronzeState (state: BronzeState, flushed: Iterable<{ topic: string, partition: number, maxEventTime: number, lastOffset: string }>): BronzeState {
+export function advanceBronzeState (
+  state: BronzeState, flushed: Iterable<{ topic: string, partition: number, maxEventTime: number, lastOffset: string }>
+): BronzeState {
   const byKey = new Map(state.partitions.map((p) => [refKey(p), { ...p }]))
   for (const f of flushed) {
     const key = refKey(f)
@@ -288,10 +290,13 @@ export async function readBronzeRetention (dataDir: string): Promise<number | nu
   }
   const v = JSON.parse(text) as Record<string, unknown>
   const t = typeof v.removed_before === 'string' ? Date.parse(v.removed_before) : NaN
-  if (v.format !== BRONZE_RETENTION_FORMAT || !Number.isFinite(t)) throw new Error(`${bronzeRetentionPath(dataDir)} is not a valid ${BRONZE_RETENTION_FORMAT} file`)
+  if (v.format !== BRONZE_RETENTION_FORMAT || !Number.isFinite(t)) {
+    throw new Error(`${bronzeRetentionPath(dataDir)} is not a valid ${BRONZE_RETENTION_FORMAT} file`)
+  }
   return t
 }
 
 export async function writeBronzeRetention (dataDir: string, removedBefore: number): Promise<void> {
-  await writeFileAtomic(bronzeRetentionPath(dataDir), JSON.stringify({ format: BRONZE_RETENTION_FORMAT, removed_before: new Date(removedBefore).toISOString() }, null, 2) + '\n')
+  const retention = { format: BRONZE_RETENTION_FORMAT, removed_before: new Date(removedBefore).toISOString() }
+  await writeFileAtomic(bronzeRetentionPath(dataDir), JSON.stringify(retention, null, 2) + '\n')
 }

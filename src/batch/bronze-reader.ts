@@ -33,7 +33,9 @@ export async function readBronzeEvents (o: ReadBronzeOptions): Promise<Hourglass
       from: timestampTZValue(BigInt(Math.floor(o.from)) * 1000n),
       to: timestampTZValue(BigInt(Math.ceil(o.to)) * 1000n)
     })).getColumnsJS())
-    const [id, ts, type, region, proc, resp, rev, user] = cols as [string[], number[], string[], string[], Array<number | null>, Array<number | null>, Array<number | null>, Array<string | null>]
+    const [id, ts, type, region, proc, resp, rev, user] = cols as [
+      string[], number[], string[], string[], Array<number | null>, Array<number | null>, Array<number | null>, Array<string | null>
+    ]
     const out: HourglassEvent[] = new Array(id.length)
     for (let i = 0; i < id.length; i++) {
       const e: HourglassEvent = { event_id: id[i] as string, ts: ts[i] as number, event_type: type[i] as string, region: region[i] as string }

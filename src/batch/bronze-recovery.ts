@@ -1,16 +1,7 @@
-// What a bronze sink that died mid-flush leaves behind, removed before its source is read again.
-//
-// A flush writes each file to a temp name, renames it into place, and only after the last rename
-// records the flush in bronze/_state.json (last offset per partition), which is where reading
-// resumes. A process killed in between leaves temp files (dot files, which no listing reads) and
-// files already renamed into place that the state does not name: their offsets lie past the
-// partition's last recorded offset. Reading resumes at that offset + 1, so those records are read
-// and flushed again, and the new flush may be cut differently (it holds whatever arrived since),
-// so its files would not replace the old ones by name: left in place, the old ones would hold the
-// same events a second time. They are removed here, before the records are read again, so that
-// every record is in exactly one file. Compacted files (*.c.parquet) are left alone, and so are the
-// files of a partition the state has no entry for unless the state lists it as pending (a first
-// flush that died): a state file that was lost never makes bronze delete its data.
+// What a bronze sink that died mid-flush leaves behind, removed before its source is read again: temp files, and files
+// renamed into place that the state does not name (offsets past the partition's last recorded one). Reading resumes
+// after that offset and may cut the flush differently, so left in place those files would hold events a second time.
+// Compacted files stay, and so does a partition the state has no entry for (unless pending): a lost state deletes nothing.
 import { readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { partitionKey } from '../model/source-position.js'

@@ -1,19 +1,7 @@
-// The bronze sink: valid events with their source position → Parquet under
-// bronze/events/date=…/hour=…/ (UTC of the event time), one file per (hour, topic, partition) per
-// flush, named from the first and last offset it holds, written to a temp name and renamed. A
-// replay of the same records with the same flush boundaries rewrites the same files; a replay cut
-// differently adds files with overlapping events, which the batch job's dedup absorbs.
-//
-// The state (bronze/_state.json: last offset and max event time per partition) is written after
-// every file of a flush is renamed into place, and it is what a reader resumes from. A flush that
-// fails removes the files it had already renamed (the state does not name them, and the retry
-// may cut differently); a process that dies in between leaves them for removeUnrecordedBronze
-// (bronze-recovery.ts) to remove at the next start, before the records are read again.
-//
-// Bulk path: rows go through the DuckDB appender into a temp table, then COPY … TO (FORMAT
-// parquet). Timestamps and offsets are appended as DOUBLE / VARCHAR and converted in the COPY's
-// SELECT, which is cheaper than building a bigint or timestamp object per row in JS. Snappy, not
-// zstd: bronze is written far more than it is read, and snappy writes ~20% faster here.
+// The bronze sink: valid events with their source position → Parquet under bronze/events/date=…/hour=…/ (UTC of the
+// event time), one file per (hour, topic, partition) per flush, named from its first and last offset, written to a
+// temp name and renamed. The state (bronze/_state.json) is written once every file of a flush is in place: it is what
+// a reader resumes from. A replay cut differently adds overlapping files, which the batch job's dedup absorbs.
 import { mkdir, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { HourglassEvent } from '../model/event.js'
@@ -81,6 +69,9 @@ const DEFAULT_MAX_BUFFERED = 50_000
 const DEFAULT_FLUSH_MS = 60_000 // one minute
 const OFFSET = /^(0|[1-9]\d{0,18})$/
 
+// Rows go through the DuckDB appender into a temp table, then COPY … TO parquet: timestamps and offsets appended as
+// DOUBLE / VARCHAR and converted in the SELECT (cheaper than a bigint or timestamp object per row in JS). Snappy, not
+// zstd: bronze is written far more than it is read, and snappy writes ~20% faster here.
 const BUFFER_TABLE = 'bronze_buffer'
 const CREATE_BUFFER = `CREATE OR REPLACE TEMP TABLE ${BUFFER_TABLE} (
   event_id VARCHAR, ts_ms DOUBLE, event_type VARCHAR, region VARCHAR,
@@ -255,7 +246,8 @@ export class BronzeSink {
         state.partitions.some((p) => p.topic === m.topic && p.partition === m.partition && p.finished !== true))
       if (slices.length === 0 && marks.length === 0) return null
       await this.#beforeStateWrite?.()
-      return markFinishedIn(advanceBronzeState(state, slices.map((s) => ({ topic: s.topic, partition: s.partition, maxEventTime: s.maxTs, lastOffset: s.last }))), marks)
+      const flushed = slices.map((s) => ({ topic: s.topic, partition: s.partition, maxEventTime: s.maxTs, lastOffset: s.last }))
+      return markFinishedIn(advanceBronzeState(state, flushed), marks)
     })
   }
 

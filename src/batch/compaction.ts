@@ -1,22 +1,8 @@
-// Bronze compaction: the small files of one hour (one per flush and partition) merged into one
-// sorted file, so that a month of bronze is hundreds of files, not tens of thousands.
-//
-// Safe while the batch job reads, without stopping it:
-// 1. The compacted file is written to a temp name and renamed into the hour's folder. Its name
-//    lists every offset range it covers (bronze-coverage.ts), so it says which files it replaces.
-// 2. Only then are the small files it covers removed.
-// A batch run that listed the hour before step 1 reads the small files (an open file stays
-// readable after unlink; a file gone before DuckDB opened it makes the run list the hour again
-// and retry, see batch-job.ts). One that listed it between 1 and 2 reads the compacted file plus
-// some small ones: the same events twice, which is harmless because the batch deduplicates by
-// (event_id, event_time) across files, keeping the lowest source position, the same row the
-// compaction kept. Either way gold counts each event once, and the hour's fingerprint (the union
-// of covered offsets) is the same before and after, so compaction causes no rebuild.
-//
-// A crash between 1 and 2 leaves the compacted file and the small files side by side: duplicates
-// on disk that dedup absorbs; the next compaction of that hour sees that the compacted file covers
-// them and only removes them. No event is ever in no file: a small file is removed only once a
-// file covering it is in place.
+// Bronze compaction: the small files of one hour (one per flush and partition) merged into one sorted file, safe while
+// the batch job reads. The compacted file, named for every offset range it covers, is renamed into place first; only
+// then are the files it covers removed. A run that reads both counts each event once (the batch dedups by
+// (event_id, event_time), keeping the lowest source position, as compaction does), and the hour's fingerprint is
+// unchanged. A crash in between leaves duplicates on disk that the next compaction removes; no event is ever in no file.
 import { rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { listValue } from '@duckdb/node-api'
@@ -70,7 +56,8 @@ interface Parsed { path: string, ranges: OffsetRange[] }
 /** One line saying what a compaction did (the CLI's and serve's progress line). */
 export function describeCompaction (s: CompactSummary): string {
   if (s.busy !== undefined) return `compact: ${s.busy}; nothing done`
-  return `compact: ${s.hours} hours, ${s.removed} files merged into ${s.written.length}, ${s.events.toLocaleString('en-US')} events (${(s.elapsedMs / 1000).toFixed(1)} s)`
+  return `compact: ${s.hours} hours, ${s.removed} files merged into ${s.written.length}, ` +
+    `${s.events.toLocaleString('en-US')} events (${(s.elapsedMs / 1000).toFixed(1)} s)`
 }
 
 export async function compactBronze (options: CompactOptions): Promise<CompactSummary> {

@@ -1,14 +1,7 @@
-// The gold reader: implements GoldSource over the files the current manifest lists.
-//
-// It loads the manifest at open, then polls it (or is told to reload()). A new version is prepared
-// off to the side (parsed, validated, its new files checked to exist) and then swapped in with
-// one assignment, so a query never waits for a reload. A snapshot handed out keeps its file list
-// for as long as the caller holds it: a query on an older snapshot still reads that snapshot's
-// files (gold files are immutable: a rebuild writes new files, and vacuum removes only files no
-// recent manifest lists).
-//
-// Day granularity: whole days asked for are read from daily gold (tables.daily_metrics) when the
-// snapshot has it; other days (partial, or no daily file) are rolled up from hourly rows.
+// The gold reader: implements GoldSource over the files the current manifest lists. It loads the manifest at open, then
+// polls it (or is told to reload()); a new version is prepared off to the side and swapped in with one assignment, so a
+// query never waits for a reload, and a snapshot keeps its file list while the caller holds it (gold files are
+// immutable). Whole days are read from daily gold where the snapshot has it, other days rolled up from hourly rows.
 import { readFile, stat } from 'node:fs/promises'
 import { listValue } from '@duckdb/node-api'
 import type { GoldGranularity, GoldManifest, GoldSnapshot, GoldSource } from '../model/gold.js'
@@ -138,7 +131,9 @@ export class GoldReader implements GoldSource {
       const cur = this.#current
       if (cur !== null && manifest.version <= cur.snapshot.version) {
         this.#lastText = text
-        if (manifest.version < cur.snapshot.version) throw new ManifestError(`gold manifest version went back from ${cur.snapshot.version} to ${manifest.version}; keeping ${cur.snapshot.version}`)
+        if (manifest.version < cur.snapshot.version) {
+          throw new ManifestError(`gold manifest version went back from ${cur.snapshot.version} to ${manifest.version}; keeping ${cur.snapshot.version}`)
+        }
         return false
       }
       const state = await this.#prepare(manifest)

@@ -1,19 +1,8 @@
 // Retention: bronze past its retention, and gold files no recent manifest lists, removed.
-//
-// Bronze goes by whole UTC dates, oldest first, and only while every hour of the date is settled
-// in the live manifest: the date ends at or before complete_until, and each of its hours still has
-// the bronze fingerprint it was built from (a late file not yet rebuilt into gold keeps its date,
-// and every later date, on disk until the next batch run has counted it). Bronze of an hour not
-// yet built is never removed. Before deleting, vacuum writes bronze/_retention.json
-// (removed_before = end of the last date removed); the batch job never rebuilds a date before it,
-// since its bronze is gone. Events arriving later than the retention for such a date are dropped
-// with the date (retention must exceed any lateness you want counted).
-//
-// Gold: a file stays when the live manifest or one of the last keepVersions versions
-// (gold/_manifest.v<N>.json, kept by writeManifest) lists it; every other .parquet file under
-// gold/hourly_metrics and gold/daily_metrics goes: superseded by rebuilds, or orphaned by a run
-// that failed before publishing. Vacuum holds the batch lock, so no run is writing files that no
-// manifest lists yet, and the compaction lock, so no compaction writes into a date it removes.
+// Bronze goes by whole UTC dates, oldest first, and only while every hour of the date is settled in the live manifest
+// (built, with the bronze fingerprint it was built from); bronze/_retention.json is written first, and the batch job
+// never rebuilds a date before it. Gold stays while the live manifest or one of the last keepVersions lists it.
+// Vacuum holds the batch lock (no run writes unlisted files) and the compaction lock (no compaction writes into a date).
 import { readdir, rm, rmdir } from 'node:fs/promises'
 import { join, relative, sep } from 'node:path'
 import { DAY_MS, HOUR_MS, utcDate, utcHour } from '../model/time.js'
@@ -60,7 +49,8 @@ export const DEFAULT_KEEP_VERSIONS = 10
 /** One line saying what a vacuum did (the CLI's and serve's progress line). */
 export function describeVacuum (s: VacuumSummary, dryRun = false): string {
   if (s.busy !== undefined) return `vacuum: ${s.busy}; nothing removed`
-  return `vacuum${dryRun ? ' (dry run)' : ''}: bronze ${s.bronzeDates.length} dates (${s.bronzeFiles} files), gold ${s.goldFiles.length} files, ${s.manifests.length} old manifests removed` +
+  return `vacuum${dryRun ? ' (dry run)' : ''}: bronze ${s.bronzeDates.length} dates (${s.bronzeFiles} files), ` +
+    `gold ${s.goldFiles.length} files, ${s.manifests.length} old manifests removed` +
     (s.bronzeKept === null ? '' : `; kept ${s.bronzeKept.date} on: ${s.bronzeKept.reason}`)
 }
 
@@ -68,7 +58,9 @@ export async function vacuum (options: VacuumOptions): Promise<VacuumSummary> {
   const started = performance.now()
   const busy = (reason: string): VacuumSummary => {
     options.onProgress?.(`vacuum: ${reason}; not vacuuming`)
-    return { bronzeDates: [], bronzeFiles: 0, bronzeKept: null, goldFiles: [], manifests: [], removedBefore: null, elapsedMs: performance.now() - started, busy: reason }
+    return {
+      bronzeDates: [], bronzeFiles: 0, bronzeKept: null, goldFiles: [], manifests: [], removedBefore: null, elapsedMs: performance.now() - started, busy: reason
+    }
   }
   if (options.lock === false) return await vacuumNow(options, started)
   const lockOptions = typeof options.lock === 'object' ? options.lock : {}
@@ -91,7 +83,9 @@ async function vacuumNow (options: VacuumOptions, started: number): Promise<Vacu
   const { dataDir, now, onProgress } = options
   const dry = options.dryRun === true
   const keepVersions = Math.max(1, options.keepVersions ?? DEFAULT_KEEP_VERSIONS)
-  const summary: VacuumSummary = { bronzeDates: [], bronzeFiles: 0, bronzeKept: null, goldFiles: [], manifests: [], removedBefore: await readBronzeRetention(dataDir), elapsedMs: 0 }
+  const summary: VacuumSummary = {
+    bronzeDates: [], bronzeFiles: 0, bronzeKept: null, goldFiles: [], manifests: [], removedBefore: await readBronzeRetention(dataDir), elapsedMs: 0
+  }
   const live = await readManifest(dataDir)
   if (live === null) {
     onProgress?.('vacuum: no gold manifest yet; nothing is settled, nothing removed')
@@ -120,7 +114,9 @@ async function vacuumNow (options: VacuumOptions, started: number): Promise<Vacu
       const recorded = live.built_from?.[date]
       for (let h = day; h < day + DAY_MS && reason === null; h += HOUR_MS) {
         const fp = bronzeFingerprint((hours.get(h) ?? []).map((path) => ({ path })))
-        if ((recorded?.[utcHour(h)] ?? '') !== fp) reason = `bronze of ${utcHour(h)}:00 changed since gold was built (a late file); the next batch run rebuilds it`
+        if ((recorded?.[utcHour(h)] ?? '') !== fp) {
+          reason = `bronze of ${utcHour(h)}:00 changed since gold was built (a late file); the next batch run rebuilds it`
+        }
       }
     }
     // before the retention mark: gold for it is final; whatever arrived since is past retention
@@ -140,7 +136,10 @@ async function vacuumNow (options: VacuumOptions, started: number): Promise<Vacu
   }
   summary.bronzeDates = remove
   summary.removedBefore = removedBefore
-  if (remove.length > 0) onProgress?.(`vacuum: ${dry ? 'would remove' : 'removed'} bronze of ${remove.length} date(s) (${remove[0]} … ${remove[remove.length - 1]}), ${summary.bronzeFiles} files`)
+  if (remove.length > 0) {
+    onProgress?.(`vacuum: ${dry ? 'would remove' : 'removed'} bronze of ${remove.length} date(s) (${remove[0]} … ${remove[remove.length - 1]}), ` +
+      `${summary.bronzeFiles} files`)
+  }
 
   // gold: files no manifest among the last keepVersions versions lists
   const keep = new Set(listedFiles(live))
@@ -169,7 +168,8 @@ async function vacuumNow (options: VacuumOptions, started: number): Promise<Vacu
     summary.manifests.push(v)
   }
   if (summary.goldFiles.length > 0 || summary.manifests.length > 0) {
-    onProgress?.(`vacuum: ${dry ? 'would remove' : 'removed'} ${summary.goldFiles.length} gold file(s) no manifest from v${Math.max(1, oldestKept)} to v${live.version} lists, and ${summary.manifests.length} old manifest(s)`)
+    onProgress?.(`vacuum: ${dry ? 'would remove' : 'removed'} ${summary.goldFiles.length} gold file(s) no manifest from v${Math.max(1, oldestKept)} ` +
+      `to v${live.version} lists, and ${summary.manifests.length} old manifest(s)`)
   }
   summary.elapsedMs = performance.now() - started
   return summary

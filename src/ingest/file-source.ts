@@ -44,7 +44,8 @@ export class FileSource implements RecordSource {
       info = await stat(this.path)
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
-      throw new Error(code === 'ENOENT' ? `file source: ${this.path} does not exist` : `file source: cannot read ${this.path} (${code ?? String(err)})`, { cause: err })
+      const message = code === 'ENOENT' ? `file source: ${this.path} does not exist` : `file source: cannot read ${this.path} (${code ?? String(err)})`
+      throw new Error(message, { cause: err })
     }
     if (!info.isFile()) throw new Error(`file source: ${this.path} is not a file`)
     const stream = createReadStream(this.path, { encoding: 'utf8' })

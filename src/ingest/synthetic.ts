@@ -151,7 +151,8 @@ export class TrafficGenerator {
     const processing = Math.max(0.01, Math.round(Math.exp((LN_PROCESSING[type] as number) + 0.5 * this.#normal()) * 100) / 100)
     const u = rand()
     const user = u < 0.15 ? '' : ',"user_id":"u' + Math.floor(100_000 * u * u) + '"'
-    const json = '{"event_id":"' + id + '","timestamp":"' + this.#iso(ts) + typeRegion + user + ',"processing_time":' + processing + ',"response_time":' + response
+    const json = '{"event_id":"' + id + '","timestamp":"' + this.#iso(ts) + typeRegion + user +
+      ',"processing_time":' + processing + ',"response_time":' + response
     return { type, json }
   }
 

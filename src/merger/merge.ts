@@ -1,6 +1,9 @@
 // Merge partial rows of both layers, roll them up to the query's granularity and grouping, and
 // finalise them into served rows. Pure: no I/O.
-import { bucketStart, emptyPartials, finalise, type Dimension, type Granularity, iso, mergePartials, type MetricName, type Metrics, type PartialRow, type Partials, type ResultRow } from '../model/index.js'
+import {
+  bucketStart, emptyPartials, finalise, type Dimension, type Granularity, iso, mergePartials, type MetricName, type Metrics, type PartialRow,
+  type Partials, type ResultRow
+} from '../model/index.js'
 
 export interface Group {
   window_start: number

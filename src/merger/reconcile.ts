@@ -1,12 +1,8 @@
-// Reconciliation (issue 5): how far the speed layer drifted from the batch layer over an hour that
-// both hold. Pure: no I/O, no clock. The speed side differs from the batch for known reasons: events
-// later than the allowed lateness (the speed layer leaves them to the batch), duplicates further
-// apart than the dedup window (the speed layer counts both, the batch once), and speed restarts
-// (a rebuilt speed layer may hold a little more or less than the live one did).
-//
-// An hour is compared only when the speed side holds all of it: from its first minute (coveredFrom
-// ≤ hour start) to its last, closed (hour end ≤ closedUntil: no on-time event can still change it).
-// Any other hour is "not comparable": a missing part is not a difference.
+// Reconciliation: how far the speed layer drifted from the batch layer over an hour that both hold. Pure: no I/O, no
+// clock. Known reasons for a difference: events later than the allowed lateness (left to the batch), duplicates further
+// apart than the dedup window (counted twice by speed), and speed restarts (a rebuilt speed layer may hold a little
+// more or less). An hour is compared only when the speed side holds all of it, closed (coveredFrom ≤ hour start,
+// hour end ≤ closedUntil); any other hour is "not comparable": a missing part is not a difference.
 import { HOUR_MS, type Partials } from '../model/index.js'
 
 /** What a reconciliation needs of a partial row (gold hour rows and speed minute rows alike). */

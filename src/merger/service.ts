@@ -1,6 +1,10 @@
 // The metrics service: plans each query at the batch boundary, reads gold and the speed store
 // through their interfaces, merges, finalises and writes the meta block.
-import { bucketStart, type Coverage, type DeadLetter, type Dimension, type Filters, type Granularity, type GoldSnapshot, type GoldSource, iso, type LiveQuery, MINUTE_MS, type MetricsQuery, type MetricsResult, type QualitySource, qualityRatio, type ResultMeta, type ResultRow, type SpeedStore } from '../model/index.js'
+import {
+  bucketStart, type Coverage, type DeadLetter, type Dimension, type Filters, type Granularity, type GoldSnapshot, type GoldSource, iso,
+  type LiveQuery, MINUTE_MS, type MetricsQuery, type MetricsResult, type QualitySource, qualityRatio, type ResultMeta, type ResultRow,
+  type SpeedStore
+} from '../model/index.js'
 import { BatchCache } from './batch-cache.js'
 import { finaliseOver, FinalisedRollup, rollUp, rollUpOver } from './merge.js'
 import { type Plan, planQuery, type Range } from './plan.js'
@@ -106,7 +110,10 @@ export class MergingMetricsService implements MetricsService {
    * 200 ms costs one computation per change, however many queries come in between. The answer is
    * the same, addition for addition, as rolling every speed row up over a copy of the batch part.
    */
-  async #finish (batch: Part, range: Range | null, coverage: Coverage, q: { granularity: Granularity, groupBy: Dimension[], filters: Filters, metrics: MetricsQuery['metrics'] }, shape: string): Promise<ResultRow[]> {
+  async #finish (
+    batch: Part, range: Range | null, coverage: Coverage,
+    q: { granularity: Granularity, groupBy: Dimension[], filters: Filters, metrics: MetricsQuery['metrics'] }, shape: string
+  ): Promise<ResultRow[]> {
     if (range === null) return finaliseOver(batch.part, new Map(), q.metrics)
     let answerKey: string | null = null
     if (this.#tokens !== null) {
@@ -130,7 +137,9 @@ export class MergingMetricsService implements MetricsService {
     return rows.slice()
   }
 
-  async #settledPart (batch: Part, range: Range, q: { granularity: Granularity, groupBy: Dimension[], filters: Filters }, shape: string): Promise<FinalisedRollup> {
+  async #settledPart (
+    batch: Part, range: Range, q: { granularity: Granularity, groupBy: Dimension[], filters: Filters }, shape: string
+  ): Promise<FinalisedRollup> {
     // the token is read before the rows: a change in between leaves an entry no token leads to
     const token = await (this.#tokens as Pick<SpeedStore, 'changeToken'>).changeToken(range.from, range.to)
     const key = [batch.key, range.from, range.to, shape, token].join('|')

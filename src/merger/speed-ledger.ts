@@ -1,16 +1,8 @@
-// The speed side of reconciliation: event counts and revenue of the speed store's closed minute
-// windows, kept past the store's retention until gold has built their hour.
-//
-// Why: with the default retention (1 h) and allowed lateness (1 min), the store never holds a whole
-// closed hour: its first minute is evicted (at hour end + 1 min) just as the watermark closes its
-// last one, and the batch builds the hour after that. So the ledger reads each minute once it is
-// closed (its end ≤ the store's watermark: the speed layer changes it no more) while the store still
-// covers it, and keeps it for up to `keepMs`. It holds every closed minute of [from, next): a minute
-// the store evicted or never covered before it was read breaks the run, and the ledger starts again
-// where the store's coverage starts. (Lateness is judged per source partition while the store's
-// watermark follows the newest partition, so a partition running behind may still add to a minute
-// the ledger has read; partitions read in step make that rare, and it shows as a small
-// speed < batch difference.)
+// The speed side of reconciliation: event counts and revenue of the speed store's closed minute windows, kept past the
+// store's retention until gold has built their hour (with the defaults the store never holds a whole closed hour).
+// Each minute is read once closed (its end ≤ the store's watermark) while the store still covers it, and kept for up
+// to `keepMs`. A minute evicted or never covered before it was read breaks the run: the ledger starts again where the
+// store's coverage starts.
 import { MINUTE_MS, type SpeedStore } from '../model/index.js'
 import type { CountRow, SpeedCoverage } from './reconcile.js'
 
@@ -28,7 +20,10 @@ export class SpeedLedger {
   readonly #keepMs: number
   /** minute start → its rows (events and revenue only) */
   readonly #minutes = new Map<number, CountRow[]>()
-  /** every closed minute of [from, next) is held; null: nothing yet */
+  /**
+   * every closed minute of [from, next) is held; null: nothing yet. (Lateness is judged per source partition, so a
+   * partition running behind may still add to a minute read here: a small speed < batch difference.)
+   */
   #from: number | null = null
   #next: number | null = null
   #last: Promise<void> = Promise.resolve()
@@ -58,7 +53,10 @@ export class SpeedLedger {
     for (const r of rows) {
       let minute = this.#minutes.get(r.window_start)
       if (minute === undefined) { minute = []; this.#minutes.set(r.window_start, minute) }
-      minute.push({ window_start: r.window_start, event_type: r.event_type, region: r.region, partials: { events: r.partials.events, revenue_cents: r.partials.revenue_cents } })
+      minute.push({
+        window_start: r.window_start, event_type: r.event_type, region: r.region,
+        partials: { events: r.partials.events, revenue_cents: r.partials.revenue_cents }
+      })
     }
     this.#next = closedUntil
     // the store may have evicted a minute between the coverage and the query: then it is not held

@@ -66,7 +66,9 @@ export function validateEvent (value: unknown, now: number): Validation {
     const rev = r.revenue
     if (typeof rev !== 'number' || !Number.isFinite(rev) || rev < 0) return bad('bad_revenue', 'revenue must be a number ≥ 0')
     const cents = Math.round(rev * 100)
-    if (Math.abs(rev * 100 - cents) > 1e-6 * Math.max(1, cents) || !Number.isSafeInteger(cents)) return bad('bad_revenue', 'revenue must have at most 2 decimals')
+    if (Math.abs(rev * 100 - cents) > 1e-6 * Math.max(1, cents) || !Number.isSafeInteger(cents)) {
+      return bad('bad_revenue', 'revenue must have at most 2 decimals')
+    }
     revenueCents = cents
   }
   if (r.user_id !== undefined && r.user_id !== null && typeof r.user_id !== 'string') return bad('bad_user_id', 'user_id must be a string')

@@ -84,7 +84,8 @@ let hourStart = 0
  * valid instant (parseText then decides and explains nothing more than null).
  */
 function canonicalInstant (v: string): number | undefined {
-  if (v.length !== 24 || v.charCodeAt(10) !== 84 || v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58 || v.charCodeAt(19) !== 46 || v.charCodeAt(23) !== 90) return undefined
+  if (v.length !== 24 || v.charCodeAt(10) !== 84 || v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58 || v.charCodeAt(19) !== 46 ||
+    v.charCodeAt(23) !== 90) return undefined
   const mi = digits(v, 14, 2)
   const sec = digits(v, 17, 2)
   const ms = digits(v, 20, 3)

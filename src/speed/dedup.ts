@@ -1,17 +1,8 @@
 // Drops duplicates by (event_id, timestamp) within a window of event time (default five minutes).
-// Memory is bounded: keys are kept in one table per event-time minute, and a whole minute is
-// dropped as soon as all of it lies before maxEventTimeSeen − window.
-//
-// A key is held as a 64-bit hash of (event_id, timestamp) in an open-addressing table on an
-// Int32Array, not as a string in a Map: at high rates (hundreds of thousands of keys alive) the
-// strings and map entries cost more in garbage collection than everything else in the pipeline.
-// Two distinct keys share a 64-bit hash with probability ~n/2^64 (n = keys alive): about 10^-13
-// at a million keys, far below any other error in the system. An event older than that horizon
-// cannot be checked any more; it is admitted (and not remembered): the speed layer will count it
-// as late anyway, and the batch layer dedups everything.
-//
-// Changes can be undone for one batch (begin / commit / rollback), so a batch whose store apply
-// failed can be retried without its events counting as duplicates of themselves.
+// Keys are kept per event-time minute, and a whole minute is dropped once it lies before
+// maxEventTimeSeen − window. A key is a 64-bit hash in an open-addressing table on an Int32Array,
+// not a string in a Map (at high rates those cost more in GC than the rest of the pipeline); two
+// keys collide with probability ~n/2^64. Changes can be undone for one batch (begin / commit / rollback).
 import { MINUTE_MS } from '../model/index.js'
 
 export interface DedupOptions {
@@ -133,6 +124,7 @@ export class Deduplicator {
       this.#maxSeen = ts
       this.#evict()
     }
+    // older than the window: cannot be checked any more, admitted and not remembered (it is late anyway; the batch dedups it)
     if (ts < this.#maxSeen - this.windowMs) return true
     if (bucket === undefined) bucket = this.#addBucket(minute)
     bucket.add(h1, h2)

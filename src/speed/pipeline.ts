@@ -1,22 +1,8 @@
 // The speed pipeline: validate → dedup → windows, then one store.apply per consumed batch with
-// the batch's source position, so the store is exactly-once whatever the source replays.
-//
-// What the counters mean: each record of a (topic, partition) is counted once per process.
-// The pipeline remembers the last offset it has processed per partition (the first time it sees
-// a partition, it starts from the store's position) and skips records at or below it, before
-// counting, so a replayed batch changes neither the store nor the counters, and its events are
-// not returned again. A batch's counts and dead letters are committed only when the store
-// applied the batch; when the apply fails (throws), dedup and window state are rolled back too,
-// so the same batch can be retried. onInvalid (the dead-letter topic) is called before the
-// apply, so a crash in between may send a dead letter twice, never zero times (within one process,
-// a batch retried after a failed apply does not send its dead letters again).
-//
-// A store that lost its state. When the store no longer holds the position of a partition this
-// pipeline applied batches to (Redis restarted empty), the batch is not applied and the result
-// says `storeLost`: the caller resets the pipeline (reset()) and has the source rebuild the store
-// from the retention. Records handled again after a reset are windowed again but not counted
-// again, and their dead letters are not sent again: the counters keep their own high-water offset
-// per partition, which reset() leaves alone.
+// the batch's source position, so the store is exactly-once whatever the source replays. Each
+// record of a (topic, partition) is counted once per process: records at or below the offset
+// processed last are skipped before counting, and a batch's counts and dead letters are committed
+// only once the store applied it (a failed apply rolls dedup and windows back for a retry).
 import {
   type DeadLetter, dedupKey, type HourglassEvent, type InvalidReason, parseEvent, type QualityCounts,
   type QualitySource, type SpeedStore
@@ -141,7 +127,8 @@ export class SpeedPipeline implements QualitySource {
 
   /**
    * Forget what was processed: positions, dedup and windows (the watermark too), after the store
-   * lost its state and before the source replays the retention. The counters stay. Serialised
+   * lost its state and before the source replays the retention. The counters stay: records handled
+   * again are windowed again, but neither counted nor sent as dead letters again. Serialised
    * with process().
    */
   reset (): Promise<void> {
@@ -195,7 +182,10 @@ export class SpeedPipeline implements QualitySource {
 
   async #attempt (batch: InputBatch, now: number): Promise<ProcessResult> {
     const { topic, partition, records } = batch
-    const result: ProcessResult = { valid: [], applied: false, skipped: 0, handled: 0, received: 0, validCount: 0, invalid: 0, duplicates: 0, late: 0, deltas: 0, watermark: this.#windows.watermark, maxEventTime: this.#windows.maxEventTime, storeLost: false }
+    const result: ProcessResult = {
+      valid: [], applied: false, skipped: 0, handled: 0, received: 0, validCount: 0, invalid: 0, duplicates: 0, late: 0, deltas: 0,
+      watermark: this.#windows.watermark, maxEventTime: this.#windows.maxEventTime, storeLost: false
+    }
     const last = records[records.length - 1]
     if (last === undefined) return result
     const key = partitionKey(topic, partition)
@@ -252,7 +242,8 @@ export class SpeedPipeline implements QualitySource {
           if (again) admittedAgain++
         } else if (!again) result.duplicates++
       }
-      // every dead letter of the batch is handed over (e.g. acknowledged by the dead-letter topic) before the apply
+      // every dead letter of the batch is handed over (e.g. acknowledged by the dead-letter topic) before the apply:
+      // a crash in between may send one twice, never zero times; a retried batch does not send them again
       if (sending.length > 0) await Promise.all(sending)
       if (lastOffset > sentUpTo) this.#sent.set(key, lastOffset)
       // Duplicates of events that earlier batches applied, which this process may not have seen

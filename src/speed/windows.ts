@@ -2,13 +2,6 @@
 // partition's newest event time − allowed lateness is late: it is counted, not added (the batch
 // layer counts it). On-time events accumulate as PartialRow deltas per
 // (window_start, event_type, region) until drain() hands them out, once per consumed batch.
-//
-// Why lateness is judged per source partition: partitions are read in batches of their own, and
-// after a rewind (a rebuilt store) one partition may be read up to now before another is read
-// from an hour ago. Judged by the newest event of all partitions, that other partition's whole
-// hour would be late. Per partition, an event is late only when its own stream has moved on.
-// `watermark` (what the store and the answers show) stays the newest event time of all
-// partitions − allowed lateness.
 import { addEvent, emptyPartials, type HourglassEvent, MINUTE_MS, type PartialRow } from '../model/index.js'
 
 export interface WindowsOptions {
@@ -19,9 +12,12 @@ export const DEFAULT_ALLOWED_LATENESS_MS = 60_000
 
 export class MinuteWindows {
   readonly allowedLatenessMs: number
-  /** newest event time of all partitions */
+  /** newest event time of all partitions: the watermark follows it */
   #maxEventTime = -Infinity
-  /** newest event time per partition, as of the last begin() or commit() */
+  /**
+   * newest event time per partition, as of the last begin() or commit(). Lateness is judged by it: after a rewind one
+   * partition may be read up to now before another is read from an hour ago, which would otherwise be late as a whole.
+   */
   readonly #maxByPartition = new Map<string, number>()
   /** the partition of the batch in hand ('' outside begin/commit) and its newest event time */
   #partition = ''

@@ -1,21 +1,8 @@
-// The bronze consumer: a kafkajs consumer group of its own (default `hourglass-bronze`) over the
-// same topics as the speed layer, so that a slow Parquet write never delays the speed layer and a
-// speed store that forgets (memory) never makes bronze skip records.
-//
-// It differs from the speed layer's KafkaSource (consumer.ts) in where its truth lives and when it
-// commits. Where it reads from: the caller's positions (the bronze state: the last offset flushed
-// to Parquet per partition) + 1, read before `run()` and sought to synchronously on every join
-// (kafkajs does not await its GROUP_JOIN event); a partition bronze holds nothing of starts at the
-// first record at or after startFrom() (now − the bronze retention), or at the earliest offset.
-// Between joins it continues after what it has handed out, since the handler keeps what it got (a
-// buffer that is flushed later). When it commits: never by itself. The caller commits, through
-// commit(), only offsets whose records are renamed into place in bronze, so a committed offset is
-// a valid start for whoever reads the group's offsets (lag tools, a partition new to the state).
-//
-// Errors, as in KafkaSource: a handler that throws leaves the batch unresolved and kafkajs hands
-// it out again (the handler must skip what it already holds); after its retries kafkajs restarts
-// the consumer, which rejoins and seeks as above; a crash kafkajs does not restart from is retried
-// here when it means that no broker answered (a broker restart), and otherwise rejects `done`.
+// The bronze consumer: a kafkajs consumer group of its own (default `hourglass-bronze`) over the same topics as the
+// speed layer, so a slow Parquet write never delays the speed layer and a speed store that forgets (memory) never
+// makes bronze skip records. It resumes after the caller's positions (what bronze has flushed; else from startFrom()),
+// continues between joins after what it handed out (the handler buffers it), and never commits by itself.
+// A handler that throws gets the batch again (it must skip what it already holds); crashes as in group-run.ts.
 import type { EachBatchPayload } from 'kafkajs'
 import { partitionKey } from '../../model/source-position.js'
 import type { BatchHandler, RecordSource } from '../source.js'
@@ -103,7 +90,8 @@ export class BronzeKafkaSource implements RecordSource {
 
   /**
    * Commit offsets to Kafka (a hint for lag tools; the caller's positions are the truth): call it
-   * only for records that are safely stored. Failures are logged, not thrown.
+   * only for records that are safely stored (renamed into place in bronze), so that a committed offset is a valid start
+   * for whoever reads the group's offsets. Failures are logged, not thrown.
    */
   commit (offsets: readonly CommitOffset[]): Promise<void> {
     if (offsets.length === 0 || !this.#m.started) return this.#commits
@@ -143,7 +131,10 @@ export class BronzeKafkaSource implements RecordSource {
         // below the log start: Kafka's retention removed records bronze never read (kafkajs would
         // reset to the earliest offset anyway)
         if (o !== undefined && from < BigInt(o.low)) {
-          if (position !== null) this.#m.log.warn({ topic: t.name, partition: p.partitionId, from: from.toString(), low: o.low }, 'records bronze had not read yet were removed by the topic\'s retention')
+          if (position !== null) {
+            this.#m.log.warn({ topic: t.name, partition: p.partitionId, from: from.toString(), low: o.low },
+              'records bronze had not read yet were removed by the topic\'s retention')
+          }
           from = BigInt(o.low)
         }
         this.#next.set(partitionKey(t.name, p.partitionId), from)

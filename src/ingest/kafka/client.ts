@@ -86,7 +86,9 @@ function trackingSocketFactory (sockets: Set<Socket>): ISocketFactory {
  * after all (a group coordinator lookup that fails is "non-retriable" to it), so a consumer that
  * must survive a broker restart runs itself again after these.
  */
-export const BROKERS_GONE: ReadonlySet<string> = new Set(['KafkaJSGroupCoordinatorNotFound', 'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSBrokerNotFound', 'KafkaJSRequestTimeoutError'])
+export const BROKERS_GONE: ReadonlySet<string> = new Set([
+  'KafkaJSGroupCoordinatorNotFound', 'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSBrokerNotFound', 'KafkaJSRequestTimeoutError'
+])
 
 /**
  * End the sockets a client still holds after disconnect() (see trackingSocketFactory): closed from

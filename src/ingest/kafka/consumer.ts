@@ -1,32 +1,9 @@
-// The Kafka record source: a kafkajs consumer group (default `hourglass-speed`) over one or more
-// topics, handing each fetched batch of one partition to the handler and awaiting it (a slow store
-// slows the fetches down: backpressure), with no auto-commit.
-//
-// Where it reads from. The speed store's positions are the truth, Kafka's committed offsets only a
-// hint (for lag tools and a consumer that could not read the store). Before `run()`, the source
-// reads the stored position of every partition of its topics; kafkajs does not await its
-// GROUP_JOIN event, so on each join it seeks every assigned partition synchronously to
-// stored + 1, or to what it has handled itself since, whichever is later. A partition the store
-// has no position for is read from the offset of (rebuildFrom() − slack) by record timestamp; when
-// the store has no position for any partition (a new or emptied store), that is a rebuild:
-// onRebuild reports it, and onCaughtUp fires once every rebuilt partition assigned here has been
-// handled up to the log end it had at the rewind, which is when the store again holds everything
-// since rebuildFrom(). After a join the stored positions are read again in the background and a
-// partition the store is ahead on (another member applied it meanwhile) is sought forward.
-// Correctness never depends on the seeks: the pipeline skips records at or below the stored
-// position and the store's compare-and-set rejects overlapping writers; the seeks avoid re-reading.
-//
-// A store that loses its state while the source runs (Redis restarted empty) is rebuilt the same
-// way: rebuild() forgets every position, reads the store's again and rewinds what it no longer
-// holds, as at a start (onRebuild, then onCaughtUp). The batch in hand when rebuild() is called
-// is not acknowledged: the seeks make kafkajs drop what it had fetched, and the rewound partitions
-// are read again from the rebuild offsets.
-//
-// Errors. A handler that throws leaves the batch unresolved: kafkajs retries it (its `retry`
-// options), and after the retries restarts the consumer, which rejoins and seeks as above. After
-// a crash that kafkajs will not restart from, the source restarts it when the crash means that no
-// broker answered (a broker restart), and otherwise rejects `done`. stop() lets the batch in hand
-// finish, commits what was handled and disconnects.
+// The Kafka record source: a kafkajs consumer group (default `hourglass-speed`) handing each fetched batch of one
+// partition to the handler and awaiting it (a slow store slows the fetches: backpressure), with no auto-commit.
+// The speed store's positions are the truth, Kafka's committed offsets only a hint: every join seeks each assigned
+// partition past what the store holds, and an empty store is rebuilt by a rewind to rebuildFrom() (onRebuild, then
+// onCaughtUp). Correctness never depends on the seeks: the pipeline skips records at or below the stored position
+// and the store's compare-and-set rejects overlapping writers; the seeks avoid re-reading. Crashes: see group-run.ts.
 import type { EachBatchPayload } from 'kafkajs'
 import { partitionKey } from '../../model/source-position.js'
 import type { BatchHandler, RecordSource } from '../source.js'

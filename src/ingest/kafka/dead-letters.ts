@@ -1,19 +1,6 @@
-// The dead-letter topic (default `events.dlq`): every invalid record, with its original bytes and
-// key, and headers saying why and where it came from:
-//   hourglass-reason            the reason code (InvalidReason: not_json, missing_field, …)
-//   hourglass-detail            the validator's message
-//   hourglass-source-topic      where it was consumed
-//   hourglass-source-partition
-//   hourglass-source-offset
-// send() resolves once the broker has acknowledged the record (acks = all), and the pipeline
-// awaits its dead letters before it applies the batch, so an invalid record is never lost: at
-// least once into the DLQ (a crash between the send and the apply sends it again). The sends of one
-// tick are coalesced into one produce request, so a batch with many invalid records costs one
-// round trip, not one per record.
-//
-// The bytes: the pipeline's DeadLetter carries the record as text (`raw`), which is lossy for bytes
-// that are not valid UTF-8. The Kafka source keeps each record's original Buffer (RawRecord.bytes)
-// and the caller passes it here; without it (another source), the UTF-8 encoding of `raw` is sent.
+// The dead-letter topic (default `events.dlq`): every invalid record with its original key and bytes, and headers
+// (DLQ_HEADERS) saying why and where it came from. The pipeline awaits its dead letters before it applies the batch:
+// at least once into the topic. The sends of one tick are coalesced into one produce request.
 import { type Kafka, type Message, Partitioners, type Producer } from 'kafkajs'
 import type { DeadLetter } from '../../model/index.js'
 import { createKafka, type KafkaLog, type KafkaLogLevel, STDERR_LOG } from './client.js'
@@ -38,7 +25,7 @@ export interface DeadLetterProducerOptions {
   logLevel?: KafkaLogLevel // 'error'
 }
 
-/** The original record, as consumed. */
+/** The original record, as consumed (DeadLetter.raw is text, lossy for bytes that are not UTF-8). */
 export interface OriginalRecord {
   bytes?: Buffer
   key?: Buffer | null
@@ -63,10 +50,14 @@ export class DeadLetterProducer {
     this.#options = options
     this.topic = options.topic ?? DEFAULT_DLQ_TOPIC
     this.#log = options.log ?? STDERR_LOG
-    const kafka = createKafka({ brokers: options.brokers, clientId: options.clientId ?? 'hourglass-dlq', log: this.#log, logLevel: options.logLevel ?? 'error' })
+    const kafka = createKafka({
+      brokers: options.brokers, clientId: options.clientId ?? 'hourglass-dlq', log: this.#log, logLevel: options.logLevel ?? 'error'
+    })
     this.#kafka = kafka
     // idempotent, as KafkaWriter: a retried send does not write a dead letter twice
-    this.#producer = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 })
+    this.#producer = kafka.producer({
+      allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1
+    })
   }
 
   async connect (): Promise<void> {
@@ -85,7 +76,7 @@ export class DeadLetterProducer {
     }
   }
 
-  /** Send one dead letter; resolves when the broker has it (acks = all). */
+  /** Send one dead letter; resolves when the broker has it (acks = all). Without `original.bytes`, `raw` as UTF-8. */
   send (letter: DeadLetter, original: OriginalRecord = {}): Promise<void> {
     if (!this.#connected) return Promise.reject(new Error('dead-letter producer: not connected'))
     const message: Message = {

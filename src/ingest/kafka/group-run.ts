@@ -148,7 +148,9 @@ export class GroupMember {
     if (this.topics.length === 0) throw new Error(`kafka consumer ${this.groupId}: no topics given`)
     this.log = options.log ?? STDERR_LOG
     this.heartbeatMs = options.heartbeatIntervalMs ?? 3000
-    const kafka = createKafka({ brokers: options.brokers, clientId: options.clientId ?? defaults.clientId, log: this.log, logLevel: options.logLevel ?? 'error', sockets: this.#sockets })
+    const kafka = createKafka({
+      brokers: options.brokers, clientId: options.clientId ?? defaults.clientId, log: this.log, logLevel: options.logLevel ?? 'error', sockets: this.#sockets
+    })
     this.consumer = kafka.consumer({
       groupId: this.groupId,
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
@@ -191,7 +193,9 @@ export class GroupMember {
     })
     this.consumer.on(this.consumer.events.REBALANCING, () => { this.joined = false })
     const run = (): Promise<void> => this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch })
-    this.#crashes = new CrashRestarts(this.consumer, { run, groupId: this.groupId, log: this.log, stopping: () => this.stopping, fatal: (err) => this.fail(err) })
+    this.#crashes = new CrashRestarts(this.consumer, {
+      run, groupId: this.groupId, log: this.log, stopping: () => this.stopping, fatal: (err) => this.fail(err)
+    })
     await run()
   }
 

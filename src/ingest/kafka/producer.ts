@@ -58,10 +58,15 @@ export class KafkaWriter {
   readonly #maxBatch: number
 
   constructor (options: KafkaWriterOptions) {
-    this.#kafka = createKafka({ brokers: options.brokers, clientId: options.clientId ?? 'hourglass-producer', ...(options.log === undefined ? {} : { log: options.log }), logLevel: options.logLevel ?? 'error' })
+    this.#kafka = createKafka({
+      brokers: options.brokers, clientId: options.clientId ?? 'hourglass-producer',
+      ...(options.log === undefined ? {} : { log: options.log }), logLevel: options.logLevel ?? 'error'
+    })
     // idempotent: a send retried after a timeout (its first attempt may have landed) is not written
     // twice; it takes one request in flight per broker and retries until the broker answers
-    this.#producer = this.#kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true, idempotent: true, maxInFlightRequests: 1 })
+    this.#producer = this.#kafka.producer({
+      createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true, idempotent: true, maxInFlightRequests: 1
+    })
     this.#maxBatch = options.maxBatch ?? 5000
   }
 
@@ -152,7 +157,11 @@ export async function produce (options: ProduceOptions): Promise<ProduceSummary>
   const limit = options.count ?? Infinity
   const rate = options.rate ?? (options.file === undefined ? 1000 : Infinity)
   if (!(rate > 0)) throw new Error('produce: the rate must be above 0')
-  const writer = new KafkaWriter({ brokers: options.brokers, ...(options.log === undefined ? {} : { log: options.log }), ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }) })
+  const writer = new KafkaWriter({
+    brokers: options.brokers,
+    ...(options.log === undefined ? {} : { log: options.log }),
+    ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel })
+  })
   await writer.connect()
   const started = Date.now()
   const deadline = options.durationMs === undefined ? Infinity : started + options.durationMs

@@ -82,7 +82,9 @@ export class MemorySpeedStore implements SpeedStore {
       this.#stamps.set(delta.window_start, stamp)
       const k = rowKey(delta.event_type, delta.region)
       const row = window.get(k)
-      if (row === undefined) window.set(k, { window_start: delta.window_start, event_type: delta.event_type, region: delta.region, partials: clonePartials(delta.partials) })
+      if (row === undefined) {
+        window.set(k, { window_start: delta.window_start, event_type: delta.event_type, region: delta.region, partials: clonePartials(delta.partials) })
+      }
       else mergePartials(row.partials, delta.partials)
     }
     if (batch.dedupKeys !== undefined && batch.dedupKeys.length > 0) {

@@ -1,0 +1,41 @@
+// Lua scripts of the Redis store, run by their SHA1 (EVALSHA), sent whole only when Redis does not have them.
+import { createHash } from 'node:crypto'
+import { type Redis } from 'ioredis'
+
+export interface Script { lua: string, sha: string }
+
+export const script = (lua: string): Script => ({ lua, sha: createHash('sha1').update(lua).digest('hex') })
+
+function isNoScript (err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOSCRIPT')
+}
+
+/** EVALSHA, and EVAL when Redis does not have the script (yet, or any more). */
+export async function evalScript (client: Redis, s: Script, keys: string[], args: string[]): Promise<unknown> {
+  try {
+    // one array (ioredis flattens it): a batch has tens of thousands of arguments
+    return await client.evalsha(s.sha, keys.length, [...keys, ...args])
+  } catch (err) {
+    if (!isNoScript(err)) throw err
+    return await client.eval(s.lua, keys.length, [...keys, ...args])
+  }
+}
+
+// The change token's data, read in one step. KEYS: 1 idx, 2 st, 3 meta. ARGV: 1 min score, 2 max score.
+const TOKEN_LUA = `
+local starts = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2])
+local newest = 0
+for i = 1, #starts, 1000 do
+  local stamps = redis.call('HMGET', KEYS[2], unpack(starts, i, math.min(i + 999, #starts)))
+  for _, s in ipairs(stamps) do
+    if s then
+      local n = tonumber(s)
+      if n > newest then newest = n end
+    end
+  end
+end
+local epoch = redis.call('HGET', KEYS[3], 'epoch')
+return { epoch or '-', tostring(newest) }
+`
+
+export const TOKEN = script(TOKEN_LUA)
