@@ -1,4 +1,4 @@
-// Where bronze lives on disk (DESIGN.md, "Bronze"), the sink's state file and the bronze watermark.
+// Where bronze lives on disk (docs/design.md, "Bronze"), the sink's state file and the bronze watermark.
 //
 //   <dataDir>/bronze/events/date=YYYY-MM-DD/hour=HH/<topicSafe>-p<partition>-<first>-<last>.parquet
 //   <dataDir>/bronze/_state.json   max flushed event time and last flushed offset per (topic, partition),

@@ -1,5 +1,5 @@
 // The SQL of the hourly rollup: bronze events of a time range → deduplicated → one row per
-// (hour, event_type, region) with the partials of DESIGN.md and the sketch bins. Only constants
+// (hour, event_type, region) with the partials of docs/design.md and the sketch bins. Only constants
 // and identifiers of our own are in the text; files, times and paths are bound ($files, $from,
 // $to, $path).
 import { SQL_BINS_TYPE, sqlBinOf, sqlQuantileRank } from './sql.js'

@@ -1,4 +1,4 @@
-// The gold manifest (DESIGN.md, "Gold"): read and validate <dataDir>/gold/_manifest.json, publish
+// The gold manifest (docs/design.md, "Gold"): read and validate <dataDir>/gold/_manifest.json, publish
 // a new one atomically. Readers only ever read the files a manifest lists; the manifest may come
 // from another engine (Spark, Databricks), so everything in it is checked before use.
 import { readdir, readFile } from 'node:fs/promises'

@@ -1,4 +1,4 @@
-// The merge rule (DESIGN.md): cut a query at the batch boundary B and say, before reading any
+// The merge rule (docs/design.md): cut a query at the batch boundary B and say, before reading any
 // data, which layer serves which range and what is missing. Pure: no I/O.
 import { errors, type Coverage, type Gap, type Granularity, iso, BUCKET_MS, bucketStart, MINUTE_MS, type SourceRange } from '../model/index.js'
 

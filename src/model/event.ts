@@ -1,4 +1,4 @@
-// The event contract (DESIGN.md, "Event") and its validation. Reasons are stable codes: they name
+// The event contract (docs/design.md, "Event") and its validation. Reasons are stable codes: they name
 // the dead-letter header, the quality counters and the /v1/quality breakdown.
 import { MINUTE_MS, parseInstant } from './time.js'
 

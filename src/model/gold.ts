@@ -1,4 +1,4 @@
-// The gold contract as the merger sees it (DESIGN.md, "Gold").
+// The gold contract as the merger sees it (docs/design.md, "Gold").
 import type { PartialRow } from './partials.js'
 import type { Filters } from './query.js'
 

@@ -1,4 +1,4 @@
-// Mergeable partial aggregates (DESIGN.md): both layers store these, never a final average or
+// Mergeable partial aggregates (docs/design.md): both layers store these, never a final average or
 // percentile. Merging is addition; finalising turns them into the served metrics.
 import type { HourglassEvent } from './event.js'
 import { type Sketch, sketchAdd, sketchMerge, sketchQuantile } from './sketch.js'

@@ -1,4 +1,4 @@
-// DDSketch with a logarithmic mapping (DESIGN.md, "Metrics and mergeable partial aggregates").
+// DDSketch with a logarithmic mapping (docs/design.md, "Partials and the sketch").
 // A value x > 0 goes to bin ceil(ln x / ln γ), x = 0 to ZERO_BIN; bin i stands for 2γ^i/(γ+1).
 // The batch SQL (src/batch/sql.ts) computes the same bins; keep the two in step.
 

@@ -1,4 +1,4 @@
-// The speed store contract (DESIGN.md, "Speed store"), the same for every backend.
+// The speed store contract (docs/design.md, "Speed store"), the same for every backend.
 import type { PartialRow } from './partials.js'
 import type { Filters } from './query.js'
 

@@ -1,4 +1,4 @@
-// The speed store contract (DESIGN.md, "Speed store"), one suite for every backend: memory here,
+// The speed store contract (docs/design.md, "Speed store"), one suite for every backend: memory here,
 // Redis and Cosmos DB later, run unchanged. It uses only the SpeedStore interface and a factory.
 //
 // The factory must return a fresh, empty store for each call (e.g. a unique key prefix or
