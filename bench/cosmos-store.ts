@@ -11,8 +11,7 @@
 //
 // Request units: the test server answers every request with `x-ms-request-charge: 1` (and charges
 // 1 per operation of a bulk request), so the "request_units" below count those, not what Cosmos DB
-// would charge. The estimate for the real
-// service is in the header of src/speed/stores/cosmos.ts. Likewise the server keeps no index (every
+// would charge. The estimate for the real service is in docs/design.md ("Cosmos DB store"). Likewise the server keeps no index (every
 // query scans the container): its query times say nothing about Cosmos DB's.
 import { spawn } from 'node:child_process'
 import https from 'node:https'

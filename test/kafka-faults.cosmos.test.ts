@@ -6,7 +6,7 @@
 // every consumer the tests kill; each scenario gets its own container. After a consumer SIGKILLed
 // 6 times mid-stream, a rebalance after a SIGTERM and after a SIGKILL, and a broker restart, the
 // windows in Cosmos DB must equal a brute force over every record produced, exactly: the claim /
-// roll-forward / commit protocol of src/speed/stores/cosmos.ts holds across real crashes.
+// roll-forward / commit protocol of src/speed/stores/cosmos/apply.ts holds across real crashes.
 //
 // The children trust the test server's certificate through NODE_TLS_REJECT_UNAUTHORIZED=0 in their
 // own environment only (why: scripts/services/cosmos.ts). The test process reads positions through
