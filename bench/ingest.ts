@@ -207,20 +207,23 @@ try {
   await rm(dir, { recursive: true, force: true })
 }
 
+/** the speed settings of a start without flags */
+const { retentionMs, dedupWindowMs, allowedLatenessMs, deadLetterKeep } = loadConfig({})
+
 /** A fresh store: `name` is its Redis key prefix or Cosmos DB container. */
 async function makeStore (kind: StoreKind, name: string): Promise<SpeedStore> {
   if (kind === 'cosmos') {
     const c = cosmos as NonNullable<typeof cosmos>
-    return await CosmosSpeedStore.open({ endpoint: c.endpoint, key: c.key, database: 'bench', container: name, clientOptions: c.clientOptions, retentionMs: 3_600_000 })
+    return await CosmosSpeedStore.open({ endpoint: c.endpoint, key: c.key, database: 'bench', container: name, clientOptions: c.clientOptions, retentionMs, dedupWindowMs })
   }
-  if (kind === 'redis') return new RedisSpeedStore({ url: (services.redis as { url: string }).url, keyPrefix: name, retentionMs: 3_600_000 })
-  return new MemorySpeedStore({ retentionMs: 3_600_000 })
+  if (kind === 'redis') return new RedisSpeedStore({ url: (services.redis as { url: string }).url, keyPrefix: name, retentionMs, dedupWindowMs })
+  return new MemorySpeedStore({ retentionMs, dedupWindowMs })
 }
 
 /** (b): KafkaSource → SpeedPipeline → one store apply per batch, on `topic` from the start in group `group`. */
 async function speedPath (topic: string, kind: StoreKind, group: string): Promise<{ events_per_s: number, events_per_s_after_first_batch: number, batches: number, counts: unknown }> {
   const store = await makeStore(kind, `t${group}`)
-  const pipeline = new SpeedPipeline({ store, dedupWindowMs: 300_000, allowedLatenessMs: 60_000, collectValid: false })
+  const pipeline = new SpeedPipeline({ store, dedupWindowMs, allowedLatenessMs, deadLetterKeep, collectValid: false })
   let n = 0
   let first = 0
   let applies = 0
@@ -231,7 +234,7 @@ async function speedPath (topic: string, kind: StoreKind, group: string): Promis
     topics: [topic],
     groupId: group,
     positions: (tp, p) => store.position(tp, p),
-    rebuildFrom: () => Date.now() - 3_600_000,
+    rebuildFrom: () => Date.now() - retentionMs,
     logLevel: 'nothing'
   })
   await source.start(async (batch) => {

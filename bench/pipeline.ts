@@ -2,6 +2,7 @@
 // one core, fed with synthetic traffic in 1000-record batches; also the history generator's rate.
 // Prints JSON; asserts nothing. `node --expose-gc --import tsx bench/pipeline.ts [records]`
 // (--expose-gc keeps the generator's garbage out of the timed part; without it the figure is lower).
+import { loadConfig } from '../src/config.js'
 import { generateHistory, type HistoryBatch } from '../src/ingest/index.js'
 import { MemorySpeedStore, SpeedPipeline } from '../src/speed/index.js'
 
@@ -19,9 +20,10 @@ const generatorSeconds = (performance.now() - started) / 1000
 // the pipeline: batches are made (untimed) 100 at a time, then processed (timed), with values as
 // flat strings, like those decoded from Kafka
 let clock = from
-const store = new MemorySpeedStore({ now: () => clock })
+const { retentionMs, dedupWindowMs, allowedLatenessMs, deadLetterKeep } = loadConfig({}) // the defaults
+const store = new MemorySpeedStore({ now: () => clock, retentionMs, dedupWindowMs })
 let applyMs = 0
-const pipeline = new SpeedPipeline({ store, collectValid: false, onApplied: (ms) => { applyMs += ms } })
+const pipeline = new SpeedPipeline({ store, dedupWindowMs, allowedLatenessMs, deadLetterKeep, collectValid: false, onApplied: (ms) => { applyMs += ms } })
 let processed = 0
 let batches = 0
 let timed = 0

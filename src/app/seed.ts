@@ -33,7 +33,7 @@ export async function seedHistory (o: SeedOptions): Promise<SeedSummary> {
   const previous = state.partitions.find((p) => p.topic === HISTORY_TOPIC && p.partition === 0)
   // whole hours: the first gold hour is a full one
   const from = Math.floor((o.now - o.config.seedDays * DAY_MS) / HOUR_MS) * HOUR_MS
-  const sink: BronzeSink = new Sink({ dataDir: o.dataDir, db: o.db })
+  const sink: BronzeSink = new Sink({ dataDir: o.dataDir, db: o.db, flushMs: o.config.bronzeFlushMs, maxBuffered: o.config.bronzeFlushEvents })
   let records = 0; let valid = 0; let invalid = 0
   let day = ''
   const days = `${o.config.seedDays} day${o.config.seedDays === 1 ? '' : 's'}`
