@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { buildApp } from '../src/app/index.js'
 import { loadConfig } from '../src/config.js'
-import { TrafficGenerator } from '../src/ingest/index.js'
+import { sharesOf, TrafficGenerator } from '../src/ingest/index.js'
 import { createKafka, eventKey, KafkaSource, KafkaWriter, type OutgoingRecord } from '../src/ingest/kafka/index.js'
 import type { MetricsResult, SpeedStore } from '../src/model/index.js'
 import { CosmosSpeedStore, MemorySpeedStore, RedisSpeedStore, SpeedPipeline } from '../src/speed/index.js'
@@ -58,6 +58,9 @@ const SECONDS = Number(args.seconds)
 type StoreKind = 'memory' | 'redis' | 'cosmos'
 const STORE = args.store as StoreKind
 if (!['memory', 'redis', 'cosmos'].includes(STORE)) throw new Error(`--store memory|redis|cosmos, not ${STORE}`)
+/** the settings of a start without flags */
+const settings = loadConfig({})
+const { retentionMs, dedupWindowMs, allowedLatenessMs, deadLetterKeep } = settings
 
 // cosmos is compared with redis: both run
 const services = await startServices({ kafka: true, redis: STORE !== 'memory', log: false, kafkaOptions: { numPartitions: PARTITIONS } })
@@ -72,7 +75,7 @@ try {
   const writer = new KafkaWriter({ brokers, logLevel: 'nothing', maxBatch: 10_000 })
   await writer.connect()
   await writer.createTopic(topic, PARTITIONS)
-  const gen = new TrafficGenerator({ seed: 11 })
+  const gen = new TrafficGenerator({ seed: 11, shares: sharesOf(settings) })
   let t = performance.now()
   // event times as if produced at 50,000/s just now: the partitions' batches interleave within the
   // allowed lateness, so the windows do the work of on-time events (not mostly late ones)
@@ -206,9 +209,6 @@ try {
   await services.stop()
   await rm(dir, { recursive: true, force: true })
 }
-
-/** the speed settings of a start without flags */
-const { retentionMs, dedupWindowMs, allowedLatenessMs, deadLetterKeep } = loadConfig({})
 
 /** A fresh store: `name` is its Redis key prefix or Cosmos DB container. */
 async function makeStore (kind: StoreKind, name: string): Promise<SpeedStore> {

@@ -3,7 +3,7 @@
 // Parquet, and the batch job (run by the caller) rolls them up.
 import { type BronzeSink, BronzeSink as Sink, type Db, readBronzeState } from '../batch/index.js'
 import type { Config } from '../config.js'
-import { generateHistory } from '../ingest/index.js'
+import { generateHistory, sharesOf } from '../ingest/index.js'
 import { DAY_MS, HOUR_MS, parseEvent, utcDate } from '../model/index.js'
 
 export const HISTORY_TOPIC = 'synthetic-history'
@@ -44,7 +44,7 @@ export async function seedHistory (o: SeedOptions): Promise<SeedSummary> {
       to: o.now,
       rate: o.config.syntheticRate,
       seed: 20_240_501,
-      shares: { duplicate: o.config.duplicateShare, late: o.config.lateShare, invalid: o.config.invalidShare },
+      shares: sharesOf(o.config),
       topic: HISTORY_TOPIC,
       startOffset: previous === undefined ? 0 : Number(BigInt(previous.last_offset) + 1n),
       chunkSize: 1000

@@ -2,6 +2,7 @@
 // config schema (src/config.ts), the one place they are written. Tests that build a module "as
 // configured by default" take its values from here.
 import { type Config, loadConfig } from '../../src/config.js'
+import { sharesOf } from '../../src/ingest/index.js'
 
 export const DEFAULTS: Readonly<Config> = Object.freeze(loadConfig({}))
 
@@ -25,3 +26,6 @@ export const LIMITS_DEFAULTS = {
   maxFilterValues: DEFAULTS.maxFilterValues,
   retentionMs: DEFAULTS.retentionMs
 } as const
+
+/** The shares of synthetic duplicates, late and invalid records. */
+export const SHARES_DEFAULTS = sharesOf(DEFAULTS)

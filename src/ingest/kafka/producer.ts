@@ -121,7 +121,7 @@ export interface ProduceOptions {
   file?: string
   /** synthetic traffic */
   seed?: number // the clock
-  shares?: Partial<Shares>
+  shares: Shares
   /** called about every second, and once at the end */
   onProgress?: (p: ProduceProgress) => void
   signal?: AbortSignal
@@ -206,8 +206,8 @@ export async function produce (options: ProduceOptions): Promise<ProduceSummary>
 }
 
 /** synthetic lines with event time = when they are made */
-function synthetic (seed: number, shares?: Partial<Shares>): (now: number) => Promise<string> {
-  const gen = new TrafficGenerator({ seed, ...(shares === undefined ? {} : { shares }) })
+function synthetic (seed: number, shares: Shares): (now: number) => Promise<string> {
+  const gen = new TrafficGenerator({ seed, shares })
   return async (now) => gen.record(now)
 }
 
