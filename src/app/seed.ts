@@ -7,6 +7,8 @@ import { generateHistory, sharesOf } from '../ingest/index.js'
 import { DAY_MS, HOUR_MS, parseEvent, utcDate } from '../model/index.js'
 
 export const HISTORY_TOPIC = 'synthetic-history'
+/** seed writes bronze in flushes of this many events (larger than bronzeFlushEvents: history comes all at once) */
+const SEED_FLUSH_EVENTS = 200_000
 
 export interface SeedOptions {
   config: Config
@@ -61,7 +63,7 @@ export async function seedHistory (o: SeedOptions): Promise<SeedSummary> {
         day = utcDate(last.at)
         o.progress(`seed: ${day}, ${records.toLocaleString('en-US')} records so far`)
       }
-      if (sink.buffered >= 200_000) await sink.flush()
+      if (sink.buffered >= SEED_FLUSH_EVENTS) await sink.flush()
     }
     // history ends here: it must not hold the bronze watermark back once the live stream goes on
     // (markFinished flushes what is buffered, then marks it in the same write of the state)
