@@ -1,4 +1,4 @@
-// Lint: the recommended JS and type-aware TypeScript rules, plus the import boundaries of DESIGN.md.
+// Lint: the recommended JS and type-aware TypeScript rules, the import boundaries of DESIGN.md, and lines of at most 160 characters.
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
@@ -31,6 +31,11 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error'
     }
+  },
+  // lines of at most 160 characters, strings and template literals included (core max-len, kept until ESLint 11)
+  {
+    files: ['src/**/*.ts', 'scripts/**/*.{ts,mjs,js}'],
+    rules: { 'max-len': ['error', { code: 160, ignoreUrls: true, ignoreStrings: false, ignoreTemplateLiterals: false }] }
   },
   layer('model', ['ingest', 'speed', 'batch', 'merger', 'api']),
   layer('ingest', ['speed', 'batch', 'merger', 'api']),

@@ -17,6 +17,7 @@ import { spawn } from 'node:child_process'
 import https from 'node:https'
 import { createServer } from 'node:net'
 import { createRequire } from 'node:module'
+import { loadConfig } from '../src/config.js'
 import { type ApplyBatch, MINUTE_MS } from '../src/model/index.js'
 import { EVENTS_PER_ROW, pct, storeBench } from './store-batches.js'
 import { CosmosSpeedStore, type CosmosSpeedStoreOptions } from '../src/speed/index.js'
@@ -62,11 +63,14 @@ await new Promise<void>((resolve, reject) => {
 })
 
 const agent = new https.Agent({ rejectUnauthorized: false, keepAlive: true, maxSockets: 64 })
+const settings = loadConfig({}) // the defaults
 const options = (more: Partial<CosmosSpeedStoreOptions> = {}): CosmosSpeedStoreOptions => ({
   endpoint: `https://127.0.0.1:${port}`,
   key: 'bench-key',
   database: 'bench',
   container: 'speed',
+  retentionMs: settings.retentionMs,
+  dedupWindowMs: settings.dedupWindowMs,
   now: () => now,
   clientOptions: { agent, connectionPolicy: { enableEndpointDiscovery: false } },
   ...more

@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { buildApp } from '../src/app/index.js'
 import { loadConfig } from '../src/config.js'
-import { TrafficGenerator } from '../src/ingest/index.js'
+import { sharesOf, TrafficGenerator } from '../src/ingest/index.js'
 import { createKafka, eventKey, KafkaSource, KafkaWriter, type OutgoingRecord } from '../src/ingest/kafka/index.js'
 import type { MetricsResult, SpeedStore } from '../src/model/index.js'
 import { CosmosSpeedStore, MemorySpeedStore, RedisSpeedStore, SpeedPipeline } from '../src/speed/index.js'
@@ -58,6 +58,9 @@ const SECONDS = Number(args.seconds)
 type StoreKind = 'memory' | 'redis' | 'cosmos'
 const STORE = args.store as StoreKind
 if (!['memory', 'redis', 'cosmos'].includes(STORE)) throw new Error(`--store memory|redis|cosmos, not ${STORE}`)
+/** the settings of a start without flags */
+const settings = loadConfig({})
+const { retentionMs, dedupWindowMs, allowedLatenessMs, deadLetterKeep } = settings
 
 // cosmos is compared with redis: both run
 const services = await startServices({ kafka: true, redis: STORE !== 'memory', log: false, kafkaOptions: { numPartitions: PARTITIONS } })
@@ -72,7 +75,7 @@ try {
   const writer = new KafkaWriter({ brokers, logLevel: 'nothing', maxBatch: 10_000 })
   await writer.connect()
   await writer.createTopic(topic, PARTITIONS)
-  const gen = new TrafficGenerator({ seed: 11 })
+  const gen = new TrafficGenerator({ seed: 11, shares: sharesOf(settings) })
   let t = performance.now()
   // event times as if produced at 50,000/s just now: the partitions' batches interleave within the
   // allowed lateness, so the windows do the work of on-time events (not mostly late ones)
@@ -211,16 +214,16 @@ try {
 async function makeStore (kind: StoreKind, name: string): Promise<SpeedStore> {
   if (kind === 'cosmos') {
     const c = cosmos as NonNullable<typeof cosmos>
-    return await CosmosSpeedStore.open({ endpoint: c.endpoint, key: c.key, database: 'bench', container: name, clientOptions: c.clientOptions, retentionMs: 3_600_000 })
+    return await CosmosSpeedStore.open({ endpoint: c.endpoint, key: c.key, database: 'bench', container: name, clientOptions: c.clientOptions, retentionMs, dedupWindowMs })
   }
-  if (kind === 'redis') return new RedisSpeedStore({ url: (services.redis as { url: string }).url, keyPrefix: name, retentionMs: 3_600_000 })
-  return new MemorySpeedStore({ retentionMs: 3_600_000 })
+  if (kind === 'redis') return new RedisSpeedStore({ url: (services.redis as { url: string }).url, keyPrefix: name, retentionMs, dedupWindowMs })
+  return new MemorySpeedStore({ retentionMs, dedupWindowMs })
 }
 
 /** (b): KafkaSource → SpeedPipeline → one store apply per batch, on `topic` from the start in group `group`. */
 async function speedPath (topic: string, kind: StoreKind, group: string): Promise<{ events_per_s: number, events_per_s_after_first_batch: number, batches: number, counts: unknown }> {
   const store = await makeStore(kind, `t${group}`)
-  const pipeline = new SpeedPipeline({ store, dedupWindowMs: 300_000, allowedLatenessMs: 60_000, collectValid: false })
+  const pipeline = new SpeedPipeline({ store, dedupWindowMs, allowedLatenessMs, deadLetterKeep, collectValid: false })
   let n = 0
   let first = 0
   let applies = 0
@@ -231,7 +234,7 @@ async function speedPath (topic: string, kind: StoreKind, group: string): Promis
     topics: [topic],
     groupId: group,
     positions: (tp, p) => store.position(tp, p),
-    rebuildFrom: () => Date.now() - 3_600_000,
+    rebuildFrom: () => Date.now() - retentionMs,
     logLevel: 'nothing'
   })
   await source.start(async (batch) => {

@@ -2,10 +2,15 @@
 // one core, fed with synthetic traffic in 1000-record batches; also the history generator's rate.
 // Prints JSON; asserts nothing. `node --expose-gc --import tsx bench/pipeline.ts [records]`
 // (--expose-gc keeps the generator's garbage out of the timed part; without it the figure is lower).
-import { generateHistory, type HistoryBatch } from '../src/ingest/index.js'
+import { loadConfig } from '../src/config.js'
+import { generateHistory, type HistoryBatch, sharesOf } from '../src/ingest/index.js'
 import { MemorySpeedStore, SpeedPipeline } from '../src/speed/index.js'
 
 const records = Number(process.argv[2] ?? 1_000_000)
+/** the settings of a start without flags */
+const settings = loadConfig({})
+const { retentionMs, dedupWindowMs, allowedLatenessMs, deadLetterKeep } = settings
+const shares = sharesOf(settings)
 const rate = 2000 // records per second of event time
 const from = Date.UTC(2026, 0, 5, 12)
 const to = from + Math.ceil((records / rate) * 1000)
@@ -13,15 +18,15 @@ const to = from + Math.ceil((records / rate) * 1000)
 // the generator alone (records are dropped as they come)
 let generated = 0
 let started = performance.now()
-for (const b of generateHistory({ from, to, rate, seed: 7 })) generated += b.records.length
+for (const b of generateHistory({ from, to, rate, seed: 7, shares })) generated += b.records.length
 const generatorSeconds = (performance.now() - started) / 1000
 
 // the pipeline: batches are made (untimed) 100 at a time, then processed (timed), with values as
 // flat strings, like those decoded from Kafka
 let clock = from
-const store = new MemorySpeedStore({ now: () => clock })
+const store = new MemorySpeedStore({ now: () => clock, retentionMs, dedupWindowMs })
 let applyMs = 0
-const pipeline = new SpeedPipeline({ store, collectValid: false, onApplied: (ms) => { applyMs += ms } })
+const pipeline = new SpeedPipeline({ store, dedupWindowMs, allowedLatenessMs, deadLetterKeep, collectValid: false, onApplied: (ms) => { applyMs += ms } })
 let processed = 0
 let batches = 0
 let timed = 0
@@ -38,7 +43,7 @@ const run = async (group: HistoryBatch[]): Promise<void> => {
   }
 }
 let group: HistoryBatch[] = []
-for (const b of generateHistory({ from, to, rate, seed: 7, topic: 'bench' })) {
+for (const b of generateHistory({ from, to, rate, seed: 7, shares, topic: 'bench' })) {
   for (const r of b.records) r.value = Buffer.from(r.value).toString()
   group.push(b)
   if (group.length === 100) { await run(group); group = [] }

@@ -8,6 +8,7 @@
 // A batch: `deltas` rows spread over 5 minute windows × (event_type, region) pairs, each with
 // `bins` sketch bins, and as many dedup keys as events (10 per row).
 import { startRedis } from '../scripts/services/index.js'
+import { loadConfig } from '../src/config.js'
 import { type ApplyBatch, MINUTE_MS } from '../src/model/index.js'
 import { EVENTS_PER_ROW, pct, storeBench } from './store-batches.js'
 import { RedisSpeedStore } from '../src/speed/index.js'
@@ -25,9 +26,10 @@ async function timed (n: number, fn: () => Promise<unknown>): Promise<{ p50_ms: 
   return { p50_ms: pct(ms, 0.5), p99_ms: pct(ms, 0.99) }
 }
 
+const { retentionMs, dedupWindowMs } = loadConfig({}) // the defaults
 const redis = await startRedis({ log: false })
 try {
-  const store = new RedisSpeedStore({ url: redis.url, keyPrefix: 'bench', now: () => now })
+  const store = new RedisSpeedStore({ url: redis.url, keyPrefix: 'bench', retentionMs, dedupWindowMs, now: () => now })
   // warm up (script load, connection)
   await store.apply(makeBatch(0, 99, now - 10 * MINUTE_MS))
 
@@ -44,7 +46,7 @@ try {
   const serialSeconds = (performance.now() - t0) / 1000
 
   // several partitions at once, each with its own client (as several consumers would)
-  const stores = Array.from({ length: partitions }, () => new RedisSpeedStore({ url: redis.url, keyPrefix: 'bench', now: () => now }))
+  const stores = Array.from({ length: partitions }, () => new RedisSpeedStore({ url: redis.url, keyPrefix: 'bench', retentionMs, dedupWindowMs, now: () => now }))
   const perPartition = Math.max(1, Math.floor(batches / partitions))
   const work = stores.map((s, p) => Array.from({ length: perPartition }, (_, i) => makeBatch(i + 1, p + 1, now - 60 * MINUTE_MS + (i % 12) * 5 * MINUTE_MS)))
   t0 = performance.now()

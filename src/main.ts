@@ -137,7 +137,7 @@ async function produceCommand (config: Config, options: ParsedArgs['options']): 
     if (info === null || !info.isFile()) return fail(`--file="${options.file}": ${file} is not a readable file`)
   }
 
-  const [{ default: pino }, { produce }] = await Promise.all([import('pino'), import('./ingest/kafka/index.js')])
+  const [{ default: pino }, { produce }, { sharesOf }] = await Promise.all([import('pino'), import('./ingest/kafka/index.js'), import('./ingest/index.js')])
   const log = pino({ level: config.logLevel }, pino.destination(2))
   const abort = new AbortController()
   const onSignal = (): void => abort.abort()
@@ -154,6 +154,7 @@ async function produceCommand (config: Config, options: ParsedArgs['options']): 
     const summary = await produce({
       brokers: config.kafkaBrokers,
       topic,
+      shares: sharesOf(config),
       ...(rate === undefined ? {} : { rate }),
       ...(count === undefined ? {} : { count }),
       ...(durationMs === undefined ? {} : { durationMs }),

@@ -20,6 +20,7 @@ import { DAY_MS, HOUR_MS, iso, MINUTE_MS, utcDate } from '../src/model/time.js'
 import { EventMaker, expected, Feed } from './helpers/bronze.js'
 import { tempData } from './helpers/temp-data.js'
 import { until } from './helpers/wait.js'
+import { SINK_DEFAULTS } from './helpers/settings.js'
 
 const T0 = Date.UTC(2024, 4, 1)
 const D = (n: number): number => T0 + n * DAY_MS
@@ -64,7 +65,7 @@ async function answers (app: App): Promise<string[]> {
 test('serve compacts small bronze files and vacuums old ones on its timers, in turn with the batch job, without changing any answer', { timeout: 180_000 }, async () => {
   const dataDir = join(tmp.dir, 'data')
   const maker = new EventMaker(17)
-  const sink = new BronzeSink({ dataDir, db: tmp.db })
+  const sink = new BronzeSink({ ...SINK_DEFAULTS, dataDir, db: tmp.db })
   const feed = new Feed(sink)
   for (let k = 0; k < 3; k++) { // three flushes: several small files per hour and partition
     feed.add(maker.make(4000, D(0), D(3) + 6 * HOUR_MS))

@@ -16,6 +16,7 @@ import { GoldReader } from '../src/batch/gold-reader.js'
 import { HOUR_MS, MINUTE_MS } from '../src/model/time.js'
 import { assertRowsEqual, EventMaker, expected, Feed } from './helpers/bronze.js'
 import { tempData } from './helpers/temp-data.js'
+import { SINK_DEFAULTS } from './helpers/settings.js'
 
 const T0 = Date.UTC(2024, 4, 1)
 const H = (n: number): number => T0 + n * HOUR_MS
@@ -43,7 +44,7 @@ test('file names: coverage parses back, unions merge touching ranges, fingerprin
 test('compaction keeps every event: gold before = after, also after a crash between write and delete, and a rerun cleans up', async () => {
   const dataDir = join(tmp.dir, 'a')
   const maker = new EventMaker(3)
-  const sink = new BronzeSink({ dataDir, db: tmp.db })
+  const sink = new BronzeSink({ ...SINK_DEFAULTS, dataDir, db: tmp.db })
   const feed = new Feed(sink)
   for (let k = 0; k < 4; k++) { // four flushes: several small files per hour and partition
     feed.add(maker.make(500, H(0), H(6) + 30 * MINUTE_MS))
@@ -103,7 +104,7 @@ test('compaction keeps every event: gold before = after, also after a crash betw
 test('compaction running while the batch job reads: gold still equals brute force', async () => {
   const dataDir = join(tmp.dir, 'b')
   const maker = new EventMaker(9)
-  const sink = new BronzeSink({ dataDir, db: tmp.db })
+  const sink = new BronzeSink({ ...SINK_DEFAULTS, dataDir, db: tmp.db })
   const feed = new Feed(sink)
   for (let k = 0; k < 6; k++) {
     feed.add(maker.make(400, H(0), H(12) + 30 * MINUTE_MS))

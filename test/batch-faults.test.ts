@@ -25,6 +25,7 @@ import type { PartialRow } from '../src/model/partials.js'
 import { DAY_MS, HOUR_MS, iso } from '../src/model/time.js'
 import { assertRowsEqual, EventMaker, expected, Feed } from './helpers/bronze.js'
 import { tempData } from './helpers/temp-data.js'
+import { SINK_DEFAULTS } from './helpers/settings.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const ENTRY = join(ROOT, 'scripts', 'hourglass-dev.ts')
@@ -146,7 +147,7 @@ test('hourglass batch SIGKILLed at moments over its run: the previous manifest o
   const dataDir = join(tmp.dir, 'data')
   const rand = prng(5)
   const maker = new EventMaker(11)
-  const sink = new BronzeSink({ dataDir, db: tmp.db })
+  const sink = new BronzeSink({ ...SINK_DEFAULTS, dataDir, db: tmp.db })
   const feed = new Feed(sink)
   try {
     // gold v1: the first two days and the first hour of the third

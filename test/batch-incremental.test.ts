@@ -14,6 +14,7 @@ import { readManifest } from '../src/batch/manifest.js'
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../src/model/time.js'
 import { assertRowsEqual, EventMaker, expected, Feed } from './helpers/bronze.js'
 import { tempData } from './helpers/temp-data.js'
+import { SINK_DEFAULTS } from './helpers/settings.js'
 
 const T0 = Date.UTC(2024, 4, 1)
 const H = (n: number): number => T0 + n * HOUR_MS
@@ -24,7 +25,7 @@ const tmp = tempData('hourglass-incr-')
 test('a late bronze file rebuilds its date: the new manifest lists the new files and drops the superseded ones; daily gold equals the sum of hours', async (t) => {
   const dataDir = join(tmp.dir, 'late')
   const maker = new EventMaker(11)
-  const sink = new BronzeSink({ dataDir, db: tmp.db })
+  const sink = new BronzeSink({ ...SINK_DEFAULTS, dataDir, db: tmp.db })
   const feed = new Feed(sink)
   t.after(() => sink.close())
   feed.add(maker.make(3000, H(0), H(30) + 30 * MINUTE_MS))
@@ -96,7 +97,7 @@ test('gold files are sorted by (window_start, event_type, region) in row groups 
   const dataDir = join(tmp.dir, 'rowgroups')
   const regions = Array.from({ length: 100 }, (_, i) => `r${String(i).padStart(3, '0')}`)
   const maker = new EventMaker(5, regions)
-  const sink = new BronzeSink({ dataDir, db: tmp.db })
+  const sink = new BronzeSink({ ...SINK_DEFAULTS, dataDir, db: tmp.db })
   const feed = new Feed(sink)
   feed.add(maker.make(40_000, H(0), H(24) + 10 * MINUTE_MS))
   await sink.close()

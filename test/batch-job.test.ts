@@ -20,6 +20,7 @@ import { HOUR_MS, MINUTE_MS } from '../src/model/time.js'
 import { assertRowsEqual, EventMaker, expected as expectedBuckets, Feed } from './helpers/bronze.js'
 import { tempData } from './helpers/temp-data.js'
 import { until } from './helpers/wait.js'
+import { SINK_DEFAULTS } from './helpers/settings.js'
 
 const T0 = Date.UTC(2024, 4, 1, 0, 0, 0)
 const H = (n: number): number => T0 + n * HOUR_MS
@@ -41,7 +42,7 @@ const tmp = tempData('hourglass-batch-')
 test('bronze → batch → gold reader: dedup, complete hours only, incremental versions, failed run publishes nothing, reload keeps old snapshots working', async (t) => {
   const dataDir = join(tmp.dir, 'pipeline')
   const progress: string[] = []
-  const sink = new BronzeSink({ dataDir, db: tmp.db })
+  const sink = new BronzeSink({ ...SINK_DEFAULTS, dataDir, db: tmp.db })
   const feed = new Feed(sink)
   t.after(() => sink.close())
 
@@ -153,7 +154,7 @@ test('bronze → batch → gold reader: dedup, complete hours only, incremental 
 
 test('gold files follow the contract: column types, sort order, and direct-reader columns equal model finalise', async () => {
   const dataDir = join(tmp.dir, 'contract')
-  const sink = new BronzeSink({ dataDir, db: tmp.db })
+  const sink = new BronzeSink({ ...SINK_DEFAULTS, dataDir, db: tmp.db })
   const feed = new Feed(sink)
   feed.add(makeEvents(1500, H(0), H(3) + 10 * MINUTE_MS))
   await sink.close()
@@ -200,7 +201,7 @@ test('bronze: a replay rewrites the same files; the watermark is the min over pa
   const dataDir = join(tmp.dir, 'replay')
   const events = makeEvents(400, H(0), H(2))
   const write = async (): Promise<string[]> => {
-    const sink = new BronzeSink({ dataDir, db: tmp.db })
+    const sink = new BronzeSink({ ...SINK_DEFAULTS, dataDir, db: tmp.db })
     events.forEach((e, k) => sink.add(e, { topic: 'file:/data/my events.jsonl', partition: 0, offset: String(k) }))
     const f = await sink.flush()
     await sink.close()
@@ -228,7 +229,7 @@ test('bronze: a replay rewrites the same files; the watermark is the min over pa
 
 test('bronze reads back as written; the reader polls, and refuses a corrupt manifest or one listing missing files', async (t) => {
   const dataDir = join(tmp.dir, 'poll')
-  const sink = new BronzeSink({ dataDir, db: tmp.db })
+  const sink = new BronzeSink({ ...SINK_DEFAULTS, dataDir, db: tmp.db })
   const feed = new Feed(sink)
   feed.add(makeEvents(600, H(0), H(2) + 30 * MINUTE_MS))
   await sink.close()

@@ -16,12 +16,13 @@ import { HOUR_MS, MINUTE_MS } from '../src/model/time.js'
 import { EventMaker, Feed } from './helpers/bronze.js'
 import { tempData } from './helpers/temp-data.js'
 import { sleep } from './helpers/wait.js'
+import { SINK_DEFAULTS } from './helpers/settings.js'
 
 const T0 = Date.UTC(2024, 4, 1)
 const tmp = tempData('hourglass-lock-')
 
 async function bronze (dataDir: string): Promise<void> {
-  const sink = new BronzeSink({ dataDir, db: tmp.db })
+  const sink = new BronzeSink({ ...SINK_DEFAULTS, dataDir, db: tmp.db })
   new Feed(sink).add(new EventMaker(1).make(300, T0, T0 + 3 * HOUR_MS + 30 * MINUTE_MS))
   await sink.close()
 }

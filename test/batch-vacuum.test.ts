@@ -15,6 +15,7 @@ import { vacuum } from '../src/batch/vacuum.js'
 import { DAY_MS, HOUR_MS, MINUTE_MS, utcDate } from '../src/model/time.js'
 import { assertRowsEqual, EventMaker, expected, Feed } from './helpers/bronze.js'
 import { tempData } from './helpers/temp-data.js'
+import { DEFAULTS, SINK_DEFAULTS } from './helpers/settings.js'
 
 const T0 = Date.UTC(2024, 4, 1)
 const D = (n: number): number => T0 + n * DAY_MS
@@ -39,7 +40,7 @@ async function goldEquals (dataDir: string, events: Parameters<typeof expected>[
 test('vacuum: bronze past retention goes by whole settled dates; a late file or an unbuilt hour keeps it; gold files of the last N versions stay', async (t) => {
   const dataDir = join(tmp.dir, 'v')
   const maker = new EventMaker(21)
-  const sink = new BronzeSink({ dataDir, db: tmp.db })
+  const sink = new BronzeSink({ ...SINK_DEFAULTS, dataDir, db: tmp.db })
   const feed = new Feed(sink)
   t.after(() => sink.close())
   feed.add(maker.make(2000, D(0), D(3) + 6 * HOUR_MS))
@@ -55,13 +56,13 @@ test('vacuum: bronze past retention goes by whole settled dates; a late file or 
   assert.ok(orphans.length > 0)
 
   // nothing at all is past retention yet
-  const v0 = await vacuum({ dataDir, retainMs: 10 * DAY_MS, now: D(3) + 9 * HOUR_MS })
+  const v0 = await vacuum({ dataDir, keepVersions: DEFAULTS.goldKeepVersions, retainMs: 10 * DAY_MS, now: D(3) + 9 * HOUR_MS })
   assert.deepEqual(v0.bronzeDates, [])
   assert.deepEqual(v0.goldFiles.sort(), orphans.sort(), 'orphans of the failed run go; listed files stay')
 
   // dates 0..2 past retention: date 0 goes; date 1 has a late file not yet rebuilt, so it and
   // everything after stays
-  const v1 = await vacuum({ dataDir, retainMs: 12 * HOUR_MS, now: D(3) + 12 * HOUR_MS })
+  const v1 = await vacuum({ dataDir, keepVersions: DEFAULTS.goldKeepVersions, retainMs: 12 * HOUR_MS, now: D(3) + 12 * HOUR_MS })
   assert.deepEqual(v1.bronzeDates, [utcDate(D(0))])
   assert.equal(v1.bronzeKept?.date, utcDate(D(1)))
   assert.match(v1.bronzeKept!.reason, /late file/)
@@ -87,7 +88,7 @@ test('vacuum: bronze past retention goes by whole settled dates; a late file or 
   await assertListedExist(dataDir)
 
   // now dates 1 and 2 are settled; date 3 is not built to its end, whatever the retention
-  const v4 = await vacuum({ dataDir, retainMs: 0, now: D(5) })
+  const v4 = await vacuum({ dataDir, keepVersions: DEFAULTS.goldKeepVersions, retainMs: 0, now: D(5) })
   assert.deepEqual(v4.bronzeDates, [utcDate(D(1)), utcDate(D(2))])
   assert.match(v4.bronzeKept?.reason ?? '', /not yet built/)
   assert.ok((await listBronzeHours(dataDir)).size > 0)
@@ -97,6 +98,6 @@ test('vacuum: bronze past retention goes by whole settled dates; a late file or 
   await goldEquals(dataDir, feed.all, completeUntil)
   await assertListedExist(dataDir)
 
-  const dry = await vacuum({ dataDir, retainMs: 0, now: D(5), dryRun: true })
+  const dry = await vacuum({ dataDir, keepVersions: DEFAULTS.goldKeepVersions, retainMs: 0, now: D(5), dryRun: true })
   assert.deepEqual(dry.bronzeDates, [])
 })

@@ -13,6 +13,7 @@ import { BronzeSink } from '../src/batch/bronze-sink.js'
 import type { HourglassEvent } from '../src/model/event.js'
 import { tempData } from './helpers/temp-data.js'
 import { sleep } from './helpers/wait.js'
+import { SINK_DEFAULTS } from './helpers/settings.js'
 interface Gate { armed: boolean, reached: Promise<void>, release: () => void, seam: () => Promise<void> }
 function gate (): Gate {
   let reached!: () => void
@@ -41,8 +42,8 @@ describe('bronze state writers interleaved', () => {
   test('a finished mark and another sink\'s flush in the gap of a flush\'s state write: none is lost, nothing moves back', async () => {
     const dataDir = join(tmp.dir, 'gap')
     const g = gate()
-    const sink = new BronzeSink({ dataDir, db: tmp.db, beforeStateWrite: g.seam })
-    const other = new BronzeSink({ dataDir, db: tmp.db }) // e.g. the Kafka-fed bronze consumer's sink
+    const sink = new BronzeSink({ ...SINK_DEFAULTS, dataDir, db: tmp.db, beforeStateWrite: g.seam })
+    const other = new BronzeSink({ ...SINK_DEFAULTS, dataDir, db: tmp.db }) // e.g. the Kafka-fed bronze consumer's sink
     try {
       sink.add(ev('f0', T), { topic: 'file:/x.jsonl', partition: 0, offset: '0' })
       sink.add(ev('e0', T), { topic: 'events', partition: 0, offset: '0' })
@@ -74,8 +75,8 @@ describe('bronze state writers interleaved', () => {
   test('sink.markFinished flushes what it holds and marks in the same write; in turn with the flushes; a later flush clears it', async () => {
     const dataDir = join(tmp.dir, 'mark')
     const g = gate()
-    const sink = new BronzeSink({ dataDir, db: tmp.db })
-    const other = new BronzeSink({ dataDir, db: tmp.db, beforeStateWrite: g.seam })
+    const sink = new BronzeSink({ ...SINK_DEFAULTS, dataDir, db: tmp.db })
+    const other = new BronzeSink({ ...SINK_DEFAULTS, dataDir, db: tmp.db, beforeStateWrite: g.seam })
     try {
       await sink.markFinished('nothing-yet', 0)
       assert.deepEqual((await readBronzeState(dataDir)).partitions, [], 'a partition bronze holds nothing of is not marked')
@@ -112,7 +113,7 @@ describe('bronze state writers interleaved', () => {
 
   test('many writers at random moments: the state ends with every partition\'s highest offset and every mark made after its last flush', async () => {
     const dataDir = join(tmp.dir, 'random')
-    const sinks = [new BronzeSink({ dataDir, db: tmp.db }), new BronzeSink({ dataDir, db: tmp.db }), new BronzeSink({ dataDir, db: tmp.db })]
+    const sinks = [new BronzeSink({ ...SINK_DEFAULTS, dataDir, db: tmp.db }), new BronzeSink({ ...SINK_DEFAULTS, dataDir, db: tmp.db }), new BronzeSink({ ...SINK_DEFAULTS, dataDir, db: tmp.db })]
     try {
       let seed = 7
       const rand = (): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 }

@@ -10,6 +10,7 @@ import { removeUnrecordedBronze } from '../src/batch/bronze-recovery.js'
 import { BronzeSink } from '../src/batch/bronze-sink.js'
 import { Db } from '../src/batch/duckdb.js'
 import { HOUR_MS } from '../src/model/time.js'
+import { SINK_DEFAULTS } from './helpers/settings.js'
 
 const t = (s: string): number => Date.parse(s)
 
@@ -53,7 +54,7 @@ test('a failed flush removes the files it renamed; removeUnrecordedBronze remove
   t.after(async () => { db.close(); await rm(dir, { recursive: true, force: true }) })
   const H1 = Date.UTC(2026, 0, 1, 10)
   const H2 = H1 + HOUR_MS
-  const sink = new BronzeSink({ dataDir: dir, db })
+  const sink = new BronzeSink({ ...SINK_DEFAULTS, dataDir: dir, db })
   const add = (partition: number, from: number, to: number, hour: number, topic = 'events'): void => {
     for (let o = from; o <= to; o++) sink.add({ event_id: `e${partition}-${o}`, ts: hour + o * 1000, event_type: 'view', region: 'eu' }, { topic, partition, offset: String(o) })
   }

@@ -22,6 +22,7 @@ import { MergingMetricsService, WindowChangeHub, withWindowChanges } from '../sr
 import type { GoldSource } from '../src/model/index.js'
 import { MemorySpeedStore, SpeedPipeline } from '../src/speed/index.js'
 import { sleep, until } from './helpers/wait.js'
+import { LIMITS_DEFAULTS, PIPELINE_DEFAULTS, STORE_DEFAULTS } from './helpers/settings.js'
 
 const M = 60_000
 const iso = (t: number) => new Date(t).toISOString()
@@ -93,13 +94,13 @@ const SUBSCRIPTION = `subscription ($f: Filter, $g: [Dimension!]) {
 
 describe('windowUpdated over a real WebSocket, fed by the real speed pipeline', () => {
   // the wall clock, so the coalescing timer and the store's retention agree
-  const store = new MemorySpeedStore()
+  const store = new MemorySpeedStore(STORE_DEFAULTS)
   const hub = new WindowChangeHub()
-  const pipeline = new SpeedPipeline({ store: withWindowChanges(store, hub) })
+  const pipeline = new SpeedPipeline({ ...PIPELINE_DEFAULTS, store: withWindowChanges(store, hub) })
   const noGold: GoldSource = { snapshot: () => null, query: async () => [], dimensions: async () => ({ event_types: [], regions: [] }) }
   const service = new MergingMetricsService({
     gold: noGold, speed: store, quality: pipeline, allowedLatenessMs: M,
-    limits: { maxBuckets: 20_000, maxRangeDays: 400, maxFilterValues: 100, retentionMs: 3_600_000 }
+    limits: LIMITS_DEFAULTS
   })
   const server = buildServer({ service, windowChanges: hub })
   let url = ''
@@ -230,11 +231,11 @@ describe('windowUpdated over a real WebSocket, fed by the real speed pipeline', 
 })
 
 test('a server built without window changes answers windowUpdated with HG_ERR_NOT_READY', async (t) => {
-  const store = new MemorySpeedStore()
+  const store = new MemorySpeedStore(STORE_DEFAULTS)
   const noGold: GoldSource = { snapshot: () => null, query: async () => [], dimensions: async () => ({ event_types: [], regions: [] }) }
   const service = new MergingMetricsService({
-    gold: noGold, speed: store, quality: new SpeedPipeline({ store }), allowedLatenessMs: M,
-    limits: { maxBuckets: 20_000, maxRangeDays: 400, maxFilterValues: 100, retentionMs: 3_600_000 }
+    gold: noGold, speed: store, quality: new SpeedPipeline({ ...PIPELINE_DEFAULTS, store }), allowedLatenessMs: M,
+    limits: LIMITS_DEFAULTS
   })
   const server = buildServer({ service })
   t.after(async () => { await server.close(); await store.close() })

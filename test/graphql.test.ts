@@ -13,6 +13,7 @@ import { MergingMetricsService } from '../src/merger/index.js'
 import type { GoldSource } from '../src/model/index.js'
 import { MemorySpeedStore, SpeedPipeline } from '../src/speed/index.js'
 import { STUB_LIMITS, StubMetricsService, type StubOptions } from './helpers/stub-service.js'
+import { LIMITS_DEFAULTS, PIPELINE_DEFAULTS, STORE_DEFAULTS } from './helpers/settings.js'
 
 const now = Date.parse('2026-01-12T02:30:00Z')
 const H = 3_600_000
@@ -264,13 +265,13 @@ test('GraphiQL at /graphiql; the GraphQL routes stay out of the OpenAPI document
 test('the real merger over a real speed store: GraphQL and REST give the same numbers, from one service', async (t) => {
   const T = Date.parse('2026-01-12T10:30:20Z')
   const M = 60_000
-  const store = new MemorySpeedStore({ now: () => T })
+  const store = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => T })
   t.after(() => store.close())
-  const pipeline = new SpeedPipeline({ store })
+  const pipeline = new SpeedPipeline({ ...PIPELINE_DEFAULTS, store })
   const noGold: GoldSource = { snapshot: () => null, query: async () => [], dimensions: async () => ({ event_types: [], regions: [] }) }
   const service = new MergingMetricsService({
     gold: noGold, speed: store, quality: pipeline, allowedLatenessMs: M, now: () => T,
-    limits: { maxBuckets: 20_000, maxRangeDays: 400, maxFilterValues: 100, retentionMs: H }
+    limits: LIMITS_DEFAULTS
   })
   const app = buildServer({ service, now: () => T })
   t.after(() => app.close())

@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { diurnalFactor, EVENT_TYPES, generateHistory, type HistoryRecord, LiveTraffic, REGIONS, SyntheticSource } from '../src/ingest/index.js'
+import { diurnalFactor, EVENT_TYPES, generateHistory, type HistoryRecord, LiveTraffic, REGIONS, type Shares, SyntheticSource } from '../src/ingest/index.js'
 import { MINUTE_MS, parseEvent, validateEvent } from '../src/model/index.js'
+import { SHARES_DEFAULTS } from './helpers/settings.js'
 import { sleep } from './helpers/wait.js'
 
 const FROM = Date.UTC(2026, 0, 5)
 const DAY = 86_400_000
 
-function sample (hours: number, rate: number, seed = 42, shares?: { duplicate: number, late: number, invalid: number }): HistoryRecord[] {
+function sample (hours: number, rate: number, seed = 42, shares: Shares = SHARES_DEFAULTS): HistoryRecord[] {
   const out: HistoryRecord[] = []
-  for (const b of generateHistory({ from: FROM, to: FROM + hours * 3_600_000, rate, seed, ...(shares ? { shares } : {}) })) out.push(...b.records)
+  for (const b of generateHistory({ from: FROM, to: FROM + hours * 3_600_000, rate, seed, shares })) out.push(...b.records)
   return out
 }
 
@@ -39,9 +40,9 @@ test('synthetic history: shares of duplicates, late and invalid records are near
   assert.ok(Math.abs(records.length - 3 * 86_400) / (3 * 86_400) < 0.01, `${records.length} records`)
   const c = classify(records)
   const n = records.length
-  assert.ok(Math.abs(c.duplicate / n - 0.01) < 0.002, `duplicates ${c.duplicate / n}`)
-  assert.ok(Math.abs(c.late / n - 0.005) < 0.001, `late ${c.late / n}`)
-  assert.ok(Math.abs(c.invalid / n - 0.005) < 0.001, `invalid ${c.invalid / n}`)
+  assert.ok(Math.abs(c.duplicate / n - SHARES_DEFAULTS.duplicate) < 0.002, `duplicates ${c.duplicate / n}`)
+  assert.ok(Math.abs(c.late / n - SHARES_DEFAULTS.late) < 0.001, `late ${c.late / n}`)
+  assert.ok(Math.abs(c.invalid / n - SHARES_DEFAULTS.invalid) < 0.001, `invalid ${c.invalid / n}`)
 })
 
 test('synthetic history: other shares are honoured, zero included', () => {
@@ -122,7 +123,7 @@ test('synthetic history: emission times in [from, to), in order; offsets count u
 
 test('live traffic: the count follows rate × diurnal factor exactly over time (injected clock)', () => {
   const t0 = Date.UTC(2026, 0, 5, 9) // factor 1 at 09:00 UTC
-  const live = new LiveTraffic({ rate: 50, seed: 1, startOffset: '9007199254740990' })
+  const live = new LiveTraffic({ rate: 50, seed: 1, shares: SHARES_DEFAULTS, startOffset: '9007199254740990' })
   assert.deepEqual(live.take(t0), [])
   let n = 0
   let expected = 0
@@ -140,7 +141,7 @@ test('live traffic: the count follows rate × diurnal factor exactly over time (
 
 test('live traffic: event times lie in the interval taken, late ones minutes before', () => {
   const t0 = Date.UTC(2026, 0, 5, 15)
-  const live = new LiveTraffic({ rate: 1000, seed: 2 })
+  const live = new LiveTraffic({ rate: 1000, seed: 2, shares: SHARES_DEFAULTS })
   live.take(t0)
   const recs = live.take(t0 + 10_000)
   let late = 0
@@ -153,7 +154,7 @@ test('live traffic: event times lie in the interval taken, late ones minutes bef
 })
 
 test('SyntheticSource: emits batches at roughly the rate, offsets increasing, and stops gracefully', async () => {
-  const source = new SyntheticSource({ rate: 2000, seed: 3, tickMs: 50, startOffset: 100 })
+  const source = new SyntheticSource({ rate: 2000, seed: 3, shares: SHARES_DEFAULTS, tickMs: 50, startOffset: 100 })
   const offsets: bigint[] = []
   let batches = 0
   let inHandler = false
@@ -186,7 +187,7 @@ test('SyntheticSource: emits batches at roughly the rate, offsets increasing, an
 
 test('SyntheticSource: a failing handler rejects done', async () => {
   const keepAlive = setInterval(() => undefined, 1000) // the source's timers are unref'd
-  const source = new SyntheticSource({ rate: 1000, seed: 3, tickMs: 20 })
+  const source = new SyntheticSource({ rate: 1000, seed: 3, shares: SHARES_DEFAULTS, tickMs: 20 })
   await source.start(async () => { throw new Error('sink full') })
   await assert.rejects(source.done, /sink full/)
   await source.stop()

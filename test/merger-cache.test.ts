@@ -10,6 +10,7 @@ import {
   type LiveQuery, METRIC_NAMES, type MetricsQuery, type PartialRow
 } from '../src/model/index.js'
 import { MemorySpeedStore } from '../src/speed/index.js'
+import { LIMITS_DEFAULTS, STORE_DEFAULTS } from './helpers/settings.js'
 
 const M = 60_000
 const H = 3_600_000
@@ -103,7 +104,7 @@ function goldOf (rows: PartialRow[], boundary: number): GoldSource & { queries: 
 test('the settled speed part is kept while the store does not change, and let go of when it does (late apply, open window, eviction)', async (t) => {
   const B = T0 + 30 * H
   const clock = { now: B + 30 * M + 20_000 }
-  const store = new MemorySpeedStore({ now: () => clock.now })
+  const store = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => clock.now })
   t.after(() => store.close())
   await store.setCoveredFrom(B - 10 * M)
   let offset = 0
@@ -112,7 +113,7 @@ test('the settled speed part is kept while the store does not change, and let go
   }
   await apply(rowsAt(range(B - 10 * M, B + 31 * M, M), 3))
   const gold = goldOf(rowsAt(range(T0, B, H), 4), B)
-  const options = { gold, speed: store, quality: { counts: () => ({ received: 0, valid: 0, invalid: 0, invalid_by_reason: {}, duplicates: 0, late: 0 }), deadLetters: () => [] }, allowedLatenessMs: M, now: () => clock.now, limits: { maxBuckets: 20_000, maxRangeDays: 400, maxFilterValues: 100, retentionMs: H } }
+  const options = { gold, speed: store, quality: { counts: () => ({ received: 0, valid: 0, invalid: 0, invalid_by_reason: {}, duplicates: 0, late: 0 }), deadLetters: () => [] }, allowedLatenessMs: M, now: () => clock.now, limits: LIMITS_DEFAULTS }
   const cached = new MergingMetricsService(options)
   const fresh = new MergingMetricsService({ ...options, speedCacheSize: 0 })
 
@@ -172,7 +173,7 @@ test('the settled speed part is kept while the store does not change, and let go
 
 test('memory store change token: changes with an apply in its range or an eviction, not with an apply outside it, and never comes back', async (t) => {
   const clock = { now: T0 + 10 * M }
-  const store = new MemorySpeedStore({ now: () => clock.now, retentionMs: 10 * M })
+  const store = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => clock.now, retentionMs: 10 * M })
   t.after(() => store.close())
   let offset = 0
   const apply = (starts: number[]) => store.apply({ deltas: rowsAt(starts, offset + 10), position: { topic: 't', partition: 0, offset: String(offset++) } })

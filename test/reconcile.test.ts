@@ -6,6 +6,7 @@ import { test } from 'node:test'
 import { type CountRow, reconcileGold, reconcileHours, ReconciliationLog, type Reconciliation, SpeedLedger } from '../src/merger/index.js'
 import { emptyPartials, type GoldSnapshot, type GoldSource, HOUR_MS, MINUTE_MS, type PartialRow } from '../src/model/index.js'
 import { MemorySpeedStore } from '../src/speed/index.js'
+import { STORE_DEFAULTS } from './helpers/settings.js'
 
 const H0 = Date.UTC(2026, 0, 20, 10) // an hour start
 
@@ -75,7 +76,7 @@ test('ReconciliationLog: newest hour first, one entry per hour, at most its capa
 /** A memory store with a movable clock, fed one event per minute (1 event, 1.00 of revenue). */
 function feed (): { store: MemorySpeedStore, at: (t: number) => void, minute: (m: number) => Promise<void> } {
   let now = H0
-  const store = new MemorySpeedStore({ now: () => now, retentionMs: HOUR_MS, sweepIntervalMs: 3_600_000 })
+  const store = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => now, retentionMs: HOUR_MS, sweepIntervalMs: 3_600_000 })
   let offset = 0
   return {
     store,

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Deduplicator } from '../src/speed/dedup.js'
+import { DEFAULTS } from './helpers/settings.js'
 
 const T = Date.UTC(2026, 0, 1, 12)
 const M = 60_000
 
 test('dedup: the same (event_id, timestamp) is a duplicate; another id or another time is not', () => {
-  const d = new Deduplicator()
+  const d = new Deduplicator({ windowMs: DEFAULTS.dedupWindowMs })
   assert.equal(d.admit('a', T), true)
   assert.equal(d.admit('a', T), false)
   assert.equal(d.admit('a', T + 1), true)
@@ -16,7 +17,7 @@ test('dedup: the same (event_id, timestamp) is a duplicate; another id or anothe
 })
 
 test('dedup: ids that would collide when concatenated stay apart', () => {
-  const d = new Deduplicator()
+  const d = new Deduplicator({ windowMs: DEFAULTS.dedupWindowMs })
   assert.equal(d.admit('a1', 23), true)
   assert.equal(d.admit('a', 123), true)
 })
@@ -48,7 +49,7 @@ test('dedup: an event older than the horizon is admitted but not remembered', ()
 })
 
 test('dedup: rollback forgets the keys of the batch and the newest time; commit keeps them', () => {
-  const d = new Deduplicator()
+  const d = new Deduplicator({ windowMs: DEFAULTS.dedupWindowMs })
   d.admit('a', T)
   d.begin()
   assert.equal(d.admit('b', T + M), true)
@@ -64,7 +65,7 @@ test('dedup: rollback forgets the keys of the batch and the newest time; commit 
 })
 
 test('dedup: many distinct keys in one minute are all new, and all of them again are duplicates', () => {
-  const d = new Deduplicator()
+  const d = new Deduplicator({ windowMs: DEFAULTS.dedupWindowMs })
   const n = 200_000
   for (let i = 0; i < n; i++) assert.equal(d.admit('evt-' + i, T + (i % 60_000)), true)
   assert.equal(d.size, n)
@@ -76,7 +77,7 @@ test('dedup: many distinct keys in one minute are all new, and all of them again
 })
 
 test('dedup: rollback of many keys, then the same keys again are new', () => {
-  const d = new Deduplicator()
+  const d = new Deduplicator({ windowMs: DEFAULTS.dedupWindowMs })
   d.begin()
   for (let i = 0; i < 5000; i++) d.admit('k' + i, T + i)
   d.rollback()

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { ApplyBatch, DeadLetter, SpeedStore } from '../src/model/index.js'
 import { MemorySpeedStore, SpeedPipeline } from '../src/speed/index.js'
+import { PIPELINE_DEFAULTS, STORE_DEFAULTS } from './helpers/settings.js'
 
 const T = Date.UTC(2026, 0, 1, 12)
 const M = 60_000
@@ -15,10 +16,11 @@ const batchOf = (values: (string | Uint8Array)[], first = 0, topic = 'events', p
   ({ topic, partition, records: values.map((value, i) => ({ value, offset: String(first + i) })) })
 
 function setup (options: { deadLetterKeep?: number, store?: SpeedStore } = {}) {
-  const store = options.store ?? new MemorySpeedStore({ now: () => NOW })
+  const store = options.store ?? new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => NOW })
   const invalid: DeadLetter[] = []
   const applied: [number, number][] = []
   const pipeline = new SpeedPipeline({
+    ...PIPELINE_DEFAULTS,
     store,
     deadLetterKeep: options.deadLetterKeep ?? 100,
     onInvalid: (d) => { invalid.push(d) },
@@ -155,7 +157,7 @@ test('pipeline: a new pipeline on a store that holds a position skips what the s
   t.after(() => store.close())
   const values = [wire('a', T + 5 * M), wire('b', T + 5 * M), wire('c', T + 5 * M)]
   await pipeline.process(batchOf(values.slice(0, 2), 0), NOW)
-  const restarted = new SpeedPipeline({ store })
+  const restarted = new SpeedPipeline({ ...PIPELINE_DEFAULTS, store })
   const r = await restarted.process(batchOf(values, 0), NOW)
   assert.deepEqual(r.valid.map((v) => v.event.event_id), ['c'])
   assert.equal(restarted.counts().received, 1)
@@ -185,7 +187,7 @@ test('pipeline: a batch whose events are all invalid still moves the position', 
 })
 
 test('pipeline: when apply fails, nothing is counted and the retried batch counts once, not as duplicates', async (t) => {
-  const inner = new MemorySpeedStore({ now: () => NOW, keepsDedupKeys: true })
+  const inner = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => NOW, keepsDedupKeys: true })
   t.after(() => inner.close())
   let fail = true
   const flaky = delegating('flaky', () => inner, {
@@ -216,7 +218,7 @@ test('pipeline: concurrent process calls are serialised', async (t) => {
 })
 
 test('pipeline: a duplicate of an event applied before a restart is still dropped (the store keeps dedup keys)', async (t) => {
-  const store = new MemorySpeedStore({ now: () => NOW, keepsDedupKeys: true }) // as a store that outlives the process
+  const store = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => NOW, keepsDedupKeys: true }) // as a store that outlives the process
   t.after(() => store.close())
   const first = setup({ store }).pipeline
   await first.process(batchOf([wire('a', T + 5 * M), wire('b', T + 5 * M)], 0), NOW)
@@ -229,7 +231,7 @@ test('pipeline: a duplicate of an event applied before a restart is still droppe
 })
 
 test('pipeline: two consumers that both held a partition during a rebalance count each record once', async (t) => {
-  const store = new MemorySpeedStore({ now: () => NOW })
+  const store = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => NOW })
   t.after(() => store.close())
   const a = setup({ store }).pipeline
   const b = setup({ store }).pipeline
@@ -247,7 +249,7 @@ test('pipeline: two consumers that both held a partition during a rebalance coun
 
 test('pipeline: a store that lost its state is reported, not written to; after reset() the replay rebuilds it without counting twice', async (t) => {
   // a store that can be emptied under the pipeline, as Redis restarted without its data
-  let inner = new MemorySpeedStore({ now: () => NOW })
+  let inner = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => NOW })
   t.after(() => inner.close())
   const wiped = delegating('wipeable', () => inner)
   const { pipeline, invalid } = setup({ store: wiped })
@@ -258,7 +260,7 @@ test('pipeline: a store that lost its state is reported, not written to; after r
   assert.deepEqual(before, { received: 5, valid: 4, invalid: 1, invalid_by_reason: { not_json: 1 }, duplicates: 1, late: 0 })
 
   await inner.close()
-  inner = new MemorySpeedStore({ now: () => NOW }) // emptied
+  inner = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => NOW }) // emptied
   const lost = await pipeline.process(batchOf(values.slice(5), 5), NOW)
   assert.equal(lost.storeLost, true)
   assert.equal(lost.applied, false)
@@ -278,9 +280,9 @@ test('pipeline: a store that lost its state is reported, not written to; after r
 })
 
 test('pipeline: without collectValid the events are not returned, and the counters are the same', async (t) => {
-  const store = new MemorySpeedStore({ now: () => NOW })
+  const store = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => NOW })
   t.after(() => store.close())
-  const pipeline = new SpeedPipeline({ store, collectValid: false })
+  const pipeline = new SpeedPipeline({ ...PIPELINE_DEFAULTS, store, collectValid: false })
   const r = await pipeline.process(batchOf([wire('a', T + 5 * M), wire('a', T + 5 * M), 'bad', wire('b', T + 6 * M)], 0), NOW)
   assert.equal(r.applied, true)
   assert.deepEqual(r.valid, [])
@@ -289,9 +291,9 @@ test('pipeline: without collectValid the events are not returned, and the counte
 })
 
 test('pipeline: a rewound partition read after another one has reached now is not late (lateness per partition)', async (t) => {
-  const store = new MemorySpeedStore({ now: () => NOW + H, retentionMs: 2 * H })
+  const store = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => NOW + H, retentionMs: 2 * H })
   t.after(() => store.close())
-  const pipeline = new SpeedPipeline({ store })
+  const pipeline = new SpeedPipeline({ ...PIPELINE_DEFAULTS, store })
   const hour = (prefix: string) => Array.from({ length: 60 }, (_, i) => wire(`${prefix}${i}`, T + i * M))
   // one fetch of a rebuild at a low rate: each partition's whole hour in one batch, one after the other
   const a = await pipeline.process(batchOf(hour('a'), 0, 'events', 0), NOW + H)

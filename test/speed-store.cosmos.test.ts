@@ -13,6 +13,7 @@ import { type ApplyBatch, emptyPartials, MINUTE_MS, type PartialRow } from '../s
 import { CosmosSpeedStore, type CosmosSpeedStoreOptions } from '../src/speed/index.js'
 import { retryThrottled } from '../src/speed/stores/cosmos.js'
 import { speedStoreContract } from './contract/speed-store-contract.js'
+import { STORE_DEFAULTS } from './helpers/settings.js'
 
 const H = 3_600_000
 const DATABASE = 'hourglass-test'
@@ -32,7 +33,7 @@ after(async () => {
 })
 
 function options (more: Partial<CosmosSpeedStoreOptions> = {}): CosmosSpeedStoreOptions {
-  return { endpoint, key: 'test-key', database: DATABASE, container: `c${++containers}-${process.pid}`, clientOptions, ...more }
+  return { endpoint, key: 'test-key', database: DATABASE, container: `c${++containers}-${process.pid}`, clientOptions, ...STORE_DEFAULTS, ...more }
 }
 
 speedStoreContract('cosmos', async ({ now, retentionMs }) => await CosmosSpeedStore.open(options({ now, retentionMs })))

@@ -4,11 +4,12 @@ import { test } from 'node:test'
 import { MemorySpeedStore } from '../src/speed/index.js'
 import { speedStoreContract } from './contract/speed-store-contract.js'
 import { sleep } from './helpers/wait.js'
+import { STORE_DEFAULTS } from './helpers/settings.js'
 
-speedStoreContract('memory', async ({ now, retentionMs }) => new MemorySpeedStore({ now, retentionMs }))
+speedStoreContract('memory', async ({ now, retentionMs }) => new MemorySpeedStore({ ...STORE_DEFAULTS, now, retentionMs }))
 
 test('memory: a malformed offset is refused, not compared', async (t) => {
-  const store = new MemorySpeedStore()
+  const store = new MemorySpeedStore(STORE_DEFAULTS)
   t.after(() => store.close())
   await assert.rejects(store.apply({ deltas: [], position: { topic: 't', partition: 0, offset: '12a' } }), TypeError)
   await assert.rejects(store.apply({ deltas: [], position: { topic: 't', partition: 0, offset: '1.5' } }), TypeError)
@@ -17,7 +18,7 @@ test('memory: a malformed offset is refused, not compared', async (t) => {
 
 test('memory: the background sweep drops expired windows without any access', async (t) => {
   const clock = { t: Date.UTC(2026, 0, 1, 12) }
-  const store = new MemorySpeedStore({ now: () => clock.t, retentionMs: 60_000, sweepIntervalMs: 5 })
+  const store = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => clock.t, retentionMs: 60_000, sweepIntervalMs: 5 })
   t.after(() => store.close())
   const partials = { events: 1, latency_sum: 0, latency_count: 0, revenue_cents: 0, response: new Map<number, number>() }
   await store.apply({ deltas: [{ window_start: clock.t, event_type: 'a', region: 'r', partials }], position: { topic: 't', partition: 0, offset: '0' } })

@@ -9,6 +9,7 @@ import { type RedisService, startRedis } from '../scripts/services/index.js'
 import { type ApplyBatch, emptyPartials, MINUTE_MS, type PartialRow } from '../src/model/index.js'
 import { RedisSpeedStore, type RedisSpeedStoreOptions } from '../src/speed/index.js'
 import { speedStoreContract } from './contract/speed-store-contract.js'
+import { STORE_DEFAULTS } from './helpers/settings.js'
 
 let redis: RedisService
 let admin: Redis
@@ -26,12 +27,12 @@ after(async () => {
 
 const uniquePrefix = (): string => `t${process.pid}-${++stores}`
 
-speedStoreContract('redis', async ({ now, retentionMs }) => new RedisSpeedStore({ url: redis.url, keyPrefix: uniquePrefix(), now, retentionMs }))
+speedStoreContract('redis', async ({ now, retentionMs }) => new RedisSpeedStore({ ...STORE_DEFAULTS, url: redis.url, keyPrefix: uniquePrefix(), now, retentionMs }))
 
 const T = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS - 10 * MINUTE_MS
 
 function open (t: { after: (fn: () => Promise<void>) => void }, options: Partial<RedisSpeedStoreOptions> = {}): RedisSpeedStore {
-  const store = new RedisSpeedStore({ url: redis.url, keyPrefix: uniquePrefix(), ...options })
+  const store = new RedisSpeedStore({ ...STORE_DEFAULTS, url: redis.url, keyPrefix: uniquePrefix(), ...options })
   t.after(() => store.close())
   return store
 }
@@ -141,7 +142,7 @@ test('redis: concurrent applies for different partitions from two clients all la
 
 test('redis: a store restarted over the same Redis resumes its positions, windows and watermark', async (t) => {
   const prefix = uniquePrefix()
-  const first = new RedisSpeedStore({ url: redis.url, keyPrefix: prefix })
+  const first = new RedisSpeedStore({ ...STORE_DEFAULTS, url: redis.url, keyPrefix: prefix })
   await first.apply(batch([row(T, 'a', 'x', 4)], '9007199254740993', 2, { watermark: T, maxEventTime: T + 5 }))
   await first.setCoveredFrom(T - MINUTE_MS)
   const coverage = await first.coverage()
@@ -221,7 +222,7 @@ test('redis: seen() asks for many keys in one call', async (t) => {
 test('redis: close() of a store on a caller-owned client leaves the client open', async (t) => {
   const client = new Redis(redis.url)
   t.after(() => client.quit())
-  const store = new RedisSpeedStore({ client, keyPrefix: uniquePrefix() })
+  const store = new RedisSpeedStore({ ...STORE_DEFAULTS, client, keyPrefix: uniquePrefix() })
   await store.apply(batch([row(T, 'a', 'x', 1)], '0'))
   await store.close()
   await store.close()
@@ -257,7 +258,7 @@ test('redis: an apply call delivered twice (ioredis resends after a reconnect) c
     await evalsha(...args)
     return await evalsha(...args)
   }
-  const store = new RedisSpeedStore({ client, keyPrefix: uniquePrefix() })
+  const store = new RedisSpeedStore({ ...STORE_DEFAULTS, client, keyPrefix: uniquePrefix() })
   assert.equal(await store.apply(batch([row(T, 'a', 'x', 3)], '5')), true)
   assert.equal(await store.apply(batch([row(T, 'a', 'x', 3)], '5')), false, 'a replay from another call is still refused')
   assert.equal(total(await store.query(T, T + MINUTE_MS, {})), 3)

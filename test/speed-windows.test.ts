@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { type HourglassEvent, sketchCount } from '../src/model/index.js'
 import { MinuteWindows } from '../src/speed/windows.js'
+import { DEFAULTS } from './helpers/settings.js'
 
 const T = Date.UTC(2026, 0, 1, 12)
 const M = 60_000
@@ -9,7 +10,7 @@ const ev = (ts: number, event_type = 'click', region = 'us-east', more: Partial<
   ({ event_id: 'e' + ts, ts, event_type, region, ...more })
 
 test('windows: events land in their UTC minute per (event_type, region), with partials', () => {
-  const w = new MinuteWindows()
+  const w = new MinuteWindows({ allowedLatenessMs: DEFAULTS.allowedLatenessMs })
   w.add(ev(T + 1, 'click', 'us-east', { processing_time: 4, response_time: 100 }))
   w.add(ev(T + 59_999, 'click', 'us-east', { processing_time: 6, response_time: 200 }))
   w.add(ev(T + M, 'click', 'us-east'))
@@ -53,7 +54,7 @@ test('windows: with zero allowed lateness only windows wholly before the newest 
 })
 
 test('windows: rollback restores the watermark and drops the pending deltas', () => {
-  const w = new MinuteWindows()
+  const w = new MinuteWindows({ allowedLatenessMs: DEFAULTS.allowedLatenessMs })
   w.add(ev(T))
   w.drain()
   w.begin()

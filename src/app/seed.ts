@@ -3,10 +3,12 @@
 // Parquet, and the batch job (run by the caller) rolls them up.
 import { type BronzeSink, BronzeSink as Sink, type Db, readBronzeState } from '../batch/index.js'
 import type { Config } from '../config.js'
-import { generateHistory } from '../ingest/index.js'
+import { generateHistory, sharesOf } from '../ingest/index.js'
 import { DAY_MS, HOUR_MS, parseEvent, utcDate } from '../model/index.js'
 
 export const HISTORY_TOPIC = 'synthetic-history'
+/** seed writes bronze in flushes of this many events (larger than bronzeFlushEvents: history comes all at once) */
+const SEED_FLUSH_EVENTS = 200_000
 
 export interface SeedOptions {
   config: Config
@@ -33,7 +35,7 @@ export async function seedHistory (o: SeedOptions): Promise<SeedSummary> {
   const previous = state.partitions.find((p) => p.topic === HISTORY_TOPIC && p.partition === 0)
   // whole hours: the first gold hour is a full one
   const from = Math.floor((o.now - o.config.seedDays * DAY_MS) / HOUR_MS) * HOUR_MS
-  const sink: BronzeSink = new Sink({ dataDir: o.dataDir, db: o.db })
+  const sink: BronzeSink = new Sink({ dataDir: o.dataDir, db: o.db, flushMs: o.config.bronzeFlushMs, maxBuffered: o.config.bronzeFlushEvents })
   let records = 0; let valid = 0; let invalid = 0
   let day = ''
   const days = `${o.config.seedDays} day${o.config.seedDays === 1 ? '' : 's'}`
@@ -44,7 +46,7 @@ export async function seedHistory (o: SeedOptions): Promise<SeedSummary> {
       to: o.now,
       rate: o.config.syntheticRate,
       seed: 20_240_501,
-      shares: { duplicate: o.config.duplicateShare, late: o.config.lateShare, invalid: o.config.invalidShare },
+      shares: sharesOf(o.config),
       topic: HISTORY_TOPIC,
       startOffset: previous === undefined ? 0 : Number(BigInt(previous.last_offset) + 1n),
       chunkSize: 1000
@@ -61,7 +63,7 @@ export async function seedHistory (o: SeedOptions): Promise<SeedSummary> {
         day = utcDate(last.at)
         o.progress(`seed: ${day}, ${records.toLocaleString('en-US')} records so far`)
       }
-      if (sink.buffered >= 200_000) await sink.flush()
+      if (sink.buffered >= SEED_FLUSH_EVENTS) await sink.flush()
     }
     // history ends here: it must not hold the bronze watermark back once the live stream goes on
     // (markFinished flushes what is buffered, then marks it in the same write of the state)

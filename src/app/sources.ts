@@ -2,7 +2,7 @@
 // file (`none`: nothing live).
 import { resolve } from 'node:path'
 import { readBronzeState } from '../batch/index.js'
-import { FileSource, type RecordSource, SyntheticSource } from '../ingest/index.js'
+import { FileSource, type RecordSource, sharesOf, SyntheticSource } from '../ingest/index.js'
 import { KafkaSource } from '../ingest/kafka/index.js'
 import { iso, type SpeedStore } from '../model/index.js'
 import { type AppContext, kafkaLogLevel } from './context.js'
@@ -44,7 +44,7 @@ export async function localSource (ctx: AppContext): Promise<RecordSource | null
     return new SyntheticSource({
       rate: config.syntheticRate,
       seed: now() % 2_147_483_647,
-      shares: { duplicate: config.duplicateShare, late: config.lateShare, invalid: config.invalidShare },
+      shares: sharesOf(config),
       startOffset: next('synthetic'),
       now
     })

@@ -25,9 +25,9 @@ export interface BronzeSinkOptions {
   dataDir: string
   db: Db
   /** flushIfDue flushes once this many events are buffered */
-  maxBuffered?: number
+  maxBuffered: number
   /** … or once the oldest buffered event has waited this long (ms) */
-  flushMs?: number
+  flushMs: number
   onProgress?: (line: string) => void
   /** test seam: called in a flush's state update, after the state was read and before it is written */
   beforeStateWrite?: () => void | Promise<void>
@@ -65,8 +65,6 @@ interface Slice {
   maxTs: number
 }
 
-const DEFAULT_MAX_BUFFERED = 50_000
-const DEFAULT_FLUSH_MS = 60_000 // one minute
 const OFFSET = /^(0|[1-9]\d{0,18})$/
 
 // Rows go through the DuckDB appender into a temp table, then COPY … TO parquet: timestamps and offsets appended as
@@ -107,8 +105,8 @@ export class BronzeSink {
   constructor (options: BronzeSinkOptions) {
     this.dataDir = options.dataDir
     this.#db = options.db
-    this.#maxBuffered = options.maxBuffered ?? DEFAULT_MAX_BUFFERED
-    this.#flushMs = options.flushMs ?? DEFAULT_FLUSH_MS
+    this.#maxBuffered = options.maxBuffered
+    this.#flushMs = options.flushMs
     this.#onProgress = options.onProgress
     this.#beforeStateWrite = options.beforeStateWrite
   }

@@ -17,7 +17,7 @@ export interface GoldReaderOptions {
   dataDir: string
   db: Db
   /** how often to look for a new manifest (ms); 0 = only on reload() */
-  pollMs?: number
+  pollMs: number
   /** DuckDB connections used for reading files (statements on one connection run one at a time) */
   connections?: number
   /** bound of the decoded-file cache, in sketch bins (≈ 12 bytes each); default 8M */
@@ -90,9 +90,8 @@ export class GoldReader implements GoldSource {
     const reader = new GoldReader(options)
     for (let i = 0; i < reader.#connCount; i++) reader.#conns.push(await options.db.connect())
     await reader.reload()
-    const pollMs = options.pollMs ?? 2000
-    if (pollMs > 0) {
-      reader.#timer = setInterval(() => { void reader.reload() }, pollMs)
+    if (options.pollMs > 0) {
+      reader.#timer = setInterval(() => { void reader.reload() }, options.pollMs)
       reader.#timer.unref()
     }
     return reader

@@ -12,6 +12,6 @@ export { manifestPath, ManifestError, parseManifest, readManifest, snapshotOf, v
 export { type BatchOptions, type BatchSummary, completeEnd, runBatch } from './batch-job.js'
 export { GoldReader, type GoldReaderOptions } from './gold-reader.js'
 export { type CompactOptions, type CompactSummary, compactBronze, describeCompaction } from './compaction.js'
-export { DEFAULT_KEEP_VERSIONS, describeVacuum, vacuum, type VacuumOptions, type VacuumSummary } from './vacuum.js'
+export { describeVacuum, vacuum, type VacuumOptions, type VacuumSummary } from './vacuum.js'
 export { acquireLock, batchLockPath, compactionLockPath, type HeldLock, type LockInfo, type LockOptions, type LockResult } from './lock.js'
 export { bronzeFingerprint, parseBronzeName } from './bronze-coverage.js'

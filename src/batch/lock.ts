@@ -93,8 +93,15 @@ export function staleReason (info: LockInfo | null, mtimeMs: number, now: number
     return `holder pid ${info.pid} on ${info.hostname} is not running`
   }
   if (now - mtimeMs > staleMs) return `not touched for ${Math.round((now - mtimeMs) / 1000)} s`
-  if (info === null && now - mtimeMs > Math.min(staleMs, UNREADABLE_STALE_MS)) return `names no holder and was not touched for ${Math.round((now - mtimeMs) / 1000)} s`
+  if (info === null && now - mtimeMs > Math.min(staleMs, UNREADABLE_STALE_MS)) {
+    return `names no holder and was not touched for ${Math.round((now - mtimeMs) / 1000)} s`
+  }
   return null
+}
+
+/** What this process writes into a lock it takes, with a fresh token. */
+function ownInfo (purpose: string, now: () => number): LockInfo {
+  return { pid: process.pid, hostname: hostname(), started_at: new Date(now()).toISOString(), token: randomBytes(8).toString('hex'), purpose }
 }
 
 /** Create `path` (O_EXCL) holding `info`, synced. */
@@ -140,7 +147,7 @@ export async function acquireLock (path: string, options: LockOptions = {}): Pro
   const now = options.now ?? Date.now
   const staleMs = options.staleMs ?? DEFAULT_STALE_MS
   const heartbeatMs = options.heartbeatMs ?? Math.min(DEFAULT_HEARTBEAT_MS, Math.max(10, Math.floor(staleMs / 4)))
-  const info: LockInfo = { pid: process.pid, hostname: hostname(), started_at: new Date(now()).toISOString(), token: randomBytes(8).toString('hex'), purpose: options.purpose ?? 'batch' }
+  const info = ownInfo(options.purpose ?? 'batch', now)
   await mkdir(dirname(path), { recursive: true })
   for (let attempt = 0; attempt < 3; attempt++) {
     if (await tryCreate(path, info)) return { acquired: true, lock: held(path, info, heartbeatMs) }
@@ -149,7 +156,8 @@ export async function acquireLock (path: string, options: LockOptions = {}): Pro
     const reason = staleReason(found.info, found.mtimeMs, now(), staleMs)
     if (reason === null) {
       const h = found.info
-      return { acquired: false, holder: h, reason: h === null ? 'another run is in progress' : `another run is in progress (${h.purpose}, pid ${h.pid} on ${h.hostname} since ${h.started_at})` }
+      const who = h === null ? '' : ` (${h.purpose}, pid ${h.pid} on ${h.hostname} since ${h.started_at})`
+      return { acquired: false, holder: h, reason: `another run is in progress${who}` }
     }
     if (!(await breakStale(path, found.text, staleMs, now))) continue
     options.onProgress?.(`lock: took over ${path}: ${reason}`)
@@ -160,7 +168,7 @@ export async function acquireLock (path: string, options: LockOptions = {}): Pro
 /** Remove the stale lock whose content is `text`, under the `.break` file; false if someone else is at it. */
 async function breakStale (path: string, text: string, staleMs: number, now: () => number): Promise<boolean> {
   const brk = path + '.break'
-  const mine: LockInfo = { pid: process.pid, hostname: hostname(), started_at: new Date(now()).toISOString(), token: randomBytes(8).toString('hex'), purpose: 'break' }
+  const mine = ownInfo('break', now)
   if (!(await tryCreate(brk, mine))) {
     const b = await readLock(brk)
     if (b !== null && staleReason(b.info, b.mtimeMs, now(), Math.min(staleMs, BREAK_STALE_MS)) !== null) await rm(brk, { force: true })

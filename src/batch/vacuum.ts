@@ -16,8 +16,8 @@ export interface VacuumOptions {
   dataDir: string
   /** bronze older than this (ms) is removed, by whole UTC dates */
   retainMs: number
-  /** keep gold files listed by the last N manifest versions (the live one included; default 10) */
-  keepVersions?: number
+  /** keep gold files listed by the last N manifest versions (the live one included) */
+  keepVersions: number
   /** wall clock (epoch ms) */
   now: number
   /** report what would go, remove nothing */
@@ -42,9 +42,6 @@ export interface VacuumSummary {
   elapsedMs: number
   busy?: string
 }
-
-/** Default number of manifest versions whose files stay (the gold reader holds up to 8 in memory). */
-export const DEFAULT_KEEP_VERSIONS = 10
 
 /** One line saying what a vacuum did (the CLI's and serve's progress line). */
 export function describeVacuum (s: VacuumSummary, dryRun = false): string {
@@ -82,7 +79,7 @@ export async function vacuum (options: VacuumOptions): Promise<VacuumSummary> {
 async function vacuumNow (options: VacuumOptions, started: number): Promise<VacuumSummary> {
   const { dataDir, now, onProgress } = options
   const dry = options.dryRun === true
-  const keepVersions = Math.max(1, options.keepVersions ?? DEFAULT_KEEP_VERSIONS)
+  const keepVersions = Math.max(1, options.keepVersions)
   const summary: VacuumSummary = {
     bronzeDates: [], bronzeFiles: 0, bronzeKept: null, goldFiles: [], manifests: [], removedBefore: await readBronzeRetention(dataDir), elapsedMs: 0
   }

@@ -8,13 +8,17 @@
 import { HOUR_MS, MINUTE_MS } from '../model/index.js'
 import type { BatchHandler, RawBatch, RawRecord, RecordSource } from './source.js'
 
+/** duplicateShare, lateShare and invalidShare */
 export interface Shares {
-  duplicate: number // 0.01
-  late: number // 0.005
-  invalid: number // 0.005
+  duplicate: number
+  late: number
+  invalid: number
 }
 
-export const DEFAULT_SHARES: Shares = { duplicate: 0.01, late: 0.005, invalid: 0.005 }
+/** The shares as the settings name them. */
+export function sharesOf (s: { duplicateShare: number, lateShare: number, invalidShare: number }): Shares {
+  return { duplicate: s.duplicateShare, late: s.lateShare, invalid: s.invalidShare }
+}
 
 /** Event types by popularity, with their median response time (ms). */
 export const EVENT_TYPES: readonly { name: string, responseMs: number }[] = [
@@ -80,7 +84,7 @@ const TYPE_REGION = EVENT_TYPES.map((t) => REGIONS.map((r) => '","event_type":"'
 
 export interface TrafficOptions {
   seed: number
-  shares?: Partial<Shares>
+  shares: Shares
 }
 
 /** The record maker shared by history and live: one raw JSON line per call. */
@@ -96,7 +100,7 @@ export class TrafficGenerator {
   #isoPrefix = ''
 
   constructor (options: TrafficOptions) {
-    this.shares = { ...DEFAULT_SHARES, ...options.shares }
+    this.shares = { ...options.shares }
     this.#rand = prng(options.seed)
     this.#idPrefix = (options.seed >>> 0).toString(16).padStart(8, '0')
   }
@@ -201,7 +205,7 @@ export interface HistoryOptions {
   /** mean records per second (all kinds), modulated by the diurnal curve */
   rate: number
   seed: number
-  shares?: Partial<Shares>
+  shares: Shares
   /** records per yielded batch */
   chunkSize?: number // one thousand
   topic?: string // 'synthetic-history'
@@ -214,7 +218,7 @@ export interface HistoryOptions {
  * rate × diurnalFactor records per second. Offsets count up from startOffset.
  */
 export function * generateHistory (options: HistoryOptions): Generator<HistoryBatch> {
-  const gen = new TrafficGenerator({ seed: options.seed, ...(options.shares === undefined ? {} : { shares: options.shares }) })
+  const gen = new TrafficGenerator({ seed: options.seed, shares: options.shares })
   const rand = prng((options.seed ^ 0x5bd1e995) >>> 0)
   const chunkSize = options.chunkSize ?? 1000
   const topic = options.topic ?? 'synthetic-history'
@@ -240,7 +244,7 @@ export function * generateHistory (options: HistoryOptions): Generator<HistoryBa
 export interface LiveTrafficOptions {
   rate: number
   seed: number
-  shares?: Partial<Shares>
+  shares: Shares
   /** offset of the first record */
   startOffset?: string | number | bigint // 0
   /** a pause longer than this (e.g. a suspended laptop) is skipped, not caught up */
@@ -262,7 +266,7 @@ export class LiveTraffic {
 
   constructor (options: LiveTrafficOptions) {
     this.rate = options.rate
-    this.#gen = new TrafficGenerator({ seed: options.seed, ...(options.shares === undefined ? {} : { shares: options.shares }) })
+    this.#gen = new TrafficGenerator({ seed: options.seed, shares: options.shares })
     this.#offset = BigInt(options.startOffset ?? 0)
     this.#maxCatchUp = options.maxCatchUpMs ?? 10_000
   }

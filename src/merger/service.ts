@@ -23,6 +23,9 @@ export interface MetricsServiceOptions {
   speedCacheSize?: number
 }
 
+/** speedCacheSize when the caller does not say */
+const SPEED_CACHE_SIZE = 64
+
 function filterKey (f: Filters): string {
   return JSON.stringify([f.event_type ?? [], f.region ?? []])
 }
@@ -64,8 +67,8 @@ export class MergingMetricsService implements MetricsService {
     // the speed layer is "behind" when its newest event is older than twice the allowed lateness
     this.#staleMs = Math.max(2 * opts.allowedLatenessMs, 30_000)
     this.cache = new BatchCache<FinalisedRollup>(opts.cacheSize)
-    this.speedCache = new BatchCache<FinalisedRollup>(opts.speedCacheSize ?? 64)
-    this.answerCache = new BatchCache<ResultRow[]>(opts.speedCacheSize ?? 64)
+    this.speedCache = new BatchCache<FinalisedRollup>(opts.speedCacheSize ?? SPEED_CACHE_SIZE)
+    this.answerCache = new BatchCache<ResultRow[]>(opts.speedCacheSize ?? SPEED_CACHE_SIZE)
     this.#tokens = opts.speedCacheSize !== 0 ? opts.speed : null
   }
 

@@ -3,14 +3,16 @@
 // Each minute is read once closed (its end ≤ the store's watermark) while the store still covers it, and kept for up
 // to `keepMs`. A minute evicted or never covered before it was read breaks the run: the ledger starts again where the
 // store's coverage starts.
-import { MINUTE_MS, type SpeedStore } from '../model/index.js'
+import { HOUR_MS, MINUTE_MS, type SpeedStore } from '../model/index.js'
 import type { CountRow, SpeedCoverage } from './reconcile.js'
 
 export interface SpeedLedgerOptions {
   store: Pick<SpeedStore, 'coverage' | 'query'>
-  /** how long closed minutes are kept when no gold claims them (default 3 h) */
+  /** how long closed minutes are kept when no gold claims them (default KEEP_MS) */
   keepMs?: number
 }
+
+const KEEP_MS = 3 * HOUR_MS
 
 const floorMinute = (t: number): number => Math.floor(t / MINUTE_MS) * MINUTE_MS
 const ceilMinute = (t: number): number => Math.ceil(t / MINUTE_MS) * MINUTE_MS
@@ -30,7 +32,7 @@ export class SpeedLedger {
 
   constructor (opts: SpeedLedgerOptions) {
     this.#store = opts.store
-    this.#keepMs = opts.keepMs ?? 3 * 3_600_000
+    this.#keepMs = opts.keepMs ?? KEEP_MS
   }
 
   /** Read the minutes the store closed since the last capture. Captures run one at a time. */

@@ -1,4 +1,4 @@
-// Drops duplicates by (event_id, timestamp) within a window of event time (default five minutes).
+// Drops duplicates by (event_id, timestamp) within a window of event time (dedupWindowMs).
 // Keys are kept per event-time minute, and a whole minute is dropped once it lies before
 // maxEventTimeSeen − window. A key is a 64-bit hash in an open-addressing table on an Int32Array,
 // not a string in a Map (at high rates those cost more in GC than the rest of the pipeline); two
@@ -6,10 +6,8 @@
 import { MINUTE_MS } from '../model/index.js'
 
 export interface DedupOptions {
-  windowMs?: number // five minutes
+  windowMs: number
 }
-
-export const DEFAULT_DEDUP_WINDOW_MS = 300_000
 
 /** 64-bit hash of (id, ts) as two non-zero-h1 32-bit halves */
 let H1 = 0
@@ -108,8 +106,8 @@ export class Deduplicator {
   #journal: number[] | null = null
   #journalMax = -Infinity
 
-  constructor (options: DedupOptions = {}) {
-    this.windowMs = options.windowMs ?? DEFAULT_DEDUP_WINDOW_MS
+  constructor (options: DedupOptions) {
+    this.windowMs = options.windowMs
   }
 
   /** true when (eventId, ts) is new within the window; false for a duplicate */

@@ -1,8 +1,8 @@
 // The speed layer: validate → dedup → one-minute windows + watermark → speed store.
-export { DEFAULT_DEDUP_WINDOW_MS, Deduplicator, type DedupOptions } from './dedup.js'
+export { Deduplicator, type DedupOptions } from './dedup.js'
 export { parseOffset } from './offsets.js'
 export { type InputBatch, type InputRecord, type ProcessResult, SpeedPipeline, type SpeedPipelineOptions, type ValidRecord } from './pipeline.js'
 export { CosmosSpeedStore, type CosmosSpeedStoreOptions, type CosmosStoreStats } from './stores/cosmos.js'
-export { DEFAULT_RETENTION_MS, MemorySpeedStore, type MemorySpeedStoreOptions } from './stores/memory.js'
+export { MemorySpeedStore, type MemorySpeedStoreOptions } from './stores/memory.js'
 export { RedisSpeedStore, type RedisSpeedStoreOptions } from './stores/redis.js'
-export { DEFAULT_ALLOWED_LATENESS_MS, MinuteWindows, type WindowsOptions } from './windows.js'
+export { MinuteWindows, type WindowsOptions } from './windows.js'

@@ -8,9 +8,9 @@ import {
   type QualitySource, type SpeedStore
 } from '../model/index.js'
 import { partitionKey } from '../model/source-position.js'
-import { DEFAULT_DEDUP_WINDOW_MS, Deduplicator } from './dedup.js'
+import { Deduplicator } from './dedup.js'
 import { parseOffset } from './offsets.js'
-import { DEFAULT_ALLOWED_LATENESS_MS, MinuteWindows } from './windows.js'
+import { MinuteWindows } from './windows.js'
 
 export interface InputRecord {
   value: string | Uint8Array
@@ -26,10 +26,10 @@ export interface InputBatch {
 
 export interface SpeedPipelineOptions {
   store: SpeedStore
-  dedupWindowMs?: number // five minutes
-  allowedLatenessMs?: number // one minute
+  dedupWindowMs: number
+  allowedLatenessMs: number
   /** dead letters kept in memory for /v1/quality */
-  deadLetterKeep?: number // one thousand
+  deadLetterKeep: number
   /**
    * called for every invalid record, before the batch is applied (the dead-letter topic plugs in
    * here); the calls of one batch run side by side and the apply waits for all of them
@@ -108,11 +108,11 @@ export class SpeedPipeline implements QualitySource {
   constructor (options: SpeedPipelineOptions) {
     this.#store = options.store
     this.#storeDedup = options.store.keepsDedupKeys
-    this.#dedupWindowMs = options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS
-    this.#allowedLatenessMs = options.allowedLatenessMs ?? DEFAULT_ALLOWED_LATENESS_MS
+    this.#dedupWindowMs = options.dedupWindowMs
+    this.#allowedLatenessMs = options.allowedLatenessMs
     this.#dedup = options.dedup ?? new Deduplicator({ windowMs: this.#dedupWindowMs })
     this.#windows = new MinuteWindows({ allowedLatenessMs: this.#allowedLatenessMs })
-    this.#keep = options.deadLetterKeep ?? 1000
+    this.#keep = options.deadLetterKeep
     this.#onInvalid = options.onInvalid
     this.#onApplied = options.onApplied
     this.#collectValid = options.collectValid ?? true

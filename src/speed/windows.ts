@@ -5,10 +5,8 @@
 import { addEvent, emptyPartials, type HourglassEvent, MINUTE_MS, type PartialRow } from '../model/index.js'
 
 export interface WindowsOptions {
-  allowedLatenessMs?: number // one minute
+  allowedLatenessMs: number
 }
-
-export const DEFAULT_ALLOWED_LATENESS_MS = 60_000
 
 export class MinuteWindows {
   readonly allowedLatenessMs: number
@@ -26,8 +24,8 @@ export class MinuteWindows {
   #pending = new Map<number, Map<string, Map<string, PartialRow>>>()
   #savedMax: number | null = null
 
-  constructor (options: WindowsOptions = {}) {
-    this.allowedLatenessMs = options.allowedLatenessMs ?? DEFAULT_ALLOWED_LATENESS_MS
+  constructor (options: WindowsOptions) {
+    this.allowedLatenessMs = options.allowedLatenessMs
   }
 
   /** Add one event to its window. Returns false, adding nothing, when the event is late. */

@@ -9,13 +9,9 @@ import {
   BUCKET_MS, type DeadLetter, errors, HOUR_MS, iso, type LiveQuery, MINUTE_MS, type MetricsQuery,
   type MetricsResult, type ResultMeta, type ResultRow
 } from '../../src/model/index.js'
+import { LIMITS_DEFAULTS } from './settings.js'
 
-export const STUB_LIMITS: Limits = {
-  maxBuckets: 20_000,
-  maxRangeDays: 400,
-  maxFilterValues: 100,
-  retentionMs: HOUR_MS
-}
+export const STUB_LIMITS: Limits = LIMITS_DEFAULTS
 
 const EVENT_TYPES = ['page_view', 'purchase', 'search']
 const REGIONS = ['eu-west', 'us-east']

@@ -1,4 +1,4 @@
-// The bronze consumer: a kafkajs consumer group of its own (default `hourglass-bronze`) over the same topics as the
+// The bronze consumer: a kafkajs consumer group of its own (kafkaBronzeGroup) over the same topics as the
 // speed layer, so a slow Parquet write never delays the speed layer and a speed store that forgets (memory) never
 // makes bronze skip records. It resumes after the caller's positions (what bronze has flushed; else from startFrom()),
 // continues between joins after what it handed out (the handler buffers it), and never commits by itself.
@@ -7,8 +7,6 @@ import type { EachBatchPayload } from 'kafkajs'
 import { partitionKey } from '../../model/source-position.js'
 import type { BatchHandler, RecordSource } from '../source.js'
 import { GroupMember, type GroupOptions, handBatch } from './group-run.js'
-
-export const DEFAULT_BRONZE_GROUP = 'hourglass-bronze'
 
 export interface BronzeSourceOptions extends GroupOptions {
   /** the last offset of a partition that bronze holds (null: none); reading resumes after it */
@@ -52,7 +50,7 @@ export class BronzeKafkaSource implements RecordSource {
 
   constructor (options: BronzeSourceOptions) {
     this.#options = options
-    this.#m = new GroupMember(options, { groupId: DEFAULT_BRONZE_GROUP, clientId: 'hourglass-bronze' })
+    this.#m = new GroupMember(options, { clientId: 'hourglass-bronze' })
     this.topics = this.#m.topics
     this.groupId = this.#m.groupId
     this.done = this.#m.done

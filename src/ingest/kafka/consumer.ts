@@ -1,4 +1,4 @@
-// The Kafka record source: a kafkajs consumer group (default `hourglass-speed`) handing each fetched batch of one
+// The Kafka record source: a kafkajs consumer group (kafkaGroup) handing each fetched batch of one
 // partition to the handler and awaiting it (a slow store slows the fetches: backpressure), with no auto-commit.
 // The speed store's positions are the truth, Kafka's committed offsets only a hint: every join seeks each assigned
 // partition past what the store holds, and an empty store is rebuilt by a rewind to rebuildFrom() (onRebuild, then
@@ -7,7 +7,7 @@
 import type { EachBatchPayload } from 'kafkajs'
 import { partitionKey } from '../../model/source-position.js'
 import type { BatchHandler, RecordSource } from '../source.js'
-import { DEFAULT_TOPICS, GroupMember, type GroupOptions, handBatch } from './group-run.js'
+import { GroupMember, type GroupOptions, handBatch } from './group-run.js'
 
 export interface KafkaSourceOptions extends GroupOptions {
   /** the speed store's last applied offset of a partition (null: none) */
@@ -33,8 +33,6 @@ export interface RebuildPartition {
   until: string
 }
 
-export { DEFAULT_TOPICS }
-export const DEFAULT_GROUP = 'hourglass-speed'
 const REBUILD_SLACK_MS = 5 * 60_000
 
 export class KafkaSource implements RecordSource {
@@ -61,7 +59,7 @@ export class KafkaSource implements RecordSource {
 
   constructor (options: KafkaSourceOptions) {
     this.#options = options
-    this.#m = new GroupMember(options, { groupId: DEFAULT_GROUP, clientId: 'hourglass' })
+    this.#m = new GroupMember(options, { clientId: 'hourglass' })
     this.topics = this.#m.topics
     this.groupId = this.#m.groupId
     this.done = this.#m.done

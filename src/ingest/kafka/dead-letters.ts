@@ -1,11 +1,9 @@
-// The dead-letter topic (default `events.dlq`): every invalid record with its original key and bytes, and headers
+// The dead-letter topic (dlqTopic): every invalid record with its original key and bytes, and headers
 // (DLQ_HEADERS) saying why and where it came from. The pipeline awaits its dead letters before it applies the batch:
 // at least once into the topic. The sends of one tick are coalesced into one produce request.
 import { type Kafka, type Message, Partitioners, type Producer } from 'kafkajs'
 import type { DeadLetter } from '../../model/index.js'
 import { createKafka, type KafkaLog, type KafkaLogLevel, STDERR_LOG } from './client.js'
-
-export const DEFAULT_DLQ_TOPIC = 'events.dlq'
 
 export const DLQ_HEADERS = {
   reason: 'hourglass-reason',
@@ -17,7 +15,7 @@ export const DLQ_HEADERS = {
 
 export interface DeadLetterProducerOptions {
   brokers: string | readonly string[]
-  topic?: string // 'events.dlq'
+  topic: string
   clientId?: string // 'hourglass-dlq'
   /** create the topic at connect when it is missing (broker defaults for partitions and replication) */
   createTopic?: boolean // true
@@ -48,7 +46,7 @@ export class DeadLetterProducer {
 
   constructor (options: DeadLetterProducerOptions) {
     this.#options = options
-    this.topic = options.topic ?? DEFAULT_DLQ_TOPIC
+    this.topic = options.topic
     this.#log = options.log ?? STDERR_LOG
     const kafka = createKafka({
       brokers: options.brokers, clientId: options.clientId ?? 'hourglass-dlq', log: this.#log, logLevel: options.logLevel ?? 'error'

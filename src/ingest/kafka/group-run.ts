@@ -103,8 +103,8 @@ export class CrashRestarts {
 export interface GroupOptions {
   /** host:port list, or one comma-separated string */
   brokers: string | readonly string[]
-  topics?: readonly string[] // ['events']
-  groupId?: string // the member's default group
+  topics: readonly string[]
+  groupId: string
   clientId?: string // the member's default client id
   /** heartbeats while a handler runs */
   heartbeatIntervalMs?: number // three seconds
@@ -117,8 +117,6 @@ export interface GroupOptions {
   /** what kafkajs itself logs */
   logLevel?: KafkaLogLevel // 'error'
 }
-
-export const DEFAULT_TOPICS: readonly string[] = ['events']
 
 /** One kafkajs consumer in a group, with its admin client; see the opening comment. */
 export class GroupMember {
@@ -141,10 +139,10 @@ export class GroupMember {
   #resolve!: () => void
   #reject!: (err: unknown) => void
 
-  /** `defaults`: the group and client id of this kind of member */
-  constructor (options: GroupOptions, defaults: { groupId: string, clientId: string }) {
-    this.topics = options.topics ?? DEFAULT_TOPICS
-    this.groupId = options.groupId ?? defaults.groupId
+  /** `defaults`: the client id of this kind of member */
+  constructor (options: GroupOptions, defaults: { clientId: string }) {
+    this.topics = options.topics
+    this.groupId = options.groupId
     if (this.topics.length === 0) throw new Error(`kafka consumer ${this.groupId}: no topics given`)
     this.log = options.log ?? STDERR_LOG
     this.heartbeatMs = options.heartbeatIntervalMs ?? 3000

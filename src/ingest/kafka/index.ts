@@ -1,8 +1,8 @@
 // Kafka: the consumer-group record source, the dead-letter topic and the producer (kafkajs).
-export { BronzeKafkaSource, type BronzeSourceOptions, type CommitOffset, DEFAULT_BRONZE_GROUP, type StartPosition } from './bronze-source.js'
+export { BronzeKafkaSource, type BronzeSourceOptions, type CommitOffset, type StartPosition } from './bronze-source.js'
 export { BROKERS_GONE, createKafka, endSockets, type KafkaClientOptions, type KafkaLog, type KafkaLogLevel, parseBrokers } from './client.js'
-export { DEFAULT_GROUP, DEFAULT_TOPICS, KafkaSource, type KafkaSourceOptions, type RebuildPartition } from './consumer.js'
-export { DEFAULT_DLQ_TOPIC, DeadLetterProducer, type DeadLetterProducerOptions, DLQ_HEADERS, type OriginalRecord } from './dead-letters.js'
+export { KafkaSource, type KafkaSourceOptions, type RebuildPartition } from './consumer.js'
+export { DeadLetterProducer, type DeadLetterProducerOptions, DLQ_HEADERS, type OriginalRecord } from './dead-letters.js'
 export {
   eventKey, KafkaWriter, type KafkaWriterOptions, type OutgoingRecord, produce, type ProduceOptions, type ProduceProgress,
   type ProduceSummary

@@ -110,7 +110,7 @@ export class KafkaWriter {
 
 export interface ProduceOptions {
   brokers: string | readonly string[]
-  topic?: string // 'events'
+  topic: string
   /** records per second; Infinity: as fast as the broker takes them */
   rate?: number // synthetic: one thousand; file: Infinity
   /** stop after this many records */
@@ -121,7 +121,7 @@ export interface ProduceOptions {
   file?: string
   /** synthetic traffic */
   seed?: number // the clock
-  shares?: Partial<Shares>
+  shares: Shares
   /** called about every second, and once at the end */
   onProgress?: (p: ProduceProgress) => void
   signal?: AbortSignal
@@ -153,7 +153,7 @@ const MAX_BATCH = 5000
 
 /** Send synthetic events or a file's lines to a topic at a rate; resolves with a summary when done or aborted. */
 export async function produce (options: ProduceOptions): Promise<ProduceSummary> {
-  const topic = options.topic ?? 'events'
+  const { topic } = options
   const limit = options.count ?? Infinity
   const rate = options.rate ?? (options.file === undefined ? 1000 : Infinity)
   if (!(rate > 0)) throw new Error('produce: the rate must be above 0')
@@ -206,8 +206,8 @@ export async function produce (options: ProduceOptions): Promise<ProduceSummary>
 }
 
 /** synthetic lines with event time = when they are made */
-function synthetic (seed: number, shares?: Partial<Shares>): (now: number) => Promise<string> {
-  const gen = new TrafficGenerator({ seed, ...(shares === undefined ? {} : { shares }) })
+function synthetic (seed: number, shares: Shares): (now: number) => Promise<string> {
+  const gen = new TrafficGenerator({ seed, shares })
   return async (now) => gen.record(now)
 }
 

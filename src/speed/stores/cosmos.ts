@@ -9,7 +9,6 @@ import { createContainer } from './cosmos/container.js'
 import { META } from './cosmos/documents.js'
 import { CosmosQueries } from './cosmos/queries.js'
 import { CosmosRequests, type CosmosStoreStats } from './cosmos/requests.js'
-import { DEFAULT_RETENTION_MS } from './memory.js'
 
 export { retryThrottled, type CosmosStoreStats } from './cosmos/requests.js'
 
@@ -20,20 +19,24 @@ export interface CosmosSpeedStoreOptions {
   key: string
   database: string
   container: string
-  retentionMs?: number // one hour
+  retentionMs: number
   /** how long dedup keys are remembered, by the clock */
-  dedupWindowMs?: number // five minutes
+  dedupWindowMs: number
   /** the clock that drives retention and dedup expiry (tests move it) */
   now?: () => number
   /** merged into the client options (tests pass an https.Agent that trusts the test server) */
   clientOptions?: Partial<CosmosClientOptions>
   /** window writes in flight per apply */
-  concurrency?: number // 16
+  concurrency?: number
   /** attempts of one write that meets 412 / 429 before apply gives up */
-  maxAttempts?: number // 50
+  maxAttempts?: number
   /** tests only: throw after this step of an apply, as a crash there would */
   crashAfter?: 'claim' | 'first-window'
 }
+
+/** window writes in flight per apply, and attempts of one write, when the caller does not say */
+const CONCURRENCY = 16
+const MAX_ATTEMPTS = 50
 
 export class CosmosSpeedStore implements SpeedStore {
   readonly kind = 'cosmos'
@@ -49,17 +52,17 @@ export class CosmosSpeedStore implements SpeedStore {
   #closed = false
 
   constructor (options: CosmosSpeedStoreOptions) {
-    this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS
+    this.retentionMs = options.retentionMs
     const now = options.now ?? Date.now
-    const dedupWindowMs = options.dedupWindowMs ?? 300_000
-    const maxAttempts = options.maxAttempts ?? 50
+    const dedupWindowMs = options.dedupWindowMs
+    const maxAttempts = options.maxAttempts ?? MAX_ATTEMPTS
     this.#databaseId = options.database
     this.#containerId = options.container
     this.#client = new CosmosClient({ ...options.clientOptions, endpoint: options.endpoint, key: options.key })
     this.#requests = new CosmosRequests(maxAttempts)
     const container = (): Promise<Container> => this.#container()
     this.#apply = new CosmosApply({
-      retentionMs: this.retentionMs, dedupWindowMs, now, concurrency: options.concurrency ?? 16, maxAttempts, crashAfter: options.crashAfter
+      retentionMs: this.retentionMs, dedupWindowMs, now, concurrency: options.concurrency ?? CONCURRENCY, maxAttempts, crashAfter: options.crashAfter
     }, this.#requests, container)
     this.#queries = new CosmosQueries({ retentionMs: this.retentionMs, dedupWindowMs, now }, this.#requests, container)
   }

@@ -11,11 +11,11 @@ import { parseOffset } from '../offsets.js'
 export interface MemorySpeedStoreOptions {
   /** the clock that drives retention (tests move it) */
   now?: () => number
-  retentionMs?: number // one hour
+  retentionMs: number
   /** how often expired windows are dropped in the background (they are also dropped on access) */
-  sweepIntervalMs?: number // ten seconds
+  sweepIntervalMs?: number
   /** how long dedup keys are remembered, by the clock */
-  dedupWindowMs?: number // five minutes
+  dedupWindowMs: number
   /**
    * ask the pipeline for dedup keys (SpeedStore.keepsDedupKeys); default false: in one process the
    * pipeline's own dedup has seen them all. Tests that stand two pipelines on one store set it.
@@ -23,7 +23,8 @@ export interface MemorySpeedStoreOptions {
   keepsDedupKeys?: boolean
 }
 
-export const DEFAULT_RETENTION_MS = 3_600_000
+/** how often expired windows are dropped in the background when the caller does not say */
+const SWEEP_INTERVAL_MS = 10_000
 
 const rowKey = (eventType: string, region: string): string => eventType + '\u0000' + region
 
@@ -52,12 +53,12 @@ export class MemorySpeedStore implements SpeedStore {
   readonly #dedupKeys = new Map<string, number>()
   #nextKeySweep = 0
 
-  constructor (options: MemorySpeedStoreOptions = {}) {
+  constructor (options: MemorySpeedStoreOptions) {
     this.#now = options.now ?? Date.now
-    this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS
-    this.#dedupWindowMs = options.dedupWindowMs ?? 300_000
+    this.retentionMs = options.retentionMs
+    this.#dedupWindowMs = options.dedupWindowMs
     this.keepsDedupKeys = options.keepsDedupKeys ?? false
-    this.#timer = setInterval(() => this.#evict(), options.sweepIntervalMs ?? 10_000)
+    this.#timer = setInterval(() => this.#evict(), options.sweepIntervalMs ?? SWEEP_INTERVAL_MS)
     this.#timer.unref()
   }
 

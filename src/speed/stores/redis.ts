@@ -5,7 +5,6 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { type ApplyBatch, type Coverage, type Filters, MINUTE_MS, type PartialRow, partitionKey, type SpeedStore } from '../../model/index.js'
-import { DEFAULT_RETENTION_MS } from './memory.js'
 import { APPLY, assertInteger, encodeApply } from './redis/apply-script.js'
 import { decodeWindows, type StoreKeys, storeKeys } from './redis/keys.js'
 import { evalScript, TOKEN } from './redis/lua.js'
@@ -16,10 +15,10 @@ export interface RedisSpeedStoreOptions {
   /** or a client owned by the caller (not quit on close) */
   client?: Redis
   /** hash tag of every key: `{hg}:…` */
-  keyPrefix?: string // 'hg'
-  retentionMs?: number // one hour
+  keyPrefix: string
+  retentionMs: number
   /** how long dedup keys are remembered, by the clock */
-  dedupWindowMs?: number // five minutes
+  dedupWindowMs: number
   /** the clock that drives retention and dedup expiry (tests move it) */
   now?: () => number
 }
@@ -51,12 +50,12 @@ export class RedisSpeedStore implements SpeedStore {
     } else {
       throw new TypeError('RedisSpeedStore needs a url or a client')
     }
-    this.keyPrefix = options.keyPrefix ?? 'hg'
+    this.keyPrefix = options.keyPrefix
     if (this.keyPrefix.length === 0 || /[{}]/.test(this.keyPrefix)) {
       throw new TypeError(`keyPrefix must be non-empty, without braces, got ${JSON.stringify(this.keyPrefix)}`)
     }
-    this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS
-    this.#dedupWindowMs = options.dedupWindowMs ?? 300_000
+    this.retentionMs = options.retentionMs
+    this.#dedupWindowMs = options.dedupWindowMs
     assertInteger('retentionMs', this.retentionMs)
     assertInteger('dedupWindowMs', this.#dedupWindowMs)
     if (this.retentionMs <= 0 || this.#dedupWindowMs <= 0) throw new TypeError('retentionMs and dedupWindowMs must be positive')
