@@ -2,6 +2,9 @@
 import { parseArgs } from 'node:util'
 import { type ConfigKey, defaultText, envName } from './config.js'
 
+/** `hourglass produce` without --rate: synthetic records per second */
+export const PRODUCE_RATE = 1000
+
 export type Command = 'serve' | 'batch' | 'seed' | 'produce' | 'compact' | 'vacuum' | 'help' | 'version'
 
 /** Options of one command that are not settings (they go to ParsedArgs.options, not the config). */
@@ -48,7 +51,7 @@ const FLAGS: Record<Exclude<Command, 'help' | 'version'>, Record<string, FlagSpe
   produce: {
     brokers: setting('kafkaBrokers', 'Kafka brokers, host:port,…'),
     topic: own('topic', 'string', `topic to write to (default: the first of ${envName('kafkaTopics')}, ${defaultText('kafkaTopics')})`),
-    rate: own('rate', 'string', 'records per second (default 1000 synthetic; a file: as fast as possible)'),
+    rate: own('rate', 'string', `records per second (default ${PRODUCE_RATE} synthetic; a file: as fast as possible)`),
     count: own('count', 'string', 'stop after this many records'),
     duration: own('duration', 'string', 'stop after this long, e.g. 30s, 5m (default: until Ctrl-C, or the end of --file)'),
     file: own('file', 'string', 'send the lines of this JSON Lines file instead of synthetic events'),

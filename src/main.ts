@@ -3,7 +3,7 @@
 // error or a bad setting answers at once.
 import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { type ParsedArgs, parseCli, usage, UsageError } from './cli-args.js'
+import { type ParsedArgs, parseCli, PRODUCE_RATE, usage, UsageError } from './cli-args.js'
 import { type Config, ConfigError, loadConfig, processEnvironment, unknownVariables } from './config.js'
 import { HOUR_MS, iso, parseDuration } from './model/index.js'
 
@@ -145,7 +145,8 @@ async function produceCommand (config: Config, options: ParsedArgs['options']): 
   process.once('SIGTERM', onSignal)
   const tty = process.stdout.isTTY
   const source = file === undefined ? 'synthetic events' : file
-  const pace = rate === undefined ? (file === undefined ? '1,000/s' : 'as fast as possible') : rate.toLocaleString('en-US') + '/s'
+  const perSecond = rate ?? (file === undefined ? PRODUCE_RATE : Infinity)
+  const pace = perSecond === Infinity ? 'as fast as possible' : perSecond.toLocaleString('en-US') + '/s'
   const bounds = (count === undefined ? '' : ', ' + count.toLocaleString('en-US') + ' records') +
     (durationMs === undefined ? '' : ', for ' + options.duration) +
     (file === undefined && count === undefined && durationMs === undefined ? ' (Ctrl-C stops)' : '')
@@ -155,7 +156,7 @@ async function produceCommand (config: Config, options: ParsedArgs['options']): 
       brokers: config.kafkaBrokers,
       topic,
       shares: sharesOf(config),
-      ...(rate === undefined ? {} : { rate }),
+      rate: perSecond,
       ...(count === undefined ? {} : { count }),
       ...(durationMs === undefined ? {} : { durationMs }),
       ...(file === undefined ? {} : { file }),

@@ -112,7 +112,7 @@ export interface ProduceOptions {
   brokers: string | readonly string[]
   topic: string
   /** records per second; Infinity: as fast as the broker takes them */
-  rate?: number // synthetic: one thousand; file: Infinity
+  rate: number
   /** stop after this many records */
   count?: number
   /** stop after this long (ms) */
@@ -155,7 +155,7 @@ const MAX_BATCH = 5000
 export async function produce (options: ProduceOptions): Promise<ProduceSummary> {
   const { topic } = options
   const limit = options.count ?? Infinity
-  const rate = options.rate ?? (options.file === undefined ? 1000 : Infinity)
+  const rate = options.rate
   if (!(rate > 0)) throw new Error('produce: the rate must be above 0')
   const writer = new KafkaWriter({
     brokers: options.brokers,
