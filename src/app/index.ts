@@ -75,8 +75,9 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
     const { gold } = life.add(await openHistory(ctx))
     const bronze = life.add(openBronzeSink(ctx))
     const { store } = life.add(await openSpeedStore(ctx, opts.store))
-    const speed = life.add(await openSpeedPath(ctx, { store, sink: bronze.sink, observability }))
-    const feed = config.source === 'kafka' ? life.add(openBronzeFeed(ctx, bronze.sink)) : null
+    // the inputs hold nothing open until startSource(); they are registered last so they close first
+    const speed = await openSpeedPath(ctx, { store, sink: bronze.sink, observability })
+    const feed = config.source === 'kafka' ? openBronzeFeed(ctx, bronze.sink) : null
     const service = new MergingMetricsService({
       gold,
       speed: store,
@@ -96,6 +97,8 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
       logger: config.logLevel === 'silent' ? false : { level: config.logLevel }
     })
     life.add({ name: 'HTTP server', close: () => server.close() })
+    if (feed !== null) life.add(feed)
+    life.add(speed)
     if (opts.schedule !== false) for (const timed of [bronze, reconciliation, upkeep]) timed.start()
 
     return {
