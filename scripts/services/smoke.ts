@@ -4,6 +4,7 @@
 // Prints one line per step with its time; exits non-zero on the first failure.
 import { Kafka, logLevel } from 'kafkajs'
 import { Redis } from 'ioredis'
+import { createTopicAndWait } from '../../src/ingest/kafka/client.js'
 import { KAFKA_VERSION, startServices } from './index.js'
 
 const t0 = Date.now()
@@ -37,7 +38,7 @@ try {
   step(`kafka describeCluster: cluster ${cluster.clusterId}, broker ${broker?.nodeId}@${broker?.host}:${broker?.port}, controller ${cluster.controller}`)
 
   // no numPartitions: the broker's default (num.partitions=4) applies, as for an auto-created topic
-  await admin.createTopics({ topics: [{ topic: 'smoke' }], waitForLeaders: true })
+  await createTopicAndWait(admin, 'smoke')
   const meta = await admin.fetchTopicMetadata({ topics: ['smoke'] })
   const partitions = meta.topics[0]?.partitions ?? []
   check(partitions.length === 4 && partitions.every((p) => p.leader === 1), `topic smoke: ${JSON.stringify(meta.topics[0])}`)

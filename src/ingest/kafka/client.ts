@@ -1,8 +1,9 @@
 // What the Kafka modules share: the broker list, the kafkajs client, and kafkajs's own log lines
 // mapped onto a pino-like logger (object first, then the message).
 import net, { type Socket } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import tls from 'node:tls'
-import { type ISocketFactory, Kafka, logLevel, type LogEntry, type RetryOptions } from 'kafkajs'
+import { type Admin, type ISocketFactory, Kafka, logLevel, type LogEntry, type RetryOptions } from 'kafkajs'
 
 /** The part of a pino logger the Kafka modules use. */
 export interface KafkaLog {
@@ -89,6 +90,39 @@ function trackingSocketFactory (sockets: Set<Socket>): ISocketFactory {
 export const BROKERS_GONE: ReadonlySet<string> = new Set([
   'KafkaJSGroupCoordinatorNotFound', 'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSBrokerNotFound', 'KafkaJSRequestTimeoutError'
 ])
+
+/** Whether a crash means that no broker answered: the error, or one it was caused by (kafkajs wraps an exhausted retry). */
+export function brokersGone (err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (BROKERS_GONE.has(e.name)) return true
+  }
+  return false
+}
+
+/** how long a new topic may take to have a leader for every partition */
+const TOPIC_LEADERS_WAIT_MS = 60_000
+/** what a broker answers about a topic it has created but whose metadata it has not caught up with */
+const TOPIC_NOT_READY: ReadonlySet<string> = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE'])
+
+/**
+ * Create a topic (false: it existed) and wait until every partition has a leader. kafkajs's own
+ * waitForLeaders gives up at UNKNOWN_TOPIC_OR_PARTITION, which a KRaft broker answers for a moment
+ * after creating the topic (seconds on a loaded machine); this waits through it, bounded.
+ */
+export async function createTopicAndWait (admin: Admin, topic: string, numPartitions?: number): Promise<boolean> {
+  const created = await admin.createTopics({ topics: [{ topic, ...(numPartitions === undefined ? {} : { numPartitions }) }], waitForLeaders: false })
+  const deadline = Date.now() + TOPIC_LEADERS_WAIT_MS
+  for (;;) {
+    try {
+      const partitions = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions ?? []
+      if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return created
+    } catch (err) {
+      if (!TOPIC_NOT_READY.has((err as { type?: string }).type ?? '')) throw err
+    }
+    if (Date.now() > deadline) throw new Error(`topic ${topic}: no leader for every partition within ${TOPIC_LEADERS_WAIT_MS} ms of its creation`)
+    await sleep(100)
+  }
+}
 
 /**
  * End the sockets a client still holds after disconnect() (see trackingSocketFactory): closed from

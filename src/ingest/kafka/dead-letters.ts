@@ -3,7 +3,7 @@
 // at least once into the topic. The sends of one tick are coalesced into one produce request.
 import { type Kafka, type Message, Partitioners, type Producer } from 'kafkajs'
 import type { DeadLetter } from '../../model/index.js'
-import { createKafka, type KafkaLog, type KafkaLogLevel, STDERR_LOG } from './client.js'
+import { createKafka, createTopicAndWait, type KafkaLog, type KafkaLogLevel, STDERR_LOG } from './client.js'
 
 export const DLQ_HEADERS = {
   reason: 'hourglass-reason',
@@ -66,7 +66,7 @@ export class DeadLetterProducer {
     try {
       await admin.connect()
       const existing = await admin.listTopics()
-      if (!existing.includes(this.topic)) await admin.createTopics({ topics: [{ topic: this.topic }], waitForLeaders: true })
+      if (!existing.includes(this.topic)) await createTopicAndWait(admin, this.topic)
     } catch (err) {
       this.#log.warn({ err, topic: this.topic }, 'dead-letter topic could not be checked or created; relying on the broker to create it')
     } finally {

@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net'
 import type { Admin, Consumer, EachBatchPayload, RetryOptions } from 'kafkajs'
 import type { BatchHandler, RawRecord } from '../source.js'
-import { BROKERS_GONE, createKafka, endSockets, type KafkaLog, type KafkaLogLevel, STDERR_LOG } from './client.js'
+import { brokersGone, createKafka, endSockets, type KafkaLog, type KafkaLogLevel, STDERR_LOG } from './client.js'
 
 /**
  * Hand one fetched batch to `handler` as raw records, heartbeating every `heartbeatMs` while it
@@ -82,7 +82,7 @@ export class CrashRestarts {
     // join in flight failed because stop() disconnected under it
     if (restarting || this.#o.stopping()) return
     const { groupId, log } = this.#o
-    if (!BROKERS_GONE.has(error.name)) {
+    if (!brokersGone(error)) {
       log.error({ err: error, groupId }, 'kafka consumer crashed and will not restart')
       this.#o.fatal(error)
       return

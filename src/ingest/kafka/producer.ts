@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { type IHeaders, type Kafka, Partitioners, type Producer } from 'kafkajs'
 import { TrafficGenerator, type Shares } from '../synthetic.js'
-import { createKafka, type KafkaLog, type KafkaLogLevel } from './client.js'
+import { createKafka, createTopicAndWait, type KafkaLog, type KafkaLogLevel } from './client.js'
 
 export interface OutgoingRecord {
   key?: string | Buffer | null
@@ -84,7 +84,7 @@ export class KafkaWriter {
     await admin.connect()
     try {
       if ((await admin.listTopics()).includes(topic)) return false
-      return await admin.createTopics({ topics: [{ topic, ...(numPartitions === undefined ? {} : { numPartitions }) }], waitForLeaders: true })
+      return await createTopicAndWait(admin, topic, numPartitions)
     } finally {
       await admin.disconnect()
     }
