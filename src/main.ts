@@ -227,5 +227,20 @@ async function serveCommand (config: Config): Promise<number> {
     })
   })
   await app.close()
+  exitIfStillHeld(log, failed ? 1 : 0)
   return failed ? 1 : 0
+}
+
+/** How long a stopped `serve` may wait for handles nothing of ours holds any more. */
+const LINGER_MS = 5_000
+
+/**
+ * Every part is closed: anything still holding the event loop (a socket a client library lost
+ * track of) must not keep a stopped process alive. Name what it is, and exit.
+ */
+function exitIfStillHeld (log: { warn: (o: object, msg: string) => void }, code: number): void {
+  setTimeout(() => {
+    log.warn({ resources: process.getActiveResourcesInfo() }, `still running ${LINGER_MS} ms after every part closed; exiting`)
+    process.exit(code)
+  }, LINGER_MS).unref()
 }

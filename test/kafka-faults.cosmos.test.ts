@@ -39,7 +39,7 @@ const ctx = (): FaultsContext => ({
   }
 })
 
-test('cosmos crash: a consumer SIGKILLed at 6 random moments mid-stream and restarted each time leaves exact windows in Cosmos DB', { timeout: 180_000 }, async (t) => {
+test('cosmos crash: a consumer SIGKILLed at 6 random moments mid-stream and restarted each time leaves exact windows in Cosmos DB', { timeout: 300_000 }, async (t) => {
   await crashScenario(ctx(), t, 6, TRAFFIC)
 })
 

@@ -29,7 +29,7 @@ const ctx = (): FaultsContext => ({
   }
 })
 
-test('crash: a consumer SIGKILLed at 6 random moments mid-stream and restarted each time leaves exact windows in Redis', { timeout: 180_000 }, async (t) => {
+test('crash: a consumer SIGKILLed at 6 random moments mid-stream and restarted each time leaves exact windows in Redis', { timeout: 300_000 }, async (t) => {
   await crashScenario(ctx(), t) // 800 records/s, a backlog of 1,500 at each restart
 })
 

@@ -22,4 +22,9 @@ Object.defineProperty(Query, 'code', {
 })
 
 const server = require(main).createHttpsServer({ keepAlive: true })
+// Node closes an idle keep-alive connection after 5 s; a client that sends on it at that moment
+// gets "socket hang up" (ECONNRESET), which the Cosmos SDK does not retry. Idle connections here
+// stay open as long as the client keeps them, like the service's own gateway.
+server.keepAliveTimeout = 600_000
+server.headersTimeout = 610_000
 server.listen(0, '127.0.0.1', () => console.log('port ' + server.address().port))

@@ -1,6 +1,6 @@
 // The app's parts, closed in reverse order of opening: a part is closed before what it uses. Each
 // close may take closeTimeoutMs; one that fails or overruns is logged and the next part closes
-// all the same.
+// all the same. A close slower than a tenth of that is logged too, so a slow shutdown names its part.
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 
@@ -38,13 +38,18 @@ export class Lifecycle {
 
   async #closeOne (part: Part): Promise<void> {
     const overrun = new AbortController()
+    const started = Date.now()
     try {
       const closed = Promise.resolve().then(() => part.close()).then(() => true)
       const timedOut = sleep(this.#closeTimeoutMs, false, { signal: overrun.signal })
       if (!await Promise.race([closed, timedOut])) {
         this.#log.error({ part: part.name, timeoutMs: this.#closeTimeoutMs }, `${part.name} did not close in time; closing the next part`)
         closed.catch((err: unknown) => this.#log.error({ err, part: part.name }, `${part.name} failed to close`))
+        return
       }
+      const ms = Date.now() - started
+      if (ms > this.#closeTimeoutMs / 10) this.#log.warn({ part: part.name, ms }, `${part.name} took ${ms} ms to close`)
+      else this.#log.debug({ part: part.name, ms }, `${part.name} closed`)
     } catch (err) {
       this.#log.error({ err, part: part.name }, `${part.name} failed to close`)
     } finally {

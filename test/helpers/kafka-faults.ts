@@ -121,7 +121,9 @@ function bruteForce (texts: readonly (string | null)[]): Map<string, Partials> {
 }
 
 /**
- * Produces a pool's records in order, `perTick` every `tickMs`, until stopped. A send that fails
+ * Produces a pool's records in order, `perTick` every `tickMs`, until stopped (or while paused,
+ * nothing: the pool then lasts as long as consumers run, however long a loaded machine takes to
+ * start them). A send that fails
  * (the broker restarting) is retried: a retry may write a record twice, which is a duplicate with
  * the same bytes and key, so the brute force (deduplicating) is the same either way.
  */
@@ -129,6 +131,7 @@ class Stream {
   readonly sent: (string | null)[] = []
   #i = 0
   #stopped = false
+  paused = false
   #loop: Promise<void> | null = null
   failures = 0
 
@@ -157,7 +160,7 @@ class Stream {
   async #run (): Promise<void> {
     while (!this.#stopped && !this.exhausted) {
       const t = Date.now()
-      await this.#send(this.perTick)
+      if (!this.paused) await this.#send(this.perTick)
       await sleep(Math.max(0, this.tickMs - (Date.now() - t)))
     }
   }
@@ -394,12 +397,14 @@ export async function crashScenario (ctx: FaultsContext, t: TestContext, kills =
     for (let k = 1; k <= kills; k++) {
       const before = await s.positions()
       await s.untilAdvanced(before, `${c.name} to apply its first batch`)
+      stream.paused = false
       const delay = Math.floor(rand() * 2500)
       await sleep(delay)
       assert.ok(!stream.exhausted, 'records are still being produced at the kill')
       assert.ok(c.alive)
       c.signal('SIGKILL')
       await c.exited
+      stream.paused = true // until the next incarnation consumes: its start-up time must not use the pool up
       const at = await s.positions()
       killed.push(`${c.name} after ${((Date.now() - c.startedAt) / 1000).toFixed(1)} s (${delay} ms into consumption), positions ${at.join('/')}, ${stream.sent.length} produced`)
       await evictGroup(ctx.writer.kafka, ctx.kafka.port, s.group) // as an orchestrator does for a pod it knows is dead
@@ -407,6 +412,7 @@ export async function crashScenario (ctx: FaultsContext, t: TestContext, kills =
       c = s.spawn('a')
     }
     await s.untilAdvanced(await s.positions(), `${c.name} to apply its first batch`)
+    stream.paused = false
     await sleep(1000)
     await stream.stop()
     await s.untilCaughtUp()
@@ -435,14 +441,18 @@ export async function rebalanceScenario (ctx: FaultsContext, t: TestContext, sto
   const name = stop === 'SIGTERM' ? 'rebalance-term' : 'rebalance-kill'
   await withScenario(ctx, t, name, async (s) => {
     const stream = new Stream(ctx.writer, s.topic, makePool(SEED + 7, name, traffic.pool), traffic.perTick)
+    // a backlog to start on; the steady stream only once both run, however long they take to start
+    stream.paused = true
     stream.start()
+    await stream.burst(20 * traffic.perTick)
     const a = s.spawn('a')
     const b = s.spawn('b')
     // both members hold partitions and consume
     await s.untilAlive('two members, each with partitions', async () => {
       const g = await s.members()
       return g.state === 'Stable' && g.members.length === 2 && g.members.every((m) => m.partitions.length > 0)
-    }, 60_000)
+    }, 90_000)
+    stream.paused = false
     const both = await s.positions()
     await s.untilAlive('every partition to be consumed', async () => (await s.positions()).every((p, i) => p > (both[i] as bigint)), 30_000)
     await sleep(500 + Math.floor(prng(SEED + 3)() * 1500))

@@ -63,7 +63,7 @@ export class ServeProcess {
     const late = new Promise<'late'>((resolve) => { timer = setTimeout(resolve, ms, 'late') })
     const r = await Promise.race([this.exited, late])
     clearTimeout(timer)
-    assert.notEqual(r, 'late', `${this.name} did not exit within ${ms} ms of a SIGTERM`)
+    assert.notEqual(r, 'late', `${this.name} did not exit within ${ms} ms of a SIGTERM; its output ends:\n${this.output.slice(-3000)}`)
     return r as Exit
   }
 }
