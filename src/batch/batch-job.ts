@@ -300,6 +300,8 @@ async function rowsOf (conn: Conn, dataDir: string, rels: string[]): Promise<num
 }
 
 const MISSING_FILE = /no such file|no files found|cannot open file|could not open/i
+/** How long a build keeps listing again the hours whose files compaction replaced under it. */
+const RELIST_FOR_MS = 30_000
 
 /**
  * Roll up one date's hours [from, to) from bronze into one gold file. When a file listed for it
@@ -311,6 +313,7 @@ async function buildDateFromBronze (
   conn: Conn, dataDir: string, plan: DatePlan, listed: Map<number, string[]>, path: string
 ): Promise<{ rows: number, events: number, fingerprints: Map<number, string> }> {
   let hours = listed
+  const deadline = Date.now() + RELIST_FOR_MS
   for (let attempt = 1; ; attempt++) {
     const files: string[] = []
     const fingerprints = new Map<number, string>()
@@ -327,9 +330,9 @@ async function buildDateFromBronze (
       })
       return { ...out, fingerprints }
     } catch (err) {
-      // compaction works hour by hour, so under load a date may need several tries
-      if (attempt >= 10 || !MISSING_FILE.test((err as Error).message)) throw err
-      await new Promise((resolve) => setTimeout(resolve, 20 * attempt))
+      // compaction works hour by hour, so a date may need several tries, for longer on a loaded machine
+      if (Date.now() >= deadline || !MISSING_FILE.test((err as Error).message)) throw err
+      await new Promise((resolve) => setTimeout(resolve, Math.min(20 * attempt, 500)))
       hours = await listBronzeHours(dataDir, plan.from, plan.to)
     }
   }
