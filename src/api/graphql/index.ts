@@ -9,6 +9,7 @@ import { getOperationAST, validate } from 'graphql'
 import mercurius, { type MercuriusContext } from 'mercurius'
 import type { MetricsService, WindowChanges } from '../../merger/types.js'
 import { errors } from '../../model/index.js'
+import type { SubscriptionGuard } from '../auth/index.js'
 import { codedGraphQLError, formatGraphQLErrors, toCodedGraphQLError } from '../errors.js'
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_INTROSPECTION_DEPTH, defaultMaxCost, depthLimitRule, operationCost } from './limits.js'
 import { type GraphqlDeps, resolvers } from './resolvers.js'
@@ -36,6 +37,8 @@ export interface GraphqlPluginOptions {
   maxIntrospectionDepth?: number // 16
   /** most cost per operation (limits.ts); default defaultMaxCost(the service's maxBuckets) */
   maxCost?: number
+  /** authentication and the per-key cap of subscriptions (src/api/auth/subscriptions.ts); absent: none */
+  subscriptionGuard?: SubscriptionGuard
 }
 
 /** operationName of the request, when it gave one (GET query string or POST body) */
@@ -73,7 +76,8 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
     subscription: {
       context: () => ({ hourglass: deps }),
       // a client that names no subprotocol speaks the current one
-      wsDefaultSubprotocol: 'graphql-transport-ws'
+      wsDefaultSubprotocol: 'graphql-transport-ws',
+      ...(opts.subscriptionGuard === undefined ? {} : { onConnect: opts.subscriptionGuard.onConnect, onDisconnect: opts.subscriptionGuard.onDisconnect })
     },
     validationRules: [depthRule],
     errorFormatter: formatGraphQLErrors,
@@ -106,6 +110,10 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
     }
   })
 
+  if (opts.subscriptionGuard !== undefined) {
+    app.graphql.addHook('preSubscriptionExecution', opts.subscriptionGuard.preSubscriptionExecution)
+    app.graphql.addHook('onSubscriptionEnd', opts.subscriptionGuard.onSubscriptionEnd)
+  }
   // WebSocket: mercurius does not validate subscription documents; do it here, with the same rules.
   app.graphql.addHook('preSubscriptionExecution', async (schema, document) => {
     const first = validate(schema, document, rules)[0]
