@@ -74,6 +74,12 @@ async function authPlugin (app: FastifyInstance, { authenticator }: AuthPluginOp
     }
   })
 
+  // A WebSocket upgrade refused before @fastify/websocket saw it (401, 403) would keep its socket,
+  // and with it the server's close, forever: an answered upgrade's socket is closed.
+  app.addHook('onResponse', async (request) => {
+    if (isWebSocketUpgrade(request)) request.raw.socket?.destroy()
+  })
+
   const max = authenticator.settings.rateLimitMax ?? 0
   if (max > 0) {
     const windowMs = authenticator.settings.rateLimitWindowMs ?? 60_000
