@@ -2,36 +2,14 @@
 // authentication, as a user runs them (the CLI from the sources, a child process each); the pure
 // parts (credentials, redaction, the start-up check) directly.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { credentialOf, redactUrl, takeQueryKey } from '../src/api/auth/credentials.js'
 import { keyIdOf, verifyKey } from '../src/api/auth/keys-file.js'
 import { authAtStart, loadConfig } from '../src/config.js'
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const ENTRY = join(ROOT, 'scripts', 'hourglass-dev.ts')
-
-interface Run { code: number | null, stdout: string, stderr: string }
-
-async function hourglass (args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HOURGLASS_')))
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s })
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
-  try {
-    const code = await new Promise<number | null>((resolve, reject) => { child.once('error', reject); child.once('close', resolve) })
-    return { code, stdout, stderr }
-  } finally {
-    clearTimeout(timer)
-  }
-}
+import { hourglass } from './helpers/cli.js'
 
 async function tempDir (t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'hourglass-keys-'))
