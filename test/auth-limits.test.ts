@@ -191,3 +191,19 @@ describe('GraphQL subscriptions: authentication and the per-key cap', () => {
     two.close()
   })
 })
+
+test('GraphQL: the quality field needs ops:read besides metrics:read', async () => {
+  const keys = await makeTestKeys()
+  const app = buildServer({ service: new StubMetricsService(), auth: { apiKeysFile: keys.file } })
+  try {
+    const ask = (key: string, query: string) => app.inject({ method: 'POST', url: '/graphql', headers: { 'x-api-key': key }, payload: { query } })
+    const refused = await ask(keys.metricsOnly, '{ dimensions { regions } q: quality { received } }')
+    assert.equal(refused.statusCode, 403, refused.body)
+    assert.equal(refused.json<{ errors: Array<{ extensions: { code: string } }> }>().errors[0]?.extensions.code, 'HG_ERR_FORBIDDEN')
+    assert.equal((await ask(keys.metricsOnly, '{ dimensions { regions } }')).statusCode, 200)
+    assert.equal((await ask(keys.all, '{ quality { received } }')).statusCode, 200)
+  } finally {
+    await app.close()
+    await keys.close()
+  }
+})

@@ -9,7 +9,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import type { Registry } from 'prom-client'
 import type { MetricsService, ReconciliationSource, WindowChanges } from '../merger/types.js'
 import { errors } from '../model/index.js'
-import { type AuthSettings, Authenticator, authPlugin, redactUrl, SubscriptionGuard } from './auth/index.js'
+import { type AuthSettings, Authenticator, authPlugin, GraphqlGuard, redactUrl } from './auth/index.js'
 import errorsPlugin, { sendError } from './errors.js'
 import graphqlPlugin from './graphql/index.js'
 import observabilityPlugin, { createObservability, type Observability } from './observability.js'
@@ -56,7 +56,6 @@ export function readPackageVersion (): string {
   return packageVersion
 }
 
-/** A Fastify instance with every route registered, not listening (call listen, or inject in tests). */
 /** Fastify's request serializer, with the api_key query parameter's value redacted from the URL. */
 function withRedactedUrls (logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {
   if (logger === undefined || logger === false) return false
@@ -66,6 +65,7 @@ function withRedactedUrls (logger: FastifyServerOptions['logger']): FastifyServe
   return { ...options, serializers: { ...options.serializers, req } }
 }
 
+/** A Fastify instance with every route registered, not listening (call listen, or inject in tests). */
 export function buildServer (opts: BuildServerOptions): HourglassServer {
   const app = Fastify({
     logger: withRedactedUrls(opts.logger),
@@ -100,8 +100,8 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
   app.register(reconciliationRoutes, { service, now, ...(opts.reconciliations === undefined ? {} : { reconciliations: opts.reconciliations }) })
   app.register(healthRoutes, { service, now })
   app.register(odataRoutes, { service, now })
-  const subscriptionGuard = new SubscriptionGuard(authenticator)
-  app.register(graphqlPlugin, { service, now, subscriptionGuard, ...(opts.windowChanges === undefined ? {} : { windowChanges: opts.windowChanges }) })
+  const authGuard = new GraphqlGuard(authenticator)
+  app.register(graphqlPlugin, { service, now, authGuard, ...(opts.windowChanges === undefined ? {} : { windowChanges: opts.windowChanges }) })
 
   return app
 }

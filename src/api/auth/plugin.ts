@@ -60,7 +60,7 @@ async function authPlugin (app: FastifyInstance, { authenticator }: AuthPluginOp
     const need = scopeFor(path)
     if (need === 'public') return
     const credential = credentialOf(request.headers, key)
-    // a WebSocket client without credentials on the upgrade sends them in connection_init (subscriptions.ts)
+    // a WebSocket client without credentials on the upgrade sends them in connection_init (graphql-guard.ts)
     if (credential === null && isWebSocketUpgrade(request)) return
     const outcome = await authenticator.authenticate(credential)
     if (!outcome.ok) {

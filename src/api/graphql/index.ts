@@ -9,7 +9,7 @@ import { getOperationAST, validate } from 'graphql'
 import mercurius, { type MercuriusContext } from 'mercurius'
 import type { MetricsService, WindowChanges } from '../../merger/types.js'
 import { errors } from '../../model/index.js'
-import type { SubscriptionGuard } from '../auth/index.js'
+import type { GraphqlGuard } from '../auth/index.js'
 import { codedGraphQLError, formatGraphQLErrors, toCodedGraphQLError } from '../errors.js'
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_INTROSPECTION_DEPTH, defaultMaxCost, depthLimitRule, operationCost } from './limits.js'
 import { type GraphqlDeps, resolvers } from './resolvers.js'
@@ -37,8 +37,8 @@ export interface GraphqlPluginOptions {
   maxIntrospectionDepth?: number // 16
   /** most cost per operation (limits.ts); default defaultMaxCost(the service's maxBuckets) */
   maxCost?: number
-  /** authentication and the per-key cap of subscriptions (src/api/auth/subscriptions.ts); absent: none */
-  subscriptionGuard?: SubscriptionGuard
+  /** field scopes, subscription authentication and its per-key cap (src/api/auth/graphql-guard.ts); absent: none */
+  authGuard?: GraphqlGuard
 }
 
 /** operationName of the request, when it gave one (GET query string or POST body) */
@@ -77,7 +77,7 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
       context: () => ({ hourglass: deps }),
       // a client that names no subprotocol speaks the current one
       wsDefaultSubprotocol: 'graphql-transport-ws',
-      ...(opts.subscriptionGuard === undefined ? {} : { onConnect: opts.subscriptionGuard.onConnect, onDisconnect: opts.subscriptionGuard.onDisconnect })
+      ...(opts.authGuard === undefined ? {} : { onConnect: opts.authGuard.onConnect, onDisconnect: opts.authGuard.onDisconnect })
     },
     validationRules: [depthRule],
     errorFormatter: formatGraphQLErrors,
@@ -110,9 +110,10 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
     }
   })
 
-  if (opts.subscriptionGuard !== undefined) {
-    app.graphql.addHook('preSubscriptionExecution', opts.subscriptionGuard.preSubscriptionExecution)
-    app.graphql.addHook('onSubscriptionEnd', opts.subscriptionGuard.onSubscriptionEnd)
+  if (opts.authGuard !== undefined) {
+    app.graphql.addHook('preExecution', opts.authGuard.preExecution)
+    app.graphql.addHook('preSubscriptionExecution', opts.authGuard.preSubscriptionExecution)
+    app.graphql.addHook('onSubscriptionEnd', opts.authGuard.onSubscriptionEnd)
   }
   // WebSocket: mercurius does not validate subscription documents; do it here, with the same rules.
   app.graphql.addHook('preSubscriptionExecution', async (schema, document) => {

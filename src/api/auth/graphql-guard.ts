@@ -1,9 +1,11 @@
-// GraphQL subscriptions over WebSocket: credentials come with the upgrade request (checked by the
-// HTTP hook) or in connection_init's payload (checked here, in mercurius's onConnect: bad ones
-// refuse the connection). Each `subscribe` then needs a principal with metrics:read, and one key
-// (an anonymous client: its IP) holds at most maxSubscriptionsPerKey subscriptions at once; a
-// refusal is a GraphQL error with its catalogue code.
+// Authentication inside GraphQL. Queries: the HTTP hook has checked metrics:read; `quality` (the
+// data of GET /v1/quality) also needs ops:read. Subscriptions over WebSocket: credentials come with
+// the upgrade request (checked by the HTTP hook) or in connection_init's payload (checked here, in
+// mercurius's onConnect: bad ones refuse the connection). Each `subscribe` then needs a principal
+// with metrics:read, and one key (an anonymous client: its IP) holds at most
+// maxSubscriptionsPerKey subscriptions at once; a refusal is a GraphQL error with its catalogue code.
 import type { FastifyRequest } from 'fastify'
+import { type DocumentNode, visit } from 'graphql'
 import type { MercuriusContext } from 'mercurius'
 import { errors } from '../../model/index.js'
 import { codedGraphQLError } from '../errors.js'
@@ -30,7 +32,10 @@ function payloadHeaders (payload: unknown): { headers: Record<string, string>, k
   return { headers, key }
 }
 
-export class SubscriptionGuard {
+/** Query fields that need more than metrics:read. */
+const FIELD_SCOPES: Record<string, string> = { quality: 'ops:read' }
+
+export class GraphqlGuard {
   readonly #auth: Authenticator
   readonly #max: number
   /** key → subscriptions held */
@@ -44,6 +49,19 @@ export class SubscriptionGuard {
   /** The subscriptions a key holds now. */
   held (key: string): number {
     return this.#counts.get(key) ?? 0
+  }
+
+  readonly preExecution = async (_schema: unknown, document: DocumentNode, context: Ctx): Promise<void> => {
+    const principal = context.reply?.request?.principal
+    if (!this.#auth.enabled || principal === null || principal === undefined) return
+    let missing: { field: string, scope: string } | undefined
+    visit(document, {
+      Field (node) {
+        const scope = FIELD_SCOPES[node.name.value]
+        if (scope !== undefined && !principal.scopes.has(scope)) missing ??= { field: node.name.value, scope }
+      }
+    })
+    if (missing !== undefined) throw codedGraphQLError(new errors.HG_ERR_FORBIDDEN(principal.name, missing.scope, `the GraphQL field ${missing.field}`))
   }
 
   readonly onConnect = async (data: { payload: unknown }): Promise<Held | false> => {
