@@ -207,3 +207,21 @@ test('GraphQL: the quality field needs ops:read besides metrics:read', async () 
     await keys.close()
   }
 })
+
+test('an IP that keeps failing authentication is answered 429 before its credentials are checked', async () => {
+  const keys = await makeTestKeys()
+  const app = buildServer({ service: new StubMetricsService(), auth: { apiKeysFile: keys.file, rateLimitMax: 30 } })
+  try {
+    const get = (key: string, ip: string) => app.inject({ url: '/v1/dimensions', headers: { 'x-api-key': key }, remoteAddress: ip })
+    for (let i = 0; i < 3; i++) assert.equal((await get(`wrong-${i}`, '10.0.0.9')).statusCode, 401)
+    const refused = await get(keys.all, '10.0.0.9')
+    assert.equal(refused.statusCode, 429, 'even a good key, from that IP, for the window')
+    assert.equal(refused.json<{ code: string }>().code, 'HG_ERR_RATE_LIMITED')
+    assert.match(refused.json<{ message: string }>().message, /at most 3 failed authentications per minute/)
+    assert.ok(Number(refused.headers['retry-after']) > 0)
+    assert.equal((await get(keys.all, '10.0.0.10')).statusCode, 200, 'another IP')
+  } finally {
+    await app.close()
+    await keys.close()
+  }
+})

@@ -3,7 +3,8 @@
 // sees it as an unknown parameter), finds the scope the route needs (scopes.ts) and, when
 // authentication is on, answers 401 with WWW-Authenticate (Basic where a browser or Power BI
 // should prompt, Bearer elsewhere) or 403 for a missing scope. @fastify/rate-limit then counts
-// requests per principal (per IP when anonymous); public routes are not counted.
+// requests per principal (per IP when anonymous); public routes are not counted. An IP whose
+// failed authentications reach a tenth of that budget is answered 429 before its credentials are checked.
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -49,6 +50,29 @@ async function authPlugin (app: FastifyInstance, { authenticator }: AuthPluginOp
   await authenticator.open()
   app.decorateRequest('principal', null)
 
+  const max = authenticator.settings.rateLimitMax ?? 0
+  const windowMs = authenticator.settings.rateLimitWindowMs ?? 60_000
+  const limited = (most: string | number, after: string): Error => new errors.HG_ERR_RATE_LIMITED(most, windowText(windowMs), after)
+  /** failed authentications per IP: a tenth of the request budget, so guessing costs no scrypt runs past it */
+  const failMax = Math.max(1, Math.ceil(max / 10))
+  let failures: ReturnType<FastifyInstance['createRateLimit']> | null = null
+  if (max > 0) {
+    await app.register(rateLimit, {
+      max,
+      timeWindow: windowMs,
+      keyGenerator: (request) => request.principal?.id ?? `ip:${request.ip}`,
+      allowList: (request) => scopeFor(pathOf(request)) === 'public',
+      errorResponseBuilder: (_request, context) => limited(max, context.after)
+    })
+    failures = app.createRateLimit({ max: failMax, keyGenerator: (request) => `failed:${request.ip}`, allowList: () => false })
+  }
+  const refuseFailing = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const limit = await failures?.(request, { increment: false })
+    if (limit === undefined || limit.isAllowed || limit.remaining > 0) return
+    reply.header('Retry-After', limit.ttlInSeconds)
+    throw limited(`${failMax} failed authentications`, `${limit.ttlInSeconds} s`)
+  }
+
   app.addHook('onRequest', async (request, reply) => {
     const { url, key } = takeQueryKey(request.raw.url ?? '')
     if (key !== undefined) {
@@ -62,8 +86,10 @@ async function authPlugin (app: FastifyInstance, { authenticator }: AuthPluginOp
     const credential = credentialOf(request.headers, key)
     // a WebSocket client without credentials on the upgrade sends them in connection_init (graphql-guard.ts)
     if (credential === null && isWebSocketUpgrade(request)) return
+    await refuseFailing(request, reply)
     const outcome = await authenticator.authenticate(credential)
     if (!outcome.ok) {
+      await failures?.(request)
       challenge(reply, path, credential === null ? undefined : 'invalid_token')
       throw new errors.HG_ERR_UNAUTHENTICATED(outcome.why)
     }
@@ -79,18 +105,6 @@ async function authPlugin (app: FastifyInstance, { authenticator }: AuthPluginOp
   app.addHook('onResponse', async (request) => {
     if (isWebSocketUpgrade(request)) request.raw.socket?.destroy()
   })
-
-  const max = authenticator.settings.rateLimitMax ?? 0
-  if (max > 0) {
-    const windowMs = authenticator.settings.rateLimitWindowMs ?? 60_000
-    await app.register(rateLimit, {
-      max,
-      timeWindow: windowMs,
-      keyGenerator: (request) => request.principal?.id ?? `ip:${request.ip}`,
-      allowList: (request) => scopeFor(pathOf(request)) === 'public',
-      errorResponseBuilder: (_request, context) => new errors.HG_ERR_RATE_LIMITED(max, windowText(windowMs), context.after)
-    })
-  }
 }
 
 export default fp(authPlugin, { name: 'hourglass-auth', fastify: '5.x' })
