@@ -1,9 +1,9 @@
 // `hourglass keys add|list|revoke`: the API keys file (HOURGLASS_API_KEYS_FILE or --keys-file).
 // A new key is printed once and stored only as its scrypt hash (src/api/auth/keys-file.ts).
 import { resolve } from 'node:path'
-import { makeKey, readKeysFile, type Scope, SCOPES, writeKeysFile } from './api/auth/keys-file.js'
+import { KeysFileError, makeKey, readKeysFile, type Scope, SCOPES, writeKeysFile } from './api/auth/keys-file.js'
 import { type ParsedArgs, usage } from './cli-args.js'
-import { type Config, envName } from './config.js'
+import { authConfigured, type Config, envName } from './config.js'
 import { parseDuration, parseInstant } from './model/index.js'
 
 const print = (line: string): void => { process.stdout.write(line + '\n') }
@@ -62,4 +62,16 @@ export async function keysCommand (config: Config, parsed: ParsedArgs, now: numb
     return 0
   }
   return fail('use `keys add --name N`, `keys list` or `keys revoke <id|name>`')
+}
+
+/** `serve`'s check of the keys file before anything starts: what is wrong with it, or null. */
+export async function keysFileProblem (config: Config): Promise<string | null> {
+  if (!authConfigured(config) || config.apiKeysFile === '') return null
+  try {
+    await readKeysFile(resolve(config.apiKeysFile))
+    return null
+  } catch (err) {
+    if (err instanceof KeysFileError) return `${envName('apiKeysFile')}: ${err.message} (make it with \`hourglass keys add\`)`
+    throw err
+  }
 }

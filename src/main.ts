@@ -186,6 +186,8 @@ async function serveCommand (config: Config): Promise<number> {
   const { error, warning } = authAtStart(config)
   if (error !== undefined) { process.stderr.write(`hourglass: ${error}\n`); return 2 }
   if (warning !== undefined) process.stderr.write(`hourglass: warning: ${warning}\n`)
+  const keysProblem = await (await import('./keys-command.js')).keysFileProblem(config)
+  if (keysProblem !== null) { process.stderr.write(`hourglass: ${keysProblem}\n`); return 2 }
   const [{ default: pino }, { buildApp }] = await Promise.all([import('pino'), import('./app/index.js')])
   const log = pino({ level: config.logLevel })
   const started = Date.now()

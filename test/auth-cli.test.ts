@@ -2,7 +2,7 @@
 // authentication, as a user runs them (the CLI from the sources, a child process each); the pure
 // parts (credentials, redaction, the start-up check) directly.
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
@@ -75,6 +75,19 @@ describe('hourglass keys and serve without authentication', { concurrency: 3 }, 
     assert.equal(r.code, 2, r.stderr)
     for (const name of ['HOURGLASS_API_KEYS_FILE', 'HOURGLASS_JWT_ISSUER', 'HOURGLASS_JWT_AUDIENCE', 'HOURGLASS_AUTH']) assert.match(r.stderr, new RegExp(name))
     assert.doesNotMatch(r.stdout, /serving/)
+  })
+
+  test('serve with a keys file that is missing or not one stops at once, naming it', async (t) => {
+    const dir = await tempDir(t)
+    const args = ['serve', '--source', 'none', '--seed-days', '0', '--port', '0', '--data', dir]
+    const missing = await hourglass(args, { HOURGLASS_API_KEYS_FILE: join(dir, 'nope.json') })
+    assert.equal(missing.code, 2, missing.stderr)
+    assert.match(missing.stderr, /HOURGLASS_API_KEYS_FILE: cannot read the API keys file .*nope\.json/)
+    const broken = join(dir, 'broken.json')
+    await writeFile(broken, '{"keys": [{"id": 1}]}')
+    const bad = await hourglass(args, { HOURGLASS_API_KEYS_FILE: broken })
+    assert.equal(bad.code, 2, bad.stderr)
+    assert.match(bad.stderr, /key 1 is not a valid record/)
   })
 })
 
