@@ -160,6 +160,13 @@ describe('authentication: every route × every way of presenting credentials', (
     assert.match(String(res.headers['www-authenticate']), /error="insufficient_scope", scope="ops:read"/)
   })
 
+  test('a CORS preflight needs no credentials; any other OPTIONS does', async () => {
+    const preflight = await app.inject({ method: 'OPTIONS', url: '/v1/dimensions', headers: { origin: 'https://dash.example', 'access-control-request-method': 'GET' } })
+    assert.notEqual(preflight.statusCode, 401)
+    const plain = await app.inject({ method: 'OPTIONS', url: '/v1/dimensions' })
+    assert.equal(plain.statusCode, 401)
+  })
+
   test('api_key is not an unknown parameter, and never reaches an OData nextLink', async () => {
     const res = await app.inject({ url: `/odata/HourlyMetrics?$top=500&api_key=${encodeURIComponent(keys.all)}`, headers: { prefer: 'odata.maxpagesize=1' } })
     assert.equal(res.statusCode, 200, res.body)

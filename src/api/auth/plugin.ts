@@ -80,6 +80,8 @@ async function authPlugin (app: FastifyInstance, { authenticator }: AuthPluginOp
       delete (request.query as Record<string, unknown> | undefined)?.[API_KEY_PARAMETER]
     }
     if (!authenticator.enabled) return
+    // a CORS preflight carries no credentials by definition (the CORS plugin answers it)
+    if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) return
     const path = pathOf(request)
     const need = scopeFor(path)
     if (need === 'public') return
