@@ -5,10 +5,10 @@ import { type ConfigKey, defaultText, envName } from './config.js'
 /** `hourglass produce` without --rate: synthetic records per second */
 export const PRODUCE_RATE = 1000
 
-export type Command = 'serve' | 'batch' | 'seed' | 'produce' | 'compact' | 'vacuum' | 'help' | 'version'
+export type Command = 'serve' | 'batch' | 'seed' | 'produce' | 'compact' | 'vacuum' | 'keys' | 'help' | 'version'
 
 /** Options of one command that are not settings (they go to ParsedArgs.options, not the config). */
-export type LocalOption = 'force' | 'topic' | 'rate' | 'count' | 'duration' | 'file' | 'hour' | 'all' | 'dryRun'
+export type LocalOption = 'force' | 'topic' | 'rate' | 'count' | 'duration' | 'file' | 'hour' | 'all' | 'dryRun' | 'name' | 'scopes' | 'expires'
 
 interface FlagSpec { key: ConfigKey | LocalOption, local?: true, type: 'string' | 'boolean', help: string }
 
@@ -67,6 +67,12 @@ const FLAGS: Record<Exclude<Command, 'help' | 'version'>, Record<string, FlagSpe
     'keep-versions': setting('goldKeepVersions', 'keep gold files the last N manifests list'),
     'dry-run': own('dryRun', 'boolean', 'say what would be removed, remove nothing'),
     ...COMMON
+  },
+  keys: {
+    'keys-file': setting('apiKeysFile', 'the API keys file'),
+    name: own('name', 'string', 'add: the key\'s name (who uses it, e.g. powerbi)'),
+    scopes: own('scopes', 'string', 'add: metrics:read and/or ops:read, comma-separated (default metrics:read)'),
+    expires: own('expires', 'string', 'add: when the key stops working: a duration from now (90d, 12h) or an ISO instant (default never)')
   }
 }
 
@@ -76,7 +82,8 @@ const SUMMARY: Record<Exclude<Command, 'help' | 'version'>, string> = {
   seed: 'write synthetic history to bronze and build gold from it (the same bronze → batch path)',
   produce: 'write synthetic events (or a JSON Lines file) to a Kafka topic at a rate, keyed by event_id',
   compact: 'merge the small bronze files of each finished hour into one sorted file (safe while the batch runs)',
-  vacuum: 'remove bronze past its retention and gold files no recent manifest lists'
+  vacuum: 'remove bronze past its retention and gold files no recent manifest lists',
+  keys: 'manage API keys: `keys add --name N [--scopes] [--expires]`, `keys list`, `keys revoke <id|name>`'
 }
 
 export interface ParsedArgs {
@@ -88,6 +95,8 @@ export interface ParsedArgs {
   /** the command's own options (not settings), as typed */
   options: Partial<Record<Exclude<LocalOption, 'force'>, string>>
   help: boolean
+  /** words after the command (`keys add`: ['add']) */
+  positionals: string[]
 }
 
 export class UsageError extends Error {
@@ -124,21 +133,24 @@ export function parseCli (argv: string[]): ParsedArgs {
   let rest = argv
   const first = argv[0]
   if (first !== undefined && !first.startsWith('-')) {
-    if (first === 'help') return { command: 'help', overrides: {}, flags: {}, force: false, options: {}, help: true }
+    if (first === 'help') return { command: 'help', overrides: {}, flags: {}, force: false, options: {}, help: true, positionals: [] }
     if (!(first in FLAGS)) throw new UsageError(`Unknown command "${first}".\n\n${usage()}`)
     command = first as Command
     rest = argv.slice(1)
   } else if (first === '--help' || first === '-h') {
-    return { command: 'help', overrides: {}, flags: {}, force: false, options: {}, help: true }
+    return { command: 'help', overrides: {}, flags: {}, force: false, options: {}, help: true, positionals: [] }
   } else if (first === '--version' || first === '-v') {
-    return { command: 'version', overrides: {}, flags: {}, force: false, options: {}, help: false }
+    return { command: 'version', overrides: {}, flags: {}, force: false, options: {}, help: false, positionals: [] }
   }
   const specs = FLAGS[command as keyof typeof FLAGS]
   const options: Record<string, { type: 'string' | 'boolean', short?: string }> = { help: { type: 'boolean', short: 'h' } }
   for (const [name, f] of Object.entries(specs)) options[name] = { type: f.type }
   let values: Record<string, string | boolean | undefined>
+  let positionals: string[]
   try {
-    values = parseArgs({ args: rest, options, allowPositionals: false, strict: true }).values as Record<string, string | boolean | undefined>
+    const parsed = parseArgs({ args: rest, options, allowPositionals: command === 'keys', strict: true })
+    values = parsed.values as Record<string, string | boolean | undefined>
+    positionals = parsed.positionals
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\n\n${usage(command)}`)
   }
@@ -158,5 +170,5 @@ export function parseCli (argv: string[]): ParsedArgs {
       flags[f.key as ConfigKey] = '--' + name
     }
   }
-  return { command, overrides, flags, force, options: local, help: values.help === true }
+  return { command, overrides, flags, force, options: local, help: values.help === true, positionals }
 }

@@ -66,6 +66,21 @@ export const Config = Type.Object({
   maxRangeDays: Type.Integer({ minimum: 1, default: 400 }),
   maxFilterValues: Type.Integer({ minimum: 1, default: 100 }),
   deadLetterKeep: Type.Integer({ minimum: 0, default: 1000 }),
+  /** auto: authentication when keys or a JWT issuer are configured (required off loopback); none: no authentication at all */
+  auth: Type.Union([Type.Literal('auto'), Type.Literal('none')], { default: 'auto' }),
+  /** the API keys file (`hourglass keys add|list|revoke`); '' none */
+  apiKeysFile: Type.String({ default: '' }),
+  /** JWT: the OIDC issuer (`iss`) accepted; '' no JWT */
+  jwtIssuer: Type.String({ default: '' }),
+  /** JWT: the audience (`aud`) required, with jwtIssuer */
+  jwtAudience: Type.String({ default: '' }),
+  /** JWT: the JWKS URL; '' read from the issuer's /.well-known/openid-configuration */
+  jwtJwksUrl: Type.String({ default: '' }),
+  /** most requests per key (per IP when anonymous) in each rateLimitWindowMs; 0 no limit */
+  rateLimitMax: Type.Integer({ minimum: 0, default: 1200 }),
+  rateLimitWindowMs: Type.Integer({ minimum: 1_000, default: 60_000 }),
+  /** most GraphQL subscriptions one key (or anonymous client IP) holds open at once */
+  maxSubscriptionsPerKey: Type.Integer({ minimum: 1, default: 20 }),
   logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' })
 }, { additionalProperties: false })
 
@@ -114,6 +129,14 @@ const KINDS: Record<ConfigKey, Kind> = {
   maxRangeDays: 'int',
   maxFilterValues: 'int',
   deadLetterKeep: 'int',
+  auth: 'string',
+  apiKeysFile: 'string',
+  jwtIssuer: 'string',
+  jwtAudience: 'string',
+  jwtJwksUrl: 'string',
+  rateLimitMax: 'int',
+  rateLimitWindowMs: 'duration',
+  maxSubscriptionsPerKey: 'int',
   logLevel: 'string'
 }
 
@@ -228,7 +251,39 @@ export function loadConfig (
     const store = origins.store?.name ?? envName('store')
     throw new ConfigError(`${envName('cosmosKey')} is required with ${store}=cosmos (the account key; it is read from the environment only)`)
   }
+  if ((c.jwtIssuer === '') !== (c.jwtAudience === '')) {
+    throw new ConfigError(`${envName('jwtIssuer')} and ${envName('jwtAudience')} go together: set both to accept JWTs, or neither`)
+  }
   return c
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\]|::ffff:127(\.\d{1,3}){3})$/i
+
+/** Whether `host` only listens on the machine itself. */
+export function isLoopback (host: string): boolean {
+  return LOOPBACK.test(host.trim())
+}
+
+/** Whether any authentication is configured (and not switched off). */
+export function authConfigured (c: Config): boolean {
+  return c.auth !== 'none' && (c.apiKeysFile !== '' || c.jwtIssuer !== '')
+}
+
+/**
+ * `serve`'s check of authentication against where it listens: an error (refuse to start) when it
+ * would listen beyond loopback with no authentication, a warning when HOURGLASS_AUTH=none allows that.
+ */
+export function authAtStart (c: Config): { error?: string, warning?: string } {
+  if (isLoopback(c.host)) return {}
+  if (c.auth === 'none') {
+    return { warning: `${envName('auth')}=none: serving ${c.host} without authentication; anyone who reaches it can read every answer` }
+  }
+  if (authConfigured(c)) return {}
+  return {
+    error: `${envName('host')}=${c.host} listens beyond this machine, and no authentication is configured: set ` +
+      `${envName('apiKeysFile')} (keys made with \`hourglass keys add\`) and/or ${envName('jwtIssuer')} with ${envName('jwtAudience')}, ` +
+      `or ${envName('auth')}=none to serve without authentication`
+  }
 }
 
 /** The process's environment, for main.ts: nothing else reads process.env. */

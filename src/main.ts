@@ -4,7 +4,7 @@
 import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { type ParsedArgs, parseCli, PRODUCE_RATE, usage, UsageError } from './cli-args.js'
-import { type Config, ConfigError, loadConfig, processEnvironment, unknownVariables } from './config.js'
+import { authAtStart, type Config, ConfigError, loadConfig, processEnvironment, unknownVariables } from './config.js'
 import { HOUR_MS, iso, parseDuration } from './model/index.js'
 
 const print = (line: string): void => { process.stdout.write(line + '\n') }
@@ -34,6 +34,7 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = processEnvi
     case 'produce': return await produceCommand(config, parsed.options)
     case 'compact': return await compactCommand(config, parsed.options)
     case 'vacuum': return await vacuumCommand(config, parsed.options)
+    case 'keys': return await (await import('./keys-command.js')).keysCommand(config, parsed, Date.now())
     default: return await serveCommand(config)
   }
 }
@@ -182,6 +183,11 @@ async function produceCommand (config: Config, options: ParsedArgs['options']): 
 }
 
 async function serveCommand (config: Config): Promise<number> {
+  const { error, warning } = authAtStart(config)
+  if (error !== undefined) { process.stderr.write(`hourglass: ${error}\n`); return 2 }
+  if (warning !== undefined) process.stderr.write(`hourglass: warning: ${warning}\n`)
+  const keysProblem = await (await import('./keys-command.js')).keysFileProblem(config)
+  if (keysProblem !== null) { process.stderr.write(`hourglass: ${keysProblem}\n`); return 2 }
   const [{ default: pino }, { buildApp }] = await Promise.all([import('pino'), import('./app/index.js')])
   const log = pino({ level: config.logLevel })
   const started = Date.now()

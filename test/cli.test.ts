@@ -1,43 +1,12 @@
 // The `hourglass` CLI as a user runs it: a child process (scripts/hourglass-dev.ts, the CLI from the
 // sources), its exit codes, what it prints, and what seed and batch leave in a data folder.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
-import { fileURLToPath } from 'node:url'
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const ENTRY = join(ROOT, 'scripts', 'hourglass-dev.ts')
-const TIMEOUT_MS = 60_000
-
-interface Run { code: number | null, stdout: string, stderr: string }
-
-/** Run the CLI with `args`; the environment holds no HOURGLASS_* but what `env` adds. */
-async function hourglass (args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HOURGLASS_')))
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
-    cwd: ROOT,
-    env: { ...base, ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s })
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
-  const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS)
-  try {
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.once('error', reject)
-      child.once('close', (c) => resolve(c))
-    })
-    return { code, stdout, stderr }
-  } finally {
-    clearTimeout(timer)
-  }
-}
+import { hourglass, ROOT } from './helpers/cli.js'
 
 async function tempDir (t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'hourglass-cli-'))

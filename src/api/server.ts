@@ -5,10 +5,11 @@
 import { readFileSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type RawServerDefault } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions, type RawServerDefault } from 'fastify'
 import type { Registry } from 'prom-client'
 import type { MetricsService, ReconciliationSource, WindowChanges } from '../merger/types.js'
 import { errors } from '../model/index.js'
+import { type AuthSettings, Authenticator, authPlugin, GraphqlGuard, redactUrl } from './auth/index.js'
 import errorsPlugin, { sendError } from './errors.js'
 import graphqlPlugin from './graphql/index.js'
 import observabilityPlugin, { createObservability, type Observability } from './observability.js'
@@ -42,6 +43,8 @@ export interface BuildServerOptions {
   windowChanges?: WindowChanges
   /** speed-vs-batch reconciliations, for GET /v1/reconciliation and /metrics (absent: none) */
   reconciliations?: ReconciliationSource
+  /** API keys, JWT, rate limits and the subscription cap (absent: no authentication, no limits) */
+  auth?: AuthSettings
 }
 
 export type HourglassServer = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
@@ -53,10 +56,19 @@ export function readPackageVersion (): string {
   return packageVersion
 }
 
+/** Fastify's request serializer, with the api_key query parameter's value redacted from the URL. */
+function withRedactedUrls (logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {
+  if (logger === undefined || logger === false) return false
+  const options = logger === true ? {} : logger
+  const req = (r: FastifyRequest): Record<string, unknown> =>
+    ({ method: r.method, url: redactUrl(r.url), host: r.host, remoteAddress: r.ip, remotePort: r.socket?.remotePort })
+  return { ...options, serializers: { ...options.serializers, req } }
+}
+
 /** A Fastify instance with every route registered, not listening (call listen, or inject in tests). */
 export function buildServer (opts: BuildServerOptions): HourglassServer {
   const app = Fastify({
-    logger: opts.logger ?? false,
+    logger: withRedactedUrls(opts.logger),
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { ignoreTrailingSlash: true },
     // Unknown query parameters are rejected (HG_ERR_UNKNOWN_PARAMETER), not silently stripped.
@@ -77,6 +89,8 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
   app.register(errorsPlugin)
+  const authenticator = new Authenticator(opts.auth ?? {})
+  app.register(authPlugin, { authenticator })
   app.register(swaggerPlugin, { version })
   app.register(observabilityPlugin, { observability, service, ...(opts.reconciliations === undefined ? {} : { reconciliations: opts.reconciliations }) })
 
@@ -86,7 +100,8 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
   app.register(reconciliationRoutes, { service, now, ...(opts.reconciliations === undefined ? {} : { reconciliations: opts.reconciliations }) })
   app.register(healthRoutes, { service, now })
   app.register(odataRoutes, { service, now })
-  app.register(graphqlPlugin, { service, now, ...(opts.windowChanges === undefined ? {} : { windowChanges: opts.windowChanges }) })
+  const authGuard = new GraphqlGuard(authenticator)
+  app.register(graphqlPlugin, { service, now, authGuard, ...(opts.windowChanges === undefined ? {} : { windowChanges: opts.windowChanges }) })
 
   return app
 }

@@ -13,6 +13,7 @@ import type { DeadLetterProducer } from '../ingest/kafka/index.js'
 import { MergingMetricsService } from '../merger/index.js'
 import type { SpeedStore } from '../model/index.js'
 import type { SpeedPipeline } from '../speed/index.js'
+import { authSettings } from './auth.js'
 import { openBronzeFeed, openBronzeSink } from './bronze.js'
 import type { BronzeFeed } from './bronze-feed.js'
 import type { AppContext } from './context.js'
@@ -94,6 +95,7 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
       now: ctx.now,
       windowChanges: speed.windowChanges,
       reconciliations: reconciliation.log,
+      auth: authSettings(config, ctx.now),
       logger: config.logLevel === 'silent' ? false : { level: config.logLevel }
     })
     life.add({ name: 'HTTP server', close: () => server.close() })

@@ -9,6 +9,7 @@ import { getOperationAST, validate } from 'graphql'
 import mercurius, { type MercuriusContext } from 'mercurius'
 import type { MetricsService, WindowChanges } from '../../merger/types.js'
 import { errors } from '../../model/index.js'
+import type { GraphqlGuard } from '../auth/index.js'
 import { codedGraphQLError, formatGraphQLErrors, toCodedGraphQLError } from '../errors.js'
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_INTROSPECTION_DEPTH, defaultMaxCost, depthLimitRule, operationCost } from './limits.js'
 import { type GraphqlDeps, resolvers } from './resolvers.js'
@@ -36,6 +37,8 @@ export interface GraphqlPluginOptions {
   maxIntrospectionDepth?: number // 16
   /** most cost per operation (limits.ts); default defaultMaxCost(the service's maxBuckets) */
   maxCost?: number
+  /** field scopes, subscription authentication and its per-key cap (src/api/auth/graphql-guard.ts); absent: none */
+  authGuard?: GraphqlGuard
 }
 
 /** operationName of the request, when it gave one (GET query string or POST body) */
@@ -73,7 +76,8 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
     subscription: {
       context: () => ({ hourglass: deps }),
       // a client that names no subprotocol speaks the current one
-      wsDefaultSubprotocol: 'graphql-transport-ws'
+      wsDefaultSubprotocol: 'graphql-transport-ws',
+      ...(opts.authGuard === undefined ? {} : { onConnect: opts.authGuard.onConnect, onDisconnect: opts.authGuard.onDisconnect })
     },
     validationRules: [depthRule],
     errorFormatter: formatGraphQLErrors,
@@ -106,6 +110,11 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
     }
   })
 
+  if (opts.authGuard !== undefined) {
+    app.graphql.addHook('preExecution', opts.authGuard.preExecution)
+    app.graphql.addHook('preSubscriptionExecution', opts.authGuard.preSubscriptionExecution)
+    app.graphql.addHook('onSubscriptionEnd', opts.authGuard.onSubscriptionEnd)
+  }
   // WebSocket: mercurius does not validate subscription documents; do it here, with the same rules.
   app.graphql.addHook('preSubscriptionExecution', async (schema, document) => {
     const first = validate(schema, document, rules)[0]
