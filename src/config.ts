@@ -66,6 +66,12 @@ export const Config = Type.Object({
   maxRangeDays: Type.Integer({ minimum: 1, default: 400 }),
   maxFilterValues: Type.Integer({ minimum: 1, default: 100 }),
   deadLetterKeep: Type.Integer({ minimum: 0, default: 1000 }),
+  /** the base of the absolute URLs the API writes (OData's @odata.context, @odata.nextLink); '' = as the client reached us */
+  publicUrl: Type.String({ pattern: '^(https?://[^\\s/?#]+(/[^\\s?#]*)?)?$', default: '' }),
+  /** proxies (IPs or CIDRs) whose X-Forwarded-Proto/-Host are believed; none by default */
+  trustedProxies: Type.Array(Type.String({ pattern: '^[0-9A-Fa-f.:]+(/\\d{1,3})?$' }), { default: [] }),
+  /** the key OData's $skiptoken is signed with: from the environment only, never logged; '' = random per process */
+  skiptokenKey: Type.String({ default: '' }),
   logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' })
 }, { additionalProperties: false })
 
@@ -114,6 +120,9 @@ const KINDS: Record<ConfigKey, Kind> = {
   maxRangeDays: 'int',
   maxFilterValues: 'int',
   deadLetterKeep: 'int',
+  publicUrl: 'string',
+  trustedProxies: 'list',
+  skiptokenKey: 'string',
   logLevel: 'string'
 }
 
@@ -134,7 +143,7 @@ const UNITS: Array<[string, number]> = [['h', 3_600_000], ['m', 60_000], ['s', 1
 export function defaultText (key: ConfigKey): string {
   const value: unknown = defaultValue(key)
   if (value === '') return '(none)'
-  if (Array.isArray(value)) return value.join(',')
+  if (Array.isArray(value)) return value.length === 0 ? '(none)' : value.join(',')
   if (KINDS[key] === 'duration' && typeof value === 'number' && value > 0) {
     const unit = UNITS.find(([, ms]) => value % ms === 0)
     return unit === undefined ? `${value}ms` : `${value / unit[1]}${unit[0]}`
@@ -179,6 +188,8 @@ function expected (key: ConfigKey): string | null {
   if (key === 'redisUrl') return 'expected redis://host:port (or rediss://)'
   if (key === 'redisPrefix') return 'expected a prefix without braces or spaces'
   if (key === 'compactIntervalMs' || key === 'vacuumIntervalMs') return 'expected 0 (off) or a duration of at least 1s'
+  if (key === 'publicUrl') return 'expected http(s)://host[:port][/path], without query or fragment'
+  if (key === 'trustedProxies') return 'expected IP addresses or CIDR ranges (10.0.0.0/8), comma-separated'
   const schema = Config.properties[key] as { anyOf?: Array<{ const?: unknown }> }
   if (schema.anyOf !== undefined) return 'expected one of ' + schema.anyOf.map((s) => String(s.const)).join(', ')
   return null

@@ -9,7 +9,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServ
 import type { Registry } from 'prom-client'
 import type { MetricsService, ReconciliationSource, WindowChanges } from '../merger/types.js'
 import { errors } from '../model/index.js'
-import errorsPlugin, { sendError } from './errors.js'
+import errorsPlugin, { clientErrorHandler, sendError } from './errors.js'
 import graphqlPlugin from './graphql/index.js'
 import observabilityPlugin, { createObservability, type Observability } from './observability.js'
 import odataRoutes from './odata/routes.js'
@@ -20,6 +20,7 @@ import metricsRoutes from './rest/metrics.js'
 import reconciliationRoutes from './rest/reconciliation.js'
 import rootRoutes from './rest/root.js'
 import { SHARED_SCHEMAS } from './rest/schemas.js'
+import { declineNonWebSocketUpgrades } from './upgrade.js'
 
 /** Longest request URL (path and query), bytes: longer ones are answered 414 HG_ERR_URL_TOO_LONG. */
 export const MAX_URL_BYTES = 4096
@@ -42,6 +43,12 @@ export interface BuildServerOptions {
   windowChanges?: WindowChanges
   /** speed-vs-batch reconciliations, for GET /v1/reconciliation and /metrics (absent: none) */
   reconciliations?: ReconciliationSource
+  /** the base of absolute URLs the API writes (HOURGLASS_PUBLIC_URL); absent or '': the scheme and host the client reached */
+  publicUrl?: string
+  /** proxies whose X-Forwarded-Proto/-Host are believed (HOURGLASS_TRUSTED_PROXIES: IPs, CIDRs); absent or empty: none */
+  trustedProxies?: string[]
+  /** the key OData's $skiptoken is signed with (HOURGLASS_SKIPTOKEN_KEY); absent or '': a random key of this process */
+  skiptokenKey?: string
 }
 
 export type HourglassServer = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
@@ -61,9 +68,13 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
     routerOptions: { ignoreTrailingSlash: true },
     // Unknown query parameters are rejected (HG_ERR_UNKNOWN_PARAMETER), not silently stripped.
     ajv: { customOptions: { removeAdditional: false } },
-    // Errors raised before routing (a URL that cannot be decoded) get the same error body.
-    frameworkErrors: (err, request, reply) => { sendError(err, request, reply) }
+    // Errors raised before routing (a URL that cannot be decoded) get the same error body …
+    frameworkErrors: (err, request, reply) => { sendError(err, request, reply) },
+    // … and so do requests Node's HTTP parser refuses (a NUL in the URL, headers too large).
+    clientErrorHandler,
+    ...(opts.trustedProxies === undefined || opts.trustedProxies.length === 0 ? {} : { trustProxy: opts.trustedProxies })
   }).withTypeProvider<TypeBoxTypeProvider>()
+  declineNonWebSocketUpgrades(app.server)
 
   const service = opts.service
   const now = opts.now ?? Date.now
@@ -85,7 +96,8 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
   app.register(dataRoutes, { service, now })
   app.register(reconciliationRoutes, { service, now, ...(opts.reconciliations === undefined ? {} : { reconciliations: opts.reconciliations }) })
   app.register(healthRoutes, { service, now })
-  app.register(odataRoutes, { service, now })
+  app.register(odataRoutes, { service, now, ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
+    ...(opts.skiptokenKey === undefined ? {} : { skiptokenKey: opts.skiptokenKey }) })
   app.register(graphqlPlugin, { service, now, ...(opts.windowChanges === undefined ? {} : { windowChanges: opts.windowChanges }) })
 
   return app

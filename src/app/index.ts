@@ -94,6 +94,9 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
       now: ctx.now,
       windowChanges: speed.windowChanges,
       reconciliations: reconciliation.log,
+      publicUrl: config.publicUrl,
+      trustedProxies: config.trustedProxies,
+      skiptokenKey: config.skiptokenKey,
       logger: config.logLevel === 'silent' ? false : { level: config.logLevel }
     })
     life.add({ name: 'HTTP server', close: () => server.close() })

@@ -7,7 +7,7 @@ import { errors } from '../../model/index.js'
 import { badOption } from './errors.js'
 import { PROPERTY_NAMES, type PropertyName } from './csdl.js'
 import { type Expr, parseFilter } from './filter-parser.js'
-import { decodeSkipToken, type OrderKey, type SkipToken } from './paging.js'
+import type { OrderKey, SkipToken } from './paging.js'
 
 export interface ODataOptions {
   filter: Expr | null
@@ -83,8 +83,8 @@ export function parseOrderBy (text: string): OrderKey[] {
   return out
 }
 
-/** Read the query string (without the leading ?) of an entity set request. */
-export function parseODataQuery (raw: string): ODataOptions {
+/** Read the query string (without the leading ?) of an entity set request; `decodeToken` reads $skiptoken. */
+export function parseODataQuery (raw: string, decodeToken: (text: string) => SkipToken): ODataOptions {
   const opts: ODataOptions = { filter: null, select: null, orderby: [], top: null, skip: 0, count: false, skiptoken: null, carry: [] }
   const seen = new Set<string>()
   for (const [given, value] of splitQuery(raw)) {
@@ -106,7 +106,7 @@ export function parseODataQuery (raw: string): ODataOptions {
         if (value !== 'true' && value !== 'false') throw badOption('$count', `"${value}" is neither true nor false`)
         opts.count = value === 'true'
         break
-      case '$skiptoken': opts.skiptoken = decodeSkipToken(value); break
+      case '$skiptoken': opts.skiptoken = decodeToken(value); break
       case '$format':
         if (!/^(json|application\/json)(;.*)?$/i.test(value.trim())) throw new errors.HG_ERR_ODATA_NOT_IMPLEMENTED(`$format=${value} (only json)`)
         break
