@@ -88,7 +88,7 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
   app.register(errorsPlugin)
-  app.register(swaggerPlugin, { version })
+  app.register(swaggerPlugin, { version, now })
   app.register(observabilityPlugin, { observability, service, ...(opts.reconciliations === undefined ? {} : { reconciliations: opts.reconciliations }) })
 
   app.register(rootRoutes, { service, now, version })
