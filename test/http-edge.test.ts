@@ -4,7 +4,8 @@
 //   and the OData error body when the request line names /odata;
 // - `Upgrade: h2c` (Java's HttpClient sends it on every http:// request) is answered as a plain
 //   request and the keep-alive connection answers the next one; a WebSocket upgrade still upgrades;
-// - a known path with an undeclared method is 405 with Allow, for REST, OData and /graphql alike.
+// - a known path with an undeclared method is 405 with Allow, for REST, OData and /graphql alike;
+//   so is CONNECT.
 import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
 import { test } from 'node:test'
@@ -113,10 +114,25 @@ test('what the HTTP parser refuses answers the catalogue body, and the OData bod
       if (odata) assertODataError(res, status, code)
       else assertRestError(res, status, code)
       assert.ok(res.status < 500, what)
+      if (what === 'a NUL in the URL') assert.match(res.body, /percent-encode/, 'the message says what to fix')
     } finally {
       c.close()
     }
   }
+  const c = new Connection(port)
+  t.after(() => { c.close() })
+  const badLength = await c.send('POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n')
+  assertRestError(badLength, 400, 'HG_ERR_VALIDATION')
+  assert.match(badLength.body, /Content-Length/)
+})
+
+test('CONNECT (a proxy tunnel) is 405 in the catalogue body, not a connection closed without a word', async (t) => {
+  const port = await listening(t)
+  const c = new Connection(port)
+  t.after(() => { c.close() })
+  const res = await c.send('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n')
+  assertRestError(res, 405, 'HG_ERR_METHOD_NOT_ALLOWED')
+  assert.equal(res.headers.allow, 'GET, HEAD, POST')
 })
 
 test('Upgrade: h2c is answered as plain HTTP/1.1 and the keep-alive connection answers the next request', async (t) => {

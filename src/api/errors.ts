@@ -176,9 +176,24 @@ export function sendError (err: unknown, request: FastifyRequest, reply: Fastify
 function parserError (err: Error & { code?: string, reason?: string }): HourglassError {
   if (err.code === 'HPE_HEADER_OVERFLOW') return new errors.HG_ERR_HEADERS_TOO_LARGE(maxHeaderSize)
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return new errors.HG_ERR_REQUEST_TIMEOUT(err.code)
-  const why = typeof err.reason === 'string' ? err.reason : (err.code ?? 'malformed')
-  return new errors.HG_ERR_VALIDATION(`the request line or headers are not HTTP/1.1 (${clip(why)}): ` +
-    'percent-encode every byte of the URL that is not printable ASCII')
+  const why = clip(typeof err.reason === 'string' ? err.reason : (err.code ?? 'malformed'))
+  const hint = err.code === 'HPE_INVALID_URL' ? ': percent-encode every byte of the URL that is not printable ASCII' : ''
+  return new errors.HG_ERR_VALIDATION(`the request line or headers are not HTTP/1.1 (${why})${hint}`)
+}
+
+/** Writes `hg` as a whole HTTP/1.1 answer to a socket no route answers on, then closes it. */
+export function writeRawError (socket: Duplex, hg: HourglassError, opts: { odata: boolean, headers?: string[] }): void {
+  const body = JSON.stringify(opts.odata ? { error: { code: hg.code, message: hg.message } } : errorBody(hg))
+  const head = [
+    `HTTP/1.1 ${hg.statusCode} ${STATUS_CODES[hg.statusCode] ?? 'Error'}`,
+    `Content-Type: ${opts.odata ? ODATA_JSON_TYPE : 'application/json; charset=utf-8'}`,
+    ...(opts.odata ? ['OData-Version: 4.0'] : []),
+    ...(opts.headers ?? []),
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close'
+  ]
+  if (socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) socket.write(head.join('\r\n') + '\r\n\r\n' + body)
+  socket.destroy()
 }
 
 /**
@@ -193,17 +208,7 @@ export function clientErrorHandler (this: FastifyInstance, err: Error & { code?:
   this.log.debug({ code: err.code, status: hg.statusCode }, 'HTTP parser refused a request')
   const line = Buffer.isBuffer(err.rawPacket) ? err.rawPacket.subarray(0, 8192).toString('latin1') : ''
   const target = /^[A-Za-z]+ ([^ \r\n]*)/.exec(line)?.[1] ?? ''
-  const odata = isODataPath(target)
-  const body = JSON.stringify(odata ? { error: { code: hg.code, message: hg.message } } : errorBody(hg))
-  const head = [
-    `HTTP/1.1 ${hg.statusCode} ${STATUS_CODES[hg.statusCode] ?? 'Error'}`,
-    `Content-Type: ${odata ? ODATA_JSON_TYPE : 'application/json; charset=utf-8'}`,
-    ...(odata ? ['OData-Version: 4.0'] : []),
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    'Connection: close'
-  ]
-  if (socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) socket.write(head.join('\r\n') + '\r\n\r\n' + body)
-  socket.destroy()
+  writeRawError(socket, hg, { odata: isODataPath(target) })
 }
 
 // ── OData ─────────────────────────────────────────────────────────────────────────────────────

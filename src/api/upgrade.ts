@@ -9,6 +9,9 @@
 // are not read; a client that waits for each answer (Java's does) is served request after request.
 import type { IncomingMessage, Server } from 'node:http'
 import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { errors } from '../model/index.js'
+import { writeRawError } from './errors.js'
 
 interface Parser {
   onIncoming?: ((req: IncomingMessage, keepAlive: boolean) => unknown) | null
@@ -29,8 +32,16 @@ function plainHttpUnlessWebSocket (socket: Socket & { parser?: Parser | null }):
   }
 }
 
-/** Declines every non-WebSocket upgrade on `server`'s connections (plain and TLS). */
+/** CONNECT (a proxy tunnel, which this is not): 405 in the catalogue body; Node alone closes without a word. */
+function refuseConnect (req: IncomingMessage, socket: Duplex): void {
+  const target = (req.url ?? '').slice(0, 200)
+  const hg = new errors.HG_ERR_METHOD_NOT_ALLOWED('CONNECT', `${target} is not a tunnel; this is an HTTP API`)
+  writeRawError(socket, hg, { odata: false, headers: ['Allow: GET, HEAD, POST'] })
+}
+
+/** Declines every non-WebSocket upgrade on `server`'s connections (plain and TLS), and CONNECT. */
 export function declineNonWebSocketUpgrades (server: Server): void {
   server.on('connection', plainHttpUnlessWebSocket)
   server.on('secureConnection', plainHttpUnlessWebSocket)
+  server.on('connect', refuseConnect)
 }
