@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { skipTokenCodec } from '../src/api/odata/skiptoken.js'
 import { buildServer, type BuildServerOptions } from '../src/api/server.js'
+import { ConfigError, loadConfig } from '../src/config.js'
 import { DAY_MS, HOUR_MS } from '../src/model/index.js'
 import { StubMetricsService } from './helpers/stub-service.js'
 
@@ -105,4 +106,15 @@ test('with HOURGLASS_SKIPTOKEN_KEY, a token one process issued is followed by an
   const onD = await d.inject(pathOf(ownLink))
   assert.equal(onD.statusCode, 400, onD.body)
   assert.equal(onD.json<ODataError>().error.code, 'HG_ERR_ODATA_BAD_OPTION')
+})
+
+test('HOURGLASS_SKIPTOKEN_KEY: at least 16 characters, and a refused key is not repeated in the message', () => {
+  assert.equal(loadConfig({ HOURGLASS_SKIPTOKEN_KEY: KEY }).skiptokenKey, KEY)
+  assert.equal(loadConfig({}).skiptokenKey, '')
+  assert.throws(() => loadConfig({ HOURGLASS_SKIPTOKEN_KEY: 'short-secret' }), (err: unknown) => {
+    assert.ok(err instanceof ConfigError)
+    assert.match(err.message, /HOURGLASS_SKIPTOKEN_KEY is not valid: expected at least 16 characters/)
+    assert.doesNotMatch(err.message, /short-secret/)
+    return true
+  })
 })
