@@ -15,8 +15,9 @@ import { until } from './helpers/wait.js'
 
 interface Response { status: number, headers: Record<string, string>, body: string }
 
-async function listening (t: { after: (fn: () => Promise<void>) => void }): Promise<number> {
-  const app = buildServer({ service: new StubMetricsService() })
+async function listening (t: { after: (fn: () => Promise<void>) => void }, logLines?: string[]): Promise<number> {
+  const logger = logLines === undefined ? false : { level: 'trace', stream: { write: (line: string) => { logLines.push(line) } } }
+  const app = buildServer({ service: new StubMetricsService(), logger, skiptokenKey: 'the signing key of this test, never logged' })
   t.after(async () => { await app.close() })
   await app.listen({ port: 0, host: '127.0.0.1' })
   return (app.server.address() as { port: number }).port
@@ -192,4 +193,23 @@ test('a known path with an undeclared method is 405 with Allow (REST, OData, Gra
   t.after(() => { c.close() })
   assertRestError(await c.send('DELETE /v1/nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'), 404, 'HG_ERR_NOT_FOUND')
   assertODataError(await c.send('DELETE /odata/HourlyMetrics/x/y HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'), 404, 'HG_ERR_NOT_FOUND')
+})
+
+test('nothing of a refused request is logged (its headers may hold credentials), nor the $skiptoken key', async (t) => {
+  const lines: string[] = []
+  const port = await listening(t, lines)
+  const secret = 'Bearer hg_live_0123456789abcdef'
+  for (const req of [request('/v1/dimensions', `Authorization: ${secret}\r\nX-Big: ${'a'.repeat(20_000)}\r\n`),
+    request('/odata/\x00', `Authorization: ${secret}\r\n`), request('/odata/HourlyMetrics?$skiptoken=x.y', `Authorization: ${secret}\r\n`)]) {
+    const c = new Connection(port)
+    try {
+      assert.ok((await c.send(req)).status >= 400)
+    } finally {
+      c.close()
+    }
+  }
+  await until('the parser errors logged', () => lines.filter((l) => l.includes('HTTP parser refused')).length >= 2, 15_000)
+  const all = lines.join('')
+  assert.doesNotMatch(all, /hg_live_0123456789abcdef/)
+  assert.doesNotMatch(all, /the signing key of this test/)
 })
