@@ -51,7 +51,6 @@ function preferredPageSize (header: string | string[] | undefined): number | nul
   return m === null || Number(m[1]) < 1 ? null : Number(m[1])
 }
 
-
 function rawQuery (request: FastifyRequest): string {
   const url = request.raw.url ?? ''
   const q = url.indexOf('?')
@@ -184,8 +183,9 @@ const odataRoutes: FastifyPluginAsyncTypebox<ODataRouteOptions> = async (app, op
   app.get<{ Params: { set: string } }>('/odata/:set', hidden, async (request, reply) => entityRequest(request, reply, false))
   app.get<{ Params: { set: string } }>('/odata/:set/$count', hidden, async (request, reply) => entityRequest(request, reply, true))
 
-  // the service is read-only: other methods answer 405 with Allow, and paths not routed here 404,
-  // both in the OData error body (src/api/errors.ts)
+  // The service is read-only: other methods answer 405 with Allow, and paths not routed here 404,
+  // both in the OData error body (the not-found handler in src/api/errors.ts).
+
   // the query string of the service document and $metadata is read for nothing but well-formedness
   app.addHook('preHandler', async (request) => { splitQuery(rawQuery(request)) })
 }
