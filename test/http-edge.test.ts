@@ -5,7 +5,7 @@
 // - `Upgrade: h2c` (Java's HttpClient sends it on every http:// request) is answered as a plain
 //   request and the keep-alive connection answers the next one; a WebSocket upgrade still upgrades;
 // - a known path with an undeclared method is 405 with Allow, for REST, OData and /graphql alike;
-//   so is CONNECT.
+//   so is CONNECT; a request arriving while the server closes is a coded 503.
 import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
 import { test } from 'node:test'
@@ -212,4 +212,30 @@ test('nothing of a refused request is logged (its headers may hold credentials),
   const all = lines.join('')
   assert.doesNotMatch(all, /hg_live_0123456789abcdef/)
   assert.doesNotMatch(all, /the signing key of this test/)
+})
+
+test('a request that arrives while the server closes is a 503 in the catalogue body', async (t) => {
+  const app = buildServer({ service: new StubMetricsService() })
+  let release = (): void => {}
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  let entered = false
+  app.get('/test-slow', async () => { entered = true; await gate; return { ok: true } })
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const c = new Connection((app.server.address() as { port: number }).port)
+  t.after(() => { release(); c.close() })
+  c.socket.write(request('/test-slow'))
+  await until('the slow request to be served', () => entered, 15_000)
+  const closed = app.close()
+  await until('the server to start closing', () => closing, 15_000)
+  c.socket.write(request('/v1/dimensions'))
+  release()
+  assert.equal((await c.next()).status, 200)
+  const late = await c.next()
+  assertRestError(late, 503, 'HG_ERR_NOT_READY')
+  assert.equal(late.headers['retry-after'], '1')
+  assert.equal(late.headers.connection, 'close')
+  c.close()
+  await closed
 })

@@ -324,6 +324,16 @@ async function errorsPlugin (app: FastifyInstance): Promise<void> {
 
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply))
 
+  // A request that still arrives while the server closes (on a connection busy until then) is a 503
+  // in the catalogue shape: Fastify's own has no code (return503OnClosing is off in server.ts).
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return
+    reply.header('Retry-After', '1')
+    throw new errors.HG_ERR_NOT_READY('the server is shutting down; send the request again')
+  })
+
   // A path some route serves with other methods: 405 with Allow; else 404.
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? request.url

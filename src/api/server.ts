@@ -72,6 +72,8 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
     frameworkErrors: (err, request, reply) => { sendError(err, request, reply) },
     // … and so do requests Node's HTTP parser refuses (a NUL in the URL, headers too large).
     clientErrorHandler,
+    // while closing, errors.ts answers 503 with a code (Fastify's own 503 has none)
+    return503OnClosing: false,
     ...(opts.trustedProxies === undefined || opts.trustedProxies.length === 0 ? {} : { trustProxy: opts.trustedProxies })
   }).withTypeProvider<TypeBoxTypeProvider>()
   declineNonWebSocketUpgrades(app.server)
