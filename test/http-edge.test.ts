@@ -8,7 +8,9 @@
 //   so is CONNECT; a request arriving while the server closes is a coded 503.
 import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
+import { Duplex } from 'node:stream'
 import { test } from 'node:test'
+import { clientErrorHandler } from '../src/api/errors.js'
 import { buildServer } from '../src/api/server.js'
 import { StubMetricsService } from './helpers/stub-service.js'
 import { until } from './helpers/wait.js'
@@ -238,4 +240,19 @@ test('a request that arrives while the server closes is a 503 in the catalogue b
   assert.equal(late.headers.connection, 'close')
   c.close()
   await closed
+})
+
+test('a request that does not arrive in time (the parser\'s timeout) is 408 HG_ERR_REQUEST_TIMEOUT; a reset connection is left alone', () => {
+  const app = buildServer({ service: new StubMetricsService() })
+  const written: Buffer[] = []
+  const socket = (): Duplex => Object.assign(new Duplex({ read () {}, write (chunk: Buffer, _enc, done) { written.push(chunk); done() } }), { bytesWritten: 0 })
+  const timedOut = socket()
+  clientErrorHandler.call(app, Object.assign(new Error('timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), timedOut)
+  const text = Buffer.concat(written).toString()
+  assert.match(text, /^HTTP\/1\.1 408 Request Timeout\r\n/)
+  assert.equal((JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as { code: string }).code, 'HG_ERR_REQUEST_TIMEOUT')
+  assert.equal(timedOut.destroyed, true)
+  written.length = 0
+  clientErrorHandler.call(app, Object.assign(new Error('reset'), { code: 'ECONNRESET' }), socket())
+  assert.equal(written.length, 0)
 })
