@@ -256,3 +256,17 @@ test('a request that does not arrive in time (the parser\'s timeout) is 408 HG_E
   clientErrorHandler.call(app, Object.assign(new Error('reset'), { code: 'ECONNRESET' }), socket())
   assert.equal(written.length, 0)
 })
+
+test('405 or 404 with a route for OPTIONS on every path (as a CORS plugin adds): OPTIONS alone does not make a path known', async () => {
+  const app = buildServer({ service: new StubMetricsService() })
+  app.options('*', async (_request, reply) => reply.code(204).send())
+  try {
+    const unknown = await app.inject({ method: 'GET', url: '/v1/nothing' })
+    assert.equal(unknown.statusCode, 404, unknown.body)
+    const known = await app.inject({ method: 'DELETE', url: '/v1/metrics' })
+    assert.equal(known.statusCode, 405, known.body)
+    assert.equal(known.headers.allow, 'GET, HEAD, OPTIONS')
+  } finally {
+    await app.close()
+  }
+})

@@ -334,11 +334,12 @@ async function errorsPlugin (app: FastifyInstance): Promise<void> {
     throw new errors.HG_ERR_NOT_READY('the server is shutting down; send the request again')
   })
 
-  // A path some route serves with other methods: 405 with Allow; else 404.
+  // A path some route serves with other methods: 405 with Allow; else 404. OPTIONS alone does not
+  // make a path known (a CORS plugin answers preflights on every path).
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? request.url
     const allow = METHODS.filter((method) => method !== request.method && routed(app, method, path))
-    if (allow.length === 0) return sendError(new errors.HG_ERR_NOT_FOUND(request.method, clip(path)), request, reply)
+    if (!allow.some((m) => m !== 'OPTIONS')) return sendError(new errors.HG_ERR_NOT_FOUND(request.method, clip(path)), request, reply)
     reply.header('Allow', allow.join(', '))
     return sendError(new errors.HG_ERR_METHOD_NOT_ALLOWED(request.method, `${clip(path)} answers ${allow.join(', ')}`), request, reply)
   })
