@@ -79,3 +79,13 @@ test('settings: HOURGLASS_PUBLIC_URL and HOURGLASS_TRUSTED_PROXIES are checked a
   assert.throws(() => loadConfig({ HOURGLASS_PUBLIC_URL: 'https://x.example/?a=1' }), /HOURGLASS_PUBLIC_URL/)
   assert.throws(() => loadConfig({ HOURGLASS_TRUSTED_PROXIES: 'proxy.local' }), /HOURGLASS_TRUSTED_PROXIES.*CIDR/)
 })
+
+test('@odata.nextLink carries custom options, but never an api_key given in the URL', async (t) => {
+  const app = setup(t)
+  const res = await app.inject({ url: '/odata/HourlyMetrics?api_key=hg_secret_123&tenant=a&$top=5', headers: { prefer: 'odata.maxpagesize=1' } })
+  assert.equal(res.statusCode, 200, res.body)
+  const next = res.json<Page>()['@odata.nextLink'] ?? ''
+  assert.match(next, /[?&]tenant=a&/)
+  assert.match(next, /\$top=5/)
+  assert.doesNotMatch(res.body, /hg_secret_123|api_key/)
+})
