@@ -81,6 +81,12 @@ export const Config = Type.Object({
   rateLimitWindowMs: Type.Integer({ minimum: 1_000, default: 60_000 }),
   /** most GraphQL subscriptions one key (or anonymous client IP) holds open at once */
   maxSubscriptionsPerKey: Type.Integer({ minimum: 1, default: 20 }),
+  /** the base of the absolute URLs the API writes (OData's @odata.context, @odata.nextLink); '' = as the client reached us */
+  publicUrl: Type.String({ pattern: '^(https?://[^\\s/?#]+(/[^\\s?#]*)?)?$', default: '' }),
+  /** proxies (IPs or CIDRs) whose X-Forwarded-Proto/-Host are believed; none by default */
+  trustedProxies: Type.Array(Type.String({ pattern: '^([0-9A-Fa-f.:]+(/\\d{1,3})?|loopback|linklocal|uniquelocal)$' }), { default: [] }),
+  /** the key OData's $skiptoken is signed with: from the environment only, never logged; '' = random per process */
+  skiptokenKey: Type.String({ pattern: '^(|[\\s\\S]{16,})$', default: '' }),
   logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' })
 }, { additionalProperties: false })
 
@@ -137,6 +143,9 @@ const KINDS: Record<ConfigKey, Kind> = {
   rateLimitMax: 'int',
   rateLimitWindowMs: 'duration',
   maxSubscriptionsPerKey: 'int',
+  publicUrl: 'string',
+  trustedProxies: 'list',
+  skiptokenKey: 'string',
   logLevel: 'string'
 }
 
@@ -157,7 +166,7 @@ const UNITS: Array<[string, number]> = [['h', 3_600_000], ['m', 60_000], ['s', 1
 export function defaultText (key: ConfigKey): string {
   const value: unknown = defaultValue(key)
   if (value === '') return '(none)'
-  if (Array.isArray(value)) return value.join(',')
+  if (Array.isArray(value)) return value.length === 0 ? '(none)' : value.join(',')
   if (KINDS[key] === 'duration' && typeof value === 'number' && value > 0) {
     const unit = UNITS.find(([, ms]) => value % ms === 0)
     return unit === undefined ? `${value}ms` : `${value / unit[1]}${unit[0]}`
@@ -193,6 +202,9 @@ function convert (key: ConfigKey, raw: string, origin: string): unknown {
   return n
 }
 
+/** Settings whose values never appear in a message. */
+const SECRETS = new Set<ConfigKey>(['cosmosKey', 'skiptokenKey'])
+
 /** What a value must look like, where the schema's own message would not say it. */
 function expected (key: ConfigKey): string | null {
   if (key === 'source') return 'expected synthetic, kafka, none or file:PATH'
@@ -202,6 +214,9 @@ function expected (key: ConfigKey): string | null {
   if (key === 'redisUrl') return 'expected redis://host:port (or rediss://)'
   if (key === 'redisPrefix') return 'expected a prefix without braces or spaces'
   if (key === 'compactIntervalMs' || key === 'vacuumIntervalMs') return 'expected 0 (off) or a duration of at least 1s'
+  if (key === 'publicUrl') return 'expected http(s)://host[:port][/path], without query or fragment'
+  if (key === 'trustedProxies') return 'expected IP addresses, CIDR ranges (10.0.0.0/8) or loopback, linklocal, uniquelocal, comma-separated'
+  if (key === 'skiptokenKey') return 'expected at least 16 characters (the key itself is not repeated here)'
   const schema = Config.properties[key] as { anyOf?: Array<{ const?: unknown }> }
   if (schema.anyOf !== undefined) return 'expected one of ' + schema.anyOf.map((s) => String(s.const)).join(', ')
   return null
@@ -242,7 +257,8 @@ export function loadConfig (
   if (first !== undefined) {
     const key = first.path.split('/')[1] as ConfigKey
     const origin = origins[key]
-    const where = origin === undefined ? (key in KINDS ? envName(key) : key) : `${origin.name}="${origin.raw}"`
+    const shown = origin === undefined || SECRETS.has(key) ? null : `${origin.name}="${origin.raw}"`
+    const where = shown ?? (origin?.name ?? (key in KINDS ? envName(key) : key))
     const unit = KINDS[key] === 'duration' ? ' (milliseconds)' : ''
     throw new ConfigError(`${where} is not valid: ${expected(key) ?? first.message + unit}`)
   }

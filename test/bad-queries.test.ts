@@ -54,8 +54,9 @@ const table: Array<{ name: string, url: string, method?: 'GET' | 'POST' | 'DELET
   { name: 'limit over the maximum', url: '/v1/dead-letters?limit=1001', status: 400, code: 'HG_ERR_BAD_LIMIT' },
   // routes and the request itself
   { name: 'unknown route', url: '/v1/metric?from=2026-01-01T00:00:00Z', status: 404, code: 'HG_ERR_NOT_FOUND' },
-  { name: 'unknown method', url: '/v1/metrics', method: 'DELETE', status: 404, code: 'HG_ERR_NOT_FOUND' },
-  { name: 'a body posted to a GET-only API', url: '/v1/metrics', method: 'POST', status: 404, code: 'HG_ERR_NOT_FOUND' },
+  { name: 'a method the route does not declare', url: '/v1/metrics', method: 'DELETE', status: 405, code: 'HG_ERR_METHOD_NOT_ALLOWED' },
+  { name: 'a body posted to a GET-only API', url: '/v1/metrics', method: 'POST', status: 405, code: 'HG_ERR_METHOD_NOT_ALLOWED' },
+  { name: 'an unknown method on an unknown route', url: '/v1/nothing', method: 'DELETE', status: 404, code: 'HG_ERR_NOT_FOUND' },
   { name: 'a body over the 1 KiB limit', url: '/v1/metrics', method: 'POST', payload: 'x'.repeat(2000), status: 413, code: 'HG_ERR_BODY_TOO_LARGE' },
   { name: 'path that cannot be decoded', url: '/v1/%E0%A4%A', status: 400, code: 'HG_ERR_VALIDATION' },
   { name: 'very long URL', url: `/v1/metrics?${ok}&event_type=${'a'.repeat(5000)}`, status: 414, code: 'HG_ERR_URL_TOO_LONG' }

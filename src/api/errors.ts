@@ -12,12 +12,16 @@
 // - anything else (DuckDB, a bug, any 5xx) is HG_ERR_INTERNAL: logged with its cause, never shown.
 // Echo rule: a message may repeat the client's input, or a library's 4xx message about that input,
 // clipped to ECHO_MAX characters; an internal error's message is never repeated.
-import { STATUS_CODES } from 'node:http'
+// Which shape: every URL under /odata gets the OData body, whoever answers (a route, the not-found
+// handler, a hook, the HTTP parser's clientError); everything else but GraphQL the REST body.
+import { maxHeaderSize, STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { type ExecutionResult, type FormattedExecutionResult, GraphQLError } from 'graphql'
 import mercurius, { type MercuriusContext } from 'mercurius'
 import { ERROR_STATUS, type ErrorCode, errors, type HourglassError, isErrorCode, isHourglassError } from '../model/index.js'
+import { JSON_TYPE as ODATA_JSON_TYPE } from './odata/errors.js'
 
 const { ErrorWithProps } = mercurius
 
@@ -151,9 +155,60 @@ function errorBody (err: HourglassError): ErrorBody {
   return { statusCode: err.statusCode, code: err.code, error: STATUS_CODES[err.statusCode] ?? 'Error', message: err.message }
 }
 
+/** The path of a request target (origin form, or the absolute form a proxy sends) is /odata or under it. */
+export function isODataPath (target: string): boolean {
+  return /^(?:[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*)?\/odata(?:[/?#]|$)/.test(target)
+}
+
+/** The error in the body of the URL's API (OData under /odata, else REST). */
 export function sendError (err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (isODataPath(request.url)) {
+    const { status, body } = odataError(err, request)
+    return reply.code(status).header('OData-Version', '4.0').type(ODATA_JSON_TYPE).send(JSON.stringify(body))
+  }
   const hg = answer(err, request.log, request)
   return reply.code(hg.statusCode).type('application/json; charset=utf-8').send(errorBody(hg))
+}
+
+// ── the HTTP parser ───────────────────────────────────────────────────────────────────────────
+
+/** The catalogue error for a request Node's HTTP parser refused (or that timed out), by the error's code. */
+function parserError (err: Error & { code?: string, reason?: string }): HourglassError {
+  if (err.code === 'HPE_HEADER_OVERFLOW') return new errors.HG_ERR_HEADERS_TOO_LARGE(maxHeaderSize)
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return new errors.HG_ERR_REQUEST_TIMEOUT(err.code)
+  const why = clip(typeof err.reason === 'string' ? err.reason : (err.code ?? 'malformed'))
+  const hint = err.code === 'HPE_INVALID_URL' ? ': percent-encode every byte of the URL that is not printable ASCII' : ''
+  return new errors.HG_ERR_VALIDATION(`the request line or headers are not HTTP/1.1 (${why})${hint}`)
+}
+
+/** Writes `hg` as a whole HTTP/1.1 answer to a socket no route answers on, then closes it. */
+export function writeRawError (socket: Duplex, hg: HourglassError, opts: { odata: boolean, headers?: string[] }): void {
+  const body = JSON.stringify(opts.odata ? { error: { code: hg.code, message: hg.message } } : errorBody(hg))
+  const head = [
+    `HTTP/1.1 ${hg.statusCode} ${STATUS_CODES[hg.statusCode] ?? 'Error'}`,
+    `Content-Type: ${opts.odata ? ODATA_JSON_TYPE : 'application/json; charset=utf-8'}`,
+    ...(opts.odata ? ['OData-Version: 4.0'] : []),
+    ...(opts.headers ?? []),
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close'
+  ]
+  if (socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) socket.write(head.join('\r\n') + '\r\n\r\n' + body)
+  socket.destroy()
+}
+
+/**
+ * Fastify's clientErrorHandler: Node's HTTP parser refused the request (a NUL or a byte over 0x7F in
+ * the URL, headers over the size limit, a timeout), so no route runs. The answer is written to the
+ * socket by hand, in the catalogue shape (OData's when the request line names /odata), and the
+ * connection is closed. Nothing of the request is logged: its headers may hold credentials.
+ */
+export function clientErrorHandler (this: FastifyInstance, err: Error & { code?: string, rawPacket?: unknown }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const hg = parserError(err)
+  this.log.debug({ code: err.code, status: hg.statusCode }, 'HTTP parser refused a request')
+  const line = Buffer.isBuffer(err.rawPacket) ? err.rawPacket.subarray(0, 8192).toString('latin1') : ''
+  const target = /^[A-Za-z]+ ([^ \r\n]*)/.exec(line)?.[1] ?? ''
+  writeRawError(socket, hg, { odata: isODataPath(target) })
 }
 
 // ── OData ─────────────────────────────────────────────────────────────────────────────────────
@@ -241,6 +296,17 @@ export function formatGraphQLErrors (
   return { statusCode, response: { data, errors: mapped.map((m) => m.error.toJSON()) } }
 }
 
+/** The methods a 405's Allow may list. */
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+
+function routed (app: FastifyInstance, method: string, path: string): boolean {
+  try {
+    return app.findRoute({ method: method as (typeof METHODS)[number], url: path }) !== null
+  } catch {
+    return false // a path the router cannot decode
+  }
+}
+
 // ── the REST plugin ───────────────────────────────────────────────────────────────────────────
 
 async function errorsPlugin (app: FastifyInstance): Promise<void> {
@@ -258,9 +324,24 @@ async function errorsPlugin (app: FastifyInstance): Promise<void> {
 
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply))
 
+  // A request that still arrives while the server closes (on a connection busy until then) is a 503
+  // in the catalogue shape: Fastify's own has no code (return503OnClosing is off in server.ts).
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return
+    reply.header('Retry-After', '1')
+    throw new errors.HG_ERR_NOT_READY('the server is shutting down; send the request again')
+  })
+
+  // A path some route serves with other methods: 405 with Allow; else 404. OPTIONS alone does not
+  // make a path known (a CORS plugin answers preflights on every path).
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? request.url
-    return sendError(new errors.HG_ERR_NOT_FOUND(request.method, clip(path)), request, reply)
+    const allow = METHODS.filter((method) => method !== request.method && routed(app, method, path))
+    if (!allow.some((m) => m !== 'OPTIONS')) return sendError(new errors.HG_ERR_NOT_FOUND(request.method, clip(path)), request, reply)
+    reply.header('Allow', allow.join(', '))
+    return sendError(new errors.HG_ERR_METHOD_NOT_ALLOWED(request.method, `${clip(path)} answers ${allow.join(', ')}`), request, reply)
   })
 }
 

@@ -10,7 +10,7 @@ import type { Registry } from 'prom-client'
 import type { MetricsService, ReconciliationSource, WindowChanges } from '../merger/types.js'
 import { errors } from '../model/index.js'
 import { type AuthSettings, Authenticator, authPlugin, GraphqlGuard, redactUrl } from './auth/index.js'
-import errorsPlugin, { sendError } from './errors.js'
+import errorsPlugin, { clientErrorHandler, sendError } from './errors.js'
 import graphqlPlugin from './graphql/index.js'
 import observabilityPlugin, { createObservability, type Observability } from './observability.js'
 import odataRoutes from './odata/routes.js'
@@ -21,6 +21,7 @@ import metricsRoutes from './rest/metrics.js'
 import reconciliationRoutes from './rest/reconciliation.js'
 import rootRoutes from './rest/root.js'
 import { SHARED_SCHEMAS } from './rest/schemas.js'
+import { declineNonWebSocketUpgrades } from './upgrade.js'
 
 /** Longest request URL (path and query), bytes: longer ones are answered 414 HG_ERR_URL_TOO_LONG. */
 export const MAX_URL_BYTES = 4096
@@ -45,6 +46,12 @@ export interface BuildServerOptions {
   reconciliations?: ReconciliationSource
   /** API keys, JWT, rate limits and the subscription cap (absent: no authentication, no limits) */
   auth?: AuthSettings
+  /** the base of absolute URLs the API writes (HOURGLASS_PUBLIC_URL); absent or '': the scheme and host the client reached */
+  publicUrl?: string
+  /** proxies whose X-Forwarded-Proto/-Host are believed (HOURGLASS_TRUSTED_PROXIES: IPs, CIDRs); absent or empty: none */
+  trustedProxies?: string[]
+  /** the key OData's $skiptoken is signed with (HOURGLASS_SKIPTOKEN_KEY); absent or '': a random key of this process */
+  skiptokenKey?: string
 }
 
 export type HourglassServer = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
@@ -73,9 +80,15 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
     routerOptions: { ignoreTrailingSlash: true },
     // Unknown query parameters are rejected (HG_ERR_UNKNOWN_PARAMETER), not silently stripped.
     ajv: { customOptions: { removeAdditional: false } },
-    // Errors raised before routing (a URL that cannot be decoded) get the same error body.
-    frameworkErrors: (err, request, reply) => { sendError(err, request, reply) }
+    // Errors raised before routing (a URL that cannot be decoded) get the same error body …
+    frameworkErrors: (err, request, reply) => { sendError(err, request, reply) },
+    // … and so do requests Node's HTTP parser refuses (a NUL in the URL, headers too large).
+    clientErrorHandler,
+    // while closing, errors.ts answers 503 with a code (Fastify's own 503 has none)
+    return503OnClosing: false,
+    ...(opts.trustedProxies === undefined || opts.trustedProxies.length === 0 ? {} : { trustProxy: opts.trustedProxies })
   }).withTypeProvider<TypeBoxTypeProvider>()
+  declineNonWebSocketUpgrades(app.server)
 
   const service = opts.service
   const now = opts.now ?? Date.now
@@ -91,7 +104,7 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
   app.register(errorsPlugin)
   const authenticator = new Authenticator(opts.auth ?? {})
   app.register(authPlugin, { authenticator })
-  app.register(swaggerPlugin, { version })
+  app.register(swaggerPlugin, { version, now })
   app.register(observabilityPlugin, { observability, service, ...(opts.reconciliations === undefined ? {} : { reconciliations: opts.reconciliations }) })
 
   app.register(rootRoutes, { service, now, version })
@@ -99,7 +112,8 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
   app.register(dataRoutes, { service, now })
   app.register(reconciliationRoutes, { service, now, ...(opts.reconciliations === undefined ? {} : { reconciliations: opts.reconciliations }) })
   app.register(healthRoutes, { service, now })
-  app.register(odataRoutes, { service, now })
+  app.register(odataRoutes, { service, now, ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
+    ...(opts.skiptokenKey === undefined ? {} : { skiptokenKey: opts.skiptokenKey }) })
   const authGuard = new GraphqlGuard(authenticator)
   app.register(graphqlPlugin, { service, now, authGuard, ...(opts.windowChanges === undefined ? {} : { windowChanges: opts.windowChanges }) })
 

@@ -96,6 +96,9 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
       windowChanges: speed.windowChanges,
       reconciliations: reconciliation.log,
       auth: authSettings(config, ctx.now),
+      publicUrl: config.publicUrl,
+      trustedProxies: config.trustedProxies,
+      skiptokenKey: config.skiptokenKey,
       logger: config.logLevel === 'silent' ? false : { level: config.logLevel }
     })
     life.add({ name: 'HTTP server', close: () => server.close() })

@@ -43,9 +43,11 @@ export const errors = {
     'These credentials hold %s GraphQL subscriptions; at most %s are allowed at once: end one first', 429),
   HG_ERR_NOT_FOUND: createError('HG_ERR_NOT_FOUND', 'Route %s %s not found', 404),
   HG_ERR_METHOD_NOT_ALLOWED: createError('HG_ERR_METHOD_NOT_ALLOWED', 'Method %s is not allowed for this request: %s', 405),
+  HG_ERR_REQUEST_TIMEOUT: createError('HG_ERR_REQUEST_TIMEOUT', 'The request did not arrive in time (%s); send it again', 408),
   HG_ERR_BODY_TOO_LARGE: createError('HG_ERR_BODY_TOO_LARGE', 'The request body is larger than %s bytes, the most this route takes', 413),
   HG_ERR_URL_TOO_LONG: createError('HG_ERR_URL_TOO_LONG', 'The request URL is %s bytes; at most %s are allowed', 414),
   HG_ERR_UNSUPPORTED_MEDIA_TYPE: createError('HG_ERR_UNSUPPORTED_MEDIA_TYPE', 'The content type "%s" is not supported here', 415),
+  HG_ERR_HEADERS_TOO_LARGE: createError('HG_ERR_HEADERS_TOO_LARGE', 'The request headers are larger than the server reads (%s bytes in all)', 431),
   HG_ERR_NOT_READY: createError('HG_ERR_NOT_READY', 'The service is not ready: %s', 503),
   HG_ERR_INTERNAL: createError('HG_ERR_INTERNAL', 'Internal error; the details are in the server log', 500)
 } as const

@@ -7,7 +7,7 @@ import { errors } from '../../model/index.js'
 import { badOption } from './errors.js'
 import { PROPERTY_NAMES, type PropertyName } from './csdl.js'
 import { type Expr, parseFilter } from './filter-parser.js'
-import { decodeSkipToken, type OrderKey, type SkipToken } from './paging.js'
+import type { OrderKey, SkipToken } from './paging.js'
 
 export interface ODataOptions {
   filter: Expr | null
@@ -24,6 +24,8 @@ export interface ODataOptions {
 
 const SUPPORTED = ['$filter', '$select', '$orderby', '$top', '$skip', '$count', '$skiptoken', '$format']
 const NOT_IMPLEMENTED = new Set(['$expand', '$apply', '$search', '$compute', '$levels', '$index', '$schemaversion', '$id', '$deltatoken'])
+/** custom options never echoed in @odata.nextLink: an API key given in the URL (Power BI's "Web API" key) */
+const NOT_CARRIED = new Set(['api_key'])
 /** largest $top / $skip */
 const MAX_INT = 1_000_000_000
 
@@ -83,13 +85,16 @@ export function parseOrderBy (text: string): OrderKey[] {
   return out
 }
 
-/** Read the query string (without the leading ?) of an entity set request. */
-export function parseODataQuery (raw: string): ODataOptions {
+/** Read the query string (without the leading ?) of an entity set request; `decodeToken` reads $skiptoken. */
+export function parseODataQuery (raw: string, decodeToken: (text: string) => SkipToken): ODataOptions {
   const opts: ODataOptions = { filter: null, select: null, orderby: [], top: null, skip: 0, count: false, skiptoken: null, carry: [] }
   const seen = new Set<string>()
   for (const [given, value] of splitQuery(raw)) {
     if (given.startsWith('@')) throw new errors.HG_ERR_ODATA_NOT_IMPLEMENTED('Parameter aliases (@name)')
-    if (!given.startsWith('$')) { opts.carry.push([given, value]); continue } // custom options are ignored
+    if (!given.startsWith('$')) { // custom options are ignored, and carried into @odata.nextLink but for a credential
+      if (!NOT_CARRIED.has(given.toLowerCase())) opts.carry.push([given, value])
+      continue
+    }
     const name = given.toLowerCase()
     if (NOT_IMPLEMENTED.has(name)) throw new errors.HG_ERR_ODATA_NOT_IMPLEMENTED(`The ${name} option`)
     if (!SUPPORTED.includes(name)) throw badOption(given, `unknown system query option; supported: ${SUPPORTED.join(', ')}`)
@@ -106,7 +111,7 @@ export function parseODataQuery (raw: string): ODataOptions {
         if (value !== 'true' && value !== 'false') throw badOption('$count', `"${value}" is neither true nor false`)
         opts.count = value === 'true'
         break
-      case '$skiptoken': opts.skiptoken = decodeSkipToken(value); break
+      case '$skiptoken': opts.skiptoken = decodeToken(value); break
       case '$format':
         if (!/^(json|application\/json)(;.*)?$/i.test(value.trim())) throw new errors.HG_ERR_ODATA_NOT_IMPLEMENTED(`$format=${value} (only json)`)
         break

@@ -1,10 +1,9 @@
 // Server-driven paging. Rows are sorted by $orderby and then by the key (window_start, event_type,
 // region), so the order is total; a page ends with an opaque $skiptoken that holds the sort values
-// of its last row, the range the first page read and how many rows were returned so far. The next
-// page seeks past that row (it does not count rows), so a row that appears or vanishes in between
-// shifts nothing, and $top stays exact across pages. Pure.
+// of its last row, the entity set, the range the first page read and how many rows were returned so
+// far (signed: skiptoken.ts). The next page seeks past that row (it does not count rows), so a row
+// that appears or vanishes in between shifts nothing, and $top stays exact across pages. Pure.
 import { KEY, type PropertyName } from './csdl.js'
-import { badOption } from './errors.js'
 import type { RowValues } from './evaluate.js'
 
 export const DEFAULT_PAGE_SIZE = 1000
@@ -12,41 +11,17 @@ export const DEFAULT_PAGE_SIZE = 1000
 /** One key of $orderby: the rows sort by these, then by the entity key. */
 export interface OrderKey { name: PropertyName, desc: boolean }
 
-type SortValue = string | number | null
+export type SortValue = string | number | null
 
 export interface SkipToken {
+  /** the entity set it pages through */
+  set: string
   /** the range [from, to) the first page read, epoch ms: later pages read the same one */
   range: { from: number, to: number }
   /** the sort values of the last row returned */
   after: SortValue[]
   /** rows returned so far */
   returned: number
-}
-
-function badToken (): Error {
-  return badOption('$skiptoken', 'it is not a token this service issued; follow @odata.nextLink as given')
-}
-
-export function encodeSkipToken (t: SkipToken): string {
-  return Buffer.from(JSON.stringify({ v: 1, r: [t.range.from, t.range.to], a: t.after, n: t.returned })).toString('base64url')
-}
-
-export function decodeSkipToken (text: string): SkipToken {
-  if (!/^[A-Za-z0-9_-]{1,2000}$/.test(text)) throw badToken()
-  let raw: unknown
-  try {
-    raw = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'))
-  } catch {
-    throw badToken()
-  }
-  const o = raw as { v?: unknown, r?: unknown, a?: unknown, n?: unknown }
-  const ok = o !== null && typeof o === 'object' && o.v === 1 &&
-    Array.isArray(o.r) && o.r.length === 2 && o.r.every((x) => Number.isSafeInteger(x)) &&
-    Array.isArray(o.a) && o.a.every((x) => x === null || typeof x === 'string' || typeof x === 'number') &&
-    Number.isSafeInteger(o.n) && (o.n as number) >= 0
-  if (!ok) throw badToken()
-  const [from, to] = o.r as [number, number]
-  return { range: { from, to }, after: o.a as SortValue[], returned: o.n as number }
 }
 
 /** $orderby, then the key properties it does not name, ascending */
@@ -83,7 +58,7 @@ export interface Page {
  */
 export function takePage (
   rows: RowValues[],
-  o: { orderby: OrderKey[], top: number | null, skip: number, token: SkipToken | null, range: { from: number, to: number } },
+  o: { set: string, orderby: OrderKey[], top: number | null, skip: number, token: SkipToken | null, range: { from: number, to: number } },
   pageSize: number
 ): Page {
   const keys = sortKeys(o.orderby)
@@ -113,12 +88,12 @@ export function takePage (
   const last = slice[slice.length - 1]
   return {
     rows: slice.map((x) => x.row),
-    next: more && last !== undefined ? { range: o.range, after: last.t, returned: returned + take } : null
+    next: more && last !== undefined ? { set: o.set, range: o.range, after: last.t, returned: returned + take } : null
   }
 }
 
-/** The absolute URL of the next page: the same options, with the new $skiptoken. */
-export function nextLink (base: string, carry: Array<[string, string]>, token: SkipToken): string {
-  const parts = [...carry, ['$skiptoken', encodeSkipToken(token)] as [string, string]]
+/** The absolute URL of the next page: the same options, with the new $skiptoken (encoded). */
+export function nextLink (base: string, carry: Array<[string, string]>, skiptoken: string): string {
+  const parts = [...carry, ['$skiptoken', skiptoken] as [string, string]]
   return base + '?' + parts.map(([k, v]) => `${encodeURIComponent(k).replaceAll('%24', '$')}=${encodeURIComponent(v)}`).join('&')
 }

@@ -11,7 +11,8 @@ import {
   BUCKET_MS, bucketStart, DAY_MS, type Dimension, errors, type Filters, type Granularity, iso, MINUTE_MS
 } from '../../model/index.js'
 import type { Limits } from '../../merger/types.js'
-import { MAX_FILTER_VALUE_LENGTH } from '../rest/parse-query.js'
+import { EARLIEST, LATEST, MAX_FILTER_VALUE_LENGTH } from '../rest/parse-query.js'
+import { badOption } from './errors.js'
 import type { EntitySetDef } from './csdl.js'
 import type { CompareOp, Expr, Literal } from './filter-parser.js'
 
@@ -153,10 +154,32 @@ export function readRange (plan: Pick<FilterPlan, 'from' | 'to' | 'empty'>, set:
     from = plan.from ?? to - set.defaultWindowMs
   }
   if (from >= to) return null
+  return withinLimits({ from, to }, size, limits)
+}
+
+function withinLimits (range: ReadRange, size: number, limits: Limits): ReadRange {
+  const { from, to } = range
   if (to - from > limits.maxRangeDays * DAY_MS) throw new errors.HG_ERR_RANGE_TOO_LARGE(days(to - from), limits.maxRangeDays)
   const buckets = (to - from) / size
   if (buckets > limits.maxBuckets) throw new errors.HG_ERR_TOO_MANY_BUCKETS(buckets, limits.maxBuckets)
-  return { from, to }
+  return range
+}
+
+/**
+ * The range a $skiptoken carries, checked again as if it were asked for now (a token signed with a
+ * shared key may come from a process with other limits): it must belong to `set`, be aligned to its
+ * granularity, lie in the years 2000..2100 and not past the current window, and keep the limits.
+ */
+export function tokenRange (token: { set: string, range: ReadRange }, set: EntitySetDef, limits: Limits, now: number): ReadRange {
+  const size = BUCKET_MS[set.granularity]
+  const { from, to } = token.range
+  if (token.set !== set.name || from >= to || from % size !== 0 || to % size !== 0) {
+    throw badOption('$skiptoken', 'it does not belong to this entity set')
+  }
+  if (from < EARLIEST || to > LATEST || to > bucketStart(now, set.granularity) + size) {
+    throw badOption('$skiptoken', 'its range lies outside what this service serves; start again from the entity set')
+  }
+  return withinLimits(token.range, size, limits)
 }
 
 /** A plan in words, for tests and debug logs. */

@@ -7,20 +7,26 @@ import { promisify } from 'node:util'
 import { gzip as gzipCb } from 'node:zlib'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { errors, iso, METRIC_NAMES, MINUTE_MS, type ResultRow, bucketStart, BUCKET_MS } from '../../model/index.js'
+import { errors, iso, METRIC_NAMES, MINUTE_MS, type ResultRow, bucketStart } from '../../model/index.js'
 import type { MetricsService } from '../../merger/types.js'
 import type { RouteOptions } from '../rest/options.js'
 import { buildCsdl, ENTITY_SETS, entitySet, type EntitySetDef, KEY, PROPERTY_NAMES, type PropertyName } from './csdl.js'
-import { odataError } from '../errors.js'
-import { badOption, JSON_TYPE } from './errors.js'
+import { sendError } from '../errors.js'
+import { baseUrl } from './base-url.js'
+import { JSON_TYPE } from './errors.js'
 import { matches, type RowValues } from './evaluate.js'
 import { type ODataOptions, parseODataQuery, splitQuery } from './options.js'
 import { DEFAULT_PAGE_SIZE, nextLink, takePage } from './paging.js'
-import { type FilterPlan, planFilter, type ReadRange, readRange } from './plan.js'
+import { skipTokenCodec } from './skiptoken.js'
+import { type FilterPlan, planFilter, type ReadRange, readRange, tokenRange } from './plan.js'
 
 export interface ODataRouteOptions extends RouteOptions {
   /** most entities per page (server-driven paging); a client may ask for fewer with Prefer: odata.maxpagesize */
   pageSize?: number
+  /** the base of absolute URLs (HOURGLASS_PUBLIC_URL); '' or absent: the scheme and host the client reached */
+  publicUrl?: string
+  /** the key $skiptoken is signed with (HOURGLASS_SKIPTOKEN_KEY); '' or absent: a random key of this process */
+  skiptokenKey?: string
 }
 
 const gzip = promisify(gzipCb)
@@ -43,11 +49,6 @@ function preferredPageSize (header: string | string[] | undefined): number | nul
   if (text === undefined) return null
   const m = /(?:^|[,;\s])(?:odata\.)?maxpagesize\s*=\s*"?(\d{1,9})"?/i.exec(text)
   return m === null || Number(m[1]) < 1 ? null : Number(m[1])
-}
-
-/** The service root as the client reached it, e.g. http://localhost:8080/odata/ */
-function serviceRoot (request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}/odata/`
 }
 
 function rawQuery (request: FastifyRequest): string {
@@ -104,11 +105,7 @@ interface Selected { rows: RowValues[], range: ReadRange | null, plan: FilterPla
 
 async function select (service: MetricsService, set: EntitySetDef, opts: ODataOptions, now: number): Promise<Selected> {
   const plan = planFilter(opts.filter, set.granularity, service.limits.maxFilterValues)
-  const token = opts.skiptoken?.range
-  if (token !== undefined && (token.from >= token.to || token.from % BUCKET_MS[set.granularity] !== 0 || token.to % BUCKET_MS[set.granularity] !== 0)) {
-    throw badOption('$skiptoken', 'it does not belong to this entity set')
-  }
-  const range = token ?? readRange(plan, set, service.limits, now)
+  const range = opts.skiptoken === null ? readRange(plan, set, service.limits, now) : tokenRange(opts.skiptoken, set, service.limits, now)
   if (range === null) return { rows: [], range: null, plan }
   return { rows: await readRows(service, set, range, plan, now), range, plan }
 }
@@ -120,14 +117,16 @@ function unknownSet (request: FastifyRequest, name: string): never {
   throw new errors.HG_ERR_NOT_FOUND(request.method, `/odata/${name.slice(0, 100)}`)
 }
 
-const odataRoutes: FastifyPluginAsyncTypebox<ODataRouteOptions> = async (app, { service, now, pageSize = DEFAULT_PAGE_SIZE }) => {
+const odataRoutes: FastifyPluginAsyncTypebox<ODataRouteOptions> = async (app, opts) => {
+  const { service, now, pageSize = DEFAULT_PAGE_SIZE, publicUrl = '' } = opts
   if (!Number.isInteger(pageSize) || pageSize < 1) throw new Error(`OData page size must be a positive integer, not ${pageSize}`)
   const csdl = buildCsdl(pageSize)
+  const tokens = skipTokenCodec(opts.skiptokenKey ?? '')
+  /** the service root, e.g. http://localhost:8080/odata/ */
+  const serviceRoot = (request: FastifyRequest): string => `${baseUrl(request, publicUrl)}/odata/`
 
-  app.setErrorHandler((err, request, reply) => {
-    const { status, body } = odataError(err, request)
-    return reply.code(status).type(JSON_TYPE).send(JSON.stringify(body))
-  })
+  // the OData error body (sendError gives it to every URL under /odata)
+  app.setErrorHandler((err, request, reply) => sendError(err, request, reply))
 
   // One OData-Version header on every response, errors included; gzip when accepted.
   app.addHook('onSend', async (request, reply, payload) => {
@@ -158,7 +157,7 @@ const odataRoutes: FastifyPluginAsyncTypebox<ODataRouteOptions> = async (app, { 
   const entityRequest = async (request: FastifyRequest<{ Params: { set: string } }>, reply: FastifyReply, countOnly: boolean): Promise<FastifyReply> => {
     if (request.params.set === '$metadata' && !countOnly) return await metadata(request, reply) // /odata/%24metadata
     const set = entitySet(request.params.set) ?? unknownSet(request, request.params.set)
-    const opts = parseODataQuery(rawQuery(request))
+    const opts = parseODataQuery(rawQuery(request), tokens.decode)
     const t = now()
     const { rows, range } = await select(service, set, opts, t)
     if (countOnly) return reply.type('text/plain;charset=utf-8').send(String(rows.length))
@@ -168,7 +167,7 @@ const odataRoutes: FastifyPluginAsyncTypebox<ODataRouteOptions> = async (app, { 
     if (preferred !== null) reply.header('Preference-Applied', `odata.maxpagesize=${size}`)
     const page = range === null
       ? { rows: [], next: null }
-      : takePage(rows, { orderby: opts.orderby, top: opts.top, skip: opts.skip, token: opts.skiptoken, range }, size)
+      : takePage(rows, { set: set.name, orderby: opts.orderby, top: opts.top, skip: opts.skip, token: opts.skiptoken, range }, size)
 
     const root = serviceRoot(request)
     // the key is always returned, so that every entity can be identified (OData allows more than $select asked)
@@ -177,28 +176,16 @@ const odataRoutes: FastifyPluginAsyncTypebox<ODataRouteOptions> = async (app, { 
     const body: Record<string, unknown> = { '@odata.context': context }
     if (opts.count) body['@odata.count'] = rows.length
     body.value = page.rows.map((r) => toEntity(r, properties))
-    if (page.next !== null) body['@odata.nextLink'] = nextLink(root + set.name, opts.carry, page.next)
+    if (page.next !== null) body['@odata.nextLink'] = nextLink(root + set.name, opts.carry, tokens.encode(page.next))
     return reply.type(JSON_TYPE).send(JSON.stringify(body))
   }
 
   app.get<{ Params: { set: string } }>('/odata/:set', hidden, async (request, reply) => entityRequest(request, reply, false))
   app.get<{ Params: { set: string } }>('/odata/:set/$count', hidden, async (request, reply) => entityRequest(request, reply, true))
 
-  // the service is read-only; anything else under /odata is not found
-  app.route({
-    method: ['POST', 'PUT', 'PATCH', 'DELETE'],
-    url: '/odata/:set',
-    ...hidden,
-    handler: async (request) => {
-      const name = (request.params as { set: string }).set
-      if (entitySet(name) === undefined) unknownSet(request, name)
-      throw new errors.HG_ERR_ODATA_NOT_IMPLEMENTED(`${request.method} (the service is read-only)`)
-    }
-  })
-  app.all('/odata/*', hidden, async (request) => {
-    const path = (request.url.split('?')[0] ?? '').slice(0, 200)
-    throw new errors.HG_ERR_NOT_FOUND(request.method, path)
-  })
+  // The service is read-only: other methods answer 405 with Allow, and paths not routed here 404,
+  // both in the OData error body (the not-found handler in src/api/errors.ts).
+
   // the query string of the service document and $metadata is read for nothing but well-formedness
   app.addHook('preHandler', async (request) => { splitQuery(rawQuery(request)) })
 }

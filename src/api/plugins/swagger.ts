@@ -1,14 +1,44 @@
 // The OpenAPI document, generated from the route schemas (@fastify/swagger), and Swagger UI at
 // /docs (the document itself at /docs/json and /docs/yaml). Registered before the routes, at the
 // root, so it sees every route; routes with `hide: true` (GET /metrics) stay out of the document.
+// The document declares what valid parameter values look like (PARAMETER_FORMATS) and carries no
+// fixed dates; the copy Swagger UI loads gets a `from` example relative to now for "Try it out".
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifySchema } from 'fastify'
 import fp from 'fastify-plugin'
+import { bucketStart, DAY_MS, iso } from '../../model/index.js'
+import { PARAMETER_FORMATS } from '../rest/schemas.js'
 
 export interface SwaggerPluginOptions {
   /** info.version of the document (the package version) */
   version: string
+  /** the clock (epoch ms), for the examples Swagger UI shows */
+  now: () => number
+}
+
+interface QuerySchema { properties?: Record<string, Record<string, unknown>> }
+
+/** A route schema with the formats of its query parameters (a copy: validation keeps the original). */
+function withFormats (schema: FastifySchema | undefined): FastifySchema | undefined {
+  const query = schema?.querystring as QuerySchema | undefined
+  if (schema === undefined || query?.properties === undefined) return schema
+  const properties = Object.fromEntries(Object.entries(query.properties).map(([name, p]) => [name, { ...p, ...PARAMETER_FORMATS[name] }]))
+  return { ...schema, querystring: { ...query, properties } }
+}
+
+interface Parameter { in?: string, name?: string, example?: unknown }
+type Spec = Record<string, unknown> & { paths?: Record<string, Record<string, { parameters?: Parameter[] }>> }
+
+/** The document with a `from` example a day before now, at a whole hour (Try it out then finds rows). */
+function withRelativeExamples (spec: Spec, now: number): Spec {
+  const from = iso(bucketStart(now - DAY_MS, 'hour')).replace(/\.000Z$/, 'Z')
+  for (const item of Object.values(spec.paths ?? {})) {
+    for (const op of Object.values(item)) {
+      for (const p of op.parameters ?? []) if (p.in === 'query' && p.name === 'from') p.example = from
+    }
+  }
+  return spec
 }
 
 export const OPENAPI_TAGS = [
@@ -35,9 +65,14 @@ async function swaggerPlugin (app: FastifyInstance, opts: SwaggerPluginOptions):
     // shared schemas appear under components.schemas by their $id (ErrorBody, MetricsResult)
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}`
-    }
+    },
+    transform: ({ schema, url }) => ({ schema: withFormats(schema) as typeof schema, url })
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // a copy per request (transformSpecificationClone, the default): the cached document keeps no example
+    transformSpecification: (spec) => withRelativeExamples(spec as Spec, opts.now())
+  })
 }
 
 export default fp(swaggerPlugin, { name: 'hourglass-swagger', fastify: '5.x' })

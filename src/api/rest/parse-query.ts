@@ -64,8 +64,8 @@ export const MAX_DEAD_LETTER_LIMIT = 1000
 /** longest filter value, characters (the event contract's limit for event_type and region) */
 export const MAX_FILTER_VALUE_LENGTH = 64
 
-const EARLIEST = Date.UTC(2000, 0, 1) // inclusive
-const LATEST = Date.UTC(2101, 0, 1) // exclusive: the year 2100 is still allowed
+export const EARLIEST = Date.UTC(2000, 0, 1) // inclusive
+export const LATEST = Date.UTC(2101, 0, 1) // exclusive: the year 2100 is still allowed
 
 function instant (name: 'from' | 'to', text: string): number {
   const t = parseInstant(text)

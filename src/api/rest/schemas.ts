@@ -71,13 +71,12 @@ const metrics = Type.String({
 })
 
 export const MetricsQueryString = Type.Object({
+  // no fixed example: a date would soon lie before any data held (Swagger UI is given one relative to now)
   from: Type.String({
-    description: 'Start of the range (inclusive): ISO-8601 with a zone, or epoch milliseconds. Floored to the granularity',
-    examples: ['2026-01-10T00:00:00Z']
+    description: 'Start of the range (inclusive): ISO-8601 with a zone (`YYYY-MM-DDThh:mm:ssZ`, `…+02:00`), or epoch milliseconds. Floored to the granularity'
   }),
   to: Type.Optional(Type.String({
-    description: 'End of the range (exclusive), same formats; default now. Ceiled to the granularity',
-    examples: ['2026-01-12T00:00:00Z']
+    description: 'End of the range (exclusive), same formats; default now. Ceiled to the granularity'
   })),
   granularity: Type.Optional(Type.String({
     description: 'Bucket size: `minute`, `hour` or `day` (UTC); minute exists only where the speed layer holds minute windows',
@@ -107,6 +106,27 @@ export const DeadLettersQueryString = Type.Object({
     description: 'How many dead letters to return, newest first: an integer from 1 to 1000', default: '50', examples: ['50']
   }))
 }, { additionalProperties: false })
+
+/**
+ * What a valid value of each query parameter looks like, for the OpenAPI document only (generated
+ * clients, fuzzers): validation takes every parameter as a string and parse-query.ts answers a bad
+ * one with its catalogue code, which a schema check here would replace with HG_ERR_VALIDATION.
+ */
+const instantFormats = {
+  anyOf: [{ type: 'string', format: 'date-time' }, { type: 'string', pattern: '^[0-9]{1,15}$', description: 'epoch milliseconds' }]
+}
+const list = (item: string): string => `^${item}(,${item})*$`
+export const PARAMETER_FORMATS: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {
+  from: instantFormats,
+  to: instantFormats,
+  granularity: { enum: ['minute', 'hour', 'day'] },
+  group_by: { pattern: '^((event_type|region)(,(event_type|region))?)?$' },
+  event_type: { pattern: list('[^,]{1,64}') },
+  region: { pattern: list('[^,]{1,64}') },
+  metrics: { pattern: list(`(${METRIC_NAMES.join('|')})`) },
+  last: { pattern: '^[0-9]{1,6}(ms|s|m|h|d)$' },
+  limit: { pattern: '^[0-9]{1,4}$' }
+}
 
 /** For routes that take no parameters: any parameter is unknown. */
 export const NoQueryString = Type.Object({}, { additionalProperties: false })
