@@ -185,8 +185,31 @@ async function serveCommand (config: Config): Promise<number> {
   const [{ default: pino }, { buildApp }] = await Promise.all([import('pino'), import('./app/index.js')])
   const log = pino({ level: config.logLevel })
   const started = Date.now()
-  const app = await buildApp(config, { logger: log, progress: print })
-  const address = await app.server.listen({ port: config.port, host: config.host })
+  // a stop asked for during start-up ends it at its next stage
+  const stopping = new AbortController()
+  const stopEarly = (signal: string): void => { log.info({ signal }, 'stopping during start-up'); stopping.abort() }
+  process.once('SIGINT', stopEarly)
+  process.once('SIGTERM', stopEarly)
+  let app
+  let address = ''
+  try {
+    app = await buildApp(config, {
+      logger: log,
+      progress: print,
+      signal: stopping.signal,
+      onListening: (where) => {
+        address = where
+        print(`hourglass: listening on ${where}; starting (GET /readyz says what it is doing)`)
+      }
+    })
+  } catch (err) {
+    if (stopping.signal.aborted) return 0
+    process.stderr.write(`hourglass: ${err instanceof Error ? err.message : String(err)}\n`)
+    return 1
+  } finally {
+    process.off('SIGINT', stopEarly)
+    process.off('SIGTERM', stopEarly)
+  }
   await app.startSource()
   const base = address.replace('[::1]', 'localhost')
   const from = iso(Math.floor((Date.now() - 48 * HOUR_MS) / HOUR_MS) * HOUR_MS)

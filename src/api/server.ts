@@ -10,6 +10,10 @@ import type { Registry } from 'prom-client'
 import type { MetricsService, ReconciliationSource, WindowChanges } from '../merger/types.js'
 import { errors } from '../model/index.js'
 import errorsPlugin, { sendError } from './errors.js'
+import corsPlugin from './plugins/cors.js'
+import helmetPlugin from './plugins/helmet.js'
+import notReadyPlugin from './plugins/not-ready.js'
+import { httpsOption, type TlsMaterial } from './plugins/tls.js'
 import graphqlPlugin from './graphql/index.js'
 import observabilityPlugin, { createObservability, type Observability } from './observability.js'
 import odataRoutes from './odata/routes.js'
@@ -42,6 +46,10 @@ export interface BuildServerOptions {
   windowChanges?: WindowChanges
   /** speed-vs-batch reconciliations, for GET /v1/reconciliation and /metrics (absent: none) */
   reconciliations?: ReconciliationSource
+  /** browser origins allowed by CORS (default none) */
+  corsOrigins?: readonly string[]
+  /** serve HTTPS with this certificate and key (default: plain HTTP) */
+  tls?: TlsMaterial
 }
 
 export type HourglassServer = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
@@ -62,7 +70,8 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
     // Unknown query parameters are rejected (HG_ERR_UNKNOWN_PARAMETER), not silently stripped.
     ajv: { customOptions: { removeAdditional: false } },
     // Errors raised before routing (a URL that cannot be decoded) get the same error body.
-    frameworkErrors: (err, request, reply) => { sendError(err, request, reply) }
+    frameworkErrors: (err, request, reply) => { sendError(err, request, reply) },
+    ...httpsOption(opts.tls)
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   const service = opts.service
@@ -77,6 +86,9 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
   app.register(errorsPlugin)
+  app.register(corsPlugin, { origins: opts.corsOrigins ?? [] })
+  app.register(helmetPlugin, { tls: opts.tls !== undefined })
+  app.register(notReadyPlugin)
   app.register(swaggerPlugin, { version })
   app.register(observabilityPlugin, { observability, service, ...(opts.reconciliations === undefined ? {} : { reconciliations: opts.reconciliations }) })
 
