@@ -9,7 +9,7 @@
 import type { Observability } from '../api/observability.js'
 import type { BronzeSink } from '../batch/index.js'
 import { FileSource, type RawBatch, type RecordSource } from '../ingest/index.js'
-import { DeadLetterProducer, KafkaSource } from '../ingest/kafka/index.js'
+import { DeadLetterProducer, KafkaSource, retryWhileBrokersGone } from '../ingest/kafka/index.js'
 import { type WindowChangeHub, withWindowChanges } from '../merger/index.js'
 import type { DeadLetter, SpeedStore } from '../model/index.js'
 import { Deduplicator, SpeedPipeline } from '../speed/index.js'
@@ -101,6 +101,11 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
     if (!kafka) for (const { event, offset } of result.valid) sink.add(event, { topic: batch.topic, partition: batch.partition, offset }, now())
   }
 
+  const closing = new AbortController()
+  // a broker outage at start is waited out, and reported as the speed consumer group's
+  const connectDeadLetters = async (producer: DeadLetterProducer): Promise<boolean> => await retryWhileBrokersGone(() => producer.connect(), {
+    what: 'the dead-letter producer', log, signal: closing.signal, onOutage: (since) => ctx.kafkaOutage(config.kafkaGroup, since)
+  })
   return {
     name: 'speed path',
     pipeline,
@@ -109,7 +114,7 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
     windowChanges,
     start: async () => {
       if (source === null) return
-      await deadLetters?.connect()
+      if (deadLetters !== null && !await connectDeadLetters(deadLetters)) return
       await source.start(handle)
       if (source instanceof FileSource) {
         // a file read to its end is a finished source: flush it and let the bronze watermark pass it
@@ -118,6 +123,7 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
       }
     },
     close: async () => {
+      closing.abort()
       await source?.stop()
       await deadLetters?.close()
     }

@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net'
 import type { Admin, Consumer, EachBatchPayload, RetryOptions } from 'kafkajs'
 import type { BatchHandler, RawRecord } from '../source.js'
-import { brokersGone, createKafka, endSockets, type KafkaLog, type KafkaLogLevel, STDERR_LOG } from './client.js'
+import { brokerBackoffMs, brokersGone, createKafka, endSockets, type KafkaLog, type KafkaLogLevel, retryWhileBrokersGone, STDERR_LOG } from './client.js'
 
 /**
  * Hand one fetched batch to `handler` as raw records, heartbeating every `heartbeatMs` while it
@@ -88,7 +88,7 @@ export class CrashRestarts {
       this.#o.fatal(error)
       return
     }
-    const delayMs = Math.min(10_000, 1000 * 2 ** this.#restarts++)
+    const delayMs = brokerBackoffMs(this.#restarts++)
     log.warn({ err: error, groupId, delayMs }, 'kafka consumer lost the brokers; restarting it')
     this.#timer = setTimeout(() => {
       if (this.#o.stopping()) return
@@ -140,6 +140,10 @@ export class GroupMember {
   readonly #sockets = new Set<Socket>()
   #crashes: CrashRestarts | null = null
   #stopped: Promise<void> | null = null
+  /** aborted by stop(): a start waiting out a broker outage gives up */
+  readonly #stopSignal = new AbortController()
+  /** run() has added its listeners (a start tried again must not add them twice) */
+  #listening = false
   readonly #onOutage: ((since: number | null) => void) | undefined
   /** when the brokers were lost (a crash for lack of them), until the next join */
   #outageSince: number | null = null
@@ -186,12 +190,33 @@ export class GroupMember {
   }
 
   /**
+   * Start the member: `attempt` (connect, read positions, run) is tried until it succeeds, the
+   * member stops (resolves either way), or it fails for another reason than lost brokers (rejects).
+   * A broker outage at start is waited out like one later, and reported while it lasts.
+   */
+  async start (attempt: () => Promise<void>): Promise<void> {
+    await retryWhileBrokersGone(attempt, {
+      what: `kafka consumer ${this.groupId}`,
+      log: this.log,
+      signal: this.#stopSignal.signal,
+      onOutage: (since) => { if (since !== null) this.#outage(since) }, // a join ends it
+      afterFailure: async () => {
+        await this.disconnect()
+        this.started = false
+      }
+    })
+  }
+
+  /**
    * Subscribe and run: `onJoin` is called synchronously on every (re)join with the assignment
    * (kafkajs does not await its GROUP_JOIN event: seek there), `eachBatch` for every batch, with no
    * auto-commit and one partition at a time. Resolves once the consumer runs.
    */
   async run (onJoin: (assignment: Record<string, number[]>) => void, eachBatch: (payload: EachBatchPayload) => Promise<void>): Promise<void> {
     await this.consumer.subscribe({ topics: [...this.topics], fromBeginning: true })
+    const run = (): Promise<void> => this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch })
+    if (this.#listening) return await run()
+    this.#listening = true
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
       this.joined = true
       this.#crashes?.joined()
@@ -201,7 +226,6 @@ export class GroupMember {
     this.consumer.on(this.consumer.events.REBALANCING, () => { this.joined = false })
     // every crash, whether kafkajs restarts the consumer itself or CrashRestarts does
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => { if (brokersGone(payload.error)) this.#outage(Date.now()) })
-    const run = (): Promise<void> => this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch })
     this.#crashes = new CrashRestarts(this.consumer, {
       run, groupId: this.groupId, log: this.log, stopping: () => this.stopping, fatal: (err) => this.fail(err)
     })
@@ -229,6 +253,7 @@ export class GroupMember {
   stop (beforeStop?: () => Promise<void>): Promise<void> {
     this.#stopped ??= (async () => {
       this.stopping = true
+      this.#stopSignal.abort()
       this.#crashes?.cancel()
       if (this.started) {
         await beforeStop?.()
