@@ -63,7 +63,10 @@ test('serve listens at once: while it seeds, /healthz is 200, /readyz 503 with t
   assert.deepEqual([rest.body.code, rest.body.statusCode], ['HG_ERR_NOT_READY', 503])
   assert.match(rest.body.message, /starting: /)
   assert.equal(rest.retryAfter, '5')
-  assert.equal((await call(base, '/v1/quality')).body.code, 'HG_ERR_NOT_READY')
+  for (const path of ['/v1/quality', '/v1/dimensions', '/v1/dead-letters', '/v1/reconciliation', '/v1/metrics/live?last=5m']) {
+    const r = await call(base, path)
+    assert.deepEqual([r.status, r.body.code, r.retryAfter], [503, 'HG_ERR_NOT_READY', '5'], path)
+  }
   const odata = await call(base, '/odata/HourlyMetrics')
   assert.equal(odata.status, 503)
   assert.equal(odata.body.error.code, 'HG_ERR_NOT_READY', JSON.stringify(odata.body))

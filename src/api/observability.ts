@@ -65,14 +65,7 @@ export function createObservability (opts: ObservabilityOptions = {}): Observabi
   })
 
   // Counters mirror the speed pipeline's own counts, read at scrape time (none while the app starts).
-  const quality = (): ReturnType<ObservedService['quality']> | null => {
-    try {
-      return service?.quality() ?? null
-    } catch (err) {
-      if (isHourglassError(err) && err.code === 'HG_ERR_NOT_READY') return null
-      throw err
-    }
-  }
+  const quality = (): ReturnType<ObservedService['quality']> | null => unlessStarting(() => service?.quality()) ?? null
   const counter = (name: string, help: string, read: (q: ReturnType<ObservedService['quality']>) => number): void => {
     new Counter({
       name,
@@ -156,7 +149,7 @@ export function createObservability (opts: ObservabilityOptions = {}): Observabi
       help,
       registers: [registry],
       collect () {
-        const latest = reconciliations?.latest(1)[0]
+        const latest = unlessStarting(() => reconciliations?.latest(1)[0])
         this.set(latest === undefined ? NaN : read(latest) ?? NaN)
       }
     })
@@ -195,6 +188,16 @@ export function createObservability (opts: ObservabilityOptions = {}): Observabi
     kafkaOutage (group, since) {
       outages.set(group, since)
     }
+  }
+}
+
+/** What `read` returns, or undefined while the app is starting (it throws HG_ERR_NOT_READY). */
+function unlessStarting<T> (read: () => T): T | undefined {
+  try {
+    return read()
+  } catch (err) {
+    if (isHourglassError(err) && err.code === 'HG_ERR_NOT_READY') return undefined
+    throw err
   }
 }
 

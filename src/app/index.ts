@@ -83,7 +83,7 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
     observability,
     now,
     windowChanges,
-    reconciliations,
+    reconciliations: starting.reconciliations(reconciliations),
     corsOrigins: config.corsOrigins,
     ...(tls === undefined ? {} : { tls }),
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel }

@@ -5,7 +5,7 @@
 // it passes every call on, and readiness also reports the problems the app sets while they last
 // (a Kafka outage).
 import type { Observability } from '../api/observability.js'
-import type { Dimensions, Limits, MetricsService, QualityReport, Readiness } from '../merger/types.js'
+import type { Dimensions, Limits, MetricsService, QualityReport, Readiness, ReconciliationSource } from '../merger/types.js'
 import { type DeadLetter, errors, iso, type LiveQuery, type MetricsQuery, type MetricsResult } from '../model/index.js'
 
 export class StartingService implements MetricsService {
@@ -42,6 +42,14 @@ export class StartingService implements MetricsService {
   problem (about: string, text: string | null, since?: number): void {
     if (text === null) this.#problems.delete(about)
     else this.#problems.set(about, since === undefined ? text : `${text} since ${iso(since)}`)
+  }
+
+  /** `log` as the server reads it: HG_ERR_NOT_READY until start-up is done, like every data route */
+  reconciliations (log: ReconciliationSource): ReconciliationSource {
+    return {
+      latest: (limit) => { this.#ready(); return log.latest(limit) },
+      get recorded () { return log.recorded }
+    }
   }
 
   #ready (): MetricsService {
