@@ -23,7 +23,7 @@ import { Lifecycle, type Part } from './lifecycle.js'
 import { openReconciliation } from './reconciliation.js'
 import { openSpeedPath } from './speed-path.js'
 import { openSpeedStore } from './speed-store.js'
-import { reportKafkaOutages, StartingService } from './startup.js'
+import { limitsOf, reportKafkaOutages, StartingService } from './startup.js'
 import { listen, readTls } from './transport.js'
 import { Upkeep } from './upkeep.js'
 
@@ -72,9 +72,8 @@ export interface App {
 export async function buildApp (config: Config, opts: AppOptions = {}): Promise<App> {
   const log = opts.logger ?? pino({ level: config.logLevel })
   const now = opts.now ?? Date.now
-  const limits = { maxBuckets: config.maxBuckets, maxRangeDays: config.maxRangeDays, maxFilterValues: config.maxFilterValues, retentionMs: config.retentionMs }
   const observability = createObservability()
-  const starting = new StartingService(limits, opts.signal)
+  const starting = new StartingService(limitsOf(config), opts.signal)
   const windowChanges = new WindowChangeHub()
   const reconciliations = new ReconciliationLog()
   const tls = await readTls(config)
@@ -88,7 +87,8 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
     ...(tls === undefined ? {} : { tls }),
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel }
   })
-  const http: Part = { name: 'HTTP server', close: () => server.close() }; let httpAdded = false
+  const http: Part = { name: 'HTTP server', close: () => server.close() }
+  let httpAdded = false
   if (opts.onListening !== undefined) {
     opts.onListening(await listen(server, config).catch(async (err: unknown) => { await server.close(); throw err }))
   }
@@ -102,7 +102,6 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
     const kafkaOutage = reportKafkaOutages(starting, observability)
     const progress = opts.progress ?? ((line: string) => log.info(line))
     const ctx: AppContext = { config, dataDir, db, log, now, progress, stage: (what) => starting.enter(what), kafkaOutage }
-
     const { gold } = life.add(await openHistory(ctx))
     const bronze = life.add(openBronzeSink(ctx))
     starting.enter('opening the speed store')
@@ -110,7 +109,8 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
     // the inputs hold nothing open until startSource(); they are registered last so they close first
     const speed = await openSpeedPath(ctx, { store, sink: bronze.sink, observability, windowChanges })
     const feed = config.source === 'kafka' ? openBronzeFeed(ctx, bronze.sink) : null
-    const service = new MergingMetricsService({ gold, speed: store, quality: speed.pipeline, allowedLatenessMs: config.allowedLatenessMs, now, limits })
+    const { allowedLatenessMs } = config
+    const service = new MergingMetricsService({ gold, speed: store, quality: speed.pipeline, allowedLatenessMs, now, limits: starting.limits })
     starting.enter('reconciling speed against batch')
     const reconciliation = life.add(await openReconciliation(ctx, { gold, store, reconciliations }))
     const upkeep = life.add(new Upkeep(ctx, { sink: bronze.sink, gold, afterPublish: () => reconciliation.run() }))

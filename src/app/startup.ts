@@ -5,8 +5,14 @@
 // it passes every call on, and readiness also reports the problems the app sets while they last
 // (a Kafka outage).
 import type { Observability } from '../api/observability.js'
+import type { Config } from '../config.js'
 import type { Dimensions, Limits, MetricsService, QualityReport, Readiness, ReconciliationSource } from '../merger/types.js'
 import { type DeadLetter, errors, iso, type LiveQuery, type MetricsQuery, type MetricsResult } from '../model/index.js'
+
+/** The query limits of the settings. */
+export function limitsOf (config: Config): Limits {
+  return { maxBuckets: config.maxBuckets, maxRangeDays: config.maxRangeDays, maxFilterValues: config.maxFilterValues, retentionMs: config.retentionMs }
+}
 
 export class StartingService implements MetricsService {
   readonly limits: Limits
