@@ -62,6 +62,11 @@ export const Config = Type.Object({
   reconcileIntervalMs: Type.Integer({ minimum: 1_000, default: 15_000 }),
   /** `serve`: how long each part may take to close at shutdown before the next one closes all the same */
   closeTimeoutMs: Type.Integer({ minimum: 1_000, default: 30_000 }),
+  /** browser origins allowed to call the API (CORS), e.g. https://dash.example.com; `*` for any; none by default */
+  corsOrigins: Type.Array(Type.String({ pattern: '^(\\*|https?://[^\\s/]+)$' }), { default: [] }),
+  /** PEM certificate chain and private key files: with both, the server speaks HTTPS itself */
+  tlsCert: Type.String({ default: '' }),
+  tlsKey: Type.String({ default: '' }),
   maxBuckets: Type.Integer({ minimum: 1, default: 20_000 }),
   maxRangeDays: Type.Integer({ minimum: 1, default: 400 }),
   maxFilterValues: Type.Integer({ minimum: 1, default: 100 }),
@@ -131,6 +136,9 @@ const KINDS: Record<ConfigKey, Kind> = {
   batchHourDelayMs: 'duration',
   reconcileIntervalMs: 'duration',
   closeTimeoutMs: 'duration',
+  corsOrigins: 'list',
+  tlsCert: 'string',
+  tlsKey: 'string',
   maxBuckets: 'int',
   maxRangeDays: 'int',
   maxFilterValues: 'int',
@@ -165,8 +173,8 @@ const UNITS: Array<[string, number]> = [['h', 3_600_000], ['m', 60_000], ['s', 1
 /** A setting's default as --help and the README show it: durations as 90s/5m/1h, lists comma-separated, '' as (none). */
 export function defaultText (key: ConfigKey): string {
   const value: unknown = defaultValue(key)
-  if (value === '') return '(none)'
-  if (Array.isArray(value)) return value.length === 0 ? '(none)' : value.join(',')
+  if (value === '' || (Array.isArray(value) && value.length === 0)) return '(none)'
+  if (Array.isArray(value)) return value.join(',')
   if (KINDS[key] === 'duration' && typeof value === 'number' && value > 0) {
     const unit = UNITS.find(([, ms]) => value % ms === 0)
     return unit === undefined ? `${value}ms` : `${value / unit[1]}${unit[0]}`
@@ -213,6 +221,7 @@ function expected (key: ConfigKey): string | null {
   if (key === 'dlqTopic') return 'expected a topic name (letters, digits, . _ -)'
   if (key === 'redisUrl') return 'expected redis://host:port (or rediss://)'
   if (key === 'redisPrefix') return 'expected a prefix without braces or spaces'
+  if (key === 'corsOrigins') return 'expected origins such as https://dash.example.com (scheme, host, port; no path), comma-separated, or *'
   if (key === 'compactIntervalMs' || key === 'vacuumIntervalMs') return 'expected 0 (off) or a duration of at least 1s'
   if (key === 'publicUrl') return 'expected http(s)://host[:port][/path], without query or fragment'
   if (key === 'trustedProxies') return 'expected IP addresses, CIDR ranges (10.0.0.0/8) or loopback, linklocal, uniquelocal, comma-separated'
@@ -269,6 +278,9 @@ export function loadConfig (
   }
   if ((c.jwtIssuer === '') !== (c.jwtAudience === '')) {
     throw new ConfigError(`${envName('jwtIssuer')} and ${envName('jwtAudience')} go together: set both to accept JWTs, or neither`)
+  }
+  if ((c.tlsCert === '') !== (c.tlsKey === '')) {
+    throw new ConfigError(`${envName('tlsCert')} and ${envName('tlsKey')} go together: give both files (HTTPS) or neither (HTTP)`)
   }
   return c
 }

@@ -191,50 +191,72 @@ async function serveCommand (config: Config): Promise<number> {
   const [{ default: pino }, { buildApp }] = await Promise.all([import('pino'), import('./app/index.js')])
   const log = pino({ level: config.logLevel })
   const started = Date.now()
-  const app = await buildApp(config, { logger: log, progress: print })
-  const address = await app.server.listen({ port: config.port, host: config.host })
-  await app.startSource()
-  const base = address.replace('[::1]', 'localhost')
-  const from = iso(Math.floor((Date.now() - 48 * HOUR_MS) / HOUR_MS) * HOUR_MS)
-  print([
-    '',
-    `Hourglass is serving on ${base} (ready in ${((Date.now() - started) / 1000).toFixed(1)} s; source ${config.source}, data ${resolve(config.dataDir)})`,
-    '',
-    `  API docs (Swagger UI)   ${base}/docs`,
-    `  48 h by event type      ${base}/v1/metrics?from=${from}&granularity=hour&group_by=event_type`,
-    `  live, last 15 minutes   ${base}/v1/metrics/live?last=15m&group_by=region`,
-    `  data quality            ${base}/v1/quality`,
-    `  Prometheus metrics      ${base}/metrics`,
-    '',
-    'Ctrl-C stops it (bronze is flushed first).',
-    ''
-  ].join('\n'))
+  // Ctrl-C or SIGTERM: during start-up it ends at its next stage; later the app is closed
+  const stopping = new AbortController()
+  const stop = (signal: string): void => { log.info({ signal }, 'stopping'); stopping.abort() }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  try {
+    let app
+    let address = ''
+    try {
+      app = await buildApp(config, {
+        logger: log,
+        progress: print,
+        signal: stopping.signal,
+        onListening: (where) => {
+          address = where
+          print(`hourglass: listening on ${where}; starting (GET /readyz says what it is doing)`)
+        }
+      })
+    } catch (err) {
+      if (stopping.signal.aborted) return 0
+      process.stderr.write(`hourglass: ${err instanceof Error ? err.message : String(err)}\n`)
+      return 1
+    }
 
-  let failed = false
-  await new Promise<void>((resolveStop) => {
-    const stop = (signal: string): void => {
-      log.info({ signal }, 'stopping')
+    let failed = false
+    let resolveStop!: () => void
+    const stopped = new Promise<void>((resolve) => { resolveStop = resolve })
+    if (stopping.signal.aborted) resolveStop()
+    stopping.signal.addEventListener('abort', () => resolveStop(), { once: true })
+    const fail = (what: string) => (err: unknown): void => {
+      log.error({ err }, `${what}; shutting down`)
+      failed = true
       resolveStop()
     }
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
     // a source that dies for good (e.g. a crash kafkajs will not restart from) must not leave a
     // process that serves ever staler windows: stop with an error so a supervisor restarts it
-    app.source?.done.catch((err: unknown) => {
-      log.error({ err }, 'the source stopped with an error; shutting down')
-      failed = true
-      resolveStop()
-    })
+    app.source?.done.catch(fail('the source stopped with an error'))
     // likewise bronze's own consumer (--source kafka): without it bronze, and so gold, would stall
-    app.bronze?.done.catch((err: unknown) => {
-      log.error({ err }, 'the bronze consumer stopped with an error; shutting down')
-      failed = true
-      resolveStop()
-    })
-  })
-  await app.close()
-  exitIfStillHeld(log, failed ? 1 : 0)
-  return failed ? 1 : 0
+    app.bronze?.done.catch(fail('the bronze consumer stopped with an error'))
+    // the source starts (a Kafka source waits out a broker outage) while a stop is still heard
+    const sourceStarted = app.startSource().then(() => true, (err: unknown) => { fail('the source could not start')(err); return false })
+    if (await Promise.race([sourceStarted, stopped.then(() => false)])) {
+      const base = address.replace('[::1]', 'localhost')
+      const from = iso(Math.floor((Date.now() - 48 * HOUR_MS) / HOUR_MS) * HOUR_MS)
+      print([
+        '',
+        `Hourglass is serving on ${base} (ready in ${((Date.now() - started) / 1000).toFixed(1)} s; source ${config.source}, data ${resolve(config.dataDir)})`,
+        '',
+        `  API docs (Swagger UI)   ${base}/docs`,
+        `  48 h by event type      ${base}/v1/metrics?from=${from}&granularity=hour&group_by=event_type`,
+        `  live, last 15 minutes   ${base}/v1/metrics/live?last=15m&group_by=region`,
+        `  data quality            ${base}/v1/quality`,
+        `  Prometheus metrics      ${base}/metrics`,
+        '',
+        'Ctrl-C stops it (bronze is flushed first).',
+        ''
+      ].join('\n'))
+    }
+    await stopped
+    await app.close()
+    exitIfStillHeld(log, failed ? 1 : 0)
+    return failed ? 1 : 0
+  } finally {
+    process.off('SIGINT', stop)
+    process.off('SIGTERM', stop)
+  }
 }
 
 /** How long a stopped `serve` may wait for handles nothing of ours holds any more. */

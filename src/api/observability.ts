@@ -1,7 +1,8 @@
 // Prometheus metrics on a per-server prom-client Registry (never the global one, so tests can build
 // many servers): process defaults, HTTP request durations per route, the speed pipeline's event
 // counters and store apply time, batch version and age, watermark lag, and the newest speed-vs-batch
-// reconciliation (gauges of the latest reconciled hour only: no hour label, so no unbounded series).
+// reconciliation (gauges of the latest reconciled hour only: no hour label, so no unbounded series),
+// readiness, and Kafka outages (per consumer group: how long no broker has answered it).
 //
 // The composition root creates the Observability first, hands `observeApply` to the speed
 // pipeline, then passes the same object to buildServer, which binds the service (the source of the
@@ -9,11 +10,11 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import { INVALID_REASONS } from '../model/index.js'
+import { INVALID_REASONS, isHourglassError } from '../model/index.js'
 import type { MetricsService, ReconciliationSource } from '../merger/types.js'
 
 /** What the scrape-time metrics read. */
-export type ObservedService = Pick<MetricsService, 'quality' | 'status'>
+export type ObservedService = Pick<MetricsService, 'quality' | 'status' | 'readiness'>
 
 export interface Observability {
   readonly registry: Registry
@@ -25,6 +26,8 @@ export interface Observability {
   bindService (service: ObservedService): void
   /** read the reconciliation gauges and counter from this source at each scrape */
   bindReconciliations (source: ReconciliationSource): void
+  /** a Kafka consumer group lost every broker at `since` (epoch ms), or has them again (null) */
+  kafkaOutage (group: string, since: number | null): void
 }
 
 export interface ObservabilityOptions {
@@ -61,16 +64,18 @@ export function createObservability (opts: ObservabilityOptions = {}): Observabi
     registers: [registry]
   })
 
-  // Counters mirror the speed pipeline's own counts, read at scrape time.
+  // Counters mirror the speed pipeline's own counts, read at scrape time (none while the app starts).
+  const quality = (): ReturnType<ObservedService['quality']> | null => unlessStarting(() => service?.quality()) ?? null
   const counter = (name: string, help: string, read: (q: ReturnType<ObservedService['quality']>) => number): void => {
     new Counter({
       name,
       help,
       registers: [registry],
       collect () {
-        if (service === null) return
+        const q = quality()
+        if (q === null) return
         this.reset()
-        this.inc(read(service.quality()))
+        this.inc(read(q))
       }
     })
   }
@@ -84,8 +89,8 @@ export function createObservability (opts: ObservabilityOptions = {}): Observabi
     labelNames: ['reason'] as const,
     registers: [registry],
     collect () {
-      if (service === null) return
-      const byReason = service.quality().invalid_by_reason
+      const byReason = quality()?.invalid_by_reason
+      if (byReason === undefined) return
       this.reset()
       for (const reason of INVALID_REASONS) this.inc({ reason }, byReason[reason] ?? 0)
     }
@@ -116,6 +121,26 @@ export function createObservability (opts: ObservabilityOptions = {}): Observabi
   gauge('hourglass_batch_version', 'Version of the gold manifest being served', (s) => s.batchVersion)
   gauge('hourglass_batch_age_seconds', 'Seconds since the served gold manifest was published', (s) => s.batchAgeSeconds)
 
+  new Gauge({
+    name: 'hourglass_ready',
+    help: '1 when the service can answer queries (GET /readyz 200), 0 while it starts or a source is down',
+    registers: [registry],
+    async collect () {
+      if (service !== null) this.set((await service.readiness()).ready ? 1 : 0)
+    }
+  })
+  const outages = new Map<string, number | null>()
+  new Gauge({
+    name: 'hourglass_kafka_outage_seconds',
+    help: 'Seconds since a Kafka consumer group last reached a broker (0 while it does), by consumer group',
+    labelNames: ['group'] as const,
+    registers: [registry],
+    collect () {
+      const now = Date.now()
+      for (const [group, since] of outages) this.set({ group }, since === null ? 0 : (now - since) / 1000)
+    }
+  })
+
   // Reconciliation: the newest reconciled hour, speed against batch (NaN until one is reconciled).
   type Latest = ReturnType<ReconciliationSource['latest']>[number]
   const reconciled = (name: string, help: string, read: (r: Latest) => number | null): void => {
@@ -124,7 +149,7 @@ export function createObservability (opts: ObservabilityOptions = {}): Observabi
       help,
       registers: [registry],
       collect () {
-        const latest = reconciliations?.latest(1)[0]
+        const latest = unlessStarting(() => reconciliations?.latest(1)[0])
         this.set(latest === undefined ? NaN : read(latest) ?? NaN)
       }
     })
@@ -159,7 +184,20 @@ export function createObservability (opts: ObservabilityOptions = {}): Observabi
     },
     bindReconciliations (source) {
       reconciliations = source
+    },
+    kafkaOutage (group, since) {
+      outages.set(group, since)
     }
+  }
+}
+
+/** What `read` returns, or undefined while the app is starting (it throws HG_ERR_NOT_READY). */
+function unlessStarting<T> (read: () => T): T | undefined {
+  try {
+    return read()
+  } catch (err) {
+    if (isHourglassError(err) && err.code === 'HG_ERR_NOT_READY') return undefined
+    throw err
   }
 }
 

@@ -11,6 +11,10 @@ import type { MetricsService, ReconciliationSource, WindowChanges } from '../mer
 import { errors } from '../model/index.js'
 import { type AuthSettings, Authenticator, authPlugin, GraphqlGuard, redactUrl } from './auth/index.js'
 import errorsPlugin, { clientErrorHandler, sendError } from './errors.js'
+import corsPlugin from './plugins/cors.js'
+import helmetPlugin from './plugins/helmet.js'
+import notReadyPlugin from './plugins/not-ready.js'
+import { httpsOption, type TlsMaterial } from './plugins/tls.js'
 import graphqlPlugin from './graphql/index.js'
 import observabilityPlugin, { createObservability, type Observability } from './observability.js'
 import odataRoutes from './odata/routes.js'
@@ -52,6 +56,10 @@ export interface BuildServerOptions {
   trustedProxies?: string[]
   /** the key OData's $skiptoken is signed with (HOURGLASS_SKIPTOKEN_KEY); absent or '': a random key of this process */
   skiptokenKey?: string
+  /** browser origins allowed by CORS (default none) */
+  corsOrigins?: readonly string[]
+  /** serve HTTPS with this certificate and key (default: plain HTTP) */
+  tls?: TlsMaterial
 }
 
 export type HourglassServer = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
@@ -86,7 +94,8 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
     clientErrorHandler,
     // while closing, errors.ts answers 503 with a code (Fastify's own 503 has none)
     return503OnClosing: false,
-    ...(opts.trustedProxies === undefined || opts.trustedProxies.length === 0 ? {} : { trustProxy: opts.trustedProxies })
+    ...(opts.trustedProxies === undefined || opts.trustedProxies.length === 0 ? {} : { trustProxy: opts.trustedProxies }),
+    ...httpsOption(opts.tls)
   }).withTypeProvider<TypeBoxTypeProvider>()
   declineNonWebSocketUpgrades(app.server)
 
@@ -102,6 +111,10 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
   app.register(errorsPlugin)
+  // CORS answers preflights before authentication's onRequest hook runs
+  app.register(corsPlugin, { origins: opts.corsOrigins ?? [] })
+  app.register(helmetPlugin, { tls: opts.tls !== undefined })
+  app.register(notReadyPlugin)
   const authenticator = new Authenticator(opts.auth ?? {})
   app.register(authPlugin, { authenticator })
   app.register(swaggerPlugin, { version, now })

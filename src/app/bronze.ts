@@ -50,6 +50,7 @@ export function openBronzeFeed (ctx: AppContext, sink: BronzeSink): BronzeFeedPa
       topics: config.kafkaTopics,
       groupId: config.kafkaBronzeGroup,
       startFrom: () => now() - config.bronzeRetentionMs,
+      onOutage: (since) => ctx.kafkaOutage(config.kafkaBronzeGroup, since),
       log: log.child({ component: 'kafka-bronze' }),
       logLevel: kafkaLogLevel(config.logLevel)
     }

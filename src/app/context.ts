@@ -1,5 +1,6 @@
-// What every part of the app is given: the settings, the data folder and DuckDB, the clock, and
-// where to log and to print progress lines.
+// What every part of the app is given: the settings, the data folder and DuckDB, the clock, where
+// to log and to print progress lines, and where to say what start-up is doing and which Kafka
+// consumer group has lost its brokers (both show on /readyz and /metrics).
 import type { Logger } from 'pino'
 import type { Db } from '../batch/index.js'
 import type { Config } from '../config.js'
@@ -13,6 +14,10 @@ export interface AppContext {
   now: () => number
   log: Logger
   progress: (line: string) => void
+  /** start-up moves on to this stage ("seeding history", …); throws when a stop was asked for meanwhile */
+  stage: (what: string) => void
+  /** a Kafka consumer group reaches no broker since `since` (epoch ms), or does again (null) */
+  kafkaOutage: (group: string, since: number | null) => void
 }
 
 /** What kafkajs logs: errors only, unless the app's own level asks for detail. */

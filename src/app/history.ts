@@ -13,8 +13,10 @@ export interface History extends Part {
 export async function openHistory (ctx: AppContext): Promise<History> {
   const { config, dataDir, db, now, progress, log } = ctx
   if (config.source === 'synthetic' && config.seedDays > 0) {
+    ctx.stage('seeding history')
     await seedHistory({ config, dataDir, db, now: now(), progress, onlyIfEmpty: true })
   }
+  ctx.stage('building gold')
   await runBatch({ dataDir, db, now: now(), allowedLatenessMs: config.allowedLatenessMs, onProgress: progress })
   const gold = await GoldReader.open({ dataDir, db, pollMs: config.goldPollMs, onError: (err) => log.error({ err }, 'gold manifest could not be loaded') })
   return { name: 'gold reader', gold, close: () => gold.close() }

@@ -1,6 +1,8 @@
 // The composition root: builds the app's parts from the configuration in order, each from a module
 // beside this one, and closes them in reverse order (lifecycle.ts). The only module (with
-// src/main.ts) that knows every layer.
+// src/main.ts) that knows every layer. The HTTP server is built first and, for `serve`, listens at
+// once (startup.ts: /readyz says what start-up is doing, data routes answer 503 until it is done);
+// it still closes where it always did: after the inputs, before what its answers read.
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import pino, { type Logger } from 'pino'
@@ -10,18 +12,19 @@ import { type BatchSummary, type BronzeSink, type CompactSummary, Db, type GoldR
 import type { Config } from '../config.js'
 import type { RecordSource } from '../ingest/index.js'
 import type { DeadLetterProducer } from '../ingest/kafka/index.js'
-import { MergingMetricsService } from '../merger/index.js'
+import { MergingMetricsService, ReconciliationLog, WindowChangeHub } from '../merger/index.js'
 import type { SpeedStore } from '../model/index.js'
 import type { SpeedPipeline } from '../speed/index.js'
-import { authSettings } from './auth.js'
 import { openBronzeFeed, openBronzeSink } from './bronze.js'
 import type { BronzeFeed } from './bronze-feed.js'
 import type { AppContext } from './context.js'
 import { openHistory } from './history.js'
-import { Lifecycle } from './lifecycle.js'
+import { Lifecycle, type Part } from './lifecycle.js'
 import { openReconciliation } from './reconciliation.js'
 import { openSpeedPath } from './speed-path.js'
 import { openSpeedStore } from './speed-store.js'
+import { limitsOf, reportKafkaOutages, StartingService } from './startup.js'
+import { edgeOptions, listen, readTls } from './transport.js'
 import { Upkeep } from './upkeep.js'
 
 export interface AppOptions {
@@ -34,6 +37,10 @@ export interface AppOptions {
   schedule?: boolean
   /** a speed store to use instead of the configured one; the caller owns it (close() leaves it open) */
   store?: SpeedStore
+  /** listen on config.host:config.port before building the data layers, then call this with the address (`serve`) */
+  onListening?: (address: string) => void
+  /** a stop asked for during start-up: building ends at the next stage, closes what it opened and rejects */
+  signal?: AbortSignal
 }
 
 export interface App {
@@ -64,47 +71,54 @@ export interface App {
 
 export async function buildApp (config: Config, opts: AppOptions = {}): Promise<App> {
   const log = opts.logger ?? pino({ level: config.logLevel })
-  const dataDir = resolve(config.dataDir)
-  await mkdir(dataDir, { recursive: true })
+  const now = opts.now ?? Date.now
+  const observability = createObservability()
+  const starting = new StartingService(limitsOf(config), opts.signal)
+  const windowChanges = new WindowChangeHub()
+  const reconciliations = new ReconciliationLog()
+  const tls = await readTls(config)
+  const server = buildServer({
+    service: starting,
+    observability,
+    now,
+    windowChanges,
+    reconciliations: starting.reconciliations(reconciliations),
+    ...edgeOptions(config, now, tls),
+    logger: config.logLevel === 'silent' ? false : { level: config.logLevel }
+  })
+  const http: Part = { name: 'HTTP server', close: () => server.close() }
+  let httpAdded = false
+  if (opts.onListening !== undefined) {
+    opts.onListening(await listen(server, config).catch(async (err: unknown) => { await server.close(); throw err }))
+  }
   const life = new Lifecycle({ log, closeTimeoutMs: config.closeTimeoutMs })
   try {
+    starting.enter('opening DuckDB and the data folder')
+    const dataDir = resolve(config.dataDir)
+    await mkdir(dataDir, { recursive: true })
     const db = await Db.open()
     life.add({ name: 'DuckDB', close: () => db.close() })
-    const ctx: AppContext = { config, dataDir, db, log, now: opts.now ?? Date.now, progress: opts.progress ?? ((line: string) => log.info(line)) }
-    const observability = createObservability()
-
+    const kafkaOutage = reportKafkaOutages(starting, observability)
+    const progress = opts.progress ?? ((line: string) => log.info(line))
+    const ctx: AppContext = { config, dataDir, db, log, now, progress, stage: (what) => starting.enter(what), kafkaOutage }
     const { gold } = life.add(await openHistory(ctx))
     const bronze = life.add(openBronzeSink(ctx))
+    starting.enter('opening the speed store')
     const { store } = life.add(await openSpeedStore(ctx, opts.store))
     // the inputs hold nothing open until startSource(); they are registered last so they close first
-    const speed = await openSpeedPath(ctx, { store, sink: bronze.sink, observability })
+    const speed = await openSpeedPath(ctx, { store, sink: bronze.sink, observability, windowChanges })
     const feed = config.source === 'kafka' ? openBronzeFeed(ctx, bronze.sink) : null
-    const service = new MergingMetricsService({
-      gold,
-      speed: store,
-      quality: speed.pipeline,
-      allowedLatenessMs: config.allowedLatenessMs,
-      now: ctx.now,
-      limits: { maxBuckets: config.maxBuckets, maxRangeDays: config.maxRangeDays, maxFilterValues: config.maxFilterValues, retentionMs: config.retentionMs }
-    })
-    const reconciliation = life.add(await openReconciliation(ctx, { gold, store }))
+    const { allowedLatenessMs } = config
+    const service = new MergingMetricsService({ gold, speed: store, quality: speed.pipeline, allowedLatenessMs, now, limits: starting.limits })
+    starting.enter('reconciling speed against batch')
+    const reconciliation = life.add(await openReconciliation(ctx, { gold, store, reconciliations }))
     const upkeep = life.add(new Upkeep(ctx, { sink: bronze.sink, gold, afterPublish: () => reconciliation.run() }))
-    const server = buildServer({
-      service,
-      observability,
-      now: ctx.now,
-      windowChanges: speed.windowChanges,
-      reconciliations: reconciliation.log,
-      auth: authSettings(config, ctx.now),
-      publicUrl: config.publicUrl,
-      trustedProxies: config.trustedProxies,
-      skiptokenKey: config.skiptokenKey,
-      logger: config.logLevel === 'silent' ? false : { level: config.logLevel }
-    })
-    life.add({ name: 'HTTP server', close: () => server.close() })
+    life.add(http)
+    httpAdded = true
     if (feed !== null) life.add(feed)
     life.add(speed)
     if (opts.schedule !== false) for (const timed of [bronze, reconciliation, upkeep]) timed.start()
+    starting.serve(service)
 
     return {
       config,
@@ -128,6 +142,7 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
       close: () => life.close()
     }
   } catch (err) {
+    if (!httpAdded) await http.close()
     await life.close()
     throw err
   }

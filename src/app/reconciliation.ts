@@ -3,7 +3,7 @@
 // after each batch run that published, and every reconcileIntervalMs (for gold other processes
 // publish, and to read closed minutes before the store evicts them). Runs never overlap.
 import type { GoldReader } from '../batch/index.js'
-import { reconcileGold, ReconciliationLog, SpeedLedger } from '../merger/index.js'
+import { reconcileGold, type ReconciliationLog, SpeedLedger } from '../merger/index.js'
 import { iso, type SpeedStore } from '../model/index.js'
 import type { AppContext } from './context.js'
 import type { Part } from './lifecycle.js'
@@ -16,9 +16,11 @@ export interface Reconciliation extends Part {
   start (): void
 }
 
-export async function openReconciliation (ctx: AppContext, { gold, store }: { gold: GoldReader, store: SpeedStore }): Promise<Reconciliation> {
+/** `reconciliations`: where the runs are recorded (the server already reads it) */
+export async function openReconciliation (
+  ctx: AppContext, { gold, store, reconciliations }: { gold: GoldReader, store: SpeedStore, reconciliations: ReconciliationLog }
+): Promise<Reconciliation> {
   const { config, log } = ctx
-  const reconciliations = new ReconciliationLog()
   const ledger = new SpeedLedger({ store })
   let running: Promise<void> = Promise.resolve()
   let timer: NodeJS.Timeout | undefined

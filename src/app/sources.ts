@@ -26,6 +26,7 @@ export function kafkaSource (ctx: AppContext, store: SpeedStore): KafkaSource {
       await store.setCoveredFrom(from)
       progress(`speed: rebuilt from Kafka since ${iso(from)}; caught up on ${partitions.length} partitions`)
     },
+    onOutage: (since) => ctx.kafkaOutage(config.kafkaGroup, since),
     log: log.child({ component: 'kafka' }),
     logLevel: kafkaLogLevel(config.logLevel)
   })

@@ -9,8 +9,8 @@
 import type { Observability } from '../api/observability.js'
 import type { BronzeSink } from '../batch/index.js'
 import { FileSource, type RawBatch, type RecordSource } from '../ingest/index.js'
-import { DeadLetterProducer, KafkaSource } from '../ingest/kafka/index.js'
-import { WindowChangeHub, withWindowChanges } from '../merger/index.js'
+import { DeadLetterProducer, KafkaSource, retryWhileBrokersGone } from '../ingest/kafka/index.js'
+import { type WindowChangeHub, withWindowChanges } from '../merger/index.js'
 import type { DeadLetter, SpeedStore } from '../model/index.js'
 import { Deduplicator, SpeedPipeline } from '../speed/index.js'
 import { type AppContext, kafkaLogLevel } from './context.js'
@@ -34,15 +34,20 @@ export interface SpeedPathDeps {
   store: SpeedStore
   sink: BronzeSink
   observability: Observability
+  /** where applied batches' windows are announced (the server already holds it) */
+  windowChanges: WindowChangeHub
 }
 
-export async function openSpeedPath (ctx: AppContext, { store, sink, observability }: SpeedPathDeps): Promise<SpeedPath> {
+export async function openSpeedPath (ctx: AppContext, { store, sink, observability, windowChanges }: SpeedPathDeps): Promise<SpeedPath> {
   const { config, now, log } = ctx
   const kafka = config.source === 'kafka'
   // one deduplicator for the bronze replay and the live pipeline: a duplicate of a replayed event
   // arriving live is dropped (the memory store keeps no dedup keys of its own)
   const dedup = new Deduplicator({ windowMs: config.dedupWindowMs })
-  if (!kafka && (store.kind === 'memory' || (await store.coverage()).coveredFrom === null)) await rebuildFromBronze(ctx, store, dedup, '')
+  if (!kafka && (store.kind === 'memory' || (await store.coverage()).coveredFrom === null)) {
+    ctx.stage('replaying bronze')
+    await rebuildFromBronze(ctx, store, dedup, '')
+  }
 
   const deadLetters = kafka
     ? new DeadLetterProducer({
@@ -53,7 +58,6 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
     })
     : null
   const inHand = new BatchesInHand()
-  const windowChanges = new WindowChangeHub()
   const pipeline = new SpeedPipeline({
     store: withWindowChanges(store, windowChanges),
     dedupWindowMs: config.dedupWindowMs,
@@ -97,6 +101,11 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
     if (!kafka) for (const { event, offset } of result.valid) sink.add(event, { topic: batch.topic, partition: batch.partition, offset }, now())
   }
 
+  const closing = new AbortController()
+  // a broker outage at start is waited out, and reported as the speed consumer group's
+  const connectDeadLetters = async (producer: DeadLetterProducer): Promise<boolean> => await retryWhileBrokersGone(() => producer.connect(), {
+    what: 'the dead-letter producer', log, signal: closing.signal, onOutage: (since) => ctx.kafkaOutage(config.kafkaGroup, since)
+  })
   return {
     name: 'speed path',
     pipeline,
@@ -105,7 +114,7 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
     windowChanges,
     start: async () => {
       if (source === null) return
-      await deadLetters?.connect()
+      if (deadLetters !== null && !await connectDeadLetters(deadLetters)) return
       await source.start(handle)
       if (source instanceof FileSource) {
         // a file read to its end is a finished source: flush it and let the bronze watermark pass it
@@ -114,6 +123,7 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
       }
     },
     close: async () => {
+      closing.abort()
       await source?.stop()
       await deadLetters?.close()
     }

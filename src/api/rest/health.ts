@@ -1,4 +1,5 @@
-// GET /healthz (liveness: the process answers) and GET /readyz (readiness: the data layers are up).
+// GET /healthz (liveness: the process answers, from the moment it listens, start-up included) and
+// GET /readyz (readiness: the data layers are built and up; else 503 with what is missing).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors } from '../../model/index.js'
 import type { Readiness as ReadinessValue } from '../../merger/types.js'
@@ -10,7 +11,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { serv
     schema: {
       operationId: 'getHealth',
       summary: 'Liveness',
-      description: 'Always 200 while the process serves requests; query parameters are ignored.',
+      description: 'Always 200 while the process serves requests, from its first second (start-up included); query parameters are ignored.',
       tags: ['health'],
       response: { 200: described(Health, 'The process is alive'), ...errorResponses() }
     }
@@ -20,8 +21,9 @@ const healthRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { serv
     schema: {
       operationId: 'getReadiness',
       summary: 'Readiness',
-      description: '200 when the service can answer queries; 503 HG_ERR_NOT_READY, with the reasons in the message, ' +
-        'while it cannot (for example before the speed layer has started consuming).',
+      description: '200 when the service can answer queries; 503 HG_ERR_NOT_READY with `Retry-After` and the reasons in the message ' +
+        'while it cannot: the start-up stage under way (`starting: seeding history`, `building gold`, `replaying bronze`, …), ' +
+        'a speed layer that has not started consuming, or a Kafka consumer group that reaches no broker (since when).',
       tags: ['health'],
       querystring: NoQueryString,
       response: { 200: described(Readiness, 'Ready to answer queries'), ...errorResponses(400, 503) }

@@ -30,7 +30,7 @@ export const ERROR_DESCRIPTIONS: Record<number, string> = {
   404: 'No such route',
   414: 'The request URL is too long',
   500: 'Internal error; the details are in the server log',
-  503: 'The service is not ready'
+  503: 'The service is not ready (starting, or its source is down); `Retry-After` says when to ask again'
 }
 
 /** The body of every error response, whatever the route and whatever went wrong. */
@@ -53,7 +53,7 @@ export function ref<T extends TSchema> (schema: T, description: string) {
 /** Error responses of a route: every route can also answer 414 (URL too long) and 500. */
 export function errorResponses (...statuses: number[]) {
   const out: Record<number, ReturnType<typeof ref<typeof ErrorBody>>> = {}
-  for (const s of [...new Set([...statuses, 414, 500])].sort()) out[s] = ref(ErrorBody, ERROR_DESCRIPTIONS[s] ?? 'Error')
+  for (const s of [...new Set([...statuses, 414, 500, 503])].sort()) out[s] = ref(ErrorBody, ERROR_DESCRIPTIONS[s] ?? 'Error')
   return out
 }
 

@@ -61,11 +61,11 @@ export class BronzeKafkaSource implements RecordSource {
     return this.#starts
   }
 
-  /** Connect, read the positions, join the group and run; resolves once running (or stopped meanwhile). */
+  /** Connect, read the positions, join the group and run; resolves once running (or stopped meanwhile); waits out a broker outage. */
   async start (handler: BatchHandler): Promise<void> {
     if (this.#m.started) throw new Error('bronze kafka source: already started')
     if (this.#m.stopping) return
-    try {
+    await this.#m.start(async () => {
       await this.#m.connect()
       await this.#readPositions()
       if (this.#m.stopping) return // stop() disconnects
@@ -79,11 +79,7 @@ export class BronzeKafkaSource implements RecordSource {
           }
         }
       }, (payload) => this.#eachBatch(payload, handler))
-    } catch (err) {
-      await this.#m.disconnect()
-      if (this.#m.stopping) return
-      throw err
-    }
+    })
   }
 
   /**

@@ -99,6 +99,39 @@ export function brokersGone (err: unknown): boolean {
   return false
 }
 
+/** The wait before the next try after `failures` tries found no broker: 1 s, doubling, at most 10 s. */
+export function brokerBackoffMs (failures: number): number {
+  return Math.min(10_000, 1000 * 2 ** Math.min(failures, 10))
+}
+
+/**
+ * Run `attempt` until it succeeds: while it fails for lack of brokers (brokersGone) it is tried
+ * again, backing off (brokerBackoffMs), and `onOutage` hears when the outage began and that it
+ * ended; any other failure is thrown. Resolves false, without trying again, once `signal` aborts.
+ */
+export async function retryWhileBrokersGone (
+  attempt: () => Promise<void>,
+  o: { what: string, log: KafkaLog, signal: AbortSignal, onOutage?: (since: number | null) => void, afterFailure?: () => Promise<void> }
+): Promise<boolean> {
+  let since: number | null = null
+  for (let failures = 0; ; failures++) {
+    if (o.signal.aborted) return false
+    try {
+      await attempt()
+      if (since !== null) o.onOutage?.(null)
+      return true
+    } catch (err) {
+      await o.afterFailure?.()
+      if (o.signal.aborted) return false
+      if (!brokersGone(err)) throw err
+      if (since === null) { since = Date.now(); o.onOutage?.(since) }
+      const delayMs = brokerBackoffMs(failures)
+      o.log.warn({ err, delayMs }, `${o.what} reaches no broker; trying again`)
+      await sleep(delayMs, undefined, { signal: o.signal }).catch(() => undefined)
+    }
+  }
+}
+
 /** how long a new topic may take to have a leader for every partition */
 const TOPIC_LEADERS_WAIT_MS = 60_000
 /** what a broker answers about a topic it has created but whose metadata it has not caught up with */

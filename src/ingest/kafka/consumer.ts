@@ -73,15 +73,14 @@ export class KafkaSource implements RecordSource {
 
   async start (handler: BatchHandler): Promise<void> {
     if (this.#m.started) throw new Error('kafka source: already started')
-    try {
+    // a broker outage at start is waited out (GroupMember.start)
+    await this.#m.start(async () => {
+      this.#next.clear()
+      this.#rebuilding.clear()
       await this.#m.connect()
       await this.#readPositions()
       await this.#m.run((assignment) => this.#onJoin(assignment), (payload) => this.#eachBatch(payload, handler))
-    } catch (err) {
-      await this.#m.disconnect()
-      if (this.#m.stopping) return
-      throw err
-    }
+    })
   }
 
   /**

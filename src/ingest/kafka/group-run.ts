@@ -1,11 +1,12 @@
 // What the speed layer's KafkaSource and the bronze consumer both are: a member of a consumer
 // group (GroupMember) that hands each fetched batch to a handler as raw records with heartbeats
 // while it runs, commits nothing by itself, keeps running after crashes kafkajs itself will not
-// restart from, and stops cleanly. Where a member reads from, and what it commits, is theirs.
+// restart from (a broker outage, however long: retried forever, backing off), reports such an
+// outage while it lasts, and stops cleanly. Where a member reads from, and what it commits, is theirs.
 import type { Socket } from 'node:net'
 import type { Admin, Consumer, EachBatchPayload, RetryOptions } from 'kafkajs'
 import type { BatchHandler, RawRecord } from '../source.js'
-import { brokersGone, createKafka, endSockets, type KafkaLog, type KafkaLogLevel, STDERR_LOG } from './client.js'
+import { brokerBackoffMs, brokersGone, createKafka, endSockets, type KafkaLog, type KafkaLogLevel, retryWhileBrokersGone, STDERR_LOG } from './client.js'
 
 /**
  * Hand one fetched batch to `handler` as raw records, heartbeating every `heartbeatMs` while it
@@ -87,11 +88,12 @@ export class CrashRestarts {
       this.#o.fatal(error)
       return
     }
-    const delayMs = Math.min(10_000, 1000 * 2 ** this.#restarts++)
+    const delayMs = brokerBackoffMs(this.#restarts++)
     log.warn({ err: error, groupId, delayMs }, 'kafka consumer lost the brokers; restarting it')
     this.#timer = setTimeout(() => {
       if (this.#o.stopping()) return
       this.#o.run().catch((err: unknown) => {
+        if (brokersGone(err)) { this.#crashed(err as Error, false); return } // still no broker: later again
         log.error({ err, groupId }, 'kafka consumer could not be restarted')
         this.#o.fatal(err)
       })
@@ -116,6 +118,8 @@ export interface GroupOptions {
   log?: KafkaLog // errors to stderr
   /** what kafkajs itself logs */
   logLevel?: KafkaLogLevel // 'error'
+  /** the member reaches no broker since `since` (epoch ms: a crash for lack of brokers), or does again (null: it rejoined) */
+  onOutage?: (since: number | null) => void
 }
 
 /** One kafkajs consumer in a group, with its admin client; see the opening comment. */
@@ -136,6 +140,13 @@ export class GroupMember {
   readonly #sockets = new Set<Socket>()
   #crashes: CrashRestarts | null = null
   #stopped: Promise<void> | null = null
+  /** aborted by stop(): a start waiting out a broker outage gives up */
+  readonly #stopSignal = new AbortController()
+  /** run() has added its listeners (a start tried again must not add them twice) */
+  #listening = false
+  readonly #onOutage: ((since: number | null) => void) | undefined
+  /** when the brokers were lost (a crash for lack of them), until the next join */
+  #outageSince: number | null = null
   #resolve!: () => void
   #reject!: (err: unknown) => void
 
@@ -146,6 +157,7 @@ export class GroupMember {
     if (this.topics.length === 0) throw new Error(`kafka consumer ${this.groupId}: no topics given`)
     this.log = options.log ?? STDERR_LOG
     this.heartbeatMs = options.heartbeatIntervalMs ?? 3000
+    this.#onOutage = options.onOutage
     const kafka = createKafka({
       brokers: options.brokers, clientId: options.clientId ?? defaults.clientId, log: this.log, logLevel: options.logLevel ?? 'error', sockets: this.#sockets
     })
@@ -178,23 +190,53 @@ export class GroupMember {
   }
 
   /**
+   * Start the member: `attempt` (connect, read positions, run) is tried until it succeeds, the
+   * member stops (resolves either way), or it fails for another reason than lost brokers (rejects).
+   * A broker outage at start is waited out like one later, and reported while it lasts.
+   */
+  async start (attempt: () => Promise<void>): Promise<void> {
+    await retryWhileBrokersGone(attempt, {
+      what: `kafka consumer ${this.groupId}`,
+      log: this.log,
+      signal: this.#stopSignal.signal,
+      onOutage: (since) => { if (since !== null) this.#outage(since) }, // a join ends it
+      afterFailure: async () => {
+        await this.disconnect()
+        this.started = false
+      }
+    })
+  }
+
+  /**
    * Subscribe and run: `onJoin` is called synchronously on every (re)join with the assignment
    * (kafkajs does not await its GROUP_JOIN event: seek there), `eachBatch` for every batch, with no
    * auto-commit and one partition at a time. Resolves once the consumer runs.
    */
   async run (onJoin: (assignment: Record<string, number[]>) => void, eachBatch: (payload: EachBatchPayload) => Promise<void>): Promise<void> {
     await this.consumer.subscribe({ topics: [...this.topics], fromBeginning: true })
+    const run = (): Promise<void> => this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch })
+    if (this.#listening) return await run()
+    this.#listening = true
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
       this.joined = true
       this.#crashes?.joined()
+      this.#outage(null)
       onJoin(payload.memberAssignment)
     })
     this.consumer.on(this.consumer.events.REBALANCING, () => { this.joined = false })
-    const run = (): Promise<void> => this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch })
+    // every crash, whether kafkajs restarts the consumer itself or CrashRestarts does
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => { if (brokersGone(payload.error)) this.#outage(Date.now()) })
     this.#crashes = new CrashRestarts(this.consumer, {
       run, groupId: this.groupId, log: this.log, stopping: () => this.stopping, fatal: (err) => this.fail(err)
     })
     await run()
+  }
+
+  /** an outage begins at `since` (a later crash of the same outage changes nothing), or ends (null) */
+  #outage (since: number | null): void {
+    if ((since === null) === (this.#outageSince === null)) return
+    this.#outageSince = since
+    this.#onOutage?.(since)
   }
 
   /** the consumer died for good: `done` rejects */
@@ -211,6 +253,7 @@ export class GroupMember {
   stop (beforeStop?: () => Promise<void>): Promise<void> {
     this.#stopped ??= (async () => {
       this.stopping = true
+      this.#stopSignal.abort()
       this.#crashes?.cancel()
       if (this.started) {
         await beforeStop?.()

@@ -1,6 +1,8 @@
 // Kafka: the consumer-group record source, the dead-letter topic and the producer (kafkajs).
 export { BronzeKafkaSource, type BronzeSourceOptions, type CommitOffset, type StartPosition } from './bronze-source.js'
-export { brokersGone, createKafka, endSockets, type KafkaClientOptions, type KafkaLog, type KafkaLogLevel, parseBrokers } from './client.js'
+export {
+  brokersGone, createKafka, endSockets, type KafkaClientOptions, type KafkaLog, type KafkaLogLevel, parseBrokers, retryWhileBrokersGone
+} from './client.js'
 export { KafkaSource, type KafkaSourceOptions, type RebuildPartition } from './consumer.js'
 export { DeadLetterProducer, type DeadLetterProducerOptions, DLQ_HEADERS, type OriginalRecord } from './dead-letters.js'
 export {
