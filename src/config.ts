@@ -65,6 +65,16 @@ export const Config = Type.Object({
   maxBuckets: Type.Integer({ minimum: 1, default: 20_000 }),
   maxRangeDays: Type.Integer({ minimum: 1, default: 400 }),
   maxFilterValues: Type.Integer({ minimum: 1, default: 100 }),
+  /** longest POST /graphql body, bytes */
+  graphqlBodyLimit: Type.Integer({ minimum: 1024, default: 32_768 }),
+  /** largest GraphQL answer, bytes (estimated from rows × fields as they are read) */
+  graphqlMaxResponseBytes: Type.Integer({ minimum: 65_536, default: 8_388_608 }),
+  /** longest time one GraphQL request may spend reading */
+  graphqlTimeoutMs: Type.Integer({ minimum: 100, default: 10_000 }),
+  /** 503 HG_ERR_OVERLOADED while the mean event-loop delay is above this (0: never) */
+  maxEventLoopDelayMs: Type.Union([Type.Literal(0), Type.Integer({ minimum: 10 })], { default: 1_000 }),
+  /** … or while the used heap is above this share of V8's heap limit (0: never) */
+  maxHeapShare: Type.Number({ minimum: 0, maximum: 1, default: 0.9 }),
   deadLetterKeep: Type.Integer({ minimum: 0, default: 1000 }),
   logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' })
 }, { additionalProperties: false })
@@ -113,6 +123,11 @@ const KINDS: Record<ConfigKey, Kind> = {
   maxBuckets: 'int',
   maxRangeDays: 'int',
   maxFilterValues: 'int',
+  graphqlBodyLimit: 'int',
+  graphqlMaxResponseBytes: 'int',
+  graphqlTimeoutMs: 'duration',
+  maxEventLoopDelayMs: 'duration',
+  maxHeapShare: 'number',
   deadLetterKeep: 'int',
   logLevel: 'string'
 }
@@ -179,6 +194,7 @@ function expected (key: ConfigKey): string | null {
   if (key === 'redisUrl') return 'expected redis://host:port (or rediss://)'
   if (key === 'redisPrefix') return 'expected a prefix without braces or spaces'
   if (key === 'compactIntervalMs' || key === 'vacuumIntervalMs') return 'expected 0 (off) or a duration of at least 1s'
+  if (key === 'maxEventLoopDelayMs') return 'expected 0 (off) or a duration of at least 10ms'
   const schema = Config.properties[key] as { anyOf?: Array<{ const?: unknown }> }
   if (schema.anyOf !== undefined) return 'expected one of ' + schema.anyOf.map((s) => String(s.const)).join(', ')
   return null

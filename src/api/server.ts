@@ -10,10 +10,11 @@ import type { Registry } from 'prom-client'
 import type { MetricsService, ReconciliationSource, WindowChanges } from '../merger/types.js'
 import { errors } from '../model/index.js'
 import errorsPlugin, { sendError } from './errors.js'
-import graphqlPlugin from './graphql/index.js'
+import graphqlPlugin, { type GraphqlLimits } from './graphql/index.js'
 import observabilityPlugin, { createObservability, type Observability } from './observability.js'
 import odataRoutes from './odata/routes.js'
 import swaggerPlugin from './plugins/swagger.js'
+import pressurePlugin, { type PressureOptions } from './plugins/under-pressure.js'
 import dataRoutes from './rest/data.js'
 import healthRoutes from './rest/health.js'
 import metricsRoutes from './rest/metrics.js'
@@ -42,6 +43,10 @@ export interface BuildServerOptions {
   windowChanges?: WindowChanges
   /** speed-vs-batch reconciliations, for GET /v1/reconciliation and /metrics (absent: none) */
   reconciliations?: ReconciliationSource
+  /** GraphQL's body limit, response budget and time budget (absent: the defaults of src/config.ts) */
+  graphql?: Partial<GraphqlLimits>
+  /** when to answer 503 HG_ERR_OVERLOADED (absent: never) */
+  pressure?: PressureOptions
 }
 
 export type HourglassServer = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
@@ -77,6 +82,7 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
   app.register(errorsPlugin)
+  if (opts.pressure !== undefined) app.register(pressurePlugin, opts.pressure)
   app.register(swaggerPlugin, { version })
   app.register(observabilityPlugin, { observability, service, ...(opts.reconciliations === undefined ? {} : { reconciliations: opts.reconciliations }) })
 
@@ -86,7 +92,7 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
   app.register(reconciliationRoutes, { service, now, ...(opts.reconciliations === undefined ? {} : { reconciliations: opts.reconciliations }) })
   app.register(healthRoutes, { service, now })
   app.register(odataRoutes, { service, now })
-  app.register(graphqlPlugin, { service, now, ...(opts.windowChanges === undefined ? {} : { windowChanges: opts.windowChanges }) })
+  app.register(graphqlPlugin, { service, now, ...opts.graphql, ...(opts.windowChanges === undefined ? {} : { windowChanges: opts.windowChanges }) })
 
   return app
 }

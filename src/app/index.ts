@@ -94,6 +94,8 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
       now: ctx.now,
       windowChanges: speed.windowChanges,
       reconciliations: reconciliation.log,
+      graphql: { bodyLimit: config.graphqlBodyLimit, maxResponseBytes: config.graphqlMaxResponseBytes, timeoutMs: config.graphqlTimeoutMs },
+      pressure: { maxEventLoopDelayMs: config.maxEventLoopDelayMs, maxHeapShare: config.maxHeapShare },
       logger: config.logLevel === 'silent' ? false : { level: config.logLevel }
     })
     life.add({ name: 'HTTP server', close: () => server.close() })
