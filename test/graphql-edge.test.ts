@@ -110,7 +110,7 @@ test('cost counts buckets × groups × row fields per alias: grouped aliases are
 
 test('an answer past the response budget is 422 HG_ERR_RESPONSE_TOO_LARGE for the whole request, no partial data', async (t) => {
   const { app, service } = setup(t, { graphql: { maxResponseBytes: 200_000 } })
-  // each answer: 168 hourly buckets × 6 groups × 5 fields ≈ 121 kB estimated; the second goes past 200 kB
+  // each answer: 168 hourly buckets × 6 groups × 5 fields ≈ 161 kB estimated; the second goes past 200 kB
   const from = iso(now - 7 * 24 * H + H)
   const query = aliases(4, (i) => `metrics(from: "${from}", to: "${iso(now - i * H)}", groupBy: [event_type, region]) ${ROWS}`)
   const res = await post(app, JSON.stringify({ query }))

@@ -17,8 +17,8 @@ export interface BudgetLimits {
   timeoutMs: number
 }
 
-/** the estimated JSON bytes of one value in a row, its key included */
-export const BYTES_PER_CELL = 24
+/** the estimated JSON bytes of one value in a row, its key included (hourly rows of five fields: about 28) */
+export const BYTES_PER_CELL = 32
 
 export class RequestBudget {
   readonly #reads = new Map<string, Promise<unknown>>()

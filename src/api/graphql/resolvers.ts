@@ -3,6 +3,7 @@
 // MetricsService, so GraphQL and REST give the same answers (the batch part from the same cache)
 // and the same error codes. The dependencies reach the resolvers in the typed context (module
 // augmentation), with the request's budget (budget.ts): aliases of one query share one read.
+import { setImmediate } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import { GraphQLError, type GraphQLResolveInfo, GraphQLScalarType, Kind } from 'graphql'
 import type { IResolvers, MercuriusContext } from 'mercurius'
@@ -76,6 +77,8 @@ async function within (ctx: MercuriusContext, info: GraphQLResolveInfo, key: str
   if (ctx.hgRequest === undefined) return await read()
   const result = await ctx.hgRequest.budget.read(key, read)
   ctx.hgRequest.budget.spend(result.rows.length, selectedRowFields(info))
+  // the aliases sharing a read complete one per turn of the event loop, not all in one go
+  await setImmediate()
   return result
 }
 
