@@ -1,6 +1,6 @@
 // One GraphQL request's reads, kept within a budget:
 // - fields asking the same normalised query (aliases of one shape) share one read;
-// - the reads run one after another, the event loop yielded before each, so a request of many
+// - the reads run one after another, the event loop yielded between them, so a request of many
 //   aliases neither holds many answers in flight at once nor keeps other requests waiting;
 // - the answer's size, estimated as its rows arrive (rows × fields under `rows`), stays within
 //   maxResponseBytes (HG_ERR_RESPONSE_TOO_LARGE), and the reads within timeoutMs of the start
@@ -32,8 +32,9 @@ export class RequestBudget {
   read<T> (key: string, read: () => Promise<T>): Promise<T> {
     const kept = this.#reads.get(key)
     if (kept !== undefined) return kept as Promise<T>
+    const first = this.#reads.size === 0
     const next = this.#last.then(async () => {
-      await yieldLoop()
+      if (!first) await yieldLoop()
       this.#checkTime()
       return await read()
     })
@@ -42,8 +43,12 @@ export class RequestBudget {
     return next
   }
 
-  /** Counts `rows` rows of `fields` fields into the answer; refuses once it is too large. */
+  /** answers counted so far */
+  answers = 0
+
+  /** Counts an answer of `rows` rows of `fields` fields; refuses once the whole is too large. */
   spend (rows: number, fields: number): void {
+    this.answers++
     this.#bytes += rows * Math.max(1, fields) * BYTES_PER_CELL
     if (this.#bytes > this.limits.maxResponseBytes) throw new errors.HG_ERR_RESPONSE_TOO_LARGE(this.limits.maxResponseBytes)
   }

@@ -76,9 +76,10 @@ function quality (q: QualityReport) {
 async function within (ctx: MercuriusContext, info: GraphQLResolveInfo, key: string, read: () => Promise<MetricsResult>): Promise<MetricsResult> {
   if (ctx.hgRequest === undefined) return await read()
   const result = await ctx.hgRequest.budget.read(key, read)
-  ctx.hgRequest.budget.spend(result.rows.length, selectedRowFields(info))
+  const budget = ctx.hgRequest.budget
+  budget.spend(result.rows.length, selectedRowFields(info))
   // the aliases sharing a read complete one per turn of the event loop, not all in one go
-  await setImmediate()
+  if (budget.answers > 1) await setImmediate()
   return result
 }
 
