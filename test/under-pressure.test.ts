@@ -1,6 +1,6 @@
 // Overload (@fastify/under-pressure): while the event loop lags, a request is answered at once with
 // 503 HG_ERR_OVERLOADED and Retry-After in its API's error shape (REST, GraphQL, OData), /healthz
-// still answers 200, and once the lag is gone everything answers again. Over a real socket.
+// /readyz and /metrics still answer, and once the lag is gone everything answers again. Over a real socket.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { buildServer } from '../src/api/server.js'
@@ -25,7 +25,7 @@ test('settings: the event-loop delay and heap share that make the service refuse
   assert.throws(() => loadConfig({ HOURGLASS_MAX_EVENT_LOOP_DELAY: '5ms' }), /HOURGLASS_MAX_EVENT_LOOP_DELAY.*at least 10ms/)
 })
 
-test('a lagging event loop: 503 HG_ERR_OVERLOADED with Retry-After on every API, /healthz still 200; then answers again', async (t) => {
+test('a lagging event loop: 503 HG_ERR_OVERLOADED with Retry-After on every API, probes and /metrics answer; then all answer again', async (t) => {
   const service = new StubMetricsService()
   const app = buildServer({ service, pressure: { maxEventLoopDelayMs: 40, maxHeapShare: 0, sampleIntervalMs: 100 } })
   t.after(() => app.close())
@@ -60,6 +60,11 @@ test('a lagging event loop: 503 HG_ERR_OVERLOADED with Retry-After on every API,
 
     const health = await get('/healthz')
     assert.equal(health.status, 200, 'liveness is never refused')
+    const ready = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(30_000) })
+    assert.notEqual((await ready.json() as { code?: string }).code, 'HG_ERR_OVERLOADED', 'readiness answers for itself')
+    const scrape = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(30_000) })
+    await scrape.text()
+    assert.equal(scrape.status, 200, 'the Prometheus scrape is never refused')
   } finally {
     stop()
   }
