@@ -110,16 +110,34 @@ test('cost counts buckets × groups × row fields per alias: grouped aliases are
 
 test('an answer past the response budget is 422 HG_ERR_RESPONSE_TOO_LARGE for the whole request, no partial data', async (t) => {
   const { app, service } = setup(t, { graphql: { maxResponseBytes: 200_000 } })
-  // each answer: 168 hourly buckets × 6 groups × 5 fields ≈ 161 kB estimated; the second goes past 200 kB
+  // each answer: 168 hourly buckets × 6 groups × 5 fields ≈ 161 kB estimated; two go past 200 kB
   const from = iso(now - 7 * 24 * H + H)
   const query = aliases(4, (i) => `metrics(from: "${from}", to: "${iso(now - i * H)}", groupBy: [event_type, region]) ${ROWS}`)
   const res = await post(app, JSON.stringify({ query }))
   assert.equal(res.status, 422)
   assert.equal(codeOf(res.body), 'HG_ERR_RESPONSE_TOO_LARGE')
   assert.equal(res.body.data, null)
-  assert.ok(service.calls.length < 4, `reading stopped at the budget (${service.calls.length} reads)`)
+  assert.equal(service.calls.length, 0, 'the cost, in values × 32 bytes, refuses it before anything is read')
   const one = await post(app, JSON.stringify({ query: aliases(1, () => `metrics(from: "${from}", groupBy: [event_type, region]) ${ROWS}`) }))
   assert.equal(one.status, 200, 'one answer fits')
+})
+
+class NoDimensionsStub extends StubMetricsService {
+  override async dimensions (): Promise<{ event_types: string[], regions: string[] }> {
+    return { event_types: [], regions: [] }
+  }
+}
+
+test('when the cost underestimates (no dimension values known), the budget still stops the reads at the answer size', async (t) => {
+  const service = new NoDimensionsStub({ now: () => now })
+  const { app } = setup(t, { graphql: { maxResponseBytes: 200_000 } }, service)
+  const from = iso(now - 7 * 24 * H + H)
+  const query = aliases(4, (i) => `metrics(from: "${from}", to: "${iso(now - i * H)}", groupBy: [event_type, region]) ${ROWS}`)
+  const res = await post(app, JSON.stringify({ query }))
+  assert.equal(res.status, 422)
+  assert.equal(codeOf(res.body), 'HG_ERR_RESPONSE_TOO_LARGE')
+  assert.equal(res.body.data, null)
+  assert.ok(service.calls.length >= 2 && service.calls.length < 4, `reading stopped at the budget (${service.calls.length} reads)`)
 })
 
 class SlowStub extends StubMetricsService {

@@ -12,7 +12,7 @@ import mercurius, { type MercuriusContext } from 'mercurius'
 import type { Dimensions, MetricsService, WindowChanges } from '../../merger/types.js'
 import { errors } from '../../model/index.js'
 import { codedGraphQLError, formatGraphQLErrors, toCodedGraphQLError } from '../errors.js'
-import { type BudgetLimits, RequestBudget } from './budget.js'
+import { type BudgetLimits, BYTES_PER_CELL, RequestBudget } from './budget.js'
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_INTROSPECTION_DEPTH, defaultMaxCost, depthLimitRule, operationCost } from './limits.js'
 import { type GraphqlDeps, resolvers } from './resolvers.js'
 import { SDL } from './schema.js'
@@ -184,6 +184,10 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
       const why = `it costs ${cost} (a field costs 1, and each metrics or live field adds its buckets × groups × the fields under rows); ` +
         `at most ${maxCost} is allowed: ask for fewer buckets, fields or aliases, or split the request`
       throw codedGraphQLError(new errors.HG_ERR_GRAPHQL_TOO_COMPLEX(why), operation === null || operation === undefined ? undefined : [operation])
+    }
+    // the cost counts the answer's values: its bytes, estimated the way the budget counts them
+    if (cost * BYTES_PER_CELL > limits.maxResponseBytes) {
+      throw codedGraphQLError(new errors.HG_ERR_RESPONSE_TOO_LARGE(limits.maxResponseBytes), operation === null || operation === undefined ? undefined : [operation])
     }
   })
 
