@@ -180,14 +180,15 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
     }
     const groupBy = document.loc?.source.body.includes('groupBy') ?? true
     const cost = operationCost(document, name, variables, opts.service.limits, deps.now(), groupBy ? await valueCounts() : undefined)
+    const at = operation === null || operation === undefined ? undefined : [operation]
     if (cost > maxCost) {
       const why = `it costs ${cost} (a field costs 1, and each metrics or live field adds its buckets × groups × the fields under rows); ` +
         `at most ${maxCost} is allowed: ask for fewer buckets, fields or aliases, or split the request`
-      throw codedGraphQLError(new errors.HG_ERR_GRAPHQL_TOO_COMPLEX(why), operation === null || operation === undefined ? undefined : [operation])
+      throw codedGraphQLError(new errors.HG_ERR_GRAPHQL_TOO_COMPLEX(why), at)
     }
     // the cost counts the answer's values: its bytes, estimated the way the budget counts them
     if (cost * BYTES_PER_CELL > limits.maxResponseBytes) {
-      throw codedGraphQLError(new errors.HG_ERR_RESPONSE_TOO_LARGE(limits.maxResponseBytes), operation === null || operation === undefined ? undefined : [operation])
+      throw codedGraphQLError(new errors.HG_ERR_RESPONSE_TOO_LARGE(limits.maxResponseBytes), at)
     }
   })
 
