@@ -34,7 +34,9 @@ async function pressurePlugin (app: FastifyInstance, opts: PressureOptions): Pro
     pressureHandler: async (request: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => {
       if (EXEMPT_ROUTES.has(request.routeOptions.url ?? '')) return
       void reply.header('retry-after', String(RETRY_AFTER_S))
-      const what = type === 'heapUsedBytes' ? `heap ${Math.round((value ?? 0) / 2 ** 20)} MiB used` : `event-loop delay ${Math.round(value ?? 0)} ms`
+      // a loop blocked for a whole sample interval has no samples: the delay is then Infinity
+      const delay = Number.isFinite(value) ? `${Math.round(value ?? 0)} ms` : 'the whole sample interval'
+      const what = type === 'heapUsedBytes' ? `heap ${Math.round((value ?? 0) / 2 ** 20)} MiB used` : `event-loop delay ${delay}`
       throw new errors.HG_ERR_OVERLOADED(what)
     }
   })
