@@ -6,6 +6,7 @@ import { MergingMetricsService } from '../src/merger/index.js'
 import { emptyPartials, type GoldSnapshot, METRIC_NAMES, type MetricsQuery, type PartialRow } from '../src/model/index.js'
 import { MemorySpeedStore } from '../src/speed/index.js'
 import { LIMITS_DEFAULTS, STORE_DEFAULTS } from './helpers/settings.js'
+import { until } from './helpers/wait.js'
 
 const H = 3_600_000
 const T0 = Date.parse('2026-03-01T00:00:00Z')
@@ -47,14 +48,14 @@ test('concurrent queries of one batch part share one gold read and get the same 
 
   gold.fail = true
   const failing = [service.query(q), service.query(q)]
-  while (gold.reads < 1) await new Promise((resolve) => setImmediate(resolve))
+  await until('the first read', () => gold.reads === 1, 10_000)
   gold.open()
   for (const r of await Promise.allSettled(failing)) assert.equal(r.status, 'rejected')
   assert.equal(gold.reads, 1, 'the failing read was shared too')
 
   gold.fail = false
   const answers = [service.query(q), service.query(q), service.query(q)]
-  while (gold.reads < 2) await new Promise((resolve) => setImmediate(resolve))
+  await until('the second read', () => gold.reads === 2, 10_000)
   gold.open()
   const [a, b, c] = await Promise.all(answers)
   assert.equal(gold.reads, 2, 'after a failure the part is read again, once for three queries')
