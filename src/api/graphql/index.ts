@@ -28,7 +28,7 @@ export interface GraphqlLimits extends BudgetLimits {
   /** longest request body, bytes */
   bodyLimit: number
 }
-const FALLBACK_LIMITS: GraphqlLimits = { bodyLimit: 32 * 1024, maxResponseBytes: 8 * 2 ** 20, timeoutMs: 10_000 }
+const FALLBACK_LIMITS: GraphqlLimits = { bodyLimit: 32 * 1024, maxResponseBytes: 4 * 2 ** 20, timeoutMs: 10_000 }
 /** most tokens in one document (parsing stops there) */
 export const GRAPHQL_MAX_TOKENS = 4000
 

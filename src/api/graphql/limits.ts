@@ -22,7 +22,10 @@ import { codedGraphQLError } from '../errors.js'
 export const DEFAULT_MAX_DEPTH = 6
 /** graphql-js 16's getIntrospectionQuery() nests 15 levels (TypeRef's ofType chain) */
 export const DEFAULT_MAX_INTROSPECTION_DEPTH = 16
-/** the cost limit, in buckets × row fields, per service bucket limit (the widest REST answer fits) */
+/**
+ * the cost limit, in buckets × row fields, per service bucket limit (the widest REST answer fits the
+ * cost; the response budget, index.ts, may still refuse it as too many bytes for one GraphQL answer)
+ */
 export const COST_PER_MAX_BUCKETS = 8
 /** the least cost limit, whatever the bucket limit: GraphiQL's introspection query costs about 220 */
 export const MIN_MAX_COST = 1000
