@@ -70,6 +70,16 @@ export const Config = Type.Object({
   maxBuckets: Type.Integer({ minimum: 1, default: 20_000 }),
   maxRangeDays: Type.Integer({ minimum: 1, default: 400 }),
   maxFilterValues: Type.Integer({ minimum: 1, default: 100 }),
+  /** longest POST /graphql body, bytes */
+  graphqlBodyLimit: Type.Integer({ minimum: 1024, default: 32_768 }),
+  /** largest GraphQL answer, bytes (estimated from the cost, then from rows × fields as they are read); 4 MiB serialise in about 100 ms */
+  graphqlMaxResponseBytes: Type.Integer({ minimum: 65_536, default: 4_194_304 }),
+  /** longest time one GraphQL request may spend reading */
+  graphqlTimeoutMs: Type.Integer({ minimum: 100, default: 10_000 }),
+  /** 503 HG_ERR_OVERLOADED while the mean event-loop delay is above this (0: never) */
+  maxEventLoopDelayMs: Type.Union([Type.Literal(0), Type.Integer({ minimum: 10 })], { default: 1_000 }),
+  /** … or while the used heap is above this share of V8's heap limit (0: never) */
+  maxHeapShare: Type.Number({ minimum: 0, maximum: 1, default: 0.9 }),
   deadLetterKeep: Type.Integer({ minimum: 0, default: 1000 }),
   /** auto: authentication when keys or a JWT issuer are configured (required off loopback); none: no authentication at all */
   auth: Type.Union([Type.Literal('auto'), Type.Literal('none')], { default: 'auto' }),
@@ -142,6 +152,11 @@ const KINDS: Record<ConfigKey, Kind> = {
   maxBuckets: 'int',
   maxRangeDays: 'int',
   maxFilterValues: 'int',
+  graphqlBodyLimit: 'int',
+  graphqlMaxResponseBytes: 'int',
+  graphqlTimeoutMs: 'duration',
+  maxEventLoopDelayMs: 'duration',
+  maxHeapShare: 'number',
   deadLetterKeep: 'int',
   auth: 'string',
   apiKeysFile: 'string',
@@ -226,6 +241,7 @@ function expected (key: ConfigKey): string | null {
   if (key === 'publicUrl') return 'expected http(s)://host[:port][/path], without query or fragment'
   if (key === 'trustedProxies') return 'expected IP addresses, CIDR ranges (10.0.0.0/8) or loopback, linklocal, uniquelocal, comma-separated'
   if (key === 'skiptokenKey') return 'expected at least 16 characters (the key itself is not repeated here)'
+  if (key === 'maxEventLoopDelayMs') return 'expected 0 (off) or a duration of at least 10ms'
   const schema = Config.properties[key] as { anyOf?: Array<{ const?: unknown }> }
   if (schema.anyOf !== undefined) return 'expected one of ' + schema.anyOf.map((s) => String(s.const)).join(', ')
   return null

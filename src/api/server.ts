@@ -15,10 +15,11 @@ import corsPlugin from './plugins/cors.js'
 import helmetPlugin from './plugins/helmet.js'
 import notReadyPlugin from './plugins/not-ready.js'
 import { httpsOption, type TlsMaterial } from './plugins/tls.js'
-import graphqlPlugin from './graphql/index.js'
+import graphqlPlugin, { type GraphqlLimits } from './graphql/index.js'
 import observabilityPlugin, { createObservability, type Observability } from './observability.js'
 import odataRoutes from './odata/routes.js'
 import swaggerPlugin from './plugins/swagger.js'
+import pressurePlugin, { type PressureOptions } from './plugins/under-pressure.js'
 import dataRoutes from './rest/data.js'
 import healthRoutes from './rest/health.js'
 import metricsRoutes from './rest/metrics.js'
@@ -60,6 +61,10 @@ export interface BuildServerOptions {
   corsOrigins?: readonly string[]
   /** serve HTTPS with this certificate and key (default: plain HTTP) */
   tls?: TlsMaterial
+  /** GraphQL's body limit, response budget and time budget (absent: the defaults of src/config.ts) */
+  graphql?: Partial<GraphqlLimits>
+  /** when to answer 503 HG_ERR_OVERLOADED (absent: never) */
+  pressure?: PressureOptions
 }
 
 export type HourglassServer = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
@@ -117,6 +122,7 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
   app.register(notReadyPlugin)
   const authenticator = new Authenticator(opts.auth ?? {})
   app.register(authPlugin, { authenticator })
+  if (opts.pressure !== undefined) app.register(pressurePlugin, opts.pressure)
   app.register(swaggerPlugin, { version, now })
   app.register(observabilityPlugin, { observability, service, ...(opts.reconciliations === undefined ? {} : { reconciliations: opts.reconciliations }) })
 
@@ -128,7 +134,7 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
   app.register(odataRoutes, { service, now, ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
     ...(opts.skiptokenKey === undefined ? {} : { skiptokenKey: opts.skiptokenKey }) })
   const authGuard = new GraphqlGuard(authenticator)
-  app.register(graphqlPlugin, { service, now, authGuard, ...(opts.windowChanges === undefined ? {} : { windowChanges: opts.windowChanges }) })
+  app.register(graphqlPlugin, { service, now, authGuard, ...opts.graphql, ...(opts.windowChanges === undefined ? {} : { windowChanges: opts.windowChanges }) })
 
   return app
 }

@@ -45,9 +45,12 @@ export async function listen (server: HourglassServer, config: Pick<Config, 'hos
   }
 }
 
-type EdgeOptions = Pick<BuildServerOptions, 'corsOrigins' | 'tls' | 'auth' | 'publicUrl' | 'trustedProxies' | 'skiptokenKey'>
+type EdgeOptions = Pick<BuildServerOptions, 'corsOrigins' | 'tls' | 'auth' | 'publicUrl' | 'trustedProxies' | 'skiptokenKey' | 'graphql' | 'pressure'>
 
-/** The server's edge from the settings: CORS, HTTPS, authentication, the public URL, trusted proxies, the $skiptoken key. */
+/**
+ * The server's edge from the settings: CORS, HTTPS, authentication, the public URL, trusted proxies,
+ * the $skiptoken key, GraphQL's budgets and when to answer 503 for overload.
+ */
 export function edgeOptions (config: Config, now: () => number, tls: TlsMaterial | undefined): EdgeOptions {
   return {
     corsOrigins: config.corsOrigins,
@@ -55,6 +58,8 @@ export function edgeOptions (config: Config, now: () => number, tls: TlsMaterial
     auth: authSettings(config, now),
     publicUrl: config.publicUrl,
     trustedProxies: config.trustedProxies,
-    skiptokenKey: config.skiptokenKey
+    skiptokenKey: config.skiptokenKey,
+    graphql: { bodyLimit: config.graphqlBodyLimit, maxResponseBytes: config.graphqlMaxResponseBytes, timeoutMs: config.graphqlTimeoutMs },
+    pressure: { maxEventLoopDelayMs: config.maxEventLoopDelayMs, maxHeapShare: config.maxHeapShare }
   }
 }

@@ -57,6 +57,8 @@ export class MergingMetricsService implements MetricsService {
   readonly #now: () => number
   readonly #staleMs: number
   #dimensions: { version: number, value: Dimensions } | null = null
+  /** batch parts being read, by cache key: queries asking one at the same time share the read */
+  readonly #reading = new Map<string, Promise<FinalisedRollup>>()
 
   constructor (opts: MetricsServiceOptions) {
     this.limits = opts.limits
@@ -159,10 +161,18 @@ export class MergingMetricsService implements MetricsService {
     const key = [snapshot.version, plan.batch.from, plan.batch.to, shape].join('|')
     const cached = this.cache.get(key)
     if (cached !== undefined) return { key, part: cached }
-    const rows = await this.#gold.query(snapshot, plan.batch.from, plan.batch.to, q.filters, q.granularity === 'day' ? 'day' : 'hour')
-    const part = new FinalisedRollup(rollUp(new Map(), rows, q.granularity, q.groupBy))
-    this.cache.set(key, part)
-    return { key, part }
+    let reading = this.#reading.get(key)
+    if (reading === undefined) {
+      const batch = plan.batch
+      reading = (async () => {
+        const rows = await this.#gold.query(snapshot, batch.from, batch.to, q.filters, q.granularity === 'day' ? 'day' : 'hour')
+        const part = new FinalisedRollup(rollUp(new Map(), rows, q.granularity, q.groupBy))
+        this.cache.set(key, part)
+        return part
+      })().finally(() => this.#reading.delete(key))
+      this.#reading.set(key, reading)
+    }
+    return { key, part: await reading }
   }
 
   #meta (plan: Plan, granularity: ResultMeta['granularity'], snapshot: GoldSnapshot | null, coverage: Coverage, now: number): ResultMeta {

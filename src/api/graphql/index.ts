@@ -2,15 +2,18 @@
 // WebSocket on the same path (graphql-transport-ws, or the older graphql-ws), GraphiQL at
 // /graphiql. Encapsulated: mercurius, its error handler and its hooks apply to these routes only,
 // and the routes stay out of the OpenAPI document (the SDL is checked in beside it instead).
-// Limits: depth and cost (limits.ts), a longest document (tokens) and a body limit of its own,
-// since the REST routes need no body at all.
-import type { FastifyPluginAsync } from 'fastify'
-import { getOperationAST, validate } from 'graphql'
+// Limits: a body limit of its own (the REST routes need no body at all), a request's shape, a
+// longest document (tokens), depth and cost (limits.ts), and per request a budget of bytes and
+// time with one read per distinct query (budget.ts).
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import { getOperationAST, parse, validate } from 'graphql'
+import { LRUCache } from 'lru-cache'
 import mercurius, { type MercuriusContext } from 'mercurius'
-import type { MetricsService, WindowChanges } from '../../merger/types.js'
+import type { Dimensions, MetricsService, WindowChanges } from '../../merger/types.js'
 import { errors } from '../../model/index.js'
 import type { GraphqlGuard } from '../auth/index.js'
 import { codedGraphQLError, formatGraphQLErrors, toCodedGraphQLError } from '../errors.js'
+import { type BudgetLimits, BYTES_PER_CELL, RequestBudget } from './budget.js'
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_INTROSPECTION_DEPTH, defaultMaxCost, depthLimitRule, operationCost } from './limits.js'
 import { type GraphqlDeps, resolvers } from './resolvers.js'
 import { SDL } from './schema.js'
@@ -21,12 +24,21 @@ export { SDL } from './schema.js'
 export type { GraphqlDeps } from './resolvers.js'
 
 export const GRAPHQL_PATH = '/graphql'
-/** longest GraphQL request body, bytes */
-export const GRAPHQL_BODY_LIMIT_BYTES = 32 * 1024
+/** GraphQL's own limits; src/config.ts holds the settings, these stand in for a server built without them (tests) */
+export interface GraphqlLimits extends BudgetLimits {
+  /** longest request body, bytes */
+  bodyLimit: number
+}
+const FALLBACK_LIMITS: GraphqlLimits = { bodyLimit: 32 * 1024, maxResponseBytes: 4 * 2 ** 20, timeoutMs: 10_000 }
 /** most tokens in one document (parsing stops there) */
 export const GRAPHQL_MAX_TOKENS = 4000
 
-export interface GraphqlPluginOptions {
+/** query texts whose checks before parsing are kept (a dashboard repeats a few) */
+const CHECKED_TEXTS = 1000
+/** how long the dimensions' value counts (for the groups of the cost) are kept, ms */
+const DIMENSIONS_TTL_MS = 10_000
+
+export interface GraphqlPluginOptions extends Partial<GraphqlLimits> {
   service: MetricsService
   now: () => number
   /** the pipeline's window changes, for windowUpdated; without them it answers HG_ERR_NOT_READY */
@@ -48,6 +60,50 @@ function operationNameOf (context: MercuriusContext): string | undefined {
   return typeof from?.operationName === 'string' ? from.operationName : undefined
 }
 
+/** A request mercurius cannot read as one GraphQL request: refused before it gets there. */
+function checkShape (request: FastifyRequest): void {
+  if (request.method !== 'POST') return
+  const body = request.body
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new errors.HG_ERR_GRAPHQL_VALIDATION('the body must be a JSON object { query, variables?, operationName? }')
+  }
+  const { query, operationName } = body as { query?: unknown, operationName?: unknown }
+  if (query !== undefined && typeof query !== 'string') throw new errors.HG_ERR_GRAPHQL_VALIDATION(`"query" must be a string, not ${typeof query}`)
+  if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') {
+    throw new errors.HG_ERR_GRAPHQL_VALIDATION(`"operationName" must be a string, not ${typeof operationName}`)
+  }
+}
+
+/** The operation a GET request would run, named or the only one; null when there is none (HG_ERR_GRAPHQL_VALIDATION). */
+function getOperationError (source: string, name: string | undefined, maxTokens: number): Error | null {
+  let document
+  try {
+    document = parse(source, { maxTokens })
+  } catch {
+    return null // mercurius reports the syntax error
+  }
+  if (getOperationAST(document, name) !== null) return null
+  const why = name === undefined ? 'the document has several operations: name one with operationName' : `the document has no operation named "${name}"`
+  return codedGraphQLError(new errors.HG_ERR_GRAPHQL_VALIDATION(why))
+}
+
+/** A check of a query text, its outcome kept (least recently used out first): throws what the check threw or returned. */
+function checkedTexts (): (key: string, check: () => void | Error | null) => void {
+  const kept = new LRUCache<string, { error: Error | null }>({ max: CHECKED_TEXTS })
+  return (key, check) => {
+    let outcome = kept.get(key)
+    if (outcome === undefined) {
+      try {
+        outcome = { error: check() ?? null }
+      } catch (err) {
+        outcome = { error: err as Error }
+      }
+      kept.set(key, outcome)
+    }
+    if (outcome.error !== null) throw outcome.error
+  }
+}
+
 const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts) => {
   app.addHook('onRoute', (route) => {
     route.schema = { ...route.schema, hide: true }
@@ -59,6 +115,11 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
     windowChanges: opts.windowChanges,
     updateIntervalMs: opts.updateIntervalMs ?? DEFAULT_UPDATE_INTERVAL_MS,
     log: app.log
+  }
+  const limits: GraphqlLimits = {
+    bodyLimit: opts.bodyLimit ?? FALLBACK_LIMITS.bodyLimit,
+    maxResponseBytes: opts.maxResponseBytes ?? FALLBACK_LIMITS.maxResponseBytes,
+    timeoutMs: opts.timeoutMs ?? FALLBACK_LIMITS.timeoutMs
   }
   const maxCost = opts.maxCost ?? defaultMaxCost(opts.service.limits.maxBuckets)
   const depthRule = depthLimitRule(opts.maxDepth ?? DEFAULT_MAX_DEPTH, opts.maxIntrospectionDepth ?? DEFAULT_MAX_INTROSPECTION_DEPTH)
@@ -72,7 +133,7 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
     // compile a query after its first run (graphql-jit): the per-field cost of graphql-js dominates
     // answers of a few hundred rows
     jit: 1,
-    context: () => ({ hourglass: deps }),
+    context: () => ({ hourglass: deps, hgRequest: { budget: new RequestBudget(limits), now: deps.now() } }),
     subscription: {
       context: () => ({ hourglass: deps }),
       // a client that names no subprotocol speaks the current one
@@ -82,13 +143,32 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
     validationRules: [depthRule],
     errorFormatter: formatGraphQLErrors,
     graphql: { parseOptions: { maxTokens: GRAPHQL_MAX_TOKENS } },
-    additionalRouteOptions: { bodyLimit: GRAPHQL_BODY_LIMIT_BYTES }
+    additionalRouteOptions: { bodyLimit: limits.bodyLimit }
   })
+  app.addHook('preValidation', async (request) => { checkShape(request) })
+
+  // per query text: its token check; for GET, whether it names an operation that exists
+  const tokensChecked = checkedTexts()
+  const operationsChecked = checkedTexts()
+  // how many values each dimension holds, for the groups of the cost; refreshed every 10 s
+  const dimensions = new LRUCache<'all', Dimensions>({ max: 1, ttl: DIMENSIONS_TTL_MS, fetchMethod: () => opts.service.dimensions() })
+  const valueCounts = async (): Promise<(dimension: string) => number> => {
+    const d = await dimensions.fetch('all').catch(() => undefined)
+    if (d === undefined) return () => 1
+    return (dimension) => dimension === 'event_type' ? d.event_types.length : dimension === 'region' ? d.regions.length : 1
+  }
 
   // HTTP: a document within the token limit. One with a missing argument is refused here with every
   // error our rules find (graphql-js's own rule would report that one without a code); any other is
   // validated by mercurius with graphql-js's rules and the depth rule.
-  app.graphql.addHook('preParsing', async (_schema, source) => { checkTokens(source, GRAPHQL_MAX_TOKENS) })
+  app.graphql.addHook('preParsing', async (_schema, source, context) => {
+    tokensChecked(source, () => { checkTokens(source, GRAPHQL_MAX_TOKENS) })
+    // mercurius looks up a GET request's operation without checking it exists
+    if (context.reply?.request.method === 'GET') {
+      const name = operationNameOf(context)
+      operationsChecked(`${name ?? ''}\n${source}`, () => getOperationError(source, name, GRAPHQL_MAX_TOKENS))
+    }
+  })
   app.graphql.addHook('preValidation', async (schema, document) => {
     if (validate(schema, document, [RequiredArgumentsRule]).length === 0) return
     throw new AggregateError(validate(schema, document, rules), 'invalid GraphQL document')
@@ -102,11 +182,17 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
       const why = `subscriptions are served over WebSocket at ${GRAPHQL_PATH} (graphql-transport-ws)`
       throw codedGraphQLError(new errors.HG_ERR_GRAPHQL_VALIDATION(why), [operation])
     }
-    const cost = operationCost(document, name, variables, opts.service.limits, deps.now())
+    const groupBy = document.loc?.source.body.includes('groupBy') ?? true
+    const cost = operationCost(document, name, variables, opts.service.limits, deps.now(), groupBy ? await valueCounts() : undefined)
+    const at = operation === null || operation === undefined ? undefined : [operation]
     if (cost > maxCost) {
-      const why = `it costs ${cost} (a field costs 1, and each metrics or live field adds its buckets × the fields under rows); ` +
+      const why = `it costs ${cost} (a field costs 1, and each metrics or live field adds its buckets × groups × the fields under rows); ` +
         `at most ${maxCost} is allowed: ask for fewer buckets, fields or aliases, or split the request`
-      throw codedGraphQLError(new errors.HG_ERR_GRAPHQL_TOO_COMPLEX(why), operation === null || operation === undefined ? undefined : [operation])
+      throw codedGraphQLError(new errors.HG_ERR_GRAPHQL_TOO_COMPLEX(why), at)
+    }
+    // the cost counts the answer's values: its bytes, estimated the way the budget counts them
+    if (cost * BYTES_PER_CELL > limits.maxResponseBytes) {
+      throw codedGraphQLError(new errors.HG_ERR_RESPONSE_TOO_LARGE(limits.maxResponseBytes), at)
     }
   })
 

@@ -2,10 +2,13 @@
 // - depth: fields nest at most `maxDepth` levels (the schema itself needs 4), and introspection
 //   (__schema, __type) at most `maxIntrospectionDepth`, enough for GraphiQL's introspection query.
 //   A validation rule, so it holds for queries over HTTP and subscriptions over WebSocket alike;
-// - cost: each field costs 1, and each `metrics` or `live` field adds its buckets × the fields
-//   selected under `rows` (at least 1), the buckets parsed from its arguments (variables applied)
-//   as the resolver parses them. A single query within the REST limits (HG_ERR_TOO_MANY_BUCKETS)
-//   always fits; what the cost stops is many of them aliased into one request.
+// - cost: each field costs 1, and each `metrics` or `live` field adds its buckets × its groups ×
+//   the fields selected under `rows` (at least 1): the buckets parsed from its arguments (variables
+//   applied) as the resolver parses them, the groups per groupBy dimension the values its filter
+//   lists or else the values the data holds (a parameter). Each alias counts: aliases of one shape
+//   share one read (budget.ts), but each is an answer of its own. The cost is the answer's size in
+//   values, so the limit also bounds its bytes. What the cost stops is many queries aliased into one
+//   request, or one grouped over more groups than an answer should carry.
 // Pure: no I/O, the clock is a parameter.
 import {
   type ASTVisitor, type DocumentNode, type FieldNode, type FragmentDefinitionNode, getOperationAST, Kind,
@@ -19,7 +22,10 @@ import { codedGraphQLError } from '../errors.js'
 export const DEFAULT_MAX_DEPTH = 6
 /** graphql-js 16's getIntrospectionQuery() nests 15 levels (TypeRef's ofType chain) */
 export const DEFAULT_MAX_INTROSPECTION_DEPTH = 16
-/** the cost limit, in buckets × row fields, per service bucket limit (the widest REST answer fits) */
+/**
+ * the cost limit, in buckets × row fields, per service bucket limit (the widest REST answer fits the
+ * cost; the response budget, index.ts, may still refuse it as too many bytes for one GraphQL answer)
+ */
 export const COST_PER_MAX_BUCKETS = 8
 /** the least cost limit, whatever the bucket limit: GraphiQL's introspection query costs about 220 */
 export const MIN_MAX_COST = 1000
@@ -146,10 +152,31 @@ function fieldsOf (set: SelectionSetNode, fragments: Map<string, FragmentDefinit
   return out
 }
 
+/**
+ * The groups a `metrics` or `live` field's groupBy makes: per dimension, the values its filter lists,
+ * or else `values(dimension)` (at least 1 each).
+ */
+export function groupsOf (field: FieldNode, variables: Variables, values: (dimension: string) => number): number {
+  const args = argumentsOf(field, variables)
+  const filter = (args.filter ?? {}) as Record<string, unknown>
+  let groups = 1
+  for (const dimension of new Set((args.groupBy ?? []) as unknown[])) {
+    const listed = filter[String(dimension)]
+    groups *= Array.isArray(listed) && listed.length > 0 ? listed.length : Math.max(1, values(String(dimension)))
+  }
+  return groups
+}
+
 const BUCKETED = new Set(['metrics', 'live'])
 
-/** The cost of the operation that will run (see the top of this file). */
-export function operationCost (document: DocumentNode, operationName: string | null | undefined, variables: Variables, limits: Limits, now: number): number {
+/**
+ * The cost of the operation that will run (see the top of this file); `values(dimension)` is how
+ * many values the data holds for a dimension (default: 1, groups not counted).
+ */
+export function operationCost (
+  document: DocumentNode, operationName: string | null | undefined, variables: Variables, limits: Limits, now: number,
+  values: (dimension: string) => number = () => 1
+): number {
   const operation = getOperationAST(document, operationName ?? undefined)
   if (operation === null || operation === undefined) return 0
   const fragments = new Map<string, FragmentDefinitionNode>()
@@ -167,7 +194,7 @@ export function operationCost (document: DocumentNode, operationName: string | n
       if (sub.name.value === 'rows') rowFields += n
       else other += 1 + n
     }
-    cost += 1 + other + bucketsOf(field, variables, limits, now) * Math.max(1, rowFields)
+    cost += 1 + other + bucketsOf(field, variables, limits, now) * groupsOf(field, variables, values) * Math.max(1, rowFields)
   }
   return cost
 }

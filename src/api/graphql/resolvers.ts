@@ -2,14 +2,16 @@
 // (src/api/rest/parse-query.ts), which REST's querystrings go through too, then to the same
 // MetricsService, so GraphQL and REST give the same answers (the batch part from the same cache)
 // and the same error codes. The dependencies reach the resolvers in the typed context (module
-// augmentation).
+// augmentation), with the request's budget (budget.ts): aliases of one query share one read.
+import { setImmediate } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
-import { GraphQLError, GraphQLScalarType, Kind } from 'graphql'
+import { GraphQLError, type GraphQLResolveInfo, GraphQLScalarType, Kind } from 'graphql'
 import type { IResolvers, MercuriusContext } from 'mercurius'
 import type { MetricsService, QualityReport, WindowChanges } from '../../merger/types.js'
-import { errors, INVALID_REASONS } from '../../model/index.js'
+import { errors, INVALID_REASONS, type MetricsResult } from '../../model/index.js'
 import { type LiveInput, type MetricsInput, parseFilters, parseGroupBy, parseLiveInput, parseMetricsInput } from '../rest/parse-query.js'
 import { resolverError } from '../errors.js'
+import { type RequestBudget, selectedRowFields } from './budget.js'
 import { LONG_DESCRIPTION } from './schema.js'
 import { codedEnums } from './validation.js'
 import { WindowReader, type WindowUpdate, WindowUpdateStream } from './window-updates.js'
@@ -30,14 +32,16 @@ type WindowUpdatedArgs = Pick<LiveInput, 'groupBy' | 'filter'>
 declare module 'mercurius' {
   interface MercuriusContext {
     hourglass: GraphqlDeps
+    /** the request's budget and its clock (HTTP requests; a subscription has none) */
+    hgRequest?: { budget: RequestBudget, now: number }
   }
 }
 
 /** A resolver whose errors carry their catalogue code (and hide what is not ours to show). */
-function coded<A, R> (fn: (args: A, deps: GraphqlDeps) => R | Promise<R>) {
-  return async (_root: unknown, args: A, ctx: MercuriusContext): Promise<R> => {
+function coded<A, R> (fn: (args: A, deps: GraphqlDeps, ctx: MercuriusContext, info: GraphQLResolveInfo) => R | Promise<R>) {
+  return async (_root: unknown, args: A, ctx: MercuriusContext, info: GraphQLResolveInfo): Promise<R> => {
     try {
-      return await fn(args, ctx.hourglass)
+      return await fn(args, ctx.hourglass, ctx, info)
     } catch (err) {
       throw resolverError(err, ctx.hourglass.log)
     }
@@ -68,12 +72,29 @@ function quality (q: QualityReport) {
   }
 }
 
+/** The answer of `read`, shared by the request's fields that ask the same `key`, and counted into its budget. */
+async function within (ctx: MercuriusContext, info: GraphQLResolveInfo, key: string, read: () => Promise<MetricsResult>): Promise<MetricsResult> {
+  if (ctx.hgRequest === undefined) return await read()
+  const result = await ctx.hgRequest.budget.read(key, read)
+  const budget = ctx.hgRequest.budget
+  budget.spend(result.rows.length, selectedRowFields(info))
+  // the aliases sharing a read complete one per turn of the event loop, not all in one go
+  if (budget.answers > 1) await setImmediate()
+  return result
+}
+
 export const resolvers: IResolvers = {
   Long,
   ...codedEnums,
   Query: {
-    metrics: coded<MetricsInput, unknown>((args, { service, now }) => service.query(parseMetricsInput(args, service.limits, now()))),
-    live: coded<LiveInput, unknown>((args, { service }) => service.live(parseLiveInput(args, service.limits))),
+    metrics: coded<MetricsInput, unknown>((args, { service, now }, ctx, info) => {
+      const q = parseMetricsInput(args, service.limits, ctx.hgRequest?.now ?? now())
+      return within(ctx, info, 'metrics ' + JSON.stringify(q), () => service.query(q))
+    }),
+    live: coded<LiveInput, unknown>((args, { service }, ctx, info) => {
+      const q = parseLiveInput(args, service.limits)
+      return within(ctx, info, 'live ' + JSON.stringify(q), () => service.live(q))
+    }),
     dimensions: coded<Record<string, never>, unknown>((_args, { service }) => service.dimensions()),
     quality: coded<Record<string, never>, unknown>((_args, { service }) => quality(service.quality()))
   },
