@@ -4,7 +4,7 @@
 // what it does not implement and a 503 that says when to retry), every error body in the catalogue
 // shape of its API with the code's one status, every REST status among the operation's documented
 // ones; and the process must still answer afterwards. fast-check shrinks a failure to a small request
-// and prints the seed to replay it (HOURGLASS_FUZZ_SEED=<seed> npm test -- test/fuzz.test.ts).
+// and prints the seed to replay it (FUZZ_SEED=<seed> node scripts/run-tests.mjs test/fuzz.test.ts).
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -19,7 +19,7 @@ import { ERROR_STATUS, isErrorCode } from '../src/model/errors.js'
 import { graphqlRequests, hostileGraphql, odataRequests, type OpenApiDocument, rawHeads, type Request, restRequests } from './helpers/fuzz-inputs.js'
 
 const doc = JSON.parse(readFileSync(new URL('../openapi/openapi.json', import.meta.url), 'utf8')) as OpenApiDocument
-const seed = Number(process.env.HOURGLASS_FUZZ_SEED ?? Date.now() % 2 ** 31)
+const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31)
 /** Statuses any route may answer besides its own: auth, routing, limits, overload. */
 const EDGE_STATUSES = new Set([401, 403, 404, 405, 413, 414, 415, 429, 431, 503])
 
