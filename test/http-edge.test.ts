@@ -136,6 +136,11 @@ test('CONNECT (a proxy tunnel) is 405 in the catalogue body, not a connection cl
   const res = await c.send('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n')
   assertRestError(res, 405, 'HG_ERR_METHOD_NOT_ALLOWED')
   assert.equal(res.headers.allow, 'GET, HEAD, POST')
+  // under /odata, the OData body (found by test/fuzz.test.ts)
+  const c2 = new Connection(port)
+  t.after(() => { c2.close() })
+  const odata = await c2.send('CONNECT /odata/HourlyMetrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+  assertODataError(odata, 405, 'HG_ERR_METHOD_NOT_ALLOWED')
 })
 
 test('Upgrade: h2c is answered as plain HTTP/1.1 and the keep-alive connection answers the next request', async (t) => {

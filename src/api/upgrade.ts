@@ -11,7 +11,7 @@ import type { IncomingMessage, Server } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { errors } from '../model/index.js'
-import { writeRawError } from './errors.js'
+import { isODataPath, writeRawError } from './errors.js'
 
 interface Parser {
   onIncoming?: ((req: IncomingMessage, keepAlive: boolean) => unknown) | null
@@ -36,7 +36,7 @@ function plainHttpUnlessWebSocket (socket: Socket & { parser?: Parser | null }):
 function refuseConnect (req: IncomingMessage, socket: Duplex): void {
   const target = (req.url ?? '').slice(0, 200)
   const hg = new errors.HG_ERR_METHOD_NOT_ALLOWED('CONNECT', `${target} is not a tunnel; this is an HTTP API`)
-  writeRawError(socket, hg, { odata: false, headers: ['Allow: GET, HEAD, POST'] })
+  writeRawError(socket, hg, { odata: isODataPath(target), headers: ['Allow: GET, HEAD, POST'] })
 }
 
 /** Declines every non-WebSocket upgrade on `server`'s connections (plain and TLS), and CONNECT. */

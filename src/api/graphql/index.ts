@@ -6,7 +6,7 @@
 // longest document (tokens), depth and cost (limits.ts), and per request a budget of bytes and
 // time with one read per distinct query (budget.ts).
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
-import { getOperationAST, parse, validate } from 'graphql'
+import { getOperationAST, Kind, parse, Source, validate } from 'graphql'
 import { LRUCache } from 'lru-cache'
 import mercurius, { type MercuriusContext } from 'mercurius'
 import type { Dimensions, MetricsService, WindowChanges } from '../../merger/types.js'
@@ -170,6 +170,11 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
     }
   })
   app.graphql.addHook('preValidation', async (schema, document) => {
+    // a query that does not parse as GraphQL is read by mercurius as JSON, taken for an AST ("0",
+    // "\"x\"", a forged tree): only a document graphql-js parsed from text (its Source) goes further
+    if (document?.kind !== Kind.DOCUMENT || !(document.loc?.source instanceof Source)) {
+      throw codedGraphQLError(new errors.HG_ERR_GRAPHQL_VALIDATION('the query is not a GraphQL document'))
+    }
     if (validate(schema, document, [RequiredArgumentsRule]).length === 0) return
     throw new AggregateError(validate(schema, document, rules), 'invalid GraphQL document')
   })

@@ -8,7 +8,8 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance, FastifySchema } from 'fastify'
 import fp from 'fastify-plugin'
 import { bucketStart, DAY_MS, iso } from '../../model/index.js'
-import { PARAMETER_FORMATS } from '../rest/schemas.js'
+import { scopeFor } from '../auth/index.js'
+import { ERROR_DESCRIPTIONS, ErrorBody, PARAMETER_FORMATS, ref } from '../rest/schemas.js'
 
 export interface SwaggerPluginOptions {
   /** info.version of the document (the package version) */
@@ -25,6 +26,25 @@ function withFormats (schema: FastifySchema | undefined): FastifySchema | undefi
   if (schema === undefined || query?.properties === undefined) return schema
   const properties = Object.fromEntries(Object.entries(query.properties).map(([name, p]) => [name, { ...p, ...PARAMETER_FORMATS[name] }]))
   return { ...schema, querystring: { ...query, properties } }
+}
+
+/** Each way a key or token may be presented (README, Security); any one of them will do. */
+const SECURITY_SCHEMES = {
+  bearer: { type: 'http', scheme: 'bearer', description: 'An API key (`hg_…`) or a JWT from the configured OIDC issuer' },
+  apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An API key' },
+  basic: { type: 'http', scheme: 'basic', description: 'Any user name, the API key as the password (Power BI "Basic")' },
+  apiKeyQuery: { type: 'apiKey', in: 'query', name: 'api_key', description: 'An API key in the URL (Power BI "Web API" key); never logged' }
+} as const
+
+/** A route behind authentication: its security and its 401, 403 and 429 answers in the document. */
+function withSecurity (schema: FastifySchema | undefined, url: string): FastifySchema | undefined {
+  if (schema === undefined || scopeFor(url) === 'public') return schema
+  const refused = Object.fromEntries([401, 403, 429].map((s) => [s, ref(ErrorBody, ERROR_DESCRIPTIONS[s] ?? 'Error')]))
+  return {
+    ...schema,
+    security: Object.keys(SECURITY_SCHEMES).map((name) => ({ [name]: [] })),
+    response: { ...(schema.response as object | undefined), ...refused }
+  } as FastifySchema
 }
 
 interface Parameter { in?: string, name?: string, example?: unknown }
@@ -60,13 +80,14 @@ async function swaggerPlugin (app: FastifyInstance, opts: SwaggerPluginOptions):
         version: opts.version,
         license: { name: 'Apache-2.0', identifier: 'Apache-2.0' }
       },
-      tags: OPENAPI_TAGS
+      tags: OPENAPI_TAGS,
+      components: { securitySchemes: SECURITY_SCHEMES }
     },
     // shared schemas appear under components.schemas by their $id (ErrorBody, MetricsResult)
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}`
     },
-    transform: ({ schema, url }) => ({ schema: withFormats(schema) as typeof schema, url })
+    transform: ({ schema, url }) => ({ schema: withSecurity(withFormats(schema), url) as typeof schema, url })
   })
   await app.register(swaggerUi, {
     routePrefix: '/docs',

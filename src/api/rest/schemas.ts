@@ -27,8 +27,11 @@ export function described<T extends TSchema> (schema: T, description: string): T
 
 export const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'The request is invalid; `code` says why and `message` what to fix',
+  401: 'No credentials, or credentials not accepted (when authentication is configured); `WWW-Authenticate` says how',
+  403: 'The credentials lack the scope this route needs',
   404: 'No such route',
   414: 'The request URL is too long',
+  429: 'Too many requests for this key (or address); `Retry-After` says when to ask again',
   500: 'Internal error; the details are in the server log',
   503: 'The service is not ready (starting, or its source is down); `Retry-After` says when to ask again'
 }
@@ -50,10 +53,14 @@ export function ref<T extends TSchema> (schema: T, description: string) {
   return Type.Unsafe<Static<T>>(Type.Ref(schema.$id, { description }))
 }
 
-/** Error responses of a route: every route can also answer 414 (URL too long) and 500. */
+/**
+ * Error responses of a route: every route can also answer 400 (a request the HTTP parser refuses),
+ * 414 (URL too long), 500 and 503 (starting, overloaded); routes behind authentication get 401, 403
+ * and 429 added with their security in the document (plugins/swagger.ts).
+ */
 export function errorResponses (...statuses: number[]) {
   const out: Record<number, ReturnType<typeof ref<typeof ErrorBody>>> = {}
-  for (const s of [...new Set([...statuses, 414, 500, 503])].sort()) out[s] = ref(ErrorBody, ERROR_DESCRIPTIONS[s] ?? 'Error')
+  for (const s of [...new Set([...statuses, 400, 414, 500, 503])].sort()) out[s] = ref(ErrorBody, ERROR_DESCRIPTIONS[s] ?? 'Error')
   return out
 }
 
