@@ -70,6 +70,8 @@ export const Config = Type.Object({
   maxBuckets: Type.Integer({ minimum: 1, default: 20_000 }),
   maxRangeDays: Type.Integer({ minimum: 1, default: 400 }),
   maxFilterValues: Type.Integer({ minimum: 1, default: 100 }),
+  /** the most the cached batch parts of answers may hold (estimated), bytes; 0: cache none */
+  batchCacheBytes: Type.Integer({ minimum: 0, default: 268_435_456 }), // 256 MiB
   /** longest POST /graphql body, bytes */
   graphqlBodyLimit: Type.Integer({ minimum: 1024, default: 32_768 }),
   /** largest GraphQL answer, bytes (estimated from the cost, then from rows × fields as they are read); 4 MiB serialise in about 100 ms */
@@ -152,6 +154,7 @@ const KINDS: Record<ConfigKey, Kind> = {
   maxBuckets: 'int',
   maxRangeDays: 'int',
   maxFilterValues: 'int',
+  batchCacheBytes: 'int',
   graphqlBodyLimit: 'int',
   graphqlMaxResponseBytes: 'int',
   graphqlTimeoutMs: 'duration',

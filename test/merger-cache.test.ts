@@ -4,7 +4,7 @@
 // last bit of every float, before and after the data changes under it.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { cloneRollup, FinalisedRollup, finaliseOver, finaliseRollup, MergingMetricsService, rollUp, rollUpOver } from '../src/merger/index.js'
+import { BatchCache, cloneRollup, FinalisedRollup, finaliseOver, finaliseRollup, MergingMetricsService, rollupBytes, rollUp, rollUpOver } from '../src/merger/index.js'
 import {
   addEvent, type Dimension, emptyPartials, type Filters, type GoldSnapshot, type GoldSource, type Granularity,
   type LiveQuery, METRIC_NAMES, type MetricsQuery, type PartialRow
@@ -201,4 +201,27 @@ test('memory store change token: changes with an apply in its range or an evicti
   await changed('another window evicted')
   clock.now = T0 + 16 * M
   await changed('all evicted')
+})
+
+test('the batch-part cache stays within its byte budget, least recently used out first; a part larger than the budget is not kept', () => {
+  const part = (groups: number, bins: number): FinalisedRollup => {
+    const rows: PartialRow[] = []
+    for (let g = 0; g < groups; g++) {
+      const partials = emptyPartials()
+      for (let b = 0; b < bins; b++) addEvent(partials, { event_id: `e${b}`, ts: T0, event_type: 'click', region: 'eu-west', response_time: 2 ** b })
+      rows.push({ window_start: T0 + g * H, event_type: 'click', region: 'eu-west', partials })
+    }
+    return new FinalisedRollup(rollUp(new Map(), rows, 'hour', []))
+  }
+  const one = rollupBytes(part(10, 20))
+  assert.ok(one > 10 * 20 * 16, `a part of 10 groups × 20 bins is estimated at ${one} bytes`)
+  assert.ok(rollupBytes(part(20, 20)) > rollupBytes(part(10, 20)) && rollupBytes(part(10, 40)) > one, 'more groups or bins cost more')
+  const cache = new BatchCache<FinalisedRollup>(512, { maxBytes: 3 * one, sizeOf: rollupBytes })
+  for (let i = 0; i < 10; i++) cache.set(`p${i}`, part(10, 20))
+  assert.equal(cache.size, 3, 'three parts of the budget\'s size fit')
+  assert.equal(cache.get('p0'), undefined, 'the oldest went first')
+  assert.notEqual(cache.get('p9'), undefined)
+  cache.set('huge', part(40, 20))
+  assert.equal(cache.get('huge'), undefined, 'larger than the whole budget: not kept')
+  assert.equal(new BatchCache<FinalisedRollup>(512, { maxBytes: 0, sizeOf: rollupBytes }).size, 0)
 })

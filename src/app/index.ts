@@ -108,8 +108,8 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
     // the inputs hold nothing open until startSource(); they are registered last so they close first
     const speed = await openSpeedPath(ctx, { store, sink: bronze.sink, observability, windowChanges })
     const feed = config.source === 'kafka' ? openBronzeFeed(ctx, bronze.sink) : null
-    const { allowedLatenessMs } = config
-    const service = new MergingMetricsService({ gold, speed: store, quality: speed.pipeline, allowedLatenessMs, now, limits: starting.limits })
+    const { allowedLatenessMs, batchCacheBytes: cacheBytes } = config
+    const service = new MergingMetricsService({ gold, speed: store, quality: speed.pipeline, allowedLatenessMs, now, limits: starting.limits, cacheBytes })
     starting.enter('reconciling speed against batch')
     const reconciliation = life.add(await openReconciliation(ctx, { gold, store, reconciliations }))
     const upkeep = life.add(new Upkeep(ctx, { sink: bronze.sink, gold, afterPublish: () => reconciliation.run() }))

@@ -5,7 +5,7 @@ import {
   type LiveQuery, MINUTE_MS, type MetricsQuery, type MetricsResult, type QualitySource, qualityRatio, type ResultMeta, type ResultRow,
   type SpeedStore
 } from '../model/index.js'
-import { BatchCache } from './batch-cache.js'
+import { BatchCache, rollupBytes } from './batch-cache.js'
 import { finaliseOver, FinalisedRollup, rollUp, rollUpOver } from './merge.js'
 import { type Plan, planQuery, type Range } from './plan.js'
 import type { Dimensions, Limits, MetricsService, QualityReport, Readiness } from './types.js'
@@ -19,6 +19,8 @@ export interface MetricsServiceOptions {
   now?: () => number
   /** entries in the batch-part cache */
   cacheSize?: number
+  /** the most the batch-part cache holds, bytes as estimated by rollupBytes (absent: bounded by entries only) */
+  cacheBytes?: number
   /** entries in the settled-speed-part cache and in the answer cache (0: read the whole speed part on every query) */
   speedCacheSize?: number
 }
@@ -68,7 +70,7 @@ export class MergingMetricsService implements MetricsService {
     this.#now = opts.now ?? Date.now
     // the speed layer is "behind" when its newest event is older than twice the allowed lateness
     this.#staleMs = Math.max(2 * opts.allowedLatenessMs, 30_000)
-    this.cache = new BatchCache<FinalisedRollup>(opts.cacheSize)
+    this.cache = new BatchCache<FinalisedRollup>(opts.cacheSize, opts.cacheBytes === undefined ? undefined : { maxBytes: opts.cacheBytes, sizeOf: rollupBytes })
     this.speedCache = new BatchCache<FinalisedRollup>(opts.speedCacheSize ?? SPEED_CACHE_SIZE)
     this.answerCache = new BatchCache<ResultRow[]>(opts.speedCacheSize ?? SPEED_CACHE_SIZE)
     this.#tokens = opts.speedCacheSize !== 0 ? opts.speed : null
