@@ -1,7 +1,9 @@
 // `hourglass keys add|list|revoke`: the API keys file (HOURGLASS_API_KEYS_FILE or --keys-file).
 // A new key is printed once and stored only as its scrypt hash (src/api/auth/keys-file.ts).
 import { resolve } from 'node:path'
-import { KeysFileError, makeKey, readKeysFile, type Scope, SCOPES, writeKeysFile } from './api/auth/keys-file.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { type KeysFile, KeysFileError, makeKey, readKeysFile, type Scope, SCOPES, writeKeysFile } from './api/auth/keys-file.js'
+import { acquireLock } from './batch/lock.js'
 import { type ParsedArgs, usage } from './cli-args.js'
 import { authConfigured, type Config, envName } from './config.js'
 import { parseDuration, parseInstant } from './model/index.js'
@@ -14,6 +16,32 @@ function expiry (text: string, now: number): number | undefined {
   const d = parseDuration(text.trim())
   if (d !== null && d > 0) return now + d
   return parseInstant(text.trim()) ?? undefined
+}
+
+/** How long a change waits for another `hourglass keys` changing the same file. */
+const LOCK_WAIT_MS = 15_000
+
+/**
+ * Read, change and write the keys file holding its lock (`<file>.lock`), so that two changes at
+ * once do not lose one. `change` returns the exit code; the file is written only when it is 0.
+ */
+async function changeKeysFile (path: string, missingIsEmpty: boolean, change: (file: KeysFile) => Promise<number>): Promise<number> {
+  const deadline = Date.now() + LOCK_WAIT_MS
+  for (;;) {
+    const r = await acquireLock(`${path}.lock`, { purpose: 'hourglass keys', staleMs: 30_000 })
+    if (r.acquired) {
+      try {
+        const file = await readKeysFile(path, missingIsEmpty)
+        const code = await change(file)
+        if (code === 0) await writeKeysFile(path, file)
+        return code
+      } finally {
+        await r.lock.release()
+      }
+    }
+    if (Date.now() > deadline) { process.stderr.write(`hourglass: ${path} is being changed by another process (${r.reason}); try again\n`); return 1 }
+    await sleep(100)
+  }
 }
 
 export async function keysCommand (config: Config, parsed: ParsedArgs, now: number): Promise<number> {
@@ -41,25 +69,24 @@ export async function keysCommand (config: Config, parsed: ParsedArgs, now: numb
       if (t === undefined || t <= now) return fail(`--expires="${parsed.options.expires}" is not a future instant or a duration such as 90d`)
       expires = t
     }
-    const file = await readKeysFile(path, true)
     const { record, token } = await makeKey(name, [...new Set(scopes)] as Scope[], expires, now)
-    file.keys.push(record)
-    await writeKeysFile(path, file)
+    const code = await changeKeysFile(path, true, async (file) => { file.keys.push(record); return 0 })
+    if (code !== 0) return code
     print(`added key ${record.id} "${name}" (${record.scopes.join(', ')}${record.expires === null ? '' : ', expires ' + record.expires}) to ${path}`)
     print('the key (shown this once; it is stored only hashed):')
     print(token)
     return 0
   }
   if (action === 'revoke' && target !== undefined && extra.length === 0) {
-    const file = await readKeysFile(path)
-    const hits = file.keys.filter((k) => k.revoked === null && (k.id === target || k.name === target))
-    if (hits.length === 0) { process.stderr.write(`hourglass: no key in force has the id or name "${target}" in ${path}\n`); return 1 }
-    if (hits.length > 1) return fail(`${hits.length} keys are named "${target}": revoke one by its id (${hits.map((k) => k.id).join(', ')})`)
-    const hit = hits[0] as (typeof hits)[number]
-    hit.revoked = new Date(now).toISOString()
-    await writeKeysFile(path, file)
-    print(`revoked key ${hit.id} "${hit.name}"; a running server refuses it within a second`)
-    return 0
+    return await changeKeysFile(path, false, async (file) => {
+      const hits = file.keys.filter((k) => k.revoked === null && (k.id === target || k.name === target))
+      if (hits.length === 0) { process.stderr.write(`hourglass: no key in force has the id or name "${target}" in ${path}\n`); return 1 }
+      if (hits.length > 1) return fail(`${hits.length} keys are named "${target}": revoke one by its id (${hits.map((k) => k.id).join(', ')})`)
+      const hit = hits[0] as (typeof hits)[number]
+      hit.revoked = new Date(now).toISOString()
+      print(`revoked key ${hit.id} "${hit.name}"; a running server refuses it within a second`)
+      return 0
+    })
   }
   return fail('use `keys add --name N`, `keys list` or `keys revoke <id|name>`')
 }

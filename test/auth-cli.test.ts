@@ -53,6 +53,17 @@ describe('hourglass keys and serve without authentication', { concurrency: 3 }, 
     assert.match(again.stderr, /no key in force/)
   })
 
+  test('keys add run several times at once keeps every key (the file is changed under its lock)', async (t) => {
+    const file = join(await tempDir(t), 'keys.json')
+    const env = { HOURGLASS_API_KEYS_FILE: file }
+    const names = ['a', 'b', 'c', 'd', 'e']
+    const runs = await Promise.all(names.map((name) => hourglass(['keys', 'add', '--name', name], env)))
+    for (const r of runs) assert.equal(r.code, 0, r.stderr)
+    const stored = (JSON.parse(await readFile(file, 'utf8')) as { keys: Array<{ name: string }> }).keys.map((k) => k.name).sort()
+    assert.deepEqual(stored, names)
+    await assert.rejects(stat(`${file}.lock`), 'the lock is released')
+  })
+
   test('keys refuses bad input with exit 2, naming what is wrong', async (t) => {
     const file = join(await tempDir(t), 'keys.json')
     const env = { HOURGLASS_API_KEYS_FILE: file }
