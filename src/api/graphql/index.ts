@@ -9,6 +9,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { getOperationAST, Kind, parse, Source, validate } from 'graphql'
 import { LRUCache } from 'lru-cache'
 import mercurius, { type MercuriusContext } from 'mercurius'
+import { defaultValue } from '../../config.js'
 import type { Dimensions, MetricsService, WindowChanges } from '../../merger/types.js'
 import { errors } from '../../model/index.js'
 import type { GraphqlGuard } from '../auth/index.js'
@@ -29,7 +30,12 @@ export interface GraphqlLimits extends BudgetLimits {
   /** longest request body, bytes */
   bodyLimit: number
 }
-const FALLBACK_LIMITS: GraphqlLimits = { bodyLimit: 32 * 1024, maxResponseBytes: 4 * 2 ** 20, timeoutMs: 10_000 }
+/** for a server built without settings (tests, the document writers): the settings' own defaults */
+const FALLBACK_LIMITS: GraphqlLimits = {
+  bodyLimit: defaultValue('graphqlBodyLimit'),
+  maxResponseBytes: defaultValue('graphqlMaxResponseBytes'),
+  timeoutMs: defaultValue('graphqlTimeoutMs')
+}
 /** most tokens in one document (parsing stops there) */
 export const GRAPHQL_MAX_TOKENS = 4000
 
