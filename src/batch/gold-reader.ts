@@ -263,7 +263,9 @@ export class GoldReader implements GoldSource {
     const regions = filters.region !== undefined && filters.region.length > 0 ? new Set(filters.region) : null
     const datas = await Promise.all(paths.map((p) => this.#cache.get(p, this.#load)))
     const out: PartialRow[] = []
-    for (const d of datas) {
+    for (const [k, d] of datas.entries()) {
+      // a file's rows at a time: a long range does not hold the event loop for all of its files at once
+      if (k > 0) await new Promise<void>((resolve) => setImmediate(resolve))
       for (let i = lowerBound(d.windowStart, from); i < d.rows; i++) {
         const ws = d.windowStart[i] as number
         if (ws >= to) break
