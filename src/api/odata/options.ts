@@ -24,8 +24,6 @@ export interface ODataOptions {
 
 const SUPPORTED = ['$filter', '$select', '$orderby', '$top', '$skip', '$count', '$skiptoken', '$format']
 const NOT_IMPLEMENTED = new Set(['$expand', '$apply', '$search', '$compute', '$levels', '$index', '$schemaversion', '$id', '$deltatoken'])
-/** custom options never echoed in @odata.nextLink: an API key given in the URL (Power BI's "Web API" key) */
-const NOT_CARRIED = new Set(['api_key'])
 /** largest $top / $skip */
 const MAX_INT = 1_000_000_000
 
@@ -91,10 +89,9 @@ export function parseODataQuery (raw: string, decodeToken: (text: string) => Ski
   const seen = new Set<string>()
   for (const [given, value] of splitQuery(raw)) {
     if (given.startsWith('@')) throw new errors.HG_ERR_ODATA_NOT_IMPLEMENTED('Parameter aliases (@name)')
-    if (!given.startsWith('$')) { // custom options are ignored, and carried into @odata.nextLink but for a credential
-      if (!NOT_CARRIED.has(given.toLowerCase())) opts.carry.push([given, value])
-      continue
-    }
+    // custom options are ignored, and carried into @odata.nextLink (an api_key never gets here: the
+    // auth plugin takes it out of every URL before routing)
+    if (!given.startsWith('$')) { opts.carry.push([given, value]); continue }
     const name = given.toLowerCase()
     if (NOT_IMPLEMENTED.has(name)) throw new errors.HG_ERR_ODATA_NOT_IMPLEMENTED(`The ${name} option`)
     if (!SUPPORTED.includes(name)) throw badOption(given, `unknown system query option; supported: ${SUPPORTED.join(', ')}`)

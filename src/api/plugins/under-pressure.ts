@@ -6,9 +6,10 @@
 // scrape (cheap, and what shows the overload) are never refused.
 import { getHeapStatistics } from 'node:v8'
 import underPressure from '@fastify/under-pressure'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { errors } from '../../model/index.js'
+import { RETRY_AFTER_S } from './not-ready.js'
 
 export interface PressureOptions {
   /** refuse while the mean event-loop delay is above this, ms (0: never) */
@@ -19,8 +20,6 @@ export interface PressureOptions {
   sampleIntervalMs?: number // 5000
 }
 
-/** seconds a refused client is told to wait */
-export const RETRY_AFTER_S = 5
 /** routes that answer however loaded the process is */
 export const EXEMPT_ROUTES = new Set(['/healthz', '/readyz', '/metrics'])
 
@@ -31,9 +30,8 @@ async function pressurePlugin (app: FastifyInstance, opts: PressureOptions): Pro
     maxHeapUsedBytes: Math.round(opts.maxHeapShare * getHeapStatistics().heap_size_limit),
     sampleInterval: opts.sampleIntervalMs ?? 5000,
     retryAfter: RETRY_AFTER_S,
-    pressureHandler: async (request: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => {
-      if (EXEMPT_ROUTES.has(request.routeOptions.url ?? '')) return
-      void reply.header('retry-after', String(RETRY_AFTER_S))
+    pressureHandler: async (request: FastifyRequest, _reply: unknown, type: string, value: number | undefined) => {
+      if (EXEMPT_ROUTES.has(request.routeOptions.url ?? '')) return // Retry-After: not-ready.ts, on every 503
       // a loop blocked for a whole sample interval has no samples: the delay is then Infinity
       const delay = Number.isFinite(value) ? `${Math.round(value ?? 0)} ms` : 'the whole sample interval'
       const what = type === 'heapUsedBytes' ? `heap ${Math.round((value ?? 0) / 2 ** 20)} MiB used` : `event-loop delay ${delay}`
