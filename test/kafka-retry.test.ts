@@ -41,6 +41,21 @@ test('lost brokers: tried again until it succeeds; the outage is reported once w
   assert.ok(Date.now() - before >= brokerBackoffMs(0) + brokerBackoffMs(1) - 50, 'it backed off between the tries')
 })
 
+test('a failure kafkajs deems passing (NOT_LEADER_FOR_PARTITION during a leader election) is tried again, and is no outage', async () => {
+  // seen at start on a loaded broker: the bronze consumer's ListOffsets met an election, and serve exited 1
+  const { log, warnings } = recorder()
+  const outages: (number | null)[] = []
+  let tries = 0
+  const notLeader = (): Error => new kafkaErrors.KafkaJSProtocolError!({ message: 'This server is not the leader for that topic-partition', type: 'NOT_LEADER_FOR_PARTITION', code: 6, retriable: true })
+  const ok = await retryWhileBrokersGone(async () => { if (++tries < 2) throw notLeader() }, {
+    what: 'the test consumer', log, signal: new AbortController().signal, onOutage: (since) => outages.push(since)
+  })
+  assert.equal(ok, true)
+  assert.equal(tries, 2)
+  assert.deepEqual(outages, [])
+  assert.deepEqual(warnings, ['the test consumer failed to start for a passing reason; trying again'])
+})
+
 test('any other failure is thrown at once, not tried again', async () => {
   const { log } = recorder()
   let tries = 0

@@ -99,15 +99,27 @@ export function brokersGone (err: unknown): boolean {
   return false
 }
 
+/**
+ * Whether a failure is one kafkajs itself deems passing (a protocol error marked retriable, such as
+ * NOT_LEADER_FOR_PARTITION during a leadership election), at any depth of its causes.
+ */
+export function retriable (err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if ((e as { retriable?: unknown }).retriable === true) return true
+  }
+  return false
+}
+
 /** The wait before the next try after `failures` tries found no broker: 1 s, doubling, at most 10 s. */
 export function brokerBackoffMs (failures: number): number {
   return Math.min(10_000, 1000 * 2 ** Math.min(failures, 10))
 }
 
 /**
- * Run `attempt` until it succeeds: while it fails for lack of brokers (brokersGone) it is tried
- * again, backing off (brokerBackoffMs), and `onOutage` hears when the outage began and that it
- * ended; any other failure is thrown. Resolves false, without trying again, once `signal` aborts.
+ * Run `attempt` until it succeeds: while it fails for lack of brokers (brokersGone) or for a reason
+ * kafkajs deems passing (retriable: a partition's leader being elected) it is tried again, backing
+ * off (brokerBackoffMs), and `onOutage` hears when an outage of brokers began and that it ended;
+ * any other failure is thrown. Resolves false, without trying again, once `signal` aborts.
  */
 export async function retryWhileBrokersGone (
   attempt: () => Promise<void>,
@@ -123,10 +135,11 @@ export async function retryWhileBrokersGone (
     } catch (err) {
       await o.afterFailure?.()
       if (o.signal.aborted) return false
-      if (!brokersGone(err)) throw err
-      if (since === null) { since = Date.now(); o.onOutage?.(since) }
+      const gone = brokersGone(err)
+      if (!gone && !retriable(err)) throw err
+      if (gone && since === null) { since = Date.now(); o.onOutage?.(since) }
       const delayMs = brokerBackoffMs(failures)
-      o.log.warn({ err, delayMs }, `${o.what} reaches no broker; trying again`)
+      o.log.warn({ err, delayMs }, `${o.what} ${gone ? 'reaches no broker' : 'failed to start for a passing reason'}; trying again`)
       await sleep(delayMs, undefined, { signal: o.signal }).catch(() => undefined)
     }
   }
