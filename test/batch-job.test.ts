@@ -238,6 +238,8 @@ test('bronze reads back as written; the reader polls, and refuses a corrupt mani
   assert.deepEqual(new Set(back.map((e) => JSON.stringify(e))), new Set(want.map((e) => JSON.stringify(e))))
   assert.equal(back.length, want.length)
   assert.ok(back.every((e, i) => i === 0 || (back[i - 1] as HourglassEvent).ts <= e.ts))
+  // files listed for the range but no event inside it (a restart more than the replay range after the last event)
+  assert.deepEqual(await readBronzeEvents({ dataDir, db: tmp.db, from: H(2) + 40 * MINUTE_MS, to: H(3) }), [])
 
   const errors: Error[] = []
   const reader = await GoldReader.open({ dataDir, db: tmp.db, pollMs: 20, onError: (e) => errors.push(e) })

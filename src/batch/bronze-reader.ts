@@ -33,6 +33,7 @@ export async function readBronzeEvents (o: ReadBronzeOptions): Promise<Hourglass
       from: timestampTZValue(BigInt(Math.floor(o.from)) * 1000n),
       to: timestampTZValue(BigInt(Math.ceil(o.to)) * 1000n)
     })).getColumnsJS())
+    if (cols.length === 0) return [] // no row matched: DuckDB hands back no columns at all
     const [id, ts, type, region, proc, resp, rev, user] = cols as [
       string[], number[], string[], string[], Array<number | null>, Array<number | null>, Array<number | null>, Array<string | null>
     ]
