@@ -9,6 +9,7 @@ import { clonePartials, mergePartials, type PartialRow } from '../model/partials
 import type { Filters } from '../model/query.js'
 import type { Sketch } from '../model/sketch.js'
 import { DAY_MS, utcDate } from '../model/time.js'
+import { runSliced, STEP, type Steps } from '../model/steps.js'
 import type { Conn, Db } from './duckdb.js'
 import { type GoldFileData, GoldFileCache, loadGoldFile } from './gold-file-cache.js'
 import { ManifestError, manifestPath, parseManifest, resolveListed, snapshotOf } from './manifest.js'
@@ -259,38 +260,9 @@ export class GoldReader implements GoldSource {
 
   async #rows (paths: string[], from: number, to: number, filters: Filters): Promise<PartialRow[]> {
     if (paths.length === 0) return []
-    const types = filters.event_type !== undefined && filters.event_type.length > 0 ? new Set(filters.event_type) : null
-    const regions = filters.region !== undefined && filters.region.length > 0 ? new Set(filters.region) : null
     const datas = await Promise.all(paths.map((p) => this.#cache.get(p, this.#load)))
-    const out: PartialRow[] = []
-    for (const [k, d] of datas.entries()) {
-      // a file's rows at a time: a long range does not hold the event loop for all of its files at once
-      if (k > 0) await new Promise<void>((resolve) => setImmediate(resolve))
-      for (let i = lowerBound(d.windowStart, from); i < d.rows; i++) {
-        const ws = d.windowStart[i] as number
-        if (ws >= to) break
-        const et = d.eventType[i] as string
-        const rg = d.region[i] as string
-        if ((types !== null && !types.has(et)) || (regions !== null && !regions.has(rg))) continue
-        const response: Sketch = new Map()
-        for (let j = d.binStart[i] as number, end = d.binStart[i + 1] as number; j < end; j++) {
-          const b = d.bins[j] as number
-          response.set(b, (response.get(b) ?? 0) + (d.counts[j] as number))
-        }
-        out.push({
-          window_start: ws,
-          event_type: et,
-          region: rg,
-          partials: {
-            events: d.events[i] as number,
-            latency_sum: d.latencySum[i] as number,
-            latency_count: d.latencyCount[i] as number,
-            revenue_cents: d.revenueCents[i] as number,
-            response
-          }
-        })
-      }
-    }
+    // in slices: a long range does not hold the event loop for all of its rows at once
+    const out = await runSliced(fileRows(datas, from, to, filters))
     if (datas.length > 1) out.sort((a, b) => a.window_start - b.window_start || cmp(a.event_type, b.event_type) || cmp(a.region, b.region))
     return out
   }
@@ -345,6 +317,41 @@ export class GoldReader implements GoldSource {
     await Promise.all(conns.map((c) => c.idle()))
     if (!this.#db.closed) for (const c of conns) this.#db.release(c)
   }
+}
+
+/** The partial rows of decoded gold files in [from, to) that pass the filters, in steps. */
+function * fileRows (datas: readonly GoldFileData[], from: number, to: number, filters: Filters): Steps<PartialRow[]> {
+  const types = filters.event_type !== undefined && filters.event_type.length > 0 ? new Set(filters.event_type) : null
+  const regions = filters.region !== undefined && filters.region.length > 0 ? new Set(filters.region) : null
+  const out: PartialRow[] = []
+  for (const d of datas) {
+    for (let i = lowerBound(d.windowStart, from); i < d.rows; i++) {
+      const ws = d.windowStart[i] as number
+      if (ws >= to) break
+      const et = d.eventType[i] as string
+      const rg = d.region[i] as string
+      if ((types !== null && !types.has(et)) || (regions !== null && !regions.has(rg))) continue
+      const response: Sketch = new Map()
+      for (let j = d.binStart[i] as number, end = d.binStart[i + 1] as number; j < end; j++) {
+        const b = d.bins[j] as number
+        response.set(b, (response.get(b) ?? 0) + (d.counts[j] as number))
+      }
+      out.push({
+        window_start: ws,
+        event_type: et,
+        region: rg,
+        partials: {
+          events: d.events[i] as number,
+          latency_sum: d.latencySum[i] as number,
+          latency_count: d.latencyCount[i] as number,
+          revenue_cents: d.revenueCents[i] as number,
+          response
+        }
+      })
+      if (out.length % STEP === 0) yield
+    }
+  }
+  return out
 }
 
 function cmp (a: string, b: string): number {

@@ -2,7 +2,7 @@
 // finalise them into served rows. Pure: no I/O.
 import {
   bucketStart, emptyPartials, finalise, type Dimension, type Granularity, iso, mergePartials, type MetricName, type Metrics, type PartialRow,
-  type Partials, type ResultRow
+  type Partials, type ResultRow, runSteps, STEP, type Steps
 } from '../model/index.js'
 
 export interface Group {
@@ -23,6 +23,12 @@ export function rollupKey (windowStart: number, groupBy: readonly Dimension[], r
 
 /** Add rows into a rollup at a granularity and grouping. The rows' partials are not aliased. */
 export function rollUp (into: Rollup, rows: Iterable<PartialRow>, granularity: Granularity, groupBy: readonly Dimension[]): Rollup {
+  return runSteps(rollUpSteps(into, rows, granularity, groupBy))
+}
+
+/** rollUp in steps (runSliced) */
+export function * rollUpSteps (into: Rollup, rows: Iterable<PartialRow>, granularity: Granularity, groupBy: readonly Dimension[]): Steps<Rollup> {
+  let n = 0
   for (const row of rows) {
     const start = bucketStart(row.window_start, granularity)
     const key = rollupKey(start, groupBy, row)
@@ -34,6 +40,7 @@ export function rollUp (into: Rollup, rows: Iterable<PartialRow>, granularity: G
       into.set(key, g)
     }
     mergePartials(g.partials, row.partials)
+    if (++n % STEP === 0) yield
   }
   return into
 }
@@ -72,8 +79,18 @@ function toRow (g: Group, m: Metrics, metrics: readonly MetricName[], windowStar
 
 /** Finalise a rollup into rows sorted by window_start, event_type, region; only the asked metrics. */
 export function finaliseRollup (r: Rollup, metrics: readonly MetricName[]): ResultRow[] {
+  return runSteps(finaliseRollupSteps(r, metrics))
+}
+
+function * finaliseRollupSteps (r: Rollup, metrics: readonly MetricName[]): Steps<ResultRow[]> {
   const groups = [...r.values()].sort(compareGroups)
-  return groups.map((g) => toRow(g, finalise(g.partials), metrics))
+  const out: ResultRow[] = new Array(groups.length)
+  for (let i = 0; i < groups.length; i++) {
+    const g = groups[i] as Group
+    out[i] = toRow(g, finalise(g.partials), metrics)
+    if ((i + 1) % STEP === 0) yield
+  }
+  return out
 }
 
 /**
@@ -177,13 +194,18 @@ export class FinalisedRollup {
  * are frozen and shared between answers (serialise them, do not change them).
  */
 export function finaliseOver (base: FinalisedRollup | null, overlay: Rollup, metrics: readonly MetricName[]): ResultRow[] {
-  if (base === null) return finaliseRollup(overlay, metrics)
+  return runSteps(finaliseOverSteps(base, overlay, metrics))
+}
+
+/** finaliseOver in steps (runSliced) */
+export function * finaliseOverSteps (base: FinalisedRollup | null, overlay: Rollup, metrics: readonly MetricName[]): Steps<ResultRow[]> {
+  if (base === null) return yield * finaliseRollupSteps(overlay, metrics)
   const added: Group[] = []
   for (const [k, g] of overlay) if (!base.rollup.has(k)) added.push(g)
   added.sort(compareGroups)
   const out: ResultRow[] = []
   const kept = base.rows(metrics)
-  let i = 0
+  let i = 0; let n = 0
   for (const [k, b] of base.sorted()) {
     while (i < added.length && compareGroups(added[i] as Group, b) < 0) {
       const a = added[i++] as Group
@@ -191,6 +213,7 @@ export function finaliseOver (base: FinalisedRollup | null, overlay: Rollup, met
     }
     const o = overlay.get(k)
     out.push(o === undefined ? kept(k, b) : toRow(o, finalise(o.partials), metrics))
+    if (++n % STEP === 0) yield
   }
   while (i < added.length) {
     const a = added[i++] as Group

@@ -3,10 +3,10 @@
 import {
   bucketStart, type Coverage, type DeadLetter, type Dimension, type Filters, type Granularity, type GoldSnapshot, type GoldSource, iso,
   type LiveQuery, MINUTE_MS, type MetricsQuery, type MetricsResult, type QualitySource, qualityRatio, type ResultMeta, type ResultRow,
-  type SpeedStore
+  runSliced, type SpeedStore
 } from '../model/index.js'
 import { BatchCache, rollupBytes } from './batch-cache.js'
-import { finaliseOver, FinalisedRollup, rollUp, rollUpOver } from './merge.js'
+import { finaliseOverSteps, FinalisedRollup, rollUpOver, rollUpSteps } from './merge.js'
 import { type Plan, planQuery, type Range } from './plan.js'
 import type { Dimensions, Limits, MetricsService, QualityReport, Readiness } from './types.js'
 
@@ -121,7 +121,7 @@ export class MergingMetricsService implements MetricsService {
     batch: Part, range: Range | null, coverage: Coverage,
     q: { granularity: Granularity, groupBy: Dimension[], filters: Filters, metrics: MetricsQuery['metrics'] }, shape: string
   ): Promise<ResultRow[]> {
-    if (range === null) return finaliseOver(batch.part, new Map(), q.metrics)
+    if (range === null) return await runSliced(finaliseOverSteps(batch.part, new Map(), q.metrics))
     let answerKey: string | null = null
     if (this.#tokens !== null) {
       // the token is read before the rows: a change in between leaves an entry no token leads to
@@ -137,7 +137,7 @@ export class MergingMetricsService implements MetricsService {
     }
     if (split > range.from) base = await this.#settledPart(batch, { from: range.from, to: split }, q, shape)
     const fresh = split < range.to ? await this.#speed.query(split, range.to, q.filters) : []
-    const rows = finaliseOver(base, rollUpOver(base?.rollup ?? null, fresh, q.granularity, q.groupBy), q.metrics)
+    const rows = await runSliced(finaliseOverSteps(base, rollUpOver(base?.rollup ?? null, fresh, q.granularity, q.groupBy), q.metrics))
     if (answerKey === null) return rows
     for (const row of rows) Object.freeze(row) // shared by the answers that follow
     this.answerCache.set(answerKey, rows)
@@ -168,7 +168,7 @@ export class MergingMetricsService implements MetricsService {
       const batch = plan.batch
       reading = (async () => {
         const rows = await this.#gold.query(snapshot, batch.from, batch.to, q.filters, q.granularity === 'day' ? 'day' : 'hour')
-        const part = new FinalisedRollup(rollUp(new Map(), rows, q.granularity, q.groupBy))
+        const part = new FinalisedRollup(await runSliced(rollUpSteps(new Map(), rows, q.granularity, q.groupBy)))
         this.cache.set(key, part)
         return part
       })().finally(() => this.#reading.delete(key))
