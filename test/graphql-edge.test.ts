@@ -118,22 +118,36 @@ class NoDimensionsStub extends StubMetricsService {
 }
 
 test('an answer past the response budget is 422 HG_ERR_RESPONSE_TOO_LARGE for the whole request, no partial data', async (t) => {
-  // each answer: 168 hourly buckets × 6 groups × 5 fields ≈ 161 kB estimated; two go past 200 kB.
-  // Refused by the cost (values × 32 bytes) before anything is read; when the cost underestimates
+  // each answer: 168 hourly buckets × 6 groups × 5 fields ≈ 161 kB estimated; six go past 700 kB, one fits a field's
+  // quarter (175 kB). Refused by the cost (values × 32 bytes) before anything is read; when the cost underestimates
   // (a service that knows no dimension values: one group each), by the budget as the rows arrive.
   const from = iso(now - 7 * 24 * H + H)
-  const query = aliases(4, (i) => `metrics(from: "${from}", to: "${iso(now - i * H)}", groupBy: [event_type, region]) ${ROWS}`)
-  for (const [service, reads] of [[new StubMetricsService({ now: () => now }), [0, 0]], [new NoDimensionsStub({ now: () => now }), [2, 3]]] as const) {
-    const { app } = setup(t, { graphql: { maxResponseBytes: 200_000 } }, service)
+  const query = aliases(6, (i) => `metrics(from: "${from}", to: "${iso(now - i * H)}", groupBy: [event_type, region]) ${ROWS}`)
+  for (const [service, reads] of [[new StubMetricsService({ now: () => now }), [0, 0]], [new NoDimensionsStub({ now: () => now }), [5, 6]]] as const) {
+    const { app } = setup(t, { graphql: { maxResponseBytes: 700_000 } }, service)
     const res = await post(app, JSON.stringify({ query }))
     assert.equal(res.status, 422)
     assert.equal(codeOf(res.body), 'HG_ERR_RESPONSE_TOO_LARGE')
+    assert.match(res.body.errors?.[0]?.message ?? '', /700000 bytes, the most one request may get/)
     assert.equal(res.body.data, null)
     const n = service.calls.length
     assert.ok(n >= reads[0] && n <= reads[1], `${service.constructor.name}: ${n} reads, expected ${reads.join('..')}`)
     const one = await post(app, JSON.stringify({ query: aliases(1, () => `metrics(from: "${from}", groupBy: [event_type, region]) ${ROWS}`) }))
     assert.equal(one.status, 200, 'one answer fits')
   }
+})
+
+test('one field\'s answer may take a quarter of the response budget: graphql-js completes its rows in one go', async (t) => {
+  const service = new StubMetricsService({ now: () => now })
+  const { app } = setup(t, { graphql: { maxResponseBytes: 400_000 } }, service) // a field: at most 100 kB
+  const from = iso(now - 7 * 24 * H + H)
+  const res = await post(app, JSON.stringify({ query: aliases(1, () => `metrics(from: "${from}", groupBy: [event_type, region]) ${ROWS}`) }))
+  assert.equal(res.status, 422)
+  assert.equal(codeOf(res.body), 'HG_ERR_RESPONSE_TOO_LARGE')
+  assert.match(res.body.errors?.[0]?.message ?? '', /100000 bytes, the most one field of a request/)
+  assert.equal(res.body.data, null)
+  const day = await post(app, JSON.stringify({ query: aliases(1, () => `metrics(from: "${iso(now - 24 * H)}", groupBy: [event_type, region]) ${ROWS}`) }))
+  assert.equal(day.status, 200, 'a day of the same fits')
 })
 
 class SlowStub extends StubMetricsService {

@@ -46,7 +46,7 @@ export const errors = {
   HG_ERR_REQUEST_TIMEOUT: createError('HG_ERR_REQUEST_TIMEOUT', 'The request did not arrive in time (%s); send it again', 408),
   HG_ERR_BODY_TOO_LARGE: createError('HG_ERR_BODY_TOO_LARGE', 'The request body is larger than %s bytes, the most this route takes', 413),
   HG_ERR_RESPONSE_TOO_LARGE: createError('HG_ERR_RESPONSE_TOO_LARGE',
-    'The answer would be larger than %s bytes, the most one request may get: ask for fewer buckets, groups, fields or aliases', 422),
+    'The answer would be larger than %s bytes, the most %s may get: ask for fewer buckets, groups, fields or aliases', 422),
   HG_ERR_URL_TOO_LONG: createError('HG_ERR_URL_TOO_LONG', 'The request URL is %s bytes; at most %s are allowed', 414),
   HG_ERR_UNSUPPORTED_MEDIA_TYPE: createError('HG_ERR_UNSUPPORTED_MEDIA_TYPE', 'The content type "%s" is not supported here', 415),
   HG_ERR_HEADERS_TOO_LARGE: createError('HG_ERR_HEADERS_TOO_LARGE', 'The request headers are larger than the server reads (%s bytes in all)', 431),

@@ -3,7 +3,7 @@
 // - the reads run one after another, the event loop yielded between them, so a request of many
 //   aliases neither holds many answers in flight at once nor keeps other requests waiting;
 // - the answer's size, estimated as its rows arrive (rows × fields under `rows`), stays within
-//   maxResponseBytes (HG_ERR_RESPONSE_TOO_LARGE), and the reads within timeoutMs of the start
+//   maxResponseBytes, one field's within a quarter of it (HG_ERR_RESPONSE_TOO_LARGE), and the reads within timeoutMs of the start
 //   (HG_ERR_GRAPHQL_TOO_COMPLEX).
 import { performance } from 'node:perf_hooks'
 import { setImmediate as yieldLoop } from 'node:timers/promises'
@@ -19,6 +19,12 @@ export interface BudgetLimits {
 
 /** the estimated JSON bytes of one value in a row, its key included (hourly rows of five fields: about 28) */
 export const BYTES_PER_CELL = 32
+
+/**
+ * One field's answer may take at most 1/FIELD_SHARE of maxResponseBytes: aliases are completed one per turn of the
+ * event loop, but graphql-js completes one field's rows in one go, about 100 ms per MiB here
+ */
+export const FIELD_SHARE = 4
 
 export class RequestBudget {
   readonly #reads = new Map<string, Promise<unknown>>()
@@ -45,12 +51,26 @@ export class RequestBudget {
 
   /** answers counted so far */
   answers = 0
+  #turns: Promise<void> = Promise.resolve()
+
+  /**
+   * Resolves on a turn of the event loop of its own: callers are let through one per turn, in order (answers
+   * sharing one read would otherwise all be completed and serialised in the turn the read ends).
+   */
+  turn (): Promise<void> {
+    const mine = this.#turns.then(async () => { await yieldLoop() })
+    this.#turns = mine
+    return mine
+  }
 
   /** Counts an answer of `rows` rows of `fields` fields; refuses once the whole is too large. */
   spend (rows: number, fields: number): void {
     this.answers++
-    this.#bytes += rows * Math.max(1, fields) * BYTES_PER_CELL
-    if (this.#bytes > this.limits.maxResponseBytes) throw new errors.HG_ERR_RESPONSE_TOO_LARGE(this.limits.maxResponseBytes)
+    const bytes = rows * Math.max(1, fields) * BYTES_PER_CELL
+    const fieldMax = Math.floor(this.limits.maxResponseBytes / FIELD_SHARE)
+    if (bytes > fieldMax) throw new errors.HG_ERR_RESPONSE_TOO_LARGE(fieldMax, 'one field of a request (its rows are completed in one go)')
+    this.#bytes += bytes
+    if (this.#bytes > this.limits.maxResponseBytes) throw new errors.HG_ERR_RESPONSE_TOO_LARGE(this.limits.maxResponseBytes, 'one request')
   }
 
   #checkTime (): void {

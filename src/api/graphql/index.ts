@@ -203,7 +203,7 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
     }
     // the cost counts the answer's values: its bytes, estimated the way the budget counts them
     if (cost * BYTES_PER_CELL > limits.maxResponseBytes) {
-      throw codedGraphQLError(new errors.HG_ERR_RESPONSE_TOO_LARGE(limits.maxResponseBytes), at)
+      throw codedGraphQLError(new errors.HG_ERR_RESPONSE_TOO_LARGE(limits.maxResponseBytes, 'one request'), at)
     }
   })
 

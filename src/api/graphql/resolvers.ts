@@ -3,7 +3,6 @@
 // MetricsService, so GraphQL and REST give the same answers (the batch part from the same cache)
 // and the same error codes. The dependencies reach the resolvers in the typed context (module
 // augmentation), with the request's budget (budget.ts): aliases of one query share one read.
-import { setImmediate } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import { GraphQLError, type GraphQLResolveInfo, GraphQLScalarType, Kind } from 'graphql'
 import type { IResolvers, MercuriusContext } from 'mercurius'
@@ -79,7 +78,7 @@ async function within (ctx: MercuriusContext, info: GraphQLResolveInfo, key: str
   const budget = ctx.hgRequest.budget
   budget.spend(result.rows.length, selectedRowFields(info))
   // the aliases sharing a read complete one per turn of the event loop, not all in one go
-  if (budget.answers > 1) await setImmediate()
+  if (budget.answers > 1) await budget.turn()
   return result
 }
 
