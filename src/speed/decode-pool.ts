@@ -50,7 +50,8 @@ const MIN_CHUNK = 500
 const WORKER = new URL(`./decode-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url)
 
 export class DecodePool implements Decoder {
-  readonly #pool: Piscina<DecodeTask, DecodedColumns>
+  #pool: Piscina<DecodeTask, DecodedColumns>
+  readonly #options: DecodePoolOptions
   readonly #maxBytes: number
   readonly #threads: number
   readonly #log: DecodePoolOptions['log']
@@ -61,17 +62,35 @@ export class DecodePool implements Decoder {
     this.#maxBytes = options.maxRecordBytes
     this.#threads = options.threads
     this.#log = options.log
-    const filename = options.filename ?? WORKER
-    this.#pool = new Piscina<DecodeTask, DecodedColumns>({
+    this.#options = options
+    this.#pool = this.#newPool()
+  }
+
+  #newPool (): Piscina<DecodeTask, DecodedColumns> {
+    const o = this.#options
+    const filename = o.filename ?? WORKER
+    const pool = new Piscina<DecodeTask, DecodedColumns>({
       filename: filename instanceof URL ? filename.href : filename,
-      minThreads: options.threads,
-      maxThreads: options.threads,
+      minThreads: o.threads,
+      maxThreads: o.threads,
       idleTimeout: Infinity,
       recordTiming: false,
-      ...(options.heapMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: options.heapMb } })
+      ...(o.heapMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: o.heapMb } })
     })
     // an uncaught error in an idle thread: the pool replaces it
-    this.#pool.on('error', (err: unknown) => this.#log?.warn({ err }, 'decode pool: a thread failed while idle'))
+    pool.on('error', (err: unknown) => this.#log?.warn({ err }, 'decode pool: a thread failed while idle'))
+    return pool
+  }
+
+  /** The pool, a new one when threads are missing: piscina stops replacing threads once one dies while starting. */
+  #live (): Piscina<DecodeTask, DecodedColumns> {
+    if (this.#pool.threads.length < this.#threads) {
+      this.#log?.warn({ threads: this.#pool.threads.length }, 'decode pool: threads missing; starting a new pool')
+      // its queued tasks fail, and are tried again on the new one
+      this.#pool.destroy().catch(() => undefined)
+      this.#pool = this.#newPool()
+    }
+    return this.#pool
   }
 
   /** the pool's threads (a test kills one through this) */
@@ -131,7 +150,7 @@ export class DecodePool implements Decoder {
 
   async #run (values: readonly RawValue[], now: number): Promise<Validation[]> {
     const packed = packRecords(values)
-    const columns = await this.#pool.run({ ...packed, now }, { transferList: [packed.bytes.buffer as ArrayBuffer, packed.ends.buffer as ArrayBuffer] })
+    const columns = await this.#live().run({ ...packed, now }, { transferList: [packed.bytes.buffer as ArrayBuffer, packed.ends.buffer as ArrayBuffer] })
     return unpackColumns(columns)
   }
 }
