@@ -66,6 +66,12 @@ test('too large and thread-killing records are dead-lettered with their reason; 
   const rows = res.json<MetricsResult>().rows
   assert.equal(rows.reduce((sum, r) => sum + (r.total_events ?? 0), 0), 300, 'every valid event counted once')
 
+  // the bronze consumer judges the same bytes alike: the too large record is invalid there too
+  const bronze = app.bronze
+  assert.ok(bronze !== null)
+  await until(() => `bronze has 302, ${bronze.received}`, () => bronze.received === 302)
+  assert.deepEqual([bronze.valid, bronze.invalid], [300, 2])
+
   const letters = await consumeAll(services.kafka.brokers, dlq, 2, 60_000)
   assert.equal(letters.length, 2)
   const byReason = new Map(letters.map((l) => [l.headers[DLQ_HEADERS.reason], l]))

@@ -1,5 +1,5 @@
 // The speed layer: validate → dedup → one-minute windows + watermark → speed store.
-export { type DecodedColumns, type RawValue } from './decode-columns.js'
+export { type DecodedColumns, decodeRecord, type RawValue } from './decode-columns.js'
 export { DecodePool, type DecodePoolOptions, type Decoder, InThreadDecoder } from './decode-pool.js'
 export { Deduplicator, type DedupOptions } from './dedup.js'
 export { parseOffset } from './offsets.js'
