@@ -127,3 +127,10 @@ test('the pipeline on the pool counts each record once through a killed thread, 
   assert.ok(rows.length > 0)
   assert.deepEqual(rows, await reference.query(NOW - H, NOW + M, {}))
 })
+
+test('a pool whose threads cannot decode fails the batch instead of declaring its records decode_failed', { timeout: 120_000 }, async (t) => {
+  const pool = new DecodePool({ threads: 1, maxRecordBytes: 1 << 20, filename: new URL('./no-such-decode-worker.js', import.meta.url) })
+  t.after(() => pool.close())
+  await assert.rejects(pool.decode(Array.from({ length: 8 }, (_, i) => good(i)), NOW), /decode pool: the threads do not work/)
+  assert.ok(pool.failedTasks >= 2)
+})

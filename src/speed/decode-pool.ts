@@ -57,6 +57,7 @@ export class DecodePool implements Decoder {
   readonly #log: DecodePoolOptions['log']
   /** tasks a dying thread took with it */
   #failedTasks = 0
+  #closed = false
 
   constructor (options: DecodePoolOptions) {
     this.#maxBytes = options.maxRecordBytes
@@ -79,12 +80,15 @@ export class DecodePool implements Decoder {
     })
     // an uncaught error in an idle thread: the pool replaces it
     pool.on('error', (err: unknown) => this.#log?.warn({ err }, 'decode pool: a thread failed while idle'))
+    // piscina replaces a thread that dies at once, except one that dies while starting: then it stops replacing
+    // threads, and tasks queued would wait for ever
+    pool.on('workerDestroy', () => setImmediate(() => { if (pool === this.#pool) this.#live() }))
     return pool
   }
 
-  /** The pool, a new one when threads are missing: piscina stops replacing threads once one dies while starting. */
+  /** The pool, a new one when threads are missing. */
   #live (): Piscina<DecodeTask, DecodedColumns> {
-    if (this.#pool.threads.length < this.#threads) {
+    if (!this.#closed && this.#pool.threads.length < this.#threads) {
       this.#log?.warn({ threads: this.#pool.threads.length }, 'decode pool: threads missing; starting a new pool')
       // its queued tasks fail, and are tried again on the new one
       this.#pool.destroy().catch(() => undefined)
@@ -120,6 +124,7 @@ export class DecodePool implements Decoder {
   }
 
   close (): Promise<void> {
+    this.#closed = true
     return this.#pool.destroy()
   }
 
@@ -133,9 +138,9 @@ export class DecodePool implements Decoder {
       this.#failedTasks++
       this.#log?.warn({ err, records: which.length }, 'decode pool: a task failed (its thread is replaced); trying again')
       if (tries > 0) return await this.#decodeSome(values, which, now, out, tries - 1)
+      // a pool that cannot decode even nothing is broken: the batch fails rather than its records
+      await this.#run([], now).catch((broken: unknown) => { throw new Error('decode pool: the threads do not work', { cause: broken }) })
       if (which.length === 1) {
-        // a pool that cannot decode even nothing is broken: the batch fails rather than its records
-        await this.#run([], now).catch((broken: unknown) => { throw new Error('decode pool: the threads do not work', { cause: broken }) })
         out[which[0] as number] = decodeFailed(err instanceof Error ? err.message : String(err))
         return
       }
