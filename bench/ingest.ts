@@ -1,7 +1,7 @@
 // Ingest throughput, and freshness at a fixed rate, through a real Kafka broker (started here). Prints JSON; asserts nothing.
 //
 //   node --import tsx bench/ingest.ts [--events 500000] [--partitions 4] [--store memory|redis|cosmos]
-//                                     [--rate 50000] [--seconds 10]
+//                                     [--rate 50000] [--seconds 10] [--decode-workers 0]
 //
 // 1. throughput: N synthetic events are produced to a fresh topic first; then, on that topic,
 //    (a) raw kafkajs consumption with a no-op eachBatch handler (its own group) and
@@ -12,6 +12,8 @@
 //    store (a Cosmos DB API server, @vercel/cosmosdb-server, started here as a child process on
 //    loopback: the stand-in for Azure Cosmos DB), then on the Redis store; cosmos_events_per_s,
 //    redis_events_per_s and ratio_to_redis compare them (from the first batch on, as `ratio`).
+//    With --decode-workers N > 0, (b) parses and validates in N worker threads (HOURGLASS_DECODE_WORKERS), then
+//    runs once more in this thread in its own group: decode_workers compares the two.
 // 2. freshness: the whole app (`serve --source kafka`) consumes a second topic while a child
 //    process produces synthetic traffic at a fixed rate, with a probe event every 50 ms (its own
 //    region); the parent polls /v1/metrics/live (in process, every 10 ms) and records, per probe,
@@ -30,7 +32,7 @@ import { loadConfig } from '../src/config.js'
 import { sharesOf, TrafficGenerator } from '../src/ingest/index.js'
 import { createKafka, eventKey, KafkaSource, KafkaWriter, type OutgoingRecord } from '../src/ingest/kafka/index.js'
 import type { MetricsResult, SpeedStore } from '../src/model/index.js'
-import { CosmosSpeedStore, MemorySpeedStore, RedisSpeedStore, SpeedPipeline } from '../src/speed/index.js'
+import { CosmosSpeedStore, DecodePool, MemorySpeedStore, RedisSpeedStore, SpeedPipeline } from '../src/speed/index.js'
 import { startCosmosServer, startServices } from '../scripts/services/index.js'
 
 const { values: args } = parseArgs({
@@ -40,6 +42,7 @@ const { values: args } = parseArgs({
     store: { type: 'string', default: 'memory' },
     rate: { type: 'string', default: '50000' },
     seconds: { type: 'string', default: '10' },
+    'decode-workers': { type: 'string', default: '0' },
     // child mode: produce at a rate with probes, print probe send times
     'produce-child': { type: 'string' },
     brokers: { type: 'string' }
@@ -55,6 +58,7 @@ const EVENTS = Number(args.events)
 const PARTITIONS = Number(args.partitions)
 const RATE = Number(args.rate)
 const SECONDS = Number(args.seconds)
+const DECODE_WORKERS = Number(args['decode-workers'])
 type StoreKind = 'memory' | 'redis' | 'cosmos'
 const STORE = args.store as StoreKind
 if (!['memory', 'redis', 'cosmos'].includes(STORE)) throw new Error(`--store memory|redis|cosmos, not ${STORE}`)
@@ -119,7 +123,7 @@ try {
   }
 
   // (b) KafkaSource → pipeline → store
-  const speed = await speedPath(topic, STORE, `speed-${process.pid}`)
+  const speed = await speedPath(topic, STORE, `speed-${process.pid}`, DECODE_WORKERS)
   result.speed_events_per_s = speed.events_per_s
   result.speed_events_per_s_after_first_batch = speed.events_per_s_after_first_batch
   result.speed_batches = speed.batches
@@ -129,6 +133,15 @@ try {
     result.cosmos_events_per_s = speed.events_per_s_after_first_batch
     result.redis_events_per_s = redis.events_per_s_after_first_batch
     result.ratio_to_redis = Number((speed.events_per_s_after_first_batch / redis.events_per_s_after_first_batch).toFixed(3))
+  }
+  if (DECODE_WORKERS > 0) {
+    const inThread = await speedPath(topic, STORE, `speed-in-thread-${process.pid}`, 0)
+    result.decode_workers = {
+      threads: DECODE_WORKERS,
+      events_per_s: speed.events_per_s_after_first_batch,
+      in_thread_events_per_s: inThread.events_per_s_after_first_batch,
+      ratio_to_in_thread: Number((speed.events_per_s_after_first_batch / inThread.events_per_s_after_first_batch).toFixed(3))
+    }
   }
   // the ratio from the first batch on: both include a group join before it, which is not throughput
   result.ratio = Number(((result.speed_events_per_s_after_first_batch as number) / (result.raw_kafkajs_events_per_s_after_first_batch as number)).toFixed(3))
@@ -145,7 +158,7 @@ try {
     const store = await makeStore(STORE, `f${process.pid}`)
     const config = loadConfig({}, {
       dataDir: join(dir, 'data'), source: 'kafka', kafkaBrokers: brokers, kafkaTopics: ftopic, kafkaGroup: `fresh-${process.pid}`,
-      dlqTopic: `${ftopic}.dlq`, logLevel: 'silent', seedDays: '0'
+      dlqTopic: `${ftopic}.dlq`, logLevel: 'silent', seedDays: '0', decodeWorkers: String(DECODE_WORKERS)
     })
     const app = await buildApp(config, { schedule: false, store })
     await app.startSource()
@@ -221,9 +234,14 @@ async function makeStore (kind: StoreKind, name: string): Promise<SpeedStore> {
 }
 
 /** (b): KafkaSource → SpeedPipeline → one store apply per batch, on `topic` from the start in group `group`. */
-async function speedPath (topic: string, kind: StoreKind, group: string): Promise<{ events_per_s: number, events_per_s_after_first_batch: number, batches: number, counts: unknown }> {
+async function speedPath (
+  topic: string, kind: StoreKind, group: string, decodeWorkers = 0
+): Promise<{ events_per_s: number, events_per_s_after_first_batch: number, batches: number, counts: unknown }> {
   const store = await makeStore(kind, `t${group}`)
-  const pipeline = new SpeedPipeline({ store, dedupWindowMs, allowedLatenessMs, deadLetterKeep, collectValid: false })
+  const pool = decodeWorkers === 0 ? null : new DecodePool({ threads: decodeWorkers, maxRecordBytes: settings.maxRecordBytes })
+  const pipeline = new SpeedPipeline({
+    store, dedupWindowMs, allowedLatenessMs, deadLetterKeep, collectValid: false, ...(pool === null ? {} : { decode: (values, now) => pool.decode(values, now) })
+  })
   let n = 0
   let first = 0
   let applies = 0
@@ -249,6 +267,7 @@ async function speedPath (topic: string, kind: StoreKind, group: string): Promis
   const end = performance.now()
   await source.stop()
   await store.close()
+  await pool?.close()
   return {
     events_per_s: Math.round(EVENTS / ((end - t) / 1000)),
     events_per_s_after_first_batch: Math.round(EVENTS / ((end - first) / 1000)),

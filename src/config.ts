@@ -83,6 +83,12 @@ export const Config = Type.Object({
   /** … or while the used heap is above this share of V8's heap limit (0: never) */
   maxHeapShare: Type.Number({ minimum: 0, maximum: 1, default: 0.9 }),
   deadLetterKeep: Type.Integer({ minimum: 0, default: 1000 }),
+  /** a record larger than this (bytes) is invalid (too_large), not parsed */
+  maxRecordBytes: Type.Integer({ minimum: 256, default: 1_048_576 }),
+  /** threads that parse and validate records for the speed pipeline; 0 = in the main thread */
+  decodeWorkers: Type.Integer({ minimum: 0, maximum: 64, default: 0 }),
+  /** heap limit of each decode thread (MB): a record whose decoding needs more kills only that thread (decode_failed) */
+  decodeWorkerHeapMb: Type.Integer({ minimum: 4, default: 64 }),
   /** auto: authentication when keys or a JWT issuer are configured (required off loopback); none: no authentication at all */
   auth: Type.Union([Type.Literal('auto'), Type.Literal('none')], { default: 'auto' }),
   /** the API keys file (`hourglass keys add|list|revoke`); '' none */
@@ -161,6 +167,9 @@ const KINDS: Record<ConfigKey, Kind> = {
   maxEventLoopDelayMs: 'duration',
   maxHeapShare: 'number',
   deadLetterKeep: 'int',
+  maxRecordBytes: 'int',
+  decodeWorkers: 'int',
+  decodeWorkerHeapMb: 'int',
   auth: 'string',
   apiKeysFile: 'string',
   jwtIssuer: 'string',

@@ -23,7 +23,8 @@ import {
 } from '../batch/index.js'
 import type { RawBatch } from '../ingest/index.js'
 import { BronzeKafkaSource, type BronzeSourceOptions, type StartPosition } from '../ingest/kafka/index.js'
-import { parseEvent, partitionKey } from '../model/index.js'
+import { partitionKey } from '../model/index.js'
+import { decodeRecord } from '../speed/index.js'
 
 export interface BronzeFeedOptions {
   sink: BronzeSink
@@ -32,6 +33,8 @@ export interface BronzeFeedOptions {
   source: Omit<BronzeSourceOptions, 'positions' | 'onStart'>
   now?: () => number
   progress?: (line: string) => void
+  /** a larger record is invalid (too_large), as in the speed layer */
+  maxRecordBytes?: number // no limit
 }
 
 
@@ -49,6 +52,7 @@ export class BronzeFeed {
   readonly #dataDir: string
   readonly #now: () => number
   readonly #progress: (line: string) => void
+  readonly #maxRecordBytes: number
   /** per partition, the highest offset handled here (added to the sink, or invalid) */
   readonly #handled = new Map<string, bigint>()
   /** pending partitions (see the opening comment) not yet settled */
@@ -66,6 +70,7 @@ export class BronzeFeed {
     this.#dataDir = options.dataDir
     this.#now = options.now ?? Date.now
     this.#progress = options.progress ?? (() => undefined)
+    this.#maxRecordBytes = options.maxRecordBytes ?? Infinity
     this.source = new BronzeKafkaSource({
       ...options.source,
       positions: async (topic, partition) => this.#stored.get(partitionKey(topic, partition)) ?? null,
@@ -136,7 +141,7 @@ export class BronzeFeed {
     for (const r of batch.records) {
       const offset = BigInt(r.offset)
       if (offset <= last) continue // handed out again: the sink holds it already
-      const v = parseEvent(r.value, t) // the text the speed layer validates too
+      const v = decodeRecord(r.value, t, this.#maxRecordBytes) // the text the speed layer validates too
       if (v.ok) {
         this.#sink.add(v.event, { topic, partition, offset: r.offset }, t)
         this.valid++

@@ -45,6 +45,7 @@ export function openBronzeFeed (ctx: AppContext, sink: BronzeSink): BronzeFeedPa
     dataDir,
     now,
     progress,
+    maxRecordBytes: config.maxRecordBytes,
     source: {
       brokers: config.kafkaBrokers,
       topics: config.kafkaTopics,

@@ -12,7 +12,7 @@ import { FileSource, type RawBatch, type RecordSource } from '../ingest/index.js
 import { DeadLetterProducer, KafkaSource, retryWhileBrokersGone } from '../ingest/kafka/index.js'
 import { type WindowChangeHub, withWindowChanges } from '../merger/index.js'
 import type { DeadLetter, SpeedStore } from '../model/index.js'
-import { Deduplicator, SpeedPipeline } from '../speed/index.js'
+import { DecodePool, Deduplicator, InThreadDecoder, SpeedPipeline } from '../speed/index.js'
 import { type AppContext, kafkaLogLevel } from './context.js'
 import { BatchesInHand } from './in-hand.js'
 import type { Part } from './lifecycle.js'
@@ -58,7 +58,13 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
     })
     : null
   const inHand = new BatchesInHand()
+  const decoder = config.decodeWorkers === 0
+    ? new InThreadDecoder(config.maxRecordBytes)
+    : new DecodePool({
+      threads: config.decodeWorkers, maxRecordBytes: config.maxRecordBytes, heapMb: config.decodeWorkerHeapMb, log: log.child({ component: 'decode' })
+    })
   const pipeline = new SpeedPipeline({
+    decode: (values, at) => decoder.decode(values, at),
     store: withWindowChanges(store, windowChanges),
     dedupWindowMs: config.dedupWindowMs,
     dedup,
@@ -126,6 +132,7 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
       closing.abort()
       await source?.stop()
       await deadLetters?.close()
+      await decoder.close()
     }
   }
 }

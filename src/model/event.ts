@@ -1,5 +1,6 @@
 // The event contract (docs/design.md, "Event") and its validation. Reasons are stable codes: they name
-// the dead-letter header, the quality counters and the /v1/quality breakdown.
+// the dead-letter header, the quality counters and the /v1/quality breakdown. `too_large` (a record over the
+// size limit, not parsed) and `decode_failed` (its decoding crashed the thread decoding it) come from the decode step.
 import { MINUTE_MS, parseInstant } from './time.js'
 
 /** A valid event, normalised: event time in epoch ms, revenue in integer cents. */
@@ -25,7 +26,9 @@ export const INVALID_REASONS = [
   'bad_processing_time',
   'bad_response_time',
   'bad_revenue',
-  'bad_user_id'
+  'bad_user_id',
+  'too_large',
+  'decode_failed'
 ] as const
 export type InvalidReason = typeof INVALID_REASONS[number]
 
@@ -84,7 +87,9 @@ export function validateEvent (value: unknown, now: number): Validation {
 export function parseEvent (raw: string | Uint8Array, now: number): Validation {
   let value: unknown
   try {
-    value = JSON.parse(typeof raw === 'string' ? raw : Buffer.from(raw).toString('utf8'))
+    // a view, not a copy, of the bytes
+    const text = typeof raw === 'string' ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8')
+    value = JSON.parse(text)
   } catch {
     return bad('not_json', 'the record is not valid UTF-8 JSON')
   }

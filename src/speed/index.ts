@@ -1,4 +1,6 @@
 // The speed layer: validate → dedup → one-minute windows + watermark → speed store.
+export { type DecodedColumns, decodeRecord, type RawValue } from './decode-columns.js'
+export { DecodePool, type DecodePoolOptions, type Decoder, InThreadDecoder } from './decode-pool.js'
 export { Deduplicator, type DedupOptions } from './dedup.js'
 export { parseOffset } from './offsets.js'
 export { type InputBatch, type InputRecord, type ProcessResult, SpeedPipeline, type SpeedPipelineOptions, type ValidRecord } from './pipeline.js'

@@ -5,7 +5,7 @@
 // only once the store applied it (a failed apply rolls dedup and windows back for a retry).
 import {
   type DeadLetter, dedupKey, type HourglassEvent, type InvalidReason, parseEvent, type QualityCounts,
-  type QualitySource, type SpeedStore
+  type QualitySource, type SpeedStore, type Validation
 } from '../model/index.js'
 import { partitionKey } from '../model/source-position.js'
 import { Deduplicator } from './dedup.js'
@@ -45,6 +45,11 @@ export interface SpeedPipelineOptions {
   dedup?: Deduplicator
   /** return the valid events in ProcessResult.valid (for a bronze sink fed from this pipeline) */
   collectValid?: boolean // true
+  /**
+   * parse and validate a batch's values, one validation per value in order (decode-pool.ts); started as the batch
+   * arrives, before the batches ahead of it are applied. Without it, parseEvent here.
+   */
+  decode?: (values: readonly (string | Uint8Array)[], now: number) => Promise<Validation[]>
 }
 
 /** A valid event and the offset of the record it came from. */
@@ -93,6 +98,7 @@ export class SpeedPipeline implements QualitySource {
   readonly #onInvalid: SpeedPipelineOptions['onInvalid']
   readonly #onApplied: SpeedPipelineOptions['onApplied']
   readonly #collectValid: boolean
+  readonly #decode: SpeedPipelineOptions['decode']
   /** last processed offset per topic + partition */
   readonly #processed = new Map<string, bigint>()
   /** last counted offset per topic + partition (not reset: a record handled again is not counted again) */
@@ -116,11 +122,14 @@ export class SpeedPipeline implements QualitySource {
     this.#onInvalid = options.onInvalid
     this.#onApplied = options.onApplied
     this.#collectValid = options.collectValid ?? true
+    this.#decode = options.decode
   }
 
   /** Process one consumed batch at wall-clock time `now`. Calls are serialised. */
   process (batch: InputBatch, now: number): Promise<ProcessResult> {
-    const run = this.#tail.then(() => this.#process(batch, now))
+    const decoded = this.#decode?.(batch.records.map((r) => r.value), now)
+    decoded?.catch(() => undefined) // awaited by the run below
+    const run = this.#tail.then(() => this.#process(batch, now, decoded))
     this.#tail = run.catch(() => undefined)
     return run
   }
@@ -165,8 +174,8 @@ export class SpeedPipeline implements QualitySource {
     return out
   }
 
-  async #process (batch: InputBatch, now: number): Promise<ProcessResult> {
-    const result = await this.#attempt(batch, now)
+  async #process (batch: InputBatch, now: number, decoded?: Promise<Validation[]>): Promise<ProcessResult> {
+    const result = await this.#attempt(batch, now, decoded)
     if (result.applied || result.handled === 0) return result
     // The store's position moved under us (another consumer owned this partition for a while):
     // read it again, skip what is already counted, and try once more. No position at all where
@@ -177,10 +186,10 @@ export class SpeedPipeline implements QualitySource {
     if (known !== undefined && known >= 0n && (await this.#store.position(batch.topic, batch.partition)) === null) {
       return { ...result, storeLost: true }
     }
-    return await this.#attempt(batch, now)
+    return await this.#attempt(batch, now, decoded)
   }
 
-  async #attempt (batch: InputBatch, now: number): Promise<ProcessResult> {
+  async #attempt (batch: InputBatch, now: number, decoded?: Promise<Validation[]>): Promise<ProcessResult> {
     const { topic, partition, records } = batch
     const result: ProcessResult = {
       valid: [], applied: false, skipped: 0, handled: 0, received: 0, validCount: 0, invalid: 0, duplicates: 0, late: 0, deltas: 0,
@@ -195,6 +204,7 @@ export class SpeedPipeline implements QualitySource {
       done = stored === null ? -1n : parseOffset(stored)
       this.#processed.set(key, done)
     }
+    const validations = await decoded
     const lastOffset = parseOffset(last.offset)
     const counted = this.#counted.get(key) ?? -1n
     const sentUpTo = this.#sent.get(key) ?? -1n
@@ -213,7 +223,8 @@ export class SpeedPipeline implements QualitySource {
       const admitted: HourglassEvent[] = []
       /** how many of `admitted` were counted before (they come first) */
       let admittedAgain = 0
-      for (const record of records) {
+      for (let i = 0; i < records.length; i++) {
+        const record = records[i] as InputRecord
         if (overlap) {
           if (parseOffset(record.offset) <= done) { result.skipped++; continue }
           overlap = false
@@ -221,7 +232,7 @@ export class SpeedPipeline implements QualitySource {
         result.handled++
         if (again && parseOffset(record.offset) > counted) again = false
         if (!again) result.received++
-        const v = parseEvent(record.value, now)
+        const v = validations?.[i] ?? parseEvent(record.value, now)
         if (!v.ok) {
           if (again) continue // counted, kept and sent to the dead-letter sink before the reset
           result.invalid++
