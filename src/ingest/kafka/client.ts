@@ -155,8 +155,13 @@ const TOPIC_NOT_READY: ReadonlySet<string> = new Set(['UNKNOWN_TOPIC_OR_PARTITIO
  * waitForLeaders gives up at UNKNOWN_TOPIC_OR_PARTITION, which a KRaft broker answers for a moment
  * after creating the topic (seconds on a loaded machine); this waits through it, bounded.
  */
-export async function createTopicAndWait (admin: Admin, topic: string, numPartitions?: number): Promise<boolean> {
-  const created = await admin.createTopics({ topics: [{ topic, ...(numPartitions === undefined ? {} : { numPartitions }) }], waitForLeaders: false })
+export async function createTopicAndWait (
+  admin: Admin, topic: string, numPartitions?: number, configEntries?: Array<{ name: string, value: string }>
+): Promise<boolean> {
+  const created = await admin.createTopics({
+    topics: [{ topic, ...(numPartitions === undefined ? {} : { numPartitions }), ...(configEntries === undefined ? {} : { configEntries }) }],
+    waitForLeaders: false
+  })
   const deadline = Date.now() + TOPIC_LEADERS_WAIT_MS
   for (;;) {
     try {
