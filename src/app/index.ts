@@ -22,6 +22,7 @@ import { Leadership } from './leader.js'
 import { Lifecycle, type Part } from './lifecycle.js'
 import { openReconciliation } from './reconciliation.js'
 import { openSpeedPath } from './speed-path.js'
+import { SpeedShare } from './speed-share.js'
 import { openSpeedStore } from './speed-store.js'
 import { limitsOf, reportKafkaOutages, StartingService } from './startup.js'
 import { edgeOptions, listen, readTls } from './transport.js'
@@ -109,10 +110,13 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
     starting.enter('opening the speed store')
     const { store } = life.add(await openSpeedStore(ctx, opts.store))
     // the inputs hold nothing open until startSource(); they are registered last so they close first
-    const speed = await openSpeedPath(ctx, { store, sink: bronze.sink, observability, windowChanges })
+    const share = new SpeedShare(ctx, store)
+    const speed = await openSpeedPath(ctx, { store, sink: bronze.sink, observability, windowChanges, share })
     const feed = config.source === 'kafka' ? openBronzeFeed(ctx, bronze.sink, leadership) : null
     const { allowedLatenessMs, batchCacheBytes: cacheBytes } = config
-    const service = new MergingMetricsService({ gold, speed: store, quality: speed.pipeline, allowedLatenessMs, now, limits: starting.limits, cacheBytes })
+    const service = new MergingMetricsService({
+      gold, speed: store, quality: speed.pipeline, allowedLatenessMs, now, limits: starting.limits, cacheBytes, speedPartial: () => share.partial
+    })
     starting.enter('reconciling speed against batch')
     const reconciliation = life.add(await openReconciliation(ctx, { gold, store, reconciliations }))
     const upkeep = life.add(new Upkeep(ctx, { sink: bronze.sink, gold, afterPublish: () => reconciliation.run() }))
