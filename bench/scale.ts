@@ -30,6 +30,7 @@ import { sharesOf, TrafficGenerator } from '../src/ingest/index.js'
 import { createKafka, eventKey, KafkaWriter, type OutgoingRecord } from '../src/ingest/kafka/index.js'
 import { RedisSpeedStore } from '../src/speed/index.js'
 import { startServices } from '../scripts/services/index.js'
+import { rawKafkajs } from './raw-kafkajs.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -54,7 +55,7 @@ try {
   const topic = (k: number): string => `bench-scale-${k}-${process.pid}`
   const runs: Record<string, number>[] = []
   for (let k = 1; k <= MAX; k++) runs.push(await run(topic(k), k))
-  const raw = await rawKafkajs(topic(1))
+  const raw = (await rawKafkajs(kafka, topic(1), `raw-${process.pid}`, EVENTS)).events_per_s_after_first_batch
   const one = runs[0]?.events_per_s ?? 0
   console.log(JSON.stringify({
     events: EVENTS,
@@ -88,29 +89,6 @@ async function produce (topic: string): Promise<void> {
     await writer.send(topic, records)
   }
   await writer.close()
-}
-
-/** Raw kafkajs, one consumer, a no-op handler: events/s from its first batch. */
-async function rawKafkajs (topic: string): Promise<number> {
-  const consumer = kafka.consumer({ groupId: `raw-${process.pid}` })
-  await consumer.connect()
-  await consumer.subscribe({ topics: [topic], fromBeginning: true })
-  let n = 0
-  let first = 0
-  let done!: () => void
-  const finished = new Promise<void>((resolve) => { done = resolve })
-  await consumer.run({
-    autoCommit: false,
-    eachBatch: async ({ batch }) => {
-      if (first === 0) first = performance.now()
-      n += batch.messages.length
-      if (n >= EVENTS) done()
-    }
-  })
-  await finished
-  const rate = Math.round(EVENTS / ((performance.now() - first) / 1000))
-  await consumer.disconnect()
-  return rate
 }
 
 /** k serve processes in a fresh group on a fresh topic; the aggregate rate over N events produced once the group is stable. */

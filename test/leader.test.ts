@@ -15,7 +15,7 @@ import { BronzeSink, Db, readManifest } from '../src/batch/index.js'
 import { HOUR_MS, MINUTE_MS } from '../src/model/index.js'
 import { EventMaker, expected, Feed } from './helpers/bronze.js'
 import { hourglass } from './helpers/cli.js'
-import { ServeProcess } from './helpers/serve-process.js'
+import { killAll, ServeProcess } from './helpers/serve-process.js'
 import { SINK_DEFAULTS } from './helpers/settings.js'
 import { until } from './helpers/wait.js'
 
@@ -59,8 +59,7 @@ test('one leader per data folder builds gold, the others read it; the leader SIG
   const procs: ServeProcess[] = []
   const db = await Db.open()
   t.after(async () => {
-    for (const p of procs) if (p.alive) p.signal('SIGKILL')
-    await Promise.all(procs.map((p) => p.exited))
+    await killAll(procs)
     db.close()
     await rm(dir, { recursive: true, force: true })
   })

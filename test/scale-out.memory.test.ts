@@ -14,7 +14,7 @@ import { eventKey } from '../src/ingest/kafka/index.js'
 import { planQuery } from '../src/merger/plan.js'
 import type { MetricsResult } from '../src/model/index.js'
 import { batchEvents, M, makeLines, validRecords } from './helpers/events.js'
-import { ServeProcess } from './helpers/serve-process.js'
+import { killAll, ServeProcess } from './helpers/serve-process.js'
 import { servicesForFile } from './helpers/services.js'
 import { until } from './helpers/wait.js'
 
@@ -36,8 +36,7 @@ test('two serve processes on memory stores in one group: both answer with a spee
   const procs: ServeProcess[] = []
   const unexpected: string[] = []
   t.after(async () => {
-    for (const p of procs) if (p.alive) p.signal('SIGKILL')
-    await Promise.all(procs.map((p) => p.exited))
+    await killAll(procs)
     await rm(dir, { recursive: true, force: true })
   })
   assert.equal(await services.writer.createTopic(topic, PARTITIONS), true)

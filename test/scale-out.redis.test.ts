@@ -22,7 +22,7 @@ import type { MetricsResult } from '../src/model/index.js'
 import { RedisSpeedStore } from '../src/speed/index.js'
 import { assertEqualsBrute, batchEvents, brute, M, validRecords } from './helpers/events.js'
 import { DEDUP_WINDOW_MS, makePool, RETENTION_MS, SEED, Stream } from './helpers/kafka-faults.js'
-import { ServeProcess } from './helpers/serve-process.js'
+import { killAll, ServeProcess } from './helpers/serve-process.js'
 import { servicesForFile } from './helpers/services.js'
 import { sleep, until } from './helpers/wait.js'
 
@@ -177,8 +177,7 @@ test('three serve processes on Redis answer exactly; the leader SIGKILLed, the o
   const c = new Cluster(join(dir, 'data'))
   const db = await Db.open()
   t.after(async () => {
-    for (const p of c.procs) if (p.alive) p.signal('SIGKILL')
-    await Promise.all(c.procs.map((p) => p.exited))
+    await killAll(c.procs)
     await c.store.close().catch(() => undefined)
     db.close()
     await rm(dir, { recursive: true, force: true })
