@@ -1,7 +1,8 @@
 // One leader per data folder: three real `hourglass serve --source none` processes share one data
 // folder (as API processes beside the Kafka consumers would). Exactly one leads: it builds gold
 // from the bronze the test writes, and the others only read the versions it publishes. The leader
-// is SIGKILLed: another takes the folder over (its pid is dead on this host, so at the next try),
+// is SIGKILLed: another takes the folder over (its pid is dead on this host, so at the next try:
+// within a quarter of the timeout, which is long enough that a loaded machine's stalls never pass it),
 // builds the hour that completes next, and every process left answers from that version. No two
 // processes ever publish: every "published gold" line comes from the leader of its time, and the
 // versions count up one by one. A process with a source that writes bronze itself (synthetic)
@@ -26,7 +27,7 @@ function env (dataDir: string): NodeJS.ProcessEnv {
   return {
     ...base,
     HOURGLASS_DATA_DIR: dataDir,
-    HOURGLASS_LEADER_TIMEOUT: '2s',
+    HOURGLASS_LEADER_TIMEOUT: '8s',
     HOURGLASS_BATCH_INTERVAL: '10s',
     HOURGLASS_GOLD_POLL: '200ms',
     HOURGLASS_LOG_LEVEL: 'warn'

@@ -59,7 +59,7 @@ class Cluster {
       HOURGLASS_SEED_DAYS: '0',
       HOURGLASS_BRONZE_FLUSH: '2s',
       HOURGLASS_BRONZE_FLUSH_CHECK: '500ms',
-      HOURGLASS_LEADER_TIMEOUT: '4s',
+      HOURGLASS_LEADER_TIMEOUT: '8s',
       HOURGLASS_LOG_LEVEL: 'warn'
     })
     const p = new ServeProcess(name, ['serve', '--source', 'kafka', '--store', 'redis', '--port', '0'], env, (x, how) => {

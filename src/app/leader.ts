@@ -11,6 +11,8 @@
 // exits 1 so that its supervisor restarts it as a follower; the new leader reads the records it
 // had buffered again from the bronze state. Sources other than Kafka and `none` feed bronze from
 // the speed path itself, so with them a process that cannot lead refuses to start.
+import { readFile, rm } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { acquireLock, type HeldLock, type LockInfo } from '../batch/index.js'
 import type { AppContext } from './context.js'
@@ -19,6 +21,15 @@ import type { Part } from './lifecycle.js'
 /** The leader lock of a data folder. */
 export function leaderLockPath (dataDir: string): string {
   return join(dataDir, '_leader.lock')
+}
+
+/** the tokens of the leader locks the apps of this process hold (tests build several apps in one process) */
+const heldHere = new Set<string>()
+
+/** Remove the lock at `path` if it still holds `token`. */
+async function removeIfToken (path: string, token: string): Promise<void> {
+  const text = await readFile(path, 'utf8').catch(() => null)
+  if (text !== null && (JSON.parse(text) as { token?: string }).token === token) await rm(path, { force: true })
 }
 
 export class Leadership implements Part {
@@ -83,6 +94,7 @@ export class Leadership implements Part {
       return
     }
     if (await this.#lock.stillHeld()) return
+    heldHere.delete(this.#lock.info.token)
     this.#lock = null
     this.#closed = true
     this.#lose(new Error(`the leader lock of ${this.#ctx.dataDir} was taken over by another process (this one did not touch it for ` +
@@ -99,11 +111,23 @@ export class Leadership implements Part {
 
   async #tryLead (): Promise<LockInfo | null> {
     const { config, dataDir, progress } = this.#ctx
+    const path = leaderLockPath(dataDir)
     // the lock is judged by its file's mtime: real time, whatever clock the app runs on
-    const r = await acquireLock(leaderLockPath(dataDir), { purpose: 'serve (leader)', staleMs: config.leaderTimeoutMs, onProgress: progress })
+    const options = { purpose: 'serve (leader)', staleMs: config.leaderTimeoutMs, onProgress: progress }
+    let r = await acquireLock(path, options)
+    const h = r.acquired ? null : r.holder
+    if (h !== null && h.pid === process.pid && h.hostname === hostname() && !heldHere.has(h.token)) {
+      // this pid on this host, and no app here holds it: left by an earlier process with our pid (a container restarted)
+      progress(`leader: took over ${path}: left by an earlier process with this pid`)
+      await removeIfToken(path, h.token)
+      r = await acquireLock(path, options)
+    }
     if (!r.acquired) return r.holder
     if (this.#closed) await r.lock.release()
-    else this.#lock = r.lock
+    else {
+      this.#lock = r.lock
+      heldHere.add(r.lock.info.token)
+    }
     return null
   }
 
@@ -112,6 +136,7 @@ export class Leadership implements Part {
     clearTimeout(this.#timer)
     const lock = this.#lock
     this.#lock = null
+    if (lock !== null) heldHere.delete(lock.info.token)
     await lock?.release()
   }
 }
