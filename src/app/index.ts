@@ -118,7 +118,7 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
       gold, speed: store, quality: speed.pipeline, allowedLatenessMs, now, limits: starting.limits, cacheBytes, speedPartial: () => share.partial
     })
     starting.enter('reconciling speed against batch')
-    const reconciliation = life.add(await openReconciliation(ctx, { gold, store, reconciliations }))
+    const reconciliation = life.add(await openReconciliation(ctx, { gold, store, reconciliations, partial: () => share.partial }))
     const upkeep = life.add(new Upkeep(ctx, { sink: bronze.sink, gold, afterPublish: () => reconciliation.run() }))
     life.add(http)
     httpAdded = true
