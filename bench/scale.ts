@@ -63,7 +63,11 @@ try {
     cores: availableParallelism(),
     load_average_1m_at_end: Number((loadavg()[0] as number).toFixed(2)),
     raw_kafkajs_events_per_s: raw,
-    runs: runs.map((r) => ({ ...r, ratio_to_raw_kafkajs: Number((r.events_per_s as number / raw).toFixed(3)), speedup_over_one: Number((r.events_per_s as number / one).toFixed(2)) })),
+    runs: runs.map((r) => ({
+      ...r,
+      ratio_to_raw_kafkajs: Number((r.events_per_s as number / raw).toFixed(3)),
+      speedup_over_one: Number((r.events_per_s as number / one).toFixed(2))
+    })),
     note: `the broker, Redis, every serve process and this one share ${availableParallelism()} cores: the aggregate flattens (or falls: more ` +
       'processes contend for the same cores) once they are busy; ' +
       'per_process_events_per_s is what each process did. One process per run also runs the bronze feed (the leader).'
@@ -131,7 +135,9 @@ async function run (topic: string, k: number): Promise<Record<string, number>> {
     for (;;) {
       if (Date.now() > deadline) throw new Error(`${k} processes did not form a stable group`)
       const g = (await admin.describeGroups([group])).groups[0]
-      const held = (g?.members ?? []).map((m) => m.memberAssignment.length === 0 ? 0 : (AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment[topic]?.length ?? 0))
+      const held = (g?.members ?? []).map((m) => m.memberAssignment.length === 0
+        ? 0
+        : (AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment[topic]?.length ?? 0))
       if (g?.state === 'Stable' && held.length === k && held.every((n) => n > 0)) break
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
