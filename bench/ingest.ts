@@ -34,6 +34,7 @@ import { createKafka, eventKey, KafkaSource, KafkaWriter, type OutgoingRecord } 
 import type { MetricsResult, SpeedStore } from '../src/model/index.js'
 import { CosmosSpeedStore, DecodePool, MemorySpeedStore, RedisSpeedStore, SpeedPipeline } from '../src/speed/index.js'
 import { startCosmosServer, startServices } from '../scripts/services/index.js'
+import { rawKafkajs } from './raw-kafkajs.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -80,7 +81,7 @@ try {
   await writer.connect()
   await writer.createTopic(topic, PARTITIONS)
   const gen = new TrafficGenerator({ seed: 11, shares: sharesOf(settings) })
-  let t = performance.now()
+  const t = performance.now()
   // event times as if produced at 50,000/s just now: the partitions' batches interleave within the
   // allowed lateness, so the windows do the work of on-time events (not mostly late ones)
   const span = Math.ceil(EVENTS / 50)
@@ -97,30 +98,9 @@ try {
   result.produce_events_per_s = Math.round(EVENTS / ((performance.now() - t) / 1000))
 
   // (a) raw kafkajs, no-op handler
-  {
-    const kafka = createKafka({ brokers, logLevel: 'nothing' })
-    const consumer = kafka.consumer({ groupId: `raw-${process.pid}`, maxBytesPerPartition: 1_048_576 })
-    await consumer.connect()
-    await consumer.subscribe({ topics: [topic], fromBeginning: true })
-    let n = 0
-    let first = 0
-    let done!: () => void
-    const finished = new Promise<void>((resolve) => { done = resolve })
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        if (first === 0) first = performance.now()
-        n += batch.messages.length
-        if (n >= EVENTS) done()
-      }
-    })
-    t = performance.now()
-    await finished
-    const end = performance.now()
-    result.raw_kafkajs_events_per_s = Math.round(EVENTS / ((end - t) / 1000))
-    result.raw_kafkajs_events_per_s_after_first_batch = Math.round(EVENTS / ((end - first) / 1000))
-    await consumer.disconnect()
-  }
+  const raw = await rawKafkajs(createKafka({ brokers, logLevel: 'nothing' }), topic, `raw-${process.pid}`, EVENTS)
+  result.raw_kafkajs_events_per_s = raw.events_per_s
+  result.raw_kafkajs_events_per_s_after_first_batch = raw.events_per_s_after_first_batch
 
   // (b) KafkaSource → pipeline → store
   const speed = await speedPath(topic, STORE, `speed-${process.pid}`, DECODE_WORKERS)

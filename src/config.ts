@@ -60,6 +60,11 @@ export const Config = Type.Object({
   batchHourDelayMs: Type.Integer({ minimum: 0, default: 5_000 }),
   /** `serve`: speed against batch every this long (also at start and after each published batch run) */
   reconcileIntervalMs: Type.Integer({ minimum: 1_000, default: 15_000 }),
+  /**
+   * `serve`: the data folder's leader (bronze feed, batch, compaction, vacuum) is replaced when its lock was not touched
+   * this long (at once when its pid is dead on this host); followers try every quarter of it
+   */
+  leaderTimeoutMs: Type.Integer({ minimum: 1_000, default: 30_000 }),
   /** `serve`: how long each part may take to close at shutdown before the next one closes all the same */
   closeTimeoutMs: Type.Integer({ minimum: 1_000, default: 30_000 }),
   /** browser origins allowed to call the API (CORS), e.g. https://dash.example.com; `*` for any; none by default */
@@ -153,6 +158,7 @@ const KINDS: Record<ConfigKey, Kind> = {
   goldPollMs: 'duration',
   batchHourDelayMs: 'duration',
   reconcileIntervalMs: 'duration',
+  leaderTimeoutMs: 'duration',
   closeTimeoutMs: 'duration',
   corsOrigins: 'list',
   tlsCert: 'string',

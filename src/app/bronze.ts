@@ -1,6 +1,8 @@
 // Bronze: the sink that writes Parquet (flushed on a timer, and once more at close) and, with
 // `--source kafka`, the feed that fills it from a consumer group of its own, so a slow Parquet
-// write never delays the speed layer. Other sources fill the sink through the speed path.
+// write never delays the speed layer. Other sources fill the sink through the speed path. Only the
+// data folder's leader (leader.ts) writes: a follower's sink stays empty, its feed starts once it
+// leads, and a leader that lost its lock writes nothing more.
 import { BronzeSink } from '../batch/index.js'
 import { BronzeFeed } from './bronze-feed.js'
 import { type AppContext, kafkaLogLevel } from './context.js'
@@ -12,7 +14,8 @@ export interface Bronze extends Part {
   start (): void
 }
 
-export function openBronzeSink (ctx: AppContext): Bronze {
+/** `mayWrite`: whether this process still leads its data folder (flushes, the last one at close too, only then) */
+export function openBronzeSink (ctx: AppContext, mayWrite: () => boolean): Bronze {
   const { config, dataDir, db, now, log } = ctx
   const sink = new BronzeSink({ dataDir, db, flushMs: config.bronzeFlushMs, maxBuffered: config.bronzeFlushEvents })
   let timer: NodeJS.Timeout | undefined
@@ -21,26 +24,75 @@ export function openBronzeSink (ctx: AppContext): Bronze {
     sink,
     start: () => {
       timer = setInterval(() => {
-        sink.flushIfDue(now()).catch((err: unknown) => log.error({ err }, 'bronze flush failed'))
+        if (mayWrite()) sink.flushIfDue(now()).catch((err: unknown) => log.error({ err }, 'bronze flush failed'))
       }, Math.min(config.bronzeFlushCheckMs, config.bronzeFlushMs)).unref()
     },
     close: async () => {
       clearInterval(timer)
-      await sink.flush().catch((err: unknown) => log.error({ err }, 'final bronze flush failed'))
+      if (mayWrite()) await sink.flush().catch((err: unknown) => log.error({ err }, 'final bronze flush failed'))
       await sink.close()
     }
   }
 }
 
-export interface BronzeFeedPart extends Part {
-  readonly feed: BronzeFeed
-  /** not awaited: joining its group may wait for a dead member's session to expire (a failure rejects feed.done) */
+/** What the app shows of the bronze feed, whether or not this process leads yet. */
+export interface BronzeFeedView {
+  /** rejects when the feed could not start or its consumer died for good, or when this process lost its leadership */
+  readonly done: Promise<void>
+  /** records handled, valid and invalid ones (0 until this process leads) */
+  readonly received: number
+  readonly valid: number
+  readonly invalid: number
+}
+
+export interface BronzeFeedPart extends Part, BronzeFeedView {
+  /** the feed (null until this process leads) */
+  readonly feed: BronzeFeed | null
+  /** once this process leads: not awaited (joining its group may wait for a dead member's session to expire) */
   start (): void
 }
 
-export function openBronzeFeed (ctx: AppContext, sink: BronzeSink): BronzeFeedPart {
+/** The leadership the feed follows: `lost` rejects when it is lost, `leading` says whether it still holds. */
+export interface Lead { readonly lost: Promise<void>, readonly leading: boolean }
+
+/** The bronze feed, built when first started (a follower builds none). */
+export function openBronzeFeed (ctx: AppContext, sink: BronzeSink, lead: Lead): BronzeFeedPart {
+  let feed: BronzeFeed | null = null
+  let fail!: (err: unknown) => void
+  let end!: () => void
+  const done = new Promise<void>((resolve, reject) => {
+    fail = reject
+    end = resolve
+    lead.lost.catch(reject)
+  })
+  done.catch(() => undefined) // reported to whoever awaits done, never as unhandled
+  let stopped = false
+  return {
+    name: 'bronze feed',
+    done,
+    get feed () { return feed },
+    get received () { return feed?.received ?? 0 },
+    get valid () { return feed?.valid ?? 0 },
+    get invalid () { return feed?.invalid ?? 0 },
+    start: () => {
+      if (feed !== null || stopped) return
+      const f = feed = newFeed(ctx, sink)
+      f.done.catch(fail)
+      f.start().catch((err: unknown) => ctx.log.error({ err }, 'the bronze consumer could not start'))
+    },
+    close: async () => {
+      stopped = true
+      // a leader that lost its lock leaves the group without the last flush
+      const stop = lead.leading ? feed?.stop() : feed?.source.stop()
+      await stop?.catch((err: unknown) => ctx.log.error({ err }, 'bronze consumer did not stop cleanly'))
+      end()
+    }
+  }
+}
+
+function newFeed (ctx: AppContext, sink: BronzeSink): BronzeFeed {
   const { config, dataDir, now, progress, log } = ctx
-  const feed = new BronzeFeed({
+  return new BronzeFeed({
     sink,
     dataDir,
     now,
@@ -56,10 +108,4 @@ export function openBronzeFeed (ctx: AppContext, sink: BronzeSink): BronzeFeedPa
       logLevel: kafkaLogLevel(config.logLevel)
     }
   })
-  return {
-    name: 'bronze feed',
-    feed,
-    start: () => { feed.start().catch((err: unknown) => log.error({ err }, 'the bronze consumer could not start')) },
-    close: () => feed.stop().catch((err: unknown) => log.error({ err }, 'bronze consumer did not stop cleanly'))
-  }
 }

@@ -15,13 +15,14 @@ import type { DeadLetterProducer } from '../ingest/kafka/index.js'
 import { MergingMetricsService, ReconciliationLog, WindowChangeHub } from '../merger/index.js'
 import type { SpeedStore } from '../model/index.js'
 import type { SpeedPipeline } from '../speed/index.js'
-import { openBronzeFeed, openBronzeSink } from './bronze.js'
-import type { BronzeFeed } from './bronze-feed.js'
+import { type BronzeFeedView, openBronzeFeed, openBronzeSink } from './bronze.js'
 import type { AppContext } from './context.js'
 import { openHistory } from './history.js'
+import { Leadership } from './leader.js'
 import { Lifecycle, type Part } from './lifecycle.js'
 import { openReconciliation } from './reconciliation.js'
 import { openSpeedPath } from './speed-path.js'
+import { SpeedShare } from './speed-share.js'
 import { openSpeedStore } from './speed-store.js'
 import { limitsOf, reportKafkaOutages, StartingService } from './startup.js'
 import { edgeOptions, listen, readTls } from './transport.js'
@@ -55,8 +56,10 @@ export interface App {
   source: RecordSource | null
   /** the dead-letter topic's producer (Kafka source only) */
   deadLetters: DeadLetterProducer | null
-  /** the bronze sink's own Kafka consumer (Kafka source only; other sources feed the sink through the speed handler) */
-  bronze: BronzeFeed | null
+  /** the bronze sink's own Kafka consumer (Kafka source only, and only once this process leads its data folder) */
+  bronze: BronzeFeedView | null
+  /** this process leads its data folder: it runs the bronze feed, batch job, compaction and vacuum (leader.ts) */
+  readonly leading: boolean
   /** start consuming the source (resolves once started; see source.done for a finite source) */
   startSource (): Promise<void>
   /** flush bronze, build gold for complete hours and load it */
@@ -101,23 +104,35 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
     const kafkaOutage = reportKafkaOutages(starting, observability)
     const progress = opts.progress ?? ((line: string) => log.info(line))
     const ctx: AppContext = { config, dataDir, db, log, now, progress, stage: (what) => starting.enter(what), kafkaOutage }
-    const { gold } = life.add(await openHistory(ctx))
-    const bronze = life.add(openBronzeSink(ctx))
+    const leadership = life.add(await Leadership.open(ctx))
+    const { gold } = life.add(await openHistory(ctx, leadership.leading))
+    const bronze = life.add(openBronzeSink(ctx, () => leadership.leading))
     starting.enter('opening the speed store')
     const { store } = life.add(await openSpeedStore(ctx, opts.store))
     // the inputs hold nothing open until startSource(); they are registered last so they close first
-    const speed = await openSpeedPath(ctx, { store, sink: bronze.sink, observability, windowChanges })
-    const feed = config.source === 'kafka' ? openBronzeFeed(ctx, bronze.sink) : null
+    const share = new SpeedShare(ctx, store)
+    const speed = await openSpeedPath(ctx, { store, sink: bronze.sink, observability, windowChanges, share })
+    const feed = config.source === 'kafka' ? openBronzeFeed(ctx, bronze.sink, leadership) : null
     const { allowedLatenessMs, batchCacheBytes: cacheBytes } = config
-    const service = new MergingMetricsService({ gold, speed: store, quality: speed.pipeline, allowedLatenessMs, now, limits: starting.limits, cacheBytes })
+    const service = new MergingMetricsService({
+      gold, speed: store, quality: speed.pipeline, allowedLatenessMs, now, limits: starting.limits, cacheBytes, speedPartial: () => share.partial
+    })
     starting.enter('reconciling speed against batch')
-    const reconciliation = life.add(await openReconciliation(ctx, { gold, store, reconciliations }))
+    const reconciliation = life.add(await openReconciliation(ctx, { gold, store, reconciliations, partial: () => share.partial }))
     const upkeep = life.add(new Upkeep(ctx, { sink: bronze.sink, gold, afterPublish: () => reconciliation.run() }))
     life.add(http)
     httpAdded = true
     if (feed !== null) life.add(feed)
     life.add(speed)
-    if (opts.schedule !== false) for (const timed of [bronze, reconciliation, upkeep]) timed.start()
+    const schedule = opts.schedule !== false
+    if (schedule) for (const timed of [bronze, reconciliation]) timed.start()
+    // the leader's work: now, or once this process takes the data folder over
+    let sourceStarted = false
+    leadership.follow(() => {
+      if (schedule) upkeep.start()
+      if (sourceStarted) feed?.start()
+    })
+    leadership.lost.catch(() => upkeep.close())
     starting.serve(service)
 
     return {
@@ -131,10 +146,12 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
       observability,
       source: speed.source,
       deadLetters: speed.deadLetters,
-      bronze: feed?.feed ?? null,
+      bronze: feed,
+      get leading () { return leadership.leading },
       startSource: async () => {
         await speed.start()
-        feed?.start()
+        sourceStarted = true
+        if (leadership.leading) feed?.start()
       },
       runBatchNow: () => upkeep.batchNow(),
       compactNow: () => upkeep.compactNow(),

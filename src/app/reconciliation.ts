@@ -1,7 +1,9 @@
 // Reconciliation: speed against batch for each hour gold publishes while the speed layer still holds
 // it; the ledger keeps the store's closed minutes past its retention until then. It runs at start,
 // after each batch run that published, and every reconcileIntervalMs (for gold other processes
-// publish, and to read closed minutes before the store evicts them). Runs never overlap.
+// publish, and to read closed minutes before the store evicts them). Runs never overlap. While the
+// store holds only some partitions' windows (a memory store shared by a group: speed-share.ts) no
+// run is made: every hour would differ.
 import type { GoldReader } from '../batch/index.js'
 import { reconcileGold, type ReconciliationLog, SpeedLedger } from '../merger/index.js'
 import { iso, type SpeedStore } from '../model/index.js'
@@ -16,16 +18,23 @@ export interface Reconciliation extends Part {
   start (): void
 }
 
-/** `reconciliations`: where the runs are recorded (the server already reads it) */
-export async function openReconciliation (
-  ctx: AppContext, { gold, store, reconciliations }: { gold: GoldReader, store: SpeedStore, reconciliations: ReconciliationLog }
-): Promise<Reconciliation> {
+export interface ReconciliationDeps {
+  gold: GoldReader
+  store: SpeedStore
+  /** where the runs are recorded (the server already reads it) */
+  reconciliations: ReconciliationLog
+  /** whether the store holds only some partitions' windows */
+  partial: () => boolean
+}
+
+export async function openReconciliation (ctx: AppContext, { gold, store, reconciliations, partial }: ReconciliationDeps): Promise<Reconciliation> {
   const { config, log } = ctx
   const ledger = new SpeedLedger({ store })
   let running: Promise<void> = Promise.resolve()
   let timer: NodeJS.Timeout | undefined
   const run = (): Promise<void> => {
     running = running.then(async () => {
+      if (partial()) return
       for (const o of await reconcileGold({ gold, ledger, log: reconciliations })) {
         if (o.comparable) {
           const r = o.reconciliation

@@ -6,12 +6,13 @@ import { FileSource, type RecordSource, sharesOf, SyntheticSource } from '../ing
 import { KafkaSource } from '../ingest/kafka/index.js'
 import { iso, type SpeedStore } from '../model/index.js'
 import { type AppContext, kafkaLogLevel } from './context.js'
+import type { SpeedShare } from './speed-share.js'
 
 /**
  * Kafka: the consumer resumes at the store's positions; a store that holds none is rebuilt by
  * rewinding to now − retention, and marked covered once the consumer has caught up.
  */
-export function kafkaSource (ctx: AppContext, store: SpeedStore): KafkaSource {
+export function kafkaSource (ctx: AppContext, store: SpeedStore, share: SpeedShare): KafkaSource {
   const { config, now, progress, log } = ctx
   return new KafkaSource({
     brokers: config.kafkaBrokers,
@@ -27,6 +28,7 @@ export function kafkaSource (ctx: AppContext, store: SpeedStore): KafkaSource {
       progress(`speed: rebuilt from Kafka since ${iso(from)}; caught up on ${partitions.length} partitions`)
     },
     onOutage: (since) => ctx.kafkaOutage(config.kafkaGroup, since),
+    onAssigned: (assigned, total) => share.assigned(assigned, total),
     log: log.child({ component: 'kafka' }),
     logLevel: kafkaLogLevel(config.logLevel)
   })

@@ -18,6 +18,7 @@ import { BatchesInHand } from './in-hand.js'
 import type { Part } from './lifecycle.js'
 import { rebuildFromBronze } from './replay.js'
 import { kafkaSource, localSource } from './sources.js'
+import type { SpeedShare } from './speed-share.js'
 
 export interface SpeedPath extends Part {
   readonly pipeline: SpeedPipeline
@@ -36,9 +37,11 @@ export interface SpeedPathDeps {
   observability: Observability
   /** where applied batches' windows are announced (the server already holds it) */
   windowChanges: WindowChangeHub
+  /** hears which share of the partitions the Kafka consumer holds */
+  share: SpeedShare
 }
 
-export async function openSpeedPath (ctx: AppContext, { store, sink, observability, windowChanges }: SpeedPathDeps): Promise<SpeedPath> {
+export async function openSpeedPath (ctx: AppContext, { store, sink, observability, windowChanges, share }: SpeedPathDeps): Promise<SpeedPath> {
   const { config, now, log } = ctx
   const kafka = config.source === 'kafka'
   // one deduplicator for the bronze replay and the live pipeline: a duplicate of a replayed event
@@ -74,7 +77,7 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
     onApplied: (ms) => observability.observeApply(ms / 1000),
     ...(deadLetters === null ? {} : { onInvalid: (letter: DeadLetter) => deadLetters.send(letter, inHand.original(letter)) })
   })
-  const source = kafka ? kafkaSource(ctx, store) : await localSource(ctx)
+  const source = kafka ? kafkaSource(ctx, store, share) : await localSource(ctx)
 
   // The pipeline forgets what it processed; Kafka rewinds (the batch in hand is not acknowledged
   // and comes again), other sources replay bronze as at start.

@@ -39,6 +39,8 @@ export interface LockOptions {
 export interface HeldLock {
   readonly path: string
   readonly info: LockInfo
+  /** whether the lock file still holds our token (false once another process broke it as stale) */
+  stillHeld (): Promise<boolean>
   release (): Promise<void>
 }
 
@@ -193,6 +195,9 @@ function held (path: string, info: LockInfo, heartbeatMs: number): HeldLock {
   return {
     path,
     info,
+    async stillHeld () {
+      return !released && (await readLock(path))?.info?.token === info.token
+    },
     async release () {
       if (released) return
       released = true

@@ -16,6 +16,8 @@ export interface PlanInput {
   now: number
   /** the speed layer counts as behind when its newest event is older than this, ms */
   speedStaleMs: number
+  /** the speed layer holds only some partitions' windows (a memory store in a group of several processes) */
+  speedPartial?: boolean
 }
 
 export interface Plan {
@@ -76,6 +78,7 @@ export function planQuery (input: PlanInput): Plan {
         if (start < until) gaps.push(gap(start, until, 'speed_behind'))
       }
     }
+    if (input.speedPartial === true && speedFrom < until) gaps.push(gap(speedFrom, until, 'speed_partial'))
   }
   return { from, to, batch, speed, sources, gaps }
 }

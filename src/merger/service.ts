@@ -23,6 +23,8 @@ export interface MetricsServiceOptions {
   cacheBytes?: number
   /** entries in the settled-speed-part cache and in the answer cache (0: read the whole speed part on every query) */
   speedCacheSize?: number
+  /** whether the speed store holds only some partitions' windows (a memory store shared by no one): a speed_partial gap */
+  speedPartial?: () => boolean
 }
 
 /** speedCacheSize when the caller does not say */
@@ -58,6 +60,7 @@ export class MergingMetricsService implements MetricsService {
   readonly #quality: QualitySource
   readonly #now: () => number
   readonly #staleMs: number
+  readonly #partial: () => boolean
   #dimensions: { version: number, value: Dimensions } | null = null
   /** batch parts being read, by cache key: queries asking one at the same time share the read */
   readonly #reading = new Map<string, Promise<FinalisedRollup>>()
@@ -70,6 +73,7 @@ export class MergingMetricsService implements MetricsService {
     this.#now = opts.now ?? Date.now
     // the speed layer is "behind" when its newest event is older than twice the allowed lateness
     this.#staleMs = Math.max(2 * opts.allowedLatenessMs, 30_000)
+    this.#partial = opts.speedPartial ?? (() => false)
     this.cache = new BatchCache<FinalisedRollup>(opts.cacheSize, opts.cacheBytes === undefined ? undefined : { maxBytes: opts.cacheBytes, sizeOf: rollupBytes })
     this.speedCache = new BatchCache<FinalisedRollup>(opts.speedCacheSize ?? SPEED_CACHE_SIZE)
     this.answerCache = new BatchCache<ResultRow[]>(opts.speedCacheSize ?? SPEED_CACHE_SIZE)
@@ -88,7 +92,8 @@ export class MergingMetricsService implements MetricsService {
       historyFrom: snapshot?.completeFrom ?? null,
       speed: coverage,
       now,
-      speedStaleMs: this.#staleMs
+      speedStaleMs: this.#staleMs,
+      speedPartial: this.#partial()
     })
     const shape = shapeKey(q.granularity, q.groupBy, q.filters)
     const batch = await this.#batchPart(q, plan, snapshot, shape)
@@ -103,7 +108,9 @@ export class MergingMetricsService implements MetricsService {
     const to = bucketStart(now, 'minute') + MINUTE_MS
     const from = to - Math.ceil(q.last / MINUTE_MS) * MINUTE_MS
     const coverage = await this.#speed.coverage()
-    const plan = planQuery({ from, to, granularity: 'minute', boundary: null, historyFrom: null, speed: coverage, now, speedStaleMs: this.#staleMs })
+    const plan = planQuery({
+      from, to, granularity: 'minute', boundary: null, historyFrom: null, speed: coverage, now, speedStaleMs: this.#staleMs, speedPartial: this.#partial()
+    })
     const shaped = { ...q, granularity: 'minute' as const }
     const rows = await this.#finish({ key: 'none', part: null }, { from, to }, coverage, shaped, shapeKey('minute', q.groupBy, q.filters))
     return { rows, meta: this.#meta(plan, 'minute', this.#gold.snapshot(), coverage, now) }

@@ -32,7 +32,7 @@ export type Layer = 'batch' | 'speed'
 
 export interface SourceRange { layer: Layer, from: string, to: string }
 
-export type GapReason = 'speed_not_covered' | 'speed_behind' | 'before_history'
+export type GapReason = 'speed_not_covered' | 'speed_behind' | 'speed_partial' | 'before_history'
 
 export interface Gap { from: string, to: string, reason: GapReason }
 

@@ -83,7 +83,7 @@ interface Pool {
 }
 
 /** Records to produce, in order: see the file's opening comment. */
-function makePool (seed: number, prefix: string, n: number): Pool {
+export function makePool (seed: number, prefix: string, n: number): Pool {
   const t0 = Date.now()
   const lines = makeLines(t0 - 20 * M, t0 - M, n, seed, prefix, { late: false })
   const rand = prng(seed + 1)
@@ -105,7 +105,7 @@ function makePool (seed: number, prefix: string, n: number): Pool {
 }
 
 /** key → what the store must hold for (minute, event_type, region): valid events, deduplicated by event_id + timestamp. */
-function bruteForce (texts: readonly (string | null)[]): Map<string, Partials> {
+export function bruteForce (texts: readonly (string | null)[]): Map<string, Partials> {
   const lines = texts.filter((x): x is string => x !== null)
   const out = new Map<string, Partials>()
   for (const e of batchEvents(validRecords(lines, Date.now()))) {
@@ -127,7 +127,7 @@ function bruteForce (texts: readonly (string | null)[]): Map<string, Partials> {
  * (the broker restarting) is retried: a retry may write a record twice, which is a duplicate with
  * the same bytes and key, so the brute force (deduplicating) is the same either way.
  */
-class Stream {
+export class Stream {
   readonly sent: (string | null)[] = []
   #i = 0
   #stopped = false

@@ -120,3 +120,9 @@ export function leaveGroup (port: number, group: string, memberId: string): Prom
     })
   })
 }
+
+/** SIGKILL every process of `procs` still running and wait for each to exit (a test's teardown). */
+export async function killAll (procs: readonly ServeProcess[]): Promise<void> {
+  for (const p of procs) if (p.alive) p.signal('SIGKILL')
+  await Promise.all(procs.map((p) => p.exited))
+}

@@ -38,11 +38,14 @@ enum Layer {
 
 """
 Why part of a range has no answer: speed_not_covered (neither layer holds it: batch late or speed
-restarted), speed_behind (the stream has not caught up yet), before_history (older than any data).
+restarted), speed_behind (the stream has not caught up yet), speed_partial (this process holds only
+some partitions' windows: a memory store in a consumer group of several processes), before_history
+(older than any data).
 """
 enum GapReason {
   speed_not_covered
   speed_behind
+  speed_partial
   before_history
 }
 

@@ -161,9 +161,10 @@ const SourceRange = Type.Object({
 const Gap = Type.Object({
   from: Instant('start of the gap'),
   to: Instant('end of the gap (exclusive)'),
-  reason: StringEnum(['speed_not_covered', 'speed_behind', 'before_history'] as const, {
+  reason: StringEnum(['speed_not_covered', 'speed_behind', 'speed_partial', 'before_history'] as const, {
     description: 'speed_not_covered: neither layer holds this part (batch late or speed restarted); ' +
-      'speed_behind: the stream has not caught up yet; before_history: older than any data'
+      'speed_behind: the stream has not caught up yet; speed_partial: this process holds only some partitions\' windows ' +
+      '(a memory store in a consumer group of several processes); before_history: older than any data'
   })
 }, { additionalProperties: false })
 

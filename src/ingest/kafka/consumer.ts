@@ -20,6 +20,8 @@ export interface KafkaSourceOptions extends GroupOptions {
   onRebuild?: (partitions: RebuildPartition[], from: number) => void
   /** the rewound partitions assigned here have been handled up to their log end at the rewind */
   onCaughtUp?: (partitions: RebuildPartition[], from: number) => void | Promise<void>
+  /** on every (re)join: how many partitions are assigned here, of how many the topics have */
+  onAssigned?: (assigned: number, total: number) => void
   /** how often handled offsets are committed to Kafka (a hint only; also on stop) */
   commitIntervalMs?: number // five seconds
 }
@@ -53,6 +55,8 @@ export class KafkaSource implements RecordSource {
   /** the partitions assigned here, by partitionKey */
   #assigned = new Map<string, { topic: string, partition: number }>()
   #lastCommit = 0
+  /** partitions of the topics, as of the last read of their metadata */
+  #partitionTotal = 0
   /** counts rebuild() calls: a batch handled across one is not acknowledged */
   #generation = 0
   #rebuildRunning: Promise<void> | null = null
@@ -121,6 +125,7 @@ export class KafkaSource implements RecordSource {
   async #readPositions (): Promise<void> {
     const { topics } = await this.#m.admin.fetchTopicMetadata({ topics: [...this.topics] })
     const missing: { topic: string, partition: number }[] = []
+    this.#partitionTotal = topics.reduce((n, t) => n + t.partitions.length, 0)
     let stored = 0
     for (const t of topics) {
       const positions = await Promise.all(t.partitions.map((p) => this.#options.positions(t.name, p.partitionId)))
@@ -164,6 +169,7 @@ export class KafkaSource implements RecordSource {
     this.#seekAssigned()
     for (const key of this.#uncommitted.keys()) if (!this.#assigned.has(key)) this.#uncommitted.delete(key)
     this.#checkCaughtUp()
+    this.#options.onAssigned?.(assigned.length, this.#partitionTotal)
     this.#refresh(assigned).catch((err: unknown) => this.#m.log.warn({ err }, 'kafka source: could not re-read the stored positions'))
   }
 
