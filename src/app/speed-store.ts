@@ -14,7 +14,7 @@ export async function openSpeedStore (ctx: AppContext, given?: SpeedStore): Prom
   const { config: c, now } = ctx
   const common = { retentionMs: c.retentionMs, dedupWindowMs: c.dedupWindowMs, now }
   const store: SpeedStore = c.store === 'redis'
-    ? new RedisSpeedStore({ url: c.redisUrl, keyPrefix: c.redisPrefix, ...common })
+    ? new RedisSpeedStore({ url: c.redisUrl, cluster: c.redisMode === 'cluster', commandTimeoutMs: c.redisTimeoutMs, keyPrefix: c.redisPrefix, ...common })
     : c.store === 'cosmos'
       ? await CosmosSpeedStore.open({ endpoint: c.cosmosEndpoint, key: c.cosmosKey, database: c.cosmosDatabase, container: c.cosmosContainer, ...common })
       : new MemorySpeedStore(common)
