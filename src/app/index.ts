@@ -104,12 +104,12 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
     const { gold } = life.add(await openHistory(ctx))
     const bronze = life.add(openBronzeSink(ctx))
     starting.enter('opening the speed store')
-    const { store } = life.add(await openSpeedStore(ctx, opts.store))
+    const { store, served } = life.add(await openSpeedStore(ctx, opts.store, (about, text, since) => starting.problem(about, text, since)))
     // the inputs hold nothing open until startSource(); they are registered last so they close first
     const speed = await openSpeedPath(ctx, { store, sink: bronze.sink, observability, windowChanges })
     const feed = config.source === 'kafka' ? openBronzeFeed(ctx, bronze.sink) : null
     const { allowedLatenessMs, batchCacheBytes: cacheBytes } = config
-    const service = new MergingMetricsService({ gold, speed: store, quality: speed.pipeline, allowedLatenessMs, now, limits: starting.limits, cacheBytes })
+    const service = new MergingMetricsService({ gold, speed: served, quality: speed.pipeline, allowedLatenessMs, now, limits: starting.limits, cacheBytes })
     starting.enter('reconciling speed against batch')
     const reconciliation = life.add(await openReconciliation(ctx, { gold, store, reconciliations }))
     const upkeep = life.add(new Upkeep(ctx, { sink: bronze.sink, gold, afterPublish: () => reconciliation.run() }))
