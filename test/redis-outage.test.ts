@@ -13,7 +13,7 @@ import { eventKey } from '../src/ingest/kafka/index.js'
 import type { MetricsResult } from '../src/model/index.js'
 import { RedisSpeedStore } from '../src/speed/index.js'
 import { assertEqualsBrute, batchEvents, brute, M, makeLines, validRecords } from './helpers/events.js'
-import { ServeProcess } from './helpers/serve-process.js'
+import { kafkaServeEnv, ServeProcess } from './helpers/serve-process.js'
 import { servicesForFile } from './helpers/services.js'
 import { sleep, until } from './helpers/wait.js'
 
@@ -38,23 +38,14 @@ async function startServe (t: TestContext, name: string): Promise<Run> {
   assert.equal(await services.writer.createTopic(topic, PARTITIONS), true)
   const dir = mkdtempSync(join(tmpdir(), 'hg-redis-outage-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
-  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HOURGLASS_')))
-  Object.assign(env, {
-    HOURGLASS_KAFKA_BROKERS: services.kafka.brokers,
-    HOURGLASS_KAFKA_TOPICS: topic,
-    HOURGLASS_KAFKA_GROUP: `${topic}-speed`,
-    HOURGLASS_KAFKA_BRONZE_GROUP: `${topic}-bronze`,
-    HOURGLASS_DLQ_TOPIC: `${topic}.dlq`,
+  const env = kafkaServeEnv(services.kafka.brokers, topic, dir, {
     HOURGLASS_REDIS_URL: services.redis.url,
     HOURGLASS_REDIS_PREFIX: prefix,
     HOURGLASS_REDIS_TIMEOUT: '2s',
     // no event is ever late (every one lies in the last 20 minutes) and none expires during the test
     HOURGLASS_ALLOWED_LATENESS: '60m',
     HOURGLASS_RETENTION: '2h',
-    HOURGLASS_DEDUP_WINDOW: '30m',
-    HOURGLASS_DATA_DIR: dir,
-    HOURGLASS_SEED_DAYS: '0',
-    HOURGLASS_LOG_LEVEL: 'warn'
+    HOURGLASS_DEDUP_WINDOW: '30m'
   })
   const serve = new ServeProcess(name, ['serve', '--source', 'kafka', '--store', 'redis', '--port', '0'], env)
   t.after(async () => { if (serve.alive) await serve.terminate(60_000) })
