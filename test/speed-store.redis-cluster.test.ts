@@ -9,9 +9,11 @@ import { type RedisClusterService, startRedisCluster } from '../scripts/services
 import { loadConfig } from '../src/config.js'
 import { type ApplyBatch, emptyPartials, MINUTE_MS, type PartialRow } from '../src/model/index.js'
 import { RedisSpeedStore } from '../src/speed/index.js'
+import { StoreWatch, storeUnreachable } from '../src/app/store-watch.js'
 import { createRedisClient } from '../src/speed/stores/redis-client.js'
 import { speedStoreContract } from './contract/speed-store-contract.js'
 import { STORE_DEFAULTS } from './helpers/settings.js'
+import { until } from './helpers/wait.js'
 
 let cluster: RedisClusterService
 let admin: Cluster
@@ -20,6 +22,7 @@ let stores = 0
 before(async () => {
   cluster = await startRedisCluster({ log: false })
   admin = new Cluster(cluster.startupNodes)
+  admin.on('error', () => {}) // while the masters are stopped (the last test); commands report their own errors
 }, { timeout: 120_000 })
 
 after(async () => {
@@ -123,4 +126,26 @@ test('redis cluster: HOURGLASS_REDIS_MODE=cluster with the seed nodes builds a c
   }
   assert.throws(() => loadConfig({ HOURGLASS_REDIS_URL: cluster.url }), /HOURGLASS_REDIS_MODE=cluster/)
   assert.throws(() => createRedisClient(cluster.url), /cluster mode/)
+})
+
+test('redis cluster: every master stopped: calls fail as unreachable within the deadline and answers hold nothing; back (empty): answers again', async (t) => {
+  const store = open()
+  t.after(() => store.close())
+  const events: Array<number | null> = []
+  const watch = new StoreWatch(store, { now: Date.now, onOutage: (since) => events.push(since), deadlineMs: 2_000 })
+  assert.equal(await watch.store.apply(batch([row(T, 'a', 'x', 1)], '0')), true)
+  await cluster.stop()
+  const t0 = Date.now()
+  await assert.rejects(watch.store.position('events', 0), storeUnreachable)
+  assert.ok(Date.now() - t0 < 10_000, `failed within the deadline (${Date.now() - t0} ms)`)
+  assert.equal(events.length, 1, 'the outage begins')
+  assert.deepEqual(await watch.served.query(T, T + MINUTE_MS, {}), [], 'answers hold nothing, at once')
+  assert.equal((await watch.served.coverage()).coveredFrom, null)
+  await cluster.start()
+  await until('a probe to find the cluster back', async () => {
+    await watch.served.coverage()
+    return events.length === 2
+  }, 60_000)
+  assert.equal(events[1], null, 'the outage is over')
+  assert.equal(await watch.store.position('events', 0), null, 'our Redis keeps nothing across a restart: the store lost its state')
 })

@@ -98,3 +98,24 @@ test('store watch: while the store does not answer, the answers\' view holds not
   assert.equal((await watch.served.query(T - 10 * MINUTE_MS, T, {}))[0]?.partials.events, 2)
   assert.equal(await watch.served.changeToken(T - 10 * MINUTE_MS, T), token)
 })
+
+test('store watch: with a deadline, a call the store never settles fails as unreachable, and answers hold nothing', async () => {
+  const never = new Promise<never>(() => {})
+  const store: SpeedStore = {
+    kind: 'redis',
+    keepsDedupKeys: true,
+    apply: () => never,
+    query: () => never,
+    coverage: () => never,
+    position: () => never,
+    setCoveredFrom: () => never,
+    seen: () => never,
+    changeToken: () => never,
+    close: async () => {}
+  }
+  const events: Array<number | null> = []
+  const watch = new StoreWatch(store, { now: () => T, onOutage: (since) => events.push(since), deadlineMs: 50 })
+  await assert.rejects(watch.store.position('events', 0), (err: Error) => storeUnreachable(err) && /did not answer in 50 ms/.test(err.message))
+  assert.deepEqual(events, [T])
+  assert.deepEqual(await watch.served.query(0, T, {}), [])
+})

@@ -16,6 +16,7 @@ export class RedisClusterService {
   readonly nodes: RedisService[]
   readonly log: LogLine
   readonly #startTimeoutMs: number
+  #created = false
 
   constructor ({ masters = 3, ...opts }: RedisClusterOptions = {}) {
     if (masters < 3) throw new RangeError('a Redis Cluster needs at least 3 masters')
@@ -29,15 +30,21 @@ export class RedisClusterService {
   /** the nodes as ioredis' Cluster takes them */
   get startupNodes (): Array<{ host: string, port: number }> { return this.nodes.map((n) => ({ host: HOST, port: n.port })) }
 
-  /** Start the nodes, create the cluster (all slots over the masters) and wait until every node says cluster_state:ok. */
+  /**
+   * Start the nodes, create the cluster the first time (all slots over the masters) and wait until every node says
+   * cluster_state:ok. Started again after stop(), the nodes keep their ports and cluster configuration, not their data.
+   */
   async start (): Promise<this> {
     const t0 = Date.now()
     const cli = await ensureRedisCli({ log: this.log })
     await Promise.all(this.nodes.map((n) => n.start()))
-    const logFile = `${this.nodes[0]?.runDir ?? '.'}/cluster-create.log`
-    const members = this.nodes.map((n) => `${HOST}:${n.port}`)
-    const code = await runToEnd(cli, ['--cluster', 'create', ...members, '--cluster-replicas', '0', '--cluster-yes'], { logFile })
-    if (code !== 0) throw new Error(`redis-cli --cluster create failed (exit ${code}); see ${logFile}`)
+    if (!this.#created) {
+      const logFile = `${this.nodes[0]?.runDir ?? '.'}/cluster-create.log`
+      const members = this.nodes.map((n) => `${HOST}:${n.port}`)
+      const code = await runToEnd(cli, ['--cluster', 'create', ...members, '--cluster-replicas', '0', '--cluster-yes'], { logFile })
+      if (code !== 0) throw new Error(`redis-cli --cluster create failed (exit ${code}); see ${logFile}`)
+      this.#created = true
+    }
     const deadline = Date.now() + this.#startTimeoutMs
     while (!(await this.#allOk())) {
       if (Date.now() > deadline) throw new Error(`the Redis Cluster on ${this.url} did not reach cluster_state:ok in ${seconds(this.#startTimeoutMs)}`)
@@ -53,6 +60,11 @@ export class RedisClusterService {
       return /cluster_state:ok/.test(String(info))
     }))
     return states.every(Boolean)
+  }
+
+  /** Stop every node (start() brings the same cluster back, empty). */
+  async stop (): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop()))
   }
 
   /** Stop every node and remove their run folders. */

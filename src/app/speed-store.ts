@@ -28,6 +28,8 @@ export async function openSpeedStore (ctx: AppContext, given?: SpeedStore, probl
       : new MemorySpeedStore(common)
   const watch = new StoreWatch(store, {
     now,
+    // commands time out by themselves; this bounds those a Redis Cluster client queues while it reaches no node
+    ...(c.store === 'redis' ? { deadlineMs: 2 * c.redisTimeoutMs } : {}),
     onOutage: (since, err) => {
       if (since === null) log.info({ store: store.kind }, 'the speed store answers again')
       else log.warn({ store: store.kind, err }, 'the speed store does not answer')

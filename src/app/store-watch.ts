@@ -9,7 +9,7 @@ import type { Coverage, PartialRow, SpeedStore } from '../model/index.js'
 const UNREACHABLE = new RegExp([
   'Command timed out', 'Connection is closed', 'Stream isn\'t writeable', 'max retries per request', 'ECONNREFUSED', 'ECONNRESET',
   'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'CLUSTERDOWN', 'TRYAGAIN', 'MASTERDOWN', 'LOADING', 'Failed to refresh slots cache',
-  'None of startup nodes is available', 'Cluster isn\'t ready'
+  'None of startup nodes is available', 'Cluster isn\'t ready', 'did not answer in'
 ].join('|'), 'i')
 const UNREACHABLE_CODES = new Set<unknown>(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 408, 503])
 
@@ -37,10 +37,12 @@ export class StoreWatch {
   /** the store as the answers read it: while it does not answer, it holds nothing */
   readonly served: SpeedStore
 
-  constructor (store: SpeedStore, { now, onOutage }: { now: () => number, onOutage: StoreOutageListener }) {
-    this.#store = store
+  /** `deadlineMs`: a call not settled by then fails as unreachable (its command may still run: an apply is fenced by its position) */
+  constructor (store: SpeedStore, { now, onOutage, deadlineMs }: { now: () => number, onOutage: StoreOutageListener, deadlineMs?: number }) {
     this.#now = now
     this.#onOutage = onOutage
+    this.#store = deadlineMs === undefined ? store : withDeadline(store, deadlineMs)
+    const s = this.#store
     const watched = <A extends unknown[], T>(call: (...a: A) => Promise<T>) => async (...a: A): Promise<T> => {
       try {
         const value = await call(...a)
@@ -51,19 +53,7 @@ export class StoreWatch {
         throw err
       }
     }
-    const s = store
-    this.store = {
-      kind: s.kind,
-      keepsDedupKeys: s.keepsDedupKeys,
-      apply: watched((b) => s.apply(b)),
-      query: watched((from, to, f) => s.query(from, to, f)),
-      coverage: watched(() => s.coverage()),
-      position: watched((topic, p) => s.position(topic, p)),
-      setCoveredFrom: watched((t) => s.setCoveredFrom(t)),
-      seen: watched((keys) => s.seen(keys)),
-      changeToken: watched((from, to) => s.changeToken(from, to)),
-      close: () => s.close()
-    }
+    this.store = wrapCalls(s, watched)
     this.served = {
       ...this.store,
       query: (from, to, f) => this.#read(() => s.query(from, to, f), (): PartialRow[] => []),
@@ -112,4 +102,30 @@ export class StoreWatch {
     this.#since = this.#now()
     this.#onOutage(this.#since, err as Error)
   }
+}
+
+type Wrap = <A extends unknown[], T>(call: (...a: A) => Promise<T>) => (...a: A) => Promise<T>
+
+/** The store with `wrap` around each of its calls (close() aside). */
+function wrapCalls (s: SpeedStore, wrap: Wrap): SpeedStore {
+  return {
+    kind: s.kind,
+    keepsDedupKeys: s.keepsDedupKeys,
+    apply: wrap((b) => s.apply(b)),
+    query: wrap((from, to, f) => s.query(from, to, f)),
+    coverage: wrap(() => s.coverage()),
+    position: wrap((topic, p) => s.position(topic, p)),
+    setCoveredFrom: wrap((t) => s.setCoveredFrom(t)),
+    seen: wrap((keys) => s.seen(keys)),
+    changeToken: wrap((from, to) => s.changeToken(from, to)),
+    close: () => s.close()
+  }
+}
+
+/** The store with every call failing after `ms` when it has not settled by then. */
+function withDeadline (s: SpeedStore, ms: number): SpeedStore {
+  return wrapCalls(s, (call) => (...a) => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the ${s.kind} speed store did not answer in ${ms} ms`)), ms)
+    call(...a).then(resolve, reject).finally(() => clearTimeout(timer))
+  }))
 }

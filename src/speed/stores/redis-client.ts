@@ -24,15 +24,23 @@ export function createRedisClient (urls: string, { cluster = false, commandTimeo
   if (first === undefined) throw new TypeError('no Redis URL given')
   if (!cluster) {
     if (nodes.length > 1) throw new TypeError('several Redis URLs are the seed nodes of a cluster: use the cluster mode')
-    return new Redis(first.href, { lazyConnect: false, ...timeout })
+    return quiet(new Redis(first.href, { lazyConnect: false, ...timeout }))
   }
   const auth: RedisOptions = {
     ...(first.username === '' ? {} : { username: decodeURIComponent(first.username) }),
     ...(first.password === '' ? {} : { password: decodeURIComponent(first.password) }),
     ...(first.protocol === 'rediss:' ? { tls: {} } : {})
   }
-  return new Cluster(nodes.map((n) => ({ host: n.hostname, port: n.port === '' ? 6379 : Number(n.port) })), {
+  // commandTimeout counts from when a node is sent the command: one queued while no node answers waits (the app's
+  // store watch bounds it)
+  return quiet(new Cluster(nodes.map((n) => ({ host: n.hostname, port: n.port === '' ? 6379 : Number(n.port) })), {
     lazyConnect: false,
     redisOptions: { ...auth, ...timeout }
-  })
+  }))
+}
+
+/** Connection errors reach the caller through the commands that fail; ioredis would print each one otherwise. */
+function quiet<C extends RedisClient> (client: C): C {
+  client.on('error', () => {})
+  return client
 }
