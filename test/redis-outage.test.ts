@@ -3,7 +3,7 @@
 // /readyz answers 503 naming the store, answers carry a `speed_not_covered` gap instead of failing; resumed, it is ready
 // again and /v1/metrics/live equals a brute force over every record produced, exactly. Stopped and started again (empty:
 // our Redis keeps nothing): the same, after the service rebuilt the store from Kafka. Bounds are generous (a loaded
-// machine); the outage itself lasts 30 s.
+// machine); the outage itself lasts 30 s. Last, the loss a partition's first batch outruns: a rebuild with one position stored.
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -32,10 +32,10 @@ interface Run {
 }
 
 /** `serve --source kafka --store redis` on a new topic and key prefix, serving and ready. */
-async function startServe (t: TestContext, name: string): Promise<Run> {
+async function startServe (t: TestContext, name: string, partitions = PARTITIONS): Promise<Run> {
   const topic = `redis-outage-${name}-${process.pid}`
   const prefix = topic
-  assert.equal(await services.writer.createTopic(topic, PARTITIONS), true)
+  assert.equal(await services.writer.createTopic(topic, partitions), true)
   const dir = mkdtempSync(join(tmpdir(), 'hg-redis-outage-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   const env = kafkaServeEnv(services.kafka.brokers, topic, dir, {
@@ -85,9 +85,13 @@ function produce (run: Run, lines: string[], perTick: number): { stop: () => Pro
   return { stop: async () => { stopped = true; await loop } }
 }
 
+/** The store `run` writes, opened here (as the consumer is told: retention 2 h, dedup window 30 min). */
+const openStore = (run: Run): RedisSpeedStore =>
+  new RedisSpeedStore({ url: services.redis.url, keyPrefix: run.prefix, retentionMs: 2 * 3_600_000, dedupWindowMs: 30 * M })
+
 /** Until the store's position of every partition is the partition's end: everything produced is applied. */
 async function untilApplied (run: Run): Promise<void> {
-  const store = new RedisSpeedStore({ url: services.redis.url, keyPrefix: run.prefix, retentionMs: 2 * 3_600_000, dedupWindowMs: 30 * M })
+  const store = openStore(run)
   try {
     const admin = services.writer.kafka.admin()
     await admin.connect()
@@ -173,3 +177,41 @@ test('Redis stopped for 30 s under load and started again empty: not ready namin
   t.after(async () => { if (!redis.running) await redis.start() })
   await scenario(t, 'restarted', { begin: () => redis.stop(), end: async () => { await redis.start() } })
 })
+
+test('Redis lost while a partition\'s first batch waits for it: that batch lands in the emptied store first, the rebuild still completes, exact',
+  { timeout: 600_000 }, async (t) => {
+    // the first batch of partition 1 (compare-and-set on "no position") applies to the emptied store; partition 0's next
+    // batch then finds its position gone and the service rebuilds, with one partition already holding a position
+    const redis = services.redis
+    t.after(async () => { if (!redis.running) await redis.start() })
+    const run = await startServe(t, 'first-batch', 2)
+    const t0 = Date.now()
+    const lines = makeLines(t0 - 20 * M, t0 - M, 3_000, 4242, 'first-batch', { late: false })
+    const producer = services.writer.kafka.producer()
+    await producer.connect()
+    t.after(() => producer.disconnect())
+    const send = async (partition: number, chunk: string[]): Promise<void> => {
+      await producer.send({ topic: run.topic, messages: chunk.map((value) => ({ value, partition })) })
+      run.sent.push(...chunk)
+    }
+    const store = openStore(run)
+    t.after(() => store.close())
+    await send(0, lines.slice(0, 1000))
+    await until(() => 'partition 0 to be applied' + run.show(), async () => (await store.position(run.topic, 0)) !== null, 60_000)
+    await redis.stop()
+    await send(1, lines.slice(1000, 2000))
+    await until(() => 'partition 1\'s first batch to wait for the store' + run.show(),
+      () => /"partition":1,[^\n]*the batch waits for it/.test(run.serve.output), 120_000)
+    await send(0, lines.slice(2000))
+    await redis.start()
+    let last = { status: 0, message: '' }
+    await until(() => `/readyz 200 after the rebuild (last: ${JSON.stringify(last)})` + run.show(), async () => {
+      assert.ok(run.serve.alive, 'serve stays up' + run.show())
+      last = await readyz(run.base)
+      return last.status === 200
+    }, 180_000)
+    assert.match(run.serve.output, /the speed store lost its state/)
+    await untilApplied(run)
+    await assertExact(run, 'first batch after the loss')
+    assert.deepEqual(await run.serve.terminate(60_000), { code: 0, signal: null })
+  })
