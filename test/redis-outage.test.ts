@@ -215,3 +215,23 @@ test('Redis lost while a partition\'s first batch waits for it: that batch lands
     await assertExact(run, 'first batch after the loss')
     assert.deepEqual(await run.serve.terminate(60_000), { code: 0, signal: null })
   })
+
+test('SIGTERM while Redis is paused and a batch waits for it: serve stops cleanly (exit 0) within the close timeout', { timeout: 300_000 }, async (t) => {
+  const redis = services.redis
+  t.after(() => redis.resume())
+  const run = await startServe(t, 'term')
+  const lines = makeLines(Date.now() - 20 * M, Date.now() - M, 2_000, 77, 'term', { late: false })
+  const producer = produce(run, lines, 25)
+  try {
+    await until(() => 'the first records to be applied' + run.show(), async () => (await live(run.base)).body.rows.length > 0, 60_000)
+    redis.pause()
+    await assertOutageReported(run)
+    await until(() => 'a batch to wait for the store' + run.show(), () => run.serve.output.includes('the batch waits for it'), 60_000)
+  } finally {
+    await producer.stop()
+  }
+  const t0 = Date.now()
+  assert.deepEqual(await run.serve.terminate(60_000), { code: 0, signal: null }, 'a clean exit' + run.show())
+  t.diagnostic(`stopped in ${Date.now() - t0} ms with Redis paused`)
+  redis.resume()
+})
