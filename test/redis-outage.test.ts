@@ -121,6 +121,16 @@ async function assertExact (run: Run, label: string): Promise<void> {
   assert.ok(events.length > 1000, `${label}: ${events.length} events`)
 }
 
+/** Until /readyz answers 200 (serve staying up meanwhile). */
+async function untilReady (run: Run, when: string): Promise<void> {
+  let last = { status: 0, message: '' }
+  await until(() => `/readyz 200 ${when} (last: ${JSON.stringify(last)})` + run.show(), async () => {
+    assert.ok(run.serve.alive, 'serve stays up' + run.show())
+    last = await readyz(run.base)
+    return last.status === 200
+  }, 180_000)
+}
+
 /** Through the outage: /readyz 503 naming the store, /v1/metrics/live 200 with the speed range as a gap, /healthz 200. */
 async function assertOutageReported (run: Run): Promise<void> {
   let last = { status: 0, message: '' }
@@ -150,13 +160,9 @@ async function scenario (t: TestContext, name: string, outage: { begin: () => Pr
     await assertOutageReported(run)
     await sleep(Math.max(0, down + OUTAGE_MS - Date.now()))
     await outage.end()
-    let last = { status: 0, message: '' }
-    await until(() => `/readyz 200 after the outage (last: ${JSON.stringify(last)})` + run.show(), async () => {
-      assert.ok(run.serve.alive, 'serve stays up' + run.show())
-      last = await readyz(run.base)
-      return last.status === 200
-    }, 180_000)
-    await sleep(2_000) // records keep coming after the outage
+    await untilReady(run, 'after the outage')
+    const produced = run.sent.length
+    await until('records produced after the outage too', () => run.sent.length >= produced + 250, 60_000)
   } finally {
     await producer.stop()
   }
@@ -204,12 +210,7 @@ test('Redis lost while a partition\'s first batch waits for it: that batch lands
       () => /"partition":1,[^\n]*the batch waits for it/.test(run.serve.output), 120_000)
     await send(0, lines.slice(2000))
     await redis.start()
-    let last = { status: 0, message: '' }
-    await until(() => `/readyz 200 after the rebuild (last: ${JSON.stringify(last)})` + run.show(), async () => {
-      assert.ok(run.serve.alive, 'serve stays up' + run.show())
-      last = await readyz(run.base)
-      return last.status === 200
-    }, 180_000)
+    await untilReady(run, 'after the rebuild')
     assert.match(run.serve.output, /the speed store lost its state/)
     await untilApplied(run)
     await assertExact(run, 'first batch after the loss')

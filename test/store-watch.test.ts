@@ -3,7 +3,7 @@
 // the next answer, the answers' view holding nothing meanwhile without waiting, and writers getting the error.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { StoreWatch, storeUnreachable } from '../src/app/store-watch.js'
+import { StoreWatch, storeUnreachable, wrapCalls } from '../src/app/store-watch.js'
 import { emptyPartials, MINUTE_MS, type SpeedStore } from '../src/model/index.js'
 import { MemorySpeedStore } from '../src/speed/index.js'
 import { STORE_DEFAULTS } from './helpers/settings.js'
@@ -15,23 +15,11 @@ function flaky (): { store: SpeedStore, fail: (err: Error | null) => void, calls
   const inner = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => T })
   let failure: Error | null = null
   let calls = 0
-  const guard = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+  const store = wrapCalls(inner, (fn) => async (...a) => {
     calls++
     if (failure !== null) throw failure
     return await fn(...a)
-  }
-  const store: SpeedStore = {
-    kind: 'redis',
-    keepsDedupKeys: true,
-    apply: guard((b) => inner.apply(b)),
-    query: guard((f, t, x) => inner.query(f, t, x)),
-    coverage: guard(() => inner.coverage()),
-    position: guard((t, p) => inner.position(t, p)),
-    setCoveredFrom: guard((t) => inner.setCoveredFrom(t)),
-    seen: guard((k) => inner.seen(k)),
-    changeToken: guard((f, t) => inner.changeToken(f, t)),
-    close: () => inner.close()
-  }
+  })
   return { store, fail: (err) => { failure = err }, calls: () => calls }
 }
 

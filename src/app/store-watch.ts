@@ -104,10 +104,10 @@ export class StoreWatch {
   }
 }
 
-type Wrap = <A extends unknown[], T>(call: (...a: A) => Promise<T>) => (...a: A) => Promise<T>
+export type Wrap = <A extends unknown[], T>(call: (...a: A) => Promise<T>) => (...a: A) => Promise<T>
 
 /** The store with `wrap` around each of its calls (close() aside). */
-function wrapCalls (s: SpeedStore, wrap: Wrap): SpeedStore {
+export function wrapCalls (s: SpeedStore, wrap: Wrap): SpeedStore {
   return {
     kind: s.kind,
     keepsDedupKeys: s.keepsDedupKeys,
