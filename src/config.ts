@@ -19,7 +19,12 @@ export const Config = Type.Object({
   /** the bronze sink's own consumer group (--source kafka) */
   kafkaBronzeGroup: Type.String({ minLength: 1, default: 'hourglass-bronze' }),
   dlqTopic: Type.String({ pattern: '^[A-Za-z0-9._-]{1,249}$', default: 'events.dlq' }),
-  redisUrl: Type.String({ pattern: '^rediss?://.+', default: 'redis://127.0.0.1:6379' }),
+  /** one URL, or with redisMode cluster the seed nodes, comma-separated */
+  redisUrl: Type.String({ pattern: '^\\s*rediss?://[^\\s,]+(\\s*,\\s*rediss?://[^\\s,]+)*\\s*$', default: 'redis://127.0.0.1:6379' }),
+  /** standalone: one Redis server; cluster: a Redis Cluster (ioredis Cluster), all keys in the slot of their hash tag */
+  redisMode: Type.Union([Type.Literal('standalone'), Type.Literal('cluster')], { default: 'standalone' }),
+  /** a Redis command not answered in this long fails: reads report the store unreachable, a batch waits and is applied again */
+  redisTimeoutMs: Type.Integer({ minimum: 100, default: 5_000 }),
   /** the hash tag of every Redis key: `{hg}:…` */
   redisPrefix: Type.String({ pattern: '^[^{}\\s]+$', default: 'hg' }),
   /** Azure Cosmos DB for --store cosmos (the Cosmos DB emulator's address by default) */
@@ -134,6 +139,8 @@ const KINDS: Record<ConfigKey, Kind> = {
   kafkaBronzeGroup: 'string',
   dlqTopic: 'string',
   redisUrl: 'string',
+  redisMode: 'string',
+  redisTimeoutMs: 'duration',
   redisPrefix: 'string',
   cosmosEndpoint: 'string',
   cosmosKey: 'string',
@@ -252,7 +259,7 @@ function expected (key: ConfigKey): string | null {
   if (key === 'kafkaBrokers') return 'expected host:port, comma-separated'
   if (key === 'kafkaTopics') return 'expected topic names (letters, digits, . _ -), comma-separated'
   if (key === 'dlqTopic') return 'expected a topic name (letters, digits, . _ -)'
-  if (key === 'redisUrl') return 'expected redis://host:port (or rediss://)'
+  if (key === 'redisUrl') return 'expected redis://host:port (or rediss://); with HOURGLASS_REDIS_MODE=cluster, several comma-separated'
   if (key === 'redisPrefix') return 'expected a prefix without braces or spaces'
   if (key === 'corsOrigins') return 'expected origins such as https://dash.example.com (scheme, host, port; no path), comma-separated, or *'
   if (key === 'compactIntervalMs' || key === 'vacuumIntervalMs') return 'expected 0 (off) or a duration of at least 1s'
@@ -309,6 +316,9 @@ export function loadConfig (
   if (c.store === 'cosmos' && c.cosmosKey === '') {
     const store = origins.store?.name ?? envName('store')
     throw new ConfigError(`${envName('cosmosKey')} is required with ${store}=cosmos (the account key; it is read from the environment only)`)
+  }
+  if (c.redisMode === 'standalone' && c.redisUrl.includes(',')) {
+    throw new ConfigError(`${envName('redisUrl')} lists several servers: set ${envName('redisMode')}=cluster for the seed nodes of a Redis Cluster`)
   }
   if ((c.jwtIssuer === '') !== (c.jwtAudience === '')) {
     throw new ConfigError(`${envName('jwtIssuer')} and ${envName('jwtAudience')} go together: set both to accept JWTs, or neither`)

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import { createTopicAndWait } from '../src/ingest/kafka/client.js'
-import { ServeProcess } from './helpers/serve-process.js'
+import { kafkaServeEnv, ServeProcess } from './helpers/serve-process.js'
 import { servicesForFile } from './helpers/services.js'
 import { until } from './helpers/wait.js'
 
@@ -26,17 +26,7 @@ function event (i: number): string {
 function spawnServe (t: TestContext, topic: string): ServeProcess {
   const dir = mkdtempSync(join(tmpdir(), 'hg-outage-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
-  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HOURGLASS_')))
-  Object.assign(env, {
-    HOURGLASS_KAFKA_BROKERS: services.kafka.brokers,
-    HOURGLASS_KAFKA_TOPICS: topic,
-    HOURGLASS_KAFKA_GROUP: `${topic}-speed`,
-    HOURGLASS_KAFKA_BRONZE_GROUP: `${topic}-bronze`,
-    HOURGLASS_DLQ_TOPIC: `${topic}.dlq`,
-    HOURGLASS_DATA_DIR: dir,
-    HOURGLASS_SEED_DAYS: '0',
-    HOURGLASS_LOG_LEVEL: 'warn'
-  })
+  const env = kafkaServeEnv(services.kafka.brokers, topic, dir)
   const p = new ServeProcess('serve', ['serve', '--source', 'kafka', '--port', '0'], env)
   t.after(async () => { if (p.alive) await p.terminate(60_000) })
   return p

@@ -7,18 +7,19 @@
 //   process.ts   spawn, wait until ready, stop (bounded, then SIGKILL), no orphans
 //   run-dirs.ts  run folders and the CLI's records of what runs
 //   service.ts   what both services share (start/stop/kill/restart/close)
-//   kafka.ts, redis.ts, cosmos.ts (+ cosmos-child.mjs)   the services
+//   kafka.ts, redis.ts, cosmos.ts (+ cosmos-child.mjs)   the services; redis-cluster.ts  3 Redis nodes as one cluster
 //   cli.ts       `npm run services`, `services:fetch`;  smoke.ts  `npm run services:smoke`
 import type { Log } from './common.js'
 import { type KafkaOptions, type KafkaService, startKafka } from './kafka.js'
 import { type RedisOptions, type RedisService, startRedis } from './redis.js'
 
 export { type Log } from './common.js'
-export { aptInstall, ensureRedis, fetchKafka, KAFKA_VERSION } from './install.js'
+export { aptInstall, ensureRedis, ensureRedisCli, fetchKafka, KAFKA_VERSION } from './install.js'
 export { freePort, which } from './process.js'
 export { pruneRunDirs } from './run-dirs.js'
 export { describeKafka, type KafkaOptions, KafkaService, startKafka } from './kafka.js'
 export { type RedisOptions, RedisService, startRedis } from './redis.js'
+export { type RedisClusterOptions, RedisClusterService, startRedisCluster } from './redis-cluster.js'
 export { type CosmosServer, startCosmosServer } from './cosmos.js'
 
 export interface Services {

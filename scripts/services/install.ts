@@ -75,6 +75,16 @@ export async function ensureRedis ({ log }: { log?: Log } = {}): Promise<string>
   return p
 }
 
+/** Path of redis-cli (Debian's redis-tools, which redis-server depends on), installed when missing. */
+export async function ensureRedisCli ({ log }: { log?: Log } = {}): Promise<string> {
+  const found = which('redis-cli')
+  if (found !== null) return found
+  await aptInstall(['redis-tools'], makeLog(log))
+  const p = which('redis-cli')
+  if (p === null) throw new Error('redis-cli still missing after apt-get install redis-tools')
+  return p
+}
+
 /** Names the pinned Kafka and pom: written beside the jars when complete, and names the formatted-storage template. */
 export function kafkaStamp (): string {
   const hash = crypto.createHash('sha256').update(fs.readFileSync(POM)).digest('hex').slice(0, 16)

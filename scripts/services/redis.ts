@@ -10,6 +10,8 @@ import { Service, type ServiceOptions, startOrClose } from './service.js'
 
 export interface RedisOptions extends ServiceOptions {
   port?: number
+  /** a Redis Cluster node (cluster-enabled, its nodes.conf in the run folder): see redis-cluster.ts */
+  clusterNode?: boolean
 }
 
 /** Run `fn` on a one-off ioredis connection to `url` that neither retries nor queues. */
@@ -44,12 +46,16 @@ export async function shutdownRedis (url: string, timeoutMs = 2000): Promise<boo
 export class RedisService extends Service {
   private assignedPort: number | null
   readonly fixedPorts: boolean
+  readonly clusterNode: boolean
+  /** SIGSTOPped by pause() */
+  paused = false
   protected readonly graceMs: number
 
   constructor (opts: RedisOptions = {}) {
     super('redis', opts)
     this.assignedPort = opts.port ?? null
     this.fixedPorts = opts.port != null
+    this.clusterNode = opts.clusterNode === true
     this.graceMs = opts.stopTimeoutMs ?? 10_000
   }
 
@@ -75,7 +81,8 @@ export class RedisService extends Service {
         '--port', String(this.port), '--bind', HOST, '--protected-mode', 'yes',
         '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', runDir,
         '--loglevel', 'warning', '--logfile', '',
-        '--set-proc-title', 'no' // keep the command line (with --dir) so a stale pid is recognisable
+        '--set-proc-title', 'no', // keep the command line (with --dir) so a stale pid is recognisable
+        ...(this.clusterNode ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000'] : [])
       ], { logFile, attached: this.attached, runDir })
       this.recordOwner()
       try {
@@ -96,6 +103,32 @@ export class RedisService extends Service {
     this.lastStartMs = Date.now() - t0
     this.log(`Redis ready on ${this.url} in ${seconds(this.lastStartMs)} (pid ${this.pid})`)
     return this
+  }
+
+  /**
+   * SIGSTOP: the server keeps its data and its connections but answers nothing (for clients, Redis is down) until
+   * resume(); stop() resumes it first.
+   */
+  pause (): void {
+    if (this.child === null) throw new Error('Redis is not running')
+    process.kill(this.child.pid, 'SIGSTOP')
+    this.paused = true
+  }
+
+  /** SIGCONT: it answers again, what it was sent meanwhile first. */
+  resume (): void {
+    if (this.child !== null && this.paused) process.kill(this.child.pid, 'SIGCONT')
+    this.paused = false
+  }
+
+  override async stop (): Promise<void> {
+    this.resume()
+    await super.stop()
+  }
+
+  override async kill (): Promise<void> {
+    this.resume()
+    await super.kill()
   }
 
   /** stop() + start(): always empty (`empty: false` throws). */

@@ -108,14 +108,14 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
     const { gold } = life.add(await openHistory(ctx, leadership.leading))
     const bronze = life.add(openBronzeSink(ctx, () => leadership.leading))
     starting.enter('opening the speed store')
-    const { store } = life.add(await openSpeedStore(ctx, opts.store))
+    const { store, served } = life.add(await openSpeedStore(ctx, opts.store, (about, text, since) => starting.problem(about, text, since)))
     // the inputs hold nothing open until startSource(); they are registered last so they close first
     const share = new SpeedShare(ctx, store)
     const speed = await openSpeedPath(ctx, { store, sink: bronze.sink, observability, windowChanges, share })
     const feed = config.source === 'kafka' ? openBronzeFeed(ctx, bronze.sink, leadership) : null
     const { allowedLatenessMs, batchCacheBytes: cacheBytes } = config
     const service = new MergingMetricsService({
-      gold, speed: store, quality: speed.pipeline, allowedLatenessMs, now, limits: starting.limits, cacheBytes, speedPartial: () => share.partial
+      gold, speed: served, quality: speed.pipeline, allowedLatenessMs, now, limits: starting.limits, cacheBytes, speedPartial: () => share.partial
     })
     starting.enter('reconciling speed against batch')
     const reconciliation = life.add(await openReconciliation(ctx, { gold, store, reconciliations, partial: () => share.partial }))

@@ -5,7 +5,9 @@
 // An empty store is rebuilt for the retention before going live: from Kafka by the consumer itself
 // (it rewinds to now − retention and reports when it has caught up), otherwise from bronze here. A
 // store that still holds its windows is used as it is. A store that loses its state while running
-// (Redis restarted empty) is rebuilt the same way; until then answers report the gap.
+// (Redis restarted empty) is rebuilt the same way; until then answers report the gap. A store that
+// does not answer holds the batch in hand until it does (nothing is lost, nothing applied twice).
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Observability } from '../api/observability.js'
 import type { BronzeSink } from '../batch/index.js'
 import { FileSource, type RawBatch, type RecordSource } from '../ingest/index.js'
@@ -19,6 +21,10 @@ import type { Part } from './lifecycle.js'
 import { rebuildFromBronze } from './replay.js'
 import { kafkaSource, localSource } from './sources.js'
 import type { SpeedShare } from './speed-share.js'
+import { storeUnreachable } from './store-watch.js'
+
+/** the longest wait between two attempts of a batch while the store does not answer */
+const STORE_RETRY_MAX_MS = 5_000
 
 export interface SpeedPath extends Part {
   readonly pipeline: SpeedPipeline
@@ -87,7 +93,7 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
     await sink.flush()
     await rebuildFromBronze(ctx, store, pipeline.deduplicator, `the ${store.kind} store lost its state; `)
   }
-  const handle = async (batch: RawBatch): Promise<void> => {
+  const handleOnce = async (batch: RawBatch): Promise<void> => {
     let result
     const release = deadLetters === null ? () => undefined : inHand.hold(batch)
     try {
@@ -111,6 +117,21 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
   }
 
   const closing = new AbortController()
+  // A store that does not answer holds the batch in hand (the source heartbeats meanwhile, so the
+  // consumer keeps its partitions and fetches nothing more): the attempt is made again, backing off
+  // up to 5 s, until the store answers or the path closes. An attempt that failed applied nothing
+  // it knows of; one whose apply ran unanswered is found applied by the store's position.
+  const handle = async (batch: RawBatch): Promise<void> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await handleOnce(batch)
+      } catch (err) {
+        if (!storeUnreachable(err) || closing.signal.aborted) throw err
+        if (attempt === 0) log.warn({ err, topic: batch.topic, partition: batch.partition }, 'the speed store does not answer; the batch waits for it')
+        await sleep(Math.min(250 * 2 ** attempt, STORE_RETRY_MAX_MS), undefined, { signal: closing.signal }).catch(() => undefined)
+      }
+    }
+  }
   // a broker outage at start is waited out, and reported as the speed consumer group's
   const connectDeadLetters = async (producer: DeadLetterProducer): Promise<boolean> => await retryWhileBrokersGone(() => producer.connect(), {
     what: 'the dead-letter producer', log, signal: closing.signal, onOutage: (since) => ctx.kafkaOutage(config.kafkaGroup, since)

@@ -69,6 +69,25 @@ export class ServeProcess {
 }
 
 /**
+ * The environment of a `serve --source kafka` child on `topic`: none of this process's HOURGLASS_* variables, the
+ * consumer groups and the dead-letter topic named after the topic, `dataDir`, no seeded history, warnings only; `extra` last.
+ */
+export function kafkaServeEnv (brokers: string, topic: string, dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HOURGLASS_')))
+  return Object.assign(env, {
+    HOURGLASS_KAFKA_BROKERS: brokers,
+    HOURGLASS_KAFKA_TOPICS: topic,
+    HOURGLASS_KAFKA_GROUP: `${topic}-speed`,
+    HOURGLASS_KAFKA_BRONZE_GROUP: `${topic}-bronze`,
+    HOURGLASS_DLQ_TOPIC: `${topic}.dlq`,
+    HOURGLASS_DATA_DIR: dataDir,
+    HOURGLASS_SEED_DAYS: '0',
+    HOURGLASS_LOG_LEVEL: 'warn',
+    ...extra
+  })
+}
+
+/**
  * Remove every member of `group` from its coordinator (LeaveGroup on their behalf), as an
  * orchestrator does for a process it knows is dead: after a SIGKILL the dead member otherwise stays
  * in the group until its session times out (30 s), and a restarted consumer first waits for that.

@@ -23,7 +23,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { serv
       summary: 'Readiness',
       description: '200 when the service can answer queries; 503 HG_ERR_NOT_READY with `Retry-After` and the reasons in the message ' +
         'while it cannot: the start-up stage under way (`starting: seeding history`, `building gold`, `replaying bronze`, …), ' +
-        'a speed layer that has not started consuming, or a Kafka consumer group that reaches no broker (since when).',
+        'a speed layer that has not started consuming, a Kafka consumer group that reaches no broker, or a speed store that does not answer (since when).',
       tags: ['health'],
       querystring: NoQueryString,
       response: { 200: described(Readiness, 'Ready to answer queries'), ...errorResponses(400, 503) }

@@ -100,7 +100,7 @@ export class KafkaSource implements RecordSource {
       this.#uncommitted.clear()
       this.#rebuilding.clear()
       this.#rebuilt = []
-      await this.#readPositions()
+      await this.#readPositions(true)
       this.#seekAssigned()
       this.#checkCaughtUp()
     })().finally(() => { this.#rebuildRunning = null })
@@ -121,8 +121,11 @@ export class KafkaSource implements RecordSource {
     return this.#m.stop(() => this.#commit(true))
   }
 
-  /** Stored positions of every partition, and where a partition without one (or an empty store) starts. */
-  async #readPositions (): Promise<void> {
+  /**
+   * Stored positions of every partition, and where a partition without one (or an empty store) starts. `lost`: the
+   * store lost its state, so this is a rebuild even where a partition's first batch has landed since (it started there).
+   */
+  async #readPositions (lost = false): Promise<void> {
     const { topics } = await this.#m.admin.fetchTopicMetadata({ topics: [...this.topics] })
     const missing: { topic: string, partition: number }[] = []
     this.#partitionTotal = topics.reduce((n, t) => n + t.partitions.length, 0)
@@ -138,7 +141,7 @@ export class KafkaSource implements RecordSource {
     if (missing.length === 0) return
     const from = this.#options.rebuildFrom()
     const since = from - (this.#options.rebuildSlackMs ?? REBUILD_SLACK_MS)
-    const rebuild = stored === 0
+    const rebuild = stored === 0 || lost
     const rewound: RebuildPartition[] = []
     for (const topic of new Set(missing.map((m) => m.topic))) {
       const [starts, ends] = await Promise.all([

@@ -3,17 +3,21 @@
 // script and its arguments: redis/apply-script.ts. Retention and dedup expiry follow the injected clock `now`, and
 // every TTL set in Redis is the remaining life by that clock, so keys expire when the store stops returning them.
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
+import { createRedisClient, type RedisClient } from './redis-client.js'
 import { type ApplyBatch, type Coverage, type Filters, MINUTE_MS, type PartialRow, partitionKey, type SpeedStore } from '../../model/index.js'
 import { APPLY, assertInteger, encodeApply } from './redis/apply-script.js'
 import { decodeWindows, type StoreKeys, storeKeys } from './redis/keys.js'
 import { evalScript, TOKEN } from './redis/lua.js'
 
 export interface RedisSpeedStoreOptions {
-  /** redis://host:port; the store creates (and on close quits) its own client */
+  /** redis://host:port (or a cluster's seed nodes, comma-separated, with `cluster`); the store creates (and on close quits) its own client */
   url?: string
+  /** `url` lists seed nodes of a Redis Cluster */
+  cluster?: boolean
+  /** a Redis command not answered in this long fails (default: it waits) */
+  commandTimeoutMs?: number
   /** or a client owned by the caller (not quit on close) */
-  client?: Redis
+  client?: RedisClient
   /** hash tag of every key: `{hg}:…` */
   keyPrefix: string
   retentionMs: number
@@ -33,7 +37,7 @@ export class RedisSpeedStore implements SpeedStore {
   readonly keepsDedupKeys = true
   readonly retentionMs: number
   readonly keyPrefix: string
-  readonly #client: Redis
+  readonly #client: RedisClient
   readonly #ownClient: boolean
   readonly #now: () => number
   readonly #dedupWindowMs: number
@@ -45,7 +49,10 @@ export class RedisSpeedStore implements SpeedStore {
       this.#client = options.client
       this.#ownClient = false
     } else if (options.url !== undefined) {
-      this.#client = new Redis(options.url, { lazyConnect: false })
+      this.#client = createRedisClient(options.url, {
+        ...(options.cluster === undefined ? {} : { cluster: options.cluster }),
+        ...(options.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: options.commandTimeoutMs })
+      })
       this.#ownClient = true
     } else {
       throw new TypeError('RedisSpeedStore needs a url or a client')

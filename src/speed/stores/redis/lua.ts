@@ -1,6 +1,6 @@
 // Lua scripts of the Redis store, run by their SHA1 (EVALSHA), sent whole only when Redis does not have them.
 import { createHash } from 'node:crypto'
-import { type Redis } from 'ioredis'
+import { type Cluster, type Redis } from 'ioredis'
 
 export interface Script { lua: string, sha: string }
 
@@ -11,7 +11,7 @@ function isNoScript (err: unknown): boolean {
 }
 
 /** EVALSHA, and EVAL when Redis does not have the script (yet, or any more). */
-export async function evalScript (client: Redis, s: Script, keys: string[], args: string[]): Promise<unknown> {
+export async function evalScript (client: Redis | Cluster, s: Script, keys: string[], args: string[]): Promise<unknown> {
   try {
     // one array (ioredis flattens it): a batch has tens of thousands of arguments
     return await client.evalsha(s.sha, keys.length, [...keys, ...args])
