@@ -4,7 +4,7 @@
 // processed last are skipped before counting, and a batch's counts and dead letters are committed
 // only once the store applied it (a failed apply rolls dedup and windows back for a retry).
 import {
-  type DeadLetter, dedupKey, type HourglassEvent, type InvalidReason, parseEvent, type QualityCounts,
+  type ApplyBatch, type DeadLetter, dedupKey, type HourglassEvent, type InvalidReason, type PartialRow, parseEvent, type QualityCounts,
   type QualitySource, type SpeedStore
 } from '../model/index.js'
 import { partitionKey } from '../model/source-position.js'
@@ -249,31 +249,59 @@ export class SpeedPipeline implements QualitySource {
       // Duplicates of events that earlier batches applied, which this process may not have seen
       // (it restarted, or the partition moved here): a store that outlives the process remembers
       // their keys. One that does not (memory) could only hold keys this pipeline's dedup has seen.
+      // A store that can check them within the apply (applyUnseen) is asked in the same round trip:
+      // when some turn out recorded, the windows are made again without those events.
       const keys = this.#storeDedup ? admitted.map((e) => dedupKey(e.event_id, e.ts)) : []
-      const seen = keys.length === 0 ? [] : await this.#store.seen(keys)
-      const fresh: string[] = []
-      for (let i = 0; i < admitted.length; i++) {
-        const e = admitted[i] as HourglassEvent
-        if (seen[i] === true) { if (i >= admittedAgain) result.duplicates++; continue }
-        if (this.#storeDedup) fresh.push(keys[i] as string)
-        if (!this.#windows.add(e) && i >= admittedAgain) result.late++
+      const applyUnseen = keys.length === 0 ? undefined : this.#store.applyUnseen?.bind(this.#store)
+      const seen = applyUnseen !== undefined || keys.length === 0 ? new Array<boolean>(keys.length).fill(false) : await this.#store.seen(keys)
+      const position = { topic, partition, offset: last.offset }
+      const previous = done < 0n ? null : done.toString()
+      let deltas: PartialRow[]
+      let started: number
+      for (;;) {
+        const fresh: string[] = []
+        /** the index in `admitted` of each fresh key */
+        const freshAt: number[] = []
+        let duplicates = 0
+        let late = 0
+        for (let i = 0; i < admitted.length; i++) {
+          const e = admitted[i] as HourglassEvent
+          if (seen[i] === true) { if (i >= admittedAgain) duplicates++; continue }
+          if (this.#storeDedup) { fresh.push(keys[i] as string); freshAt.push(i) }
+          if (!this.#windows.add(e) && i >= admittedAgain) late++
+        }
+        deltas = this.#windows.drain()
+        const watermark = this.#windows.watermark
+        const maxEventTime = this.#windows.maxEventTime
+        const apply: ApplyBatch = {
+          deltas,
+          position,
+          previous,
+          ...(fresh.length === 0 ? {} : { dedupKeys: fresh }),
+          ...(watermark === null ? {} : { watermark }),
+          ...(maxEventTime === null ? {} : { maxEventTime })
+        }
+        started = performance.now()
+        if (applyUnseen !== undefined && fresh.length > 0) {
+          const r = await applyUnseen(apply)
+          if (r.seen.length > 0) {
+            for (const j of r.seen) seen[freshAt[j] as number] = true
+            this.#windows.rollback()
+            this.#windows.begin(key)
+            continue
+          }
+          result.applied = r.applied
+        } else {
+          result.applied = await this.#store.apply(apply)
+        }
+        result.duplicates += duplicates
+        result.late += late
+        result.watermark = watermark
+        result.maxEventTime = maxEventTime
+        break
       }
-      const deltas = this.#windows.drain()
-      const watermark = this.#windows.watermark
-      const maxEventTime = this.#windows.maxEventTime
-      const started = performance.now()
-      result.applied = await this.#store.apply({
-        deltas,
-        position: { topic, partition, offset: last.offset },
-        previous: done < 0n ? null : done.toString(),
-        ...(fresh.length === 0 ? {} : { dedupKeys: fresh }),
-        ...(watermark === null ? {} : { watermark }),
-        ...(maxEventTime === null ? {} : { maxEventTime })
-      })
       this.#onApplied?.(performance.now() - started, deltas.length)
       result.deltas = deltas.length
-      result.watermark = watermark
-      result.maxEventTime = maxEventTime
     } catch (err) {
       Promise.allSettled(sending).catch(() => undefined) // none of them is left unhandled
       this.#dedup.rollback()

@@ -39,3 +39,25 @@ return { epoch or '-', tostring(newest) }
 `
 
 export const TOKEN = script(TOKEN_LUA)
+
+// Which dedup keys are recorded and not expired. KEYS: 1 dk, 2 dk:old. ARGV: 1 now, 2 the keys (a JSON array).
+// Returns 1 or 0 per key.
+const SEEN_LUA = `
+local keys = cjson.decode(ARGV[2])
+local now = tonumber(ARGV[1])
+local out = {}
+for i = 1, #keys do out[i] = 0 end
+for k = 1, 2 do
+  if redis.call('TYPE', KEYS[k]).ok == 'hash' then
+    for i = 1, #keys, 4000 do
+      local got = redis.call('HMGET', KEYS[k], unpack(keys, i, math.min(i + 3999, #keys)))
+      for j = 1, #got do
+        if got[j] and tonumber(got[j]) > now then out[i + j - 1] = 1 end
+      end
+    end
+  end
+end
+return out
+`
+
+export const SEEN = script(SEEN_LUA)
