@@ -13,19 +13,35 @@ export interface DedupOptions {
 let H1 = 0
 let H2 = 0
 function hashKey (id: string, ts: number): void {
-  let a = 0x811c9dc5
-  let b = 0x2545f491
-  for (let i = 0; i < id.length; i++) {
-    const c = id.charCodeAt(i)
-    a = Math.imul(a ^ c, 0x01000193)
-    b = Math.imul(b ^ c, 0x5bd1e995)
-    b ^= b >>> 15
-  }
+  lanes(id)
+  let a = H1
+  let b = H2
   const lo = ts >>> 0
   const hi = Math.floor(ts / 4294967296) | 0
   a = fmix(a ^ Math.imul(lo, 0xcc9e2d51) ^ hi)
   b = fmix(b ^ Math.imul(hi, 0x1b873593) ^ lo ^ Math.imul(id.length, 0x85ebca6b))
   H1 = a === 0 ? 1 : a
+  H2 = b
+}
+
+/** A 64-bit hash of a string, as 8 bytes at `at` of `out` (how the Redis store keeps dedup keys: compact, fixed size). */
+export function writeHash64 (s: string, out: Buffer, at: number): void {
+  lanes(s)
+  out.writeInt32LE(fmix(H1 ^ Math.imul(s.length, 0xcc9e2d51)), at)
+  out.writeInt32LE(fmix(H2 ^ Math.imul(s.length, 0x85ebca6b)), at + 4)
+}
+
+/** the two 32-bit lanes over the characters of s, unmixed, into H1 and H2 */
+function lanes (s: string): void {
+  let a = 0x811c9dc5
+  let b = 0x2545f491
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    a = Math.imul(a ^ c, 0x01000193)
+    b = Math.imul(b ^ c, 0x5bd1e995)
+    b ^= b >>> 15
+  }
+  H1 = a
   H2 = b
 }
 

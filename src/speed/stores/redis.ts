@@ -5,8 +5,8 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { type ApplyBatch, type Coverage, type Filters, MINUTE_MS, type PartialRow, partitionKey, type SpeedStore, type UnseenApply } from '../../model/index.js'
-import { APPLY, assertInteger, encodeApply, jsonArray } from './redis/apply-script.js'
-import { decodeWindows, type StoreKeys, storeKeys } from './redis/keys.js'
+import { APPLY, assertInteger, encodeApply } from './redis/apply-script.js'
+import { decodeWindows, packDedupKeys, type StoreKeys, storeKeys } from './redis/keys.js'
 import { evalScript, SEEN, TOKEN } from './redis/lua.js'
 
 export interface RedisSpeedStoreOptions {
@@ -110,8 +110,7 @@ export class RedisSpeedStore implements SpeedStore {
 
   async seen (keys: readonly string[]): Promise<boolean[]> {
     if (keys.length === 0) return []
-    for (const k of keys) if (typeof k !== 'string') throw new TypeError(`dedup key must be a string, got ${typeof k}`)
-    const seen = await evalScript(this.#client, SEEN, [this.#keys.dk, this.#keys.dkOld], [String(this.#now()), jsonArray(keys)]) as number[]
+    const seen = await evalScript(this.#client, SEEN, [this.#keys.dk, this.#keys.dkOld], [String(this.#now()), packDedupKeys(keys)]) as number[]
     return seen.map((s) => s === 1)
   }
 

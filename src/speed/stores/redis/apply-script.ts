@@ -4,7 +4,7 @@
 // 17 significant digits, so it is bit for bit the sum the memory store computes.
 import { type ApplyBatch, MINUTE_MS, partitionKey } from '../../../model/index.js'
 import { parseOffset } from '../../offsets.js'
-import { rowField, type StoreKeys } from './keys.js'
+import { packDedupKeys, rowField, type StoreKeys } from './keys.js'
 import { script } from './lua.js'
 
 // KEYS: 1 pos, 2 meta, 3 idx, 4 st, 5 dk, 6 dk:old, then one key per window (in ARGV order).
@@ -12,7 +12,7 @@ import { script } from './lua.js'
 // are past the retention), 5 watermark or '', 6 maxEventTime or '', 7 dedup expiry, 8 dedup TTL,
 // 9 call id (random: the epoch if this apply starts one, and kept with the position so that a
 // resent call is recognised), 10 window count, 11 the expected stored position ('' any, 'n' none,
-// 'v<offset>' exactly that offset), 12 the dedup keys (a JSON array of strings), 13 '1': apply only
+// 'v<offset>' exactly that offset), 12 the dedup keys (8-byte hashes in one string), 13 '1': apply only
 // when none of the dedup keys is recorded, else return their indexes; then per window: start, TTL (ms),
 // the integer parts as a JSON array [field, increment, …], the latency sums as one [field, sum, …].
 // Few arguments, decoded by cjson in C: far cheaper in redis-server than one bulk string per value,
@@ -61,7 +61,8 @@ elseif previous ~= '' then
 end
 local now = tonumber(ARGV[3])
 -- every argument is decoded before the first write
-local dedupKeys = cjson.decode(ARGV[12])
+local dedupKeys = {}
+for i = 1, #ARGV[12], 8 do dedupKeys[#dedupKeys + 1] = string.sub(ARGV[12], i, i + 7) end
 local nk = #dedupKeys
 local nw = tonumber(ARGV[10])
 local windows = {}
@@ -72,15 +73,15 @@ end
 if nk > 0 and redis.call('TYPE', dk).ok ~= 'hash' then redis.call('DEL', dk) end -- a sorted set of an older version
 if nk > 0 and ARGV[13] == '1' then
   -- keys recorded within the dedup window (value: their expiry): the caller leaves those events out and applies again
-  local seen = {}
+  local seen, out = {}, { 2 }
   for _, key in ipairs({ dk, dkOld }) do
     local got = {}
     hmget(key, dedupKeys, got)
     for i = 1, nk do
-      if got[i] and tonumber(got[i]) > now and not seen[i] then seen[i] = true; seen[#seen + 1] = i - 1 end
+      if got[i] and tonumber(got[i]) > now and not seen[i] then seen[i] = true; out[#out + 1] = i - 1 end
     end
   end
-  if #seen > 0 then return { 2, unpack(seen) } end
+  if #out > 1 then return out end
 end
 local x = ARGV[4]
 local old = redis.call('ZRANGEBYSCORE', idx, '-inf', x)
@@ -190,7 +191,7 @@ export function jsonArray (values: ReadonlyArray<string | number>): string {
 }
 
 /** The KEYS and ARGV of the apply script for one batch; throws (TypeError, or from parseOffset) on a malformed batch. */
-export function encodeApply (batch: ApplyBatch, layout: StoreKeys, settings: ApplySettings): { keys: string[], args: string[] } {
+export function encodeApply (batch: ApplyBatch, layout: StoreKeys, settings: ApplySettings): { keys: string[], args: Array<string | Buffer> } {
   const now = settings.now
   const { topic, partition, offset } = batch.position
   assertString('position.topic', topic)
@@ -234,11 +235,10 @@ export function encodeApply (batch: ApplyBatch, layout: StoreKeys, settings: App
       ints.push(field + 'b' + bin, n)
     }
   }
-  const dedupKeys = batch.dedupKeys ?? []
-  for (const k of dedupKeys) assertString('dedup key', k)
+  const dedupKeys = packDedupKeys(batch.dedupKeys ?? [])
 
   const keys = [layout.pos, layout.meta, layout.idx, layout.st, layout.dk, layout.dkOld]
-  const args: string[] = [
+  const args: Array<string | Buffer> = [
     partitionKey(topic, partition), canonical, String(now), String(x),
     batch.watermark === undefined ? '' : String(batch.watermark),
     batch.maxEventTime === undefined ? '' : String(batch.maxEventTime),
@@ -246,7 +246,7 @@ export function encodeApply (batch: ApplyBatch, layout: StoreKeys, settings: App
     settings.callId,
     String(windows.size),
     batch.previous === undefined ? '' : batch.previous === null ? 'n' : 'v' + previous,
-    jsonArray(dedupKeys),
+    dedupKeys,
     settings.unseenOnly === true ? '1' : ''
   ]
   for (const [start, w] of windows) {
