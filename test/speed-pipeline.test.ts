@@ -304,3 +304,32 @@ test('pipeline: a rewound partition read after another one has reached now is no
   const c = await pipeline.process(batchOf([wire('late', T + 10 * M)], 60, 'events', 1), NOW + H)
   assert.equal(c.late, 1)
 })
+
+test('pipeline: a store with applyUnseen checks the dedup keys within the apply; refused keys are left out and the batch made again', async (t) => {
+  const mem = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => NOW, keepsDedupKeys: true })
+  t.after(() => mem.close())
+  const calls: { keys: string[], result: string }[] = []
+  const store = delegating('unseen', () => mem, {
+    seen: () => { throw new Error('seen() is not asked when applyUnseen is there') },
+    applyUnseen: async (b: ApplyBatch) => {
+      const keys = b.dedupKeys ?? []
+      const seen = (await mem.seen(keys)).flatMap((s, i) => s ? [i] : [])
+      const r = seen.length > 0 ? { applied: false, seen } : { applied: await mem.apply(b), seen: [] }
+      calls.push({ keys, result: r.applied ? 'applied' : `seen ${seen.join(',')}` })
+      return r
+    }
+  })
+  const first = setup({ store })
+  await first.pipeline.process(batchOf([wire('a', T + 5 * M + 1_000), wire('b', T + 5 * M + 2_000)]), NOW)
+  // another process (its own dedup), another partition: a is a duplicate only the store knows
+  const second = setup({ store })
+  const r = await second.pipeline.process(batchOf([wire('c', T + 5 * M + 3_000), wire('a', T + 5 * M + 1_000), wire('d', T + 5 * M + 4_000)], 0, 'events', 1), NOW)
+  assert.equal(r.applied, true)
+  assert.equal(r.duplicates, 1)
+  assert.equal(r.late, 0)
+  assert.deepEqual(calls.map((c) => c.result), ['applied', 'seen 1', 'applied'])
+  assert.equal(calls[2]?.keys.length, 2, 'the second try sends only the fresh keys')
+  assert.equal(await totalEvents(mem), 4)
+  assert.equal(second.pipeline.counts().duplicates, 1)
+  assert.equal(second.pipeline.counts().valid, 3)
+})

@@ -263,3 +263,49 @@ test('redis: an apply call delivered twice (ioredis resends after a reconnect) c
   assert.equal(await store.apply(batch([row(T, 'a', 'x', 3)], '5')), false, 'a replay from another call is still refused')
   assert.equal(total(await store.query(T, T + MINUTE_MS, {})), 3)
 })
+
+test('redis: applyUnseen applies a batch whose dedup keys are new, and refuses one naming recorded keys, changing nothing', async (t) => {
+  const store = open(t)
+  assert.deepEqual(await store.applyUnseen(batch([row(T, 'a', 'x', 2)], '0', 0, { dedupKeys: ['k1', 'k2'] })), { applied: true, seen: [] })
+  const before = await store.query(T, T + MINUTE_MS, {})
+  const token = await store.changeToken(T, T + MINUTE_MS)
+  // k2 and k1 are recorded: their indexes come back, and neither the windows, nor the position, nor k3 are written
+  assert.deepEqual(await store.applyUnseen(batch([row(T, 'a', 'x', 3)], '1', 0, { dedupKeys: ['k3', 'k2', 'k1'] })), { applied: false, seen: [1, 2] })
+  assert.deepEqual(await store.query(T, T + MINUTE_MS, {}), before)
+  assert.equal(await store.changeToken(T, T + MINUTE_MS), token)
+  assert.equal(await store.position('events', 0), '0')
+  assert.deepEqual(await store.seen(['k3']), [false])
+  // without them, it applies; a stale position still says not applied, with nothing seen
+  assert.deepEqual(await store.applyUnseen(batch([row(T, 'a', 'x', 1)], '1', 0, { dedupKeys: ['k3'] })), { applied: true, seen: [] })
+  assert.deepEqual(await store.applyUnseen(batch([row(T, 'a', 'x', 1)], '1', 0, { dedupKeys: ['k4'] })), { applied: false, seen: [] })
+  assert.equal(total(await store.query(T, T + MINUTE_MS, {})), 3)
+})
+
+test('redis: dedup keys move to {p}:dk:old after a dedup window and are forgotten after the next, each when its own window ends', async (t) => {
+  const clock = { t: T }
+  const W = 300_000
+  const store = open(t, { dedupWindowMs: W, now: () => clock.t })
+  const tag = `{${store.keyPrefix}}`
+  await store.apply(batch([], '0', 0, { dedupKeys: ['a'] }))
+  clock.t += W - 1000
+  await store.apply(batch([], '1', 0, { dedupKeys: ['b'] }))
+  assert.deepEqual(await store.seen(['a', 'b']), [true, true])
+  clock.t += 2000 // a's window is over; a new generation starts with c
+  await store.apply(batch([], '2', 0, { dedupKeys: ['c'] }))
+  assert.deepEqual(await store.seen(['a', 'b', 'c']), [false, true, true])
+  assert.equal(await admin.hlen(`${tag}:dk:old`), 2, 'a and b moved whole')
+  assert.equal(await admin.hlen(`${tag}:dk`), 1)
+  clock.t += W // b's and c's windows are over; the old generation is dropped at the next rotation
+  assert.deepEqual(await store.seen(['b', 'c']), [false, false])
+  await store.apply(batch([], '3', 0, { dedupKeys: ['d'] }))
+  assert.equal(await admin.hlen(`${tag}:dk:old`), 1, 'only c, moved; a and b dropped')
+  assert.deepEqual(await store.seen(['a', 'b', 'c', 'd']), [false, false, false, true])
+})
+
+test('redis: a dedup sorted set left by an older version is replaced, not an error', async (t) => {
+  const store = open(t)
+  await admin.zadd(`{${store.keyPrefix}}:dk`, Date.now() + 300_000, `${T}|old`)
+  assert.deepEqual(await store.seen(['x']), [false])
+  assert.equal(await store.apply(batch([row(T, 'a', 'x', 1)], '0', 0, { dedupKeys: ['x'] })), true)
+  assert.deepEqual(await store.seen(['x']), [true])
+})
