@@ -31,6 +31,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { buildApp } from '../src/app/index.js'
+import { SPEED_PARTITIONS_AT_ONCE } from '../src/app/sources.js'
 import { loadConfig } from '../src/config.js'
 import { sharesOf, TrafficGenerator } from '../src/ingest/index.js'
 import { createKafka, eventKey, KafkaSource, KafkaWriter, type OutgoingRecord } from '../src/ingest/kafka/index.js'
@@ -285,6 +286,7 @@ async function speedPath (topic: string, kind: StoreKind, group: string): Promis
     brokers,
     topics: [topic],
     groupId: group,
+    partitionsConsumedConcurrently: SPEED_PARTITIONS_AT_ONCE, // as the app's
     positions: (tp, p) => store.position(tp, p),
     rebuildFrom: () => Date.now() - retentionMs,
     logLevel: 'nothing'

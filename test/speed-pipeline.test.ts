@@ -333,3 +333,35 @@ test('pipeline: a store with applyUnseen checks the dedup keys within the apply;
   assert.equal(second.pipeline.counts().duplicates, 1)
   assert.equal(second.pipeline.counts().valid, 3)
 })
+
+test('pipeline: batches of two partitions overlap (one validates while the other applies); one that fails undoes only itself', async (t) => {
+  const mem = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => NOW })
+  t.after(() => mem.close())
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  let failP0 = true
+  const store = delegating('gated', () => mem, {
+    apply: async (b: ApplyBatch) => {
+      if (b.position.partition === 0) {
+        await gate
+        if (failP0) { failP0 = false; throw new Error('store unreachable') }
+      }
+      return await mem.apply(b)
+    }
+  })
+  const { pipeline } = setup({ store })
+  const p0 = pipeline.process(batchOf([wire('a', T + 5 * M + 1_000), wire('b', T + 9 * M)], 0, 'events', 0), NOW)
+  // partition 1 is validated, counted and applied while partition 0 waits for its apply
+  const r1 = await pipeline.process(batchOf([wire('c', T + 5 * M + 2_000), wire('a', T + 5 * M + 1_000)], 0, 'events', 1), NOW)
+  assert.equal(r1.applied, true)
+  assert.equal(r1.duplicates, 1, 'a, admitted by partition 0 in flight')
+  release()
+  await assert.rejects(p0, /store unreachable/)
+  // partition 0 failed: its keys and its newest time are undone, partition 1's stay
+  assert.equal(pipeline.maxEventTime, T + 5 * M + 2_000)
+  const again = await pipeline.process(batchOf([wire('a', T + 5 * M + 1_000), wire('b', T + 9 * M)], 0, 'events', 0), NOW)
+  assert.equal(again.applied, true)
+  assert.equal(again.duplicates, 0, 'a counts once: here, where it was dropped from partition 1 as a duplicate')
+  assert.equal(await totalEvents(mem), 3)
+  assert.deepEqual({ ...pipeline.counts(), invalid_by_reason: undefined }, { received: 4, valid: 4, invalid: 0, invalid_by_reason: undefined, duplicates: 1, late: 0 })
+})

@@ -111,6 +111,13 @@ class MinuteSet {
   }
 }
 
+/** The changes of one batch, taken out of the deduplicator by detach(): the keys it added (h1, h2, minute triples). */
+export interface DedupJournal {
+  keys: number[]
+  maxSeen: number
+  begun: number
+}
+
 export class Deduplicator {
   readonly windowMs: number
   /** event-time minute → the keys in it; a duplicate has the same timestamp, so it is looked up in one minute */
@@ -121,6 +128,8 @@ export class Deduplicator {
   /** keys added since begin() (h1, h2, minute triples), or null outside a batch */
   #journal: number[] | null = null
   #journalMax = -Infinity
+  /** batches begun */
+  #begun = 0
 
   constructor (options: DedupOptions) {
     this.windowMs = options.windowMs
@@ -158,10 +167,11 @@ export class Deduplicator {
     return this.#maxSeen === -Infinity ? null : this.#maxSeen
   }
 
-  /** start recording changes so that rollback() can undo them */
+  /** start recording changes so that rollback() (or undo() of what detach() returns) can undo them */
   begin (): void {
     this.#journal = []
     this.#journalMax = this.#maxSeen
+    this.#begun++
   }
 
   commit (): void {
@@ -170,11 +180,26 @@ export class Deduplicator {
 
   /** forget every key admitted since begin() (keys evicted meanwhile stay evicted: they were past the horizon) */
   rollback (): void {
+    const j = this.detach()
+    if (j !== null) this.undo(j)
+  }
+
+  /** end the batch begun, keeping its changes and handing back what undo() needs to take them back later */
+  detach (): DedupJournal | null {
     const j = this.#journal
-    if (j === null) return
-    for (let i = 0; i < j.length; i += 3) this.#buckets.get(j[i + 2] as number)?.delete(j[i] as number, j[i + 1] as number)
-    this.#maxSeen = this.#journalMax
     this.#journal = null
+    return j === null ? null : { keys: j, maxSeen: this.#journalMax, begun: this.#begun }
+  }
+
+  /**
+   * Forget the keys of a detached batch, also after other batches began (what they admitted stays). The newest time goes
+   * back only when none did: it only steers eviction, which is then merely later.
+   */
+  undo (j: DedupJournal | null): void {
+    if (j === null) return
+    const k = j.keys
+    for (let i = 0; i < k.length; i += 3) this.#buckets.get(k[i + 2] as number)?.delete(k[i] as number, k[i + 1] as number)
+    if (j.begun === this.#begun) this.#maxSeen = j.maxSeen
   }
 
   #addBucket (minute: number): MinuteSet {

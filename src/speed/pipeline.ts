@@ -103,7 +103,8 @@ export class SpeedPipeline implements QualitySource {
   /** ring buffer of the newest dead letters */
   readonly #dead: DeadLetter[] = []
   #deadNext = 0
-  #tail: Promise<unknown> = Promise.resolve()
+  /** per partition, the end of its last process() call */
+  readonly #inFlight = new Map<string, Promise<void>>()
 
   constructor (options: SpeedPipelineOptions) {
     this.#store = options.store
@@ -118,27 +119,30 @@ export class SpeedPipeline implements QualitySource {
     this.#collectValid = options.collectValid ?? true
   }
 
-  /** Process one consumed batch at wall-clock time `now`. Calls are serialised. */
+  /**
+   * Process one consumed batch at wall-clock time `now`. Calls for one partition run one after another; calls for
+   * different partitions may overlap: one's apply (a store round trip) runs while another validates and counts.
+   */
   process (batch: InputBatch, now: number): Promise<ProcessResult> {
-    const run = this.#tail.then(() => this.#process(batch, now))
-    this.#tail = run.catch(() => undefined)
+    const key = partitionKey(batch.topic, batch.partition)
+    const run = (this.#inFlight.get(key) ?? Promise.resolve()).then(() => this.#process(batch, now))
+    const settled = run.then(() => undefined, () => undefined)
+    this.#inFlight.set(key, settled)
+    void settled.then(() => { if (this.#inFlight.get(key) === settled) this.#inFlight.delete(key) })
     return run
   }
 
   /**
    * Forget what was processed: positions, dedup and windows (the watermark too), after the store
    * lost its state and before the source replays the retention. The counters stay: records handled
-   * again are windowed again, but neither counted nor sent as dead letters again. Serialised
-   * with process().
+   * again are windowed again, but neither counted nor sent as dead letters again. Runs once the
+   * process() calls in flight have ended.
    */
-  reset (): Promise<void> {
-    const run = this.#tail.then(() => {
-      this.#processed.clear()
-      this.#dedup = new Deduplicator({ windowMs: this.#dedupWindowMs })
-      this.#windows = new MinuteWindows({ allowedLatenessMs: this.#allowedLatenessMs })
-    })
-    this.#tail = run.catch(() => undefined)
-    return run
+  async reset (): Promise<void> {
+    await Promise.all(this.#inFlight.values())
+    this.#processed.clear()
+    this.#dedup = new Deduplicator({ windowMs: this.#dedupWindowMs })
+    this.#windows = new MinuteWindows({ allowedLatenessMs: this.#allowedLatenessMs })
   }
 
   /** the deduplicator in use (a replay that must share it, after reset() too) */
@@ -203,16 +207,20 @@ export class SpeedPipeline implements QualitySource {
     const dead: DeadLetter[] = []
     /** onInvalid calls still running: started one per record, so a dead-letter sink may send them together */
     const sending: (void | Promise<void>)[] = []
-    this.#dedup.begin()
-    this.#windows.begin(key)
+    // Validation and dedup, then windows from begin to commit, each run without a pause (no await), so a batch of another
+    // partition never runs in between; a batch not applied undoes its own changes (undo, restore), not the others'.
+    const dedup = this.#dedup
+    const windows = this.#windows
+    const newest = windows.newestOf(key)
+    const admitted: HourglassEvent[] = []
+    /** how many of `admitted` were counted before (they come first) */
+    let admittedAgain = 0
+    dedup.begin()
     try {
       // offsets within a batch ascend: compare only while the batch may overlap what was processed,
       // and (after a reset) while it may overlap what was counted
       let overlap = parseOffset((records[0] as InputRecord).offset) <= done
       let again = parseOffset((records[0] as InputRecord).offset) <= counted
-      const admitted: HourglassEvent[] = []
-      /** how many of `admitted` were counted before (they come first) */
-      let admittedAgain = 0
       for (const record of records) {
         if (overlap) {
           if (parseOffset(record.offset) <= done) { result.skipped++; continue }
@@ -237,11 +245,22 @@ export class SpeedPipeline implements QualitySource {
           result.validCount++
           if (this.#collectValid) result.valid.push({ event: e, offset: record.offset })
         }
-        if (this.#dedup.admit(e.event_id, e.ts)) {
+        if (dedup.admit(e.event_id, e.ts)) {
           admitted.push(e)
           if (again) admittedAgain++
         } else if (!again) result.duplicates++
       }
+    } catch (err) {
+      dedup.rollback()
+      Promise.allSettled(sending).catch(() => undefined)
+      throw err
+    }
+    const journal = dedup.detach()
+    const undo = (): void => {
+      dedup.undo(journal)
+      windows.restore(key, newest)
+    }
+    try {
       // every dead letter of the batch is handed over (e.g. acknowledged by the dead-letter topic) before the apply:
       // a crash in between may send one twice, never zero times; a retried batch does not send them again
       if (sending.length > 0) await Promise.all(sending)
@@ -264,15 +283,17 @@ export class SpeedPipeline implements QualitySource {
         const freshAt: number[] = []
         let duplicates = 0
         let late = 0
+        windows.begin(key)
         for (let i = 0; i < admitted.length; i++) {
           const e = admitted[i] as HourglassEvent
           if (seen[i] === true) { if (i >= admittedAgain) duplicates++; continue }
           if (this.#storeDedup) { fresh.push(keys[i] as string); freshAt.push(i) }
-          if (!this.#windows.add(e) && i >= admittedAgain) late++
+          if (!windows.add(e) && i >= admittedAgain) late++
         }
-        deltas = this.#windows.drain()
-        const watermark = this.#windows.watermark
-        const maxEventTime = this.#windows.maxEventTime
+        deltas = windows.drain()
+        const watermark = windows.watermark
+        const maxEventTime = windows.maxEventTime
+        windows.commit()
         const apply: ApplyBatch = {
           deltas,
           position,
@@ -286,8 +307,7 @@ export class SpeedPipeline implements QualitySource {
           const r = await applyUnseen(apply)
           if (r.seen.length > 0) {
             for (const j of r.seen) seen[freshAt[j] as number] = true
-            this.#windows.rollback()
-            this.#windows.begin(key)
+            windows.restore(key, newest)
             continue
           }
           result.applied = r.applied
@@ -304,18 +324,14 @@ export class SpeedPipeline implements QualitySource {
       result.deltas = deltas.length
     } catch (err) {
       Promise.allSettled(sending).catch(() => undefined) // none of them is left unhandled
-      this.#dedup.rollback()
-      this.#windows.rollback()
+      undo()
       throw err
     }
     if (!result.applied && result.handled > 0) {
       // not applied although it held new records: the caller retries after re-reading the position
-      this.#dedup.rollback()
-      this.#windows.rollback()
+      undo()
       return result
     }
-    this.#dedup.commit()
-    this.#windows.commit()
     if (lastOffset > done) this.#processed.set(key, lastOffset)
     if (result.applied && lastOffset > counted) this.#counted.set(key, lastOffset)
     if (result.applied) this.#commitCounts(result, byReason, dead)
