@@ -13,24 +13,23 @@
 //    store (a Cosmos DB API server, @vercel/cosmosdb-server, started here as a child process on
 //    loopback: the stand-in for Azure Cosmos DB), then on the Redis store; cosmos_events_per_s,
 //    redis_events_per_s and ratio_to_redis compare them (from the first batch on, as `ratio`).
-// 2. freshness: the whole app (`serve --source kafka`) consumes a second topic while a child
-//    process produces synthetic traffic at a fixed rate, with a probe event every 50 ms (its own
-//    region); the parent polls /v1/metrics/live (in process, every 10 ms) and records, per probe,
-//    the time from its send to its first appearance in the answer: p50/p99/max. Meanwhile the
-//    process's RSS is sampled (the service runs in this process) and a CPU profile (10 ms samples)
-//    tells what the bronze consumer costs: the time under its batch handler (parse, sink), by event.
+// 2. freshness: the whole app (`serve --source kafka`, a child process at the default settings,
+//    bench/service-child.ts) consumes a second topic while another child produces synthetic traffic
+//    at a fixed rate, with a probe event every 50 ms (its own region); this process polls
+//    /v1/metrics/live over HTTP every 10 ms and records, per probe, the time from its send to its
+//    first appearance in the answer: p50/p99/max. Meanwhile the service's RSS is sampled, and its
+//    CPU profile (10 ms samples) tells what the bronze consumer costs: the time under its batch
+//    handler (the second parse, the sink's appends), by event.
 // 3. targets_met: each target of the issue with its value, goal and whether this run met it.
 // The broker, this process and the producer child share the machine (2 cores here): the figures
 // are what one box does with everything on it.
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { Session } from 'node:inspector/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { buildApp } from '../src/app/index.js'
 import { SPEED_PARTITIONS_AT_ONCE } from '../src/app/sources.js'
 import { loadConfig } from '../src/config.js'
 import { sharesOf, TrafficGenerator } from '../src/ingest/index.js'
@@ -38,7 +37,8 @@ import { createKafka, eventKey, KafkaSource, KafkaWriter, type OutgoingRecord } 
 import type { MetricsResult, SpeedStore } from '../src/model/index.js'
 import { CosmosSpeedStore, MemorySpeedStore, RedisSpeedStore, SpeedPipeline } from '../src/speed/index.js'
 import { startCosmosServer, startServices } from '../scripts/services/index.js'
-import { type CpuProfile, timeUnder } from './cpu-profile.js'
+import { timeUnder } from './cpu-profile.js'
+import { ServiceChild } from './service-child.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -150,21 +150,20 @@ try {
     await w.connect()
     await w.createTopic(ftopic, PARTITIONS)
     await w.close()
-    const store = await makeStore(STORE, `f${process.pid}`)
-    const config = loadConfig({}, {
-      dataDir: join(dir, 'data'), source: 'kafka', kafkaBrokers: brokers, kafkaTopics: ftopic, kafkaGroup: `fresh-${process.pid}`,
-      dlqTopic: `${ftopic}.dlq`, logLevel: 'silent', seedDays: '0'
+    const storeEnv: Record<string, string> = STORE === 'memory'
+      ? {}
+      : STORE === 'redis'
+        ? { HOURGLASS_REDIS_URL: (services.redis as { url: string }).url, HOURGLASS_REDIS_PREFIX: `f${process.pid}` }
+        : (cosmos as NonNullable<typeof cosmos>).env('bench', `f${process.pid}`)
+    // the service alone in its own process, at the default settings (one hour of retention)
+    const service = await ServiceChild.start({
+      HOURGLASS_STORE: STORE, ...storeEnv, HOURGLASS_DATA_DIR: join(dir, 'data'), HOURGLASS_SOURCE: 'kafka', HOURGLASS_KAFKA_BROKERS: brokers,
+      HOURGLASS_KAFKA_TOPICS: ftopic, HOURGLASS_KAFKA_GROUP: `fresh-${process.pid}`, HOURGLASS_KAFKA_BRONZE_GROUP: `fresh-bronze-${process.pid}`,
+      HOURGLASS_DLQ_TOPIC: `${ftopic}.dlq`, HOURGLASS_LOG_LEVEL: 'warn', HOURGLASS_SEED_DAYS: '0'
     })
-    const app = await buildApp(config, { schedule: false, store })
-    await app.startSource()
-    const profiler = new Session()
-    profiler.connect()
-    await profiler.post('Profiler.enable')
-    await profiler.post('Profiler.setSamplingInterval', { interval: 10_000 })
-    await profiler.post('Profiler.start')
-    const cpuFrom = process.cpuUsage()
+    const cpuFrom = await service.cpuSeconds()
     const rss: number[] = []
-    const sampleRss = setInterval(() => rss.push(process.memoryUsage.rss()), 1000)
+    const sampleRss = setInterval(() => { service.rss().then((b) => rss.push(b), () => undefined) }, 1000)
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--produce-child', ftopic, '--brokers', brokers, '--rate', String(RATE), '--seconds', String(SECONDS)], { stdio: ['ignore', 'pipe', 'inherit'] })
     const sentAt = new Map<string, number>()
     const seenAt = new Map<string, number>()
@@ -178,9 +177,9 @@ try {
     let running = true
     void exited.then(() => { setTimeout(() => { running = false }, 3000) })
     while (running) {
-      const res = await app.server.inject({ method: 'GET', url: '/v1/metrics/live?last=5m&event_type=probe&group_by=region' })
+      const answer = await service.get<MetricsResult>('/v1/metrics/live?last=5m&event_type=probe&group_by=region')
       const at = Date.now()
-      for (const row of res.json<MetricsResult>().rows) {
+      for (const row of answer.rows) {
         const region = row.region as string
         if (!seenAt.has(region)) seenAt.set(region, at)
       }
@@ -194,9 +193,9 @@ try {
       else lat.push(seen - at)
     }
     clearInterval(sampleRss)
-    const cpu = process.cpuUsage(cpuFrom)
-    const { profile } = await profiler.post('Profiler.stop') as { profile: CpuProfile }
-    profiler.disconnect()
+    const cpuSeconds = (await service.cpuSeconds()) - cpuFrom
+    const consumed = (await service.get<{ received: number }>('/v1/quality')).received
+    const profile = await service.stop()
     lat.sort((a, b) => a - b)
     const q = (p: number): number | null => lat.length === 0 ? null : lat[Math.min(lat.length - 1, Math.floor(p * (lat.length - 1)))] as number
     const p = produced as { sent: number, seconds: number } | null
@@ -205,26 +204,26 @@ try {
       seconds: SECONDS,
       produced: p?.sent ?? null,
       achieved_rate: p === null ? null : Math.round(p.sent / p.seconds),
-      consumed: app.service.quality().received,
+      consumed,
       probes: sentAt.size,
       probes_not_seen: missing,
       p50_ms: q(0.5),
       p99_ms: q(0.99),
       max_ms: lat.length === 0 ? null : lat[lat.length - 1]
     }
-    const consumed = app.service.quality().received
     const perEvent = (ms: number): number => consumed === 0 ? 0 : Number(((ms * 1000) / consumed).toFixed(2))
-    const bronze = timeUnder(profile, /src\/app\/bronze-feed\.ts$/, ['parseEvent'])
-    const speedPipeline = timeUnder(profile, /src\/speed\/pipeline\.ts$/)
+    // the profile covers the service's whole life (start, the rewind of an empty store, the run): time under a file
+    const bronze = profile === null ? null : timeUnder(profile, /src\/app\/bronze-feed\.ts$/, ['parseEvent'])
+    const speedPipeline = profile === null ? null : timeUnder(profile, /src\/speed\/pipeline\.ts$/)
     const mb = (b: number | undefined): number | null => b === undefined ? null : Math.round(b / 1_048_576)
     result.service_cpu = {
-      // the whole process: both consumers (each decodes every fetch), the API answering the probes' polls, DuckDB
-      cpu_us_per_event: perEvent((cpu.user + cpu.system) / 1000),
-      speed_pipeline_us_per_event: perEvent(speedPipeline.totalMs),
-      // the bronze consumer's handler: validation a second time (parseEvent), then the sink's appends
-      bronze_handler_us_per_event: perEvent(bronze.totalMs),
-      bronze_parse_us_per_event: perEvent(bronze.byName.parseEvent ?? 0),
-      bronze_core_share_at_rate: Number(((bronze.totalMs / 1000) / (SECONDS + 3)).toFixed(3))
+      // the whole service: both consumers (each decodes every fetch), the API answering the probes' polls, DuckDB
+      cpu_us_per_event: perEvent(cpuSeconds * 1000),
+      speed_pipeline_us_per_event: speedPipeline === null ? null : perEvent(speedPipeline.totalMs),
+      // the bronze consumer's handler: the records validated a second time (parseEvent), then the sink's appends
+      bronze_handler_us_per_event: bronze === null ? null : perEvent(bronze.totalMs),
+      bronze_parse_us_per_event: bronze === null ? null : perEvent(bronze.byName.parseEvent ?? 0),
+      bronze_share_of_service_cpu: bronze === null || cpuSeconds === 0 ? null : Number((bronze.totalMs / 1000 / cpuSeconds).toFixed(3))
     }
     result.rss = {
       retention_ms: retentionMs,
@@ -235,8 +234,6 @@ try {
       // the last sample against the one at a third of the run: flat is about 0
       growth_mb_per_min: rss.length < 6 ? null : Number((((rss[rss.length - 1] as number) - (rss[Math.floor(rss.length / 3)] as number)) / 1_048_576 / ((rss.length - 1 - Math.floor(rss.length / 3)) / 60)).toFixed(1))
     }
-    await app.close()
-    await store.close()
   }
   // the ingest targets, reported (not asserted): what this run shows against them
   const fresh = result.freshness as { p99_ms: number | null, target_rate: number }
@@ -273,9 +270,11 @@ async function speedPath (topic: string, kind: StoreKind, group: string): Promis
   events_per_s: number, events_per_s_after_first_batch: number, batches: number, time: Record<string, number>, counts: unknown
 }> {
   const store = await makeStore(kind, `t${group}`)
-  /** ms in the handler, of which in store.apply (its round trip) */
+  /** ms with a handler running (handlers of several partitions overlap), and the sum of store.apply round trips */
   let handlerMs = 0
   let applyMs = 0
+  let running = 0
+  let busySince = 0
   const pipeline = new SpeedPipeline({ store, dedupWindowMs, allowedLatenessMs, deadLetterKeep, collectValid: false, onApplied: (ms) => { applyMs += ms } })
   let n = 0
   let first = 0
@@ -294,9 +293,8 @@ async function speedPath (topic: string, kind: StoreKind, group: string): Promis
   let cpuFrom = process.cpuUsage()
   await source.start(async (batch) => {
     if (first === 0) { first = performance.now(); cpuFrom = process.cpuUsage() }
-    const started = performance.now()
-    const r = await pipeline.process(batch, Date.now())
-    handlerMs += performance.now() - started
+    if (running++ === 0) busySince = performance.now()
+    const r = await pipeline.process(batch, Date.now()).finally(() => { if (--running === 0) handlerMs += performance.now() - busySince })
     if (r.applied) applies++
     n += batch.records.length
     if (n >= EVENTS) done()
@@ -312,12 +310,13 @@ async function speedPath (topic: string, kind: StoreKind, group: string): Promis
     events_per_s: Math.round(EVENTS / ((end - t) / 1000)),
     events_per_s_after_first_batch: Math.round(EVENTS / ((end - first) / 1000)),
     batches: applies,
-    // µs per event from the first batch on: wall time; in the handler (the pipeline), of which waiting on
-    // store.apply; outside the handler (kafkajs fetching and decoding); CPU of this process (all threads)
+    // µs per event from the first batch on: wall time; with a handler (the pipeline) running; the store.apply round
+    // trips, summed (they overlap each other and other handlers); with no handler running (kafkajs fetching and
+    // decoding); CPU of this process (all threads)
     time: {
       wall_us_per_event: us(end - first),
       handler_us_per_event: us(handlerMs),
-      apply_us_per_event: us(applyMs),
+      apply_sum_us_per_event: us(applyMs),
       outside_handler_us_per_event: us(end - first - handlerMs),
       cpu_us_per_event: us((cpu.user + cpu.system) / 1000)
     },
