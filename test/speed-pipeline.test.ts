@@ -365,3 +365,28 @@ test('pipeline: batches of two partitions overlap (one validates while the other
   assert.equal(await totalEvents(mem), 3)
   assert.deepEqual({ ...pipeline.counts(), invalid_by_reason: undefined }, { received: 4, valid: 4, invalid: 0, invalid_by_reason: undefined, duplicates: 1, late: 0 })
 })
+
+test('pipeline: reset() waits for the batches in flight, and a batch handed in meanwhile waits for the reset', async (t) => {
+  const mem = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => NOW })
+  t.after(() => mem.close())
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  const order: string[] = []
+  const store = delegating('gated', () => mem, {
+    apply: async (b: ApplyBatch) => {
+      if (b.position.partition === 0) await gate
+      order.push(`apply p${b.position.partition}`)
+      return await mem.apply(b)
+    }
+  })
+  const { pipeline } = setup({ store })
+  const p0 = pipeline.process(batchOf([wire('a', T + 5 * M)], 0, 'events', 0), NOW)
+  const reset = pipeline.reset().then(() => { order.push('reset') })
+  const p1 = pipeline.process(batchOf([wire('b', T + 5 * M)], 0, 'events', 1), NOW)
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve)) // turns of the event loop for p1 to run, if it could
+  assert.deepEqual(order, [], 'nothing ends while partition 0 waits for its store')
+  release()
+  await Promise.all([p0, reset, p1])
+  assert.deepEqual(order, ['apply p0', 'reset', 'apply p1'])
+  assert.equal(await totalEvents(mem), 2)
+})

@@ -105,6 +105,8 @@ export class SpeedPipeline implements QualitySource {
   #deadNext = 0
   /** per partition, the end of its last process() call */
   readonly #inFlight = new Map<string, Promise<void>>()
+  /** a reset() under way: process() calls wait for it */
+  #resetting: Promise<void> | undefined
 
   constructor (options: SpeedPipelineOptions) {
     this.#store = options.store
@@ -125,7 +127,8 @@ export class SpeedPipeline implements QualitySource {
    */
   process (batch: InputBatch, now: number): Promise<ProcessResult> {
     const key = partitionKey(batch.topic, batch.partition)
-    const run = (this.#inFlight.get(key) ?? Promise.resolve()).then(() => this.#process(batch, now))
+    const resetting = this.#resetting
+    const run = Promise.all([this.#inFlight.get(key), resetting]).then(() => this.#process(batch, now))
     const settled = run.then(() => undefined, () => undefined)
     this.#inFlight.set(key, settled)
     void settled.then(() => { if (this.#inFlight.get(key) === settled) this.#inFlight.delete(key) })
@@ -136,13 +139,19 @@ export class SpeedPipeline implements QualitySource {
    * Forget what was processed: positions, dedup and windows (the watermark too), after the store
    * lost its state and before the source replays the retention. The counters stay: records handled
    * again are windowed again, but neither counted nor sent as dead letters again. Runs once the
-   * process() calls in flight have ended.
+   * process() calls in flight have ended; calls made meanwhile wait for it.
    */
-  async reset (): Promise<void> {
-    await Promise.all(this.#inFlight.values())
-    this.#processed.clear()
-    this.#dedup = new Deduplicator({ windowMs: this.#dedupWindowMs })
-    this.#windows = new MinuteWindows({ allowedLatenessMs: this.#allowedLatenessMs })
+  reset (): Promise<void> {
+    const running = [...this.#inFlight.values(), this.#resetting]
+    const run = Promise.all(running).then(() => {
+      this.#processed.clear()
+      this.#dedup = new Deduplicator({ windowMs: this.#dedupWindowMs })
+      this.#windows = new MinuteWindows({ allowedLatenessMs: this.#allowedLatenessMs })
+    })
+    // calls made meanwhile start after it
+    const done = run.then(() => { if (this.#resetting === done) this.#resetting = undefined })
+    this.#resetting = done
+    return run
   }
 
   /** the deduplicator in use (a replay that must share it, after reset() too) */
