@@ -195,6 +195,7 @@ try {
     clearInterval(sampleRss)
     const cpuSeconds = (await service.cpuSeconds()) - cpuFrom
     const consumed = (await service.get<{ received: number }>('/v1/quality')).received
+    const metrics = await service.metrics()
     const profile = await service.stop()
     lat.sort((a, b) => a - b)
     const q = (p: number): number | null => lat.length === 0 ? null : lat[Math.min(lat.length - 1, Math.floor(p * (lat.length - 1)))] as number
@@ -231,6 +232,11 @@ try {
       start_mb: mb(rss[0]),
       max_mb: mb(rss.length === 0 ? undefined : Math.max(...rss)),
       end_mb: mb(rss[rss.length - 1]),
+      // at the end: V8's heap (used, and reserved), memory outside it that V8 tracks (buffers), and the rest (DuckDB, code, …)
+      heap_used_mb: mb(metrics.get('nodejs_heap_size_used_bytes')),
+      heap_total_mb: mb(metrics.get('nodejs_heap_size_total_bytes')),
+      external_mb: mb(metrics.get('nodejs_external_memory_bytes')),
+      other_mb: mb((rss[rss.length - 1] ?? 0) - (metrics.get('nodejs_heap_size_total_bytes') ?? 0) - (metrics.get('nodejs_external_memory_bytes') ?? 0)),
       // the last sample against the one at a third of the run: flat is about 0
       growth_mb_per_min: rss.length < 6 ? null : Number((((rss[rss.length - 1] as number) - (rss[Math.floor(rss.length / 3)] as number)) / 1_048_576 / ((rss.length - 1 - Math.floor(rss.length / 3)) / 60)).toFixed(1))
     }

@@ -58,6 +58,14 @@ export class ServiceChild {
     return await res.json() as T
   }
 
+  /** the service's own /metrics (Prometheus text): `name value` of the unlabelled series */
+  async metrics (): Promise<Map<string, number>> {
+    const res = await fetch(this.url + '/metrics')
+    const out = new Map<string, number>()
+    for (const m of (await res.text()).matchAll(/^(\w+) (\S+)$/gm)) out.set(m[1] as string, Number(m[2]))
+    return out
+  }
+
   /** resident set size in bytes */
   async rss (): Promise<number> {
     const status = await readFile(`/proc/${this.pid}/status`, 'utf8')
