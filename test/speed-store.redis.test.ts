@@ -6,10 +6,10 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { type RedisService, startRedis } from '../scripts/services/index.js'
-import { type ApplyBatch, emptyPartials, MINUTE_MS, type PartialRow } from '../src/model/index.js'
-import { RedisSpeedStore, type RedisSpeedStoreOptions } from '../src/speed/index.js'
+import { type ApplyBatch, emptyPartials, MINUTE_MS, type PartialRow, type SpeedStore } from '../src/model/index.js'
+import { RedisSpeedStore, type RedisSpeedStoreOptions, SpeedPipeline } from '../src/speed/index.js'
 import { speedStoreContract } from './contract/speed-store-contract.js'
-import { STORE_DEFAULTS } from './helpers/settings.js'
+import { PIPELINE_DEFAULTS, STORE_DEFAULTS } from './helpers/settings.js'
 
 let redis: RedisService
 let admin: Redis
@@ -308,4 +308,32 @@ test('redis: a dedup sorted set left by an older version is replaced, not an err
   assert.deepEqual(await store.seen(['x']), [false])
   assert.equal(await store.apply(batch([row(T, 'a', 'x', 1)], '0', 0, { dedupKeys: ['x'] })), true)
   assert.deepEqual(await store.seen(['x']), [true])
+})
+
+test('redis: a pipeline of a new process drops the duplicates an earlier one applied, asking the store within the apply (one round trip)', async (t) => {
+  const store = open(t, { now: () => T + 6 * MINUTE_MS })
+  const calls: string[] = []
+  const counting: SpeedStore = {
+    kind: 'redis',
+    keepsDedupKeys: true,
+    apply: async (b) => { calls.push('apply'); return await store.apply(b) },
+    applyUnseen: async (b) => { calls.push('applyUnseen'); return await store.applyUnseen(b) },
+    seen: async (k) => { calls.push('seen'); return await store.seen(k) },
+    query: (...a) => store.query(...a),
+    coverage: () => store.coverage(),
+    position: (...a) => store.position(...a),
+    setCoveredFrom: (x) => store.setCoveredFrom(x),
+    changeToken: (...a) => store.changeToken(...a),
+    close: async () => undefined
+  }
+  const line = (id: string, ts: number): string => JSON.stringify({ event_id: id, timestamp: new Date(ts).toISOString(), event_type: 'click', region: 'eu' })
+  const records = (lines: string[], partition: number) => ({ topic: 'events', partition, records: lines.map((value, i) => ({ value, offset: String(i) })) })
+  const first = new SpeedPipeline({ ...PIPELINE_DEFAULTS, store: counting })
+  await first.process(records([line('a', T + 1000), line('b', T + 2000)], 0), T + 6 * MINUTE_MS)
+  const second = new SpeedPipeline({ ...PIPELINE_DEFAULTS, store: counting })
+  const r = await second.process(records([line('c', T + 3000), line('a', T + 1000), line('b', T + 2000)], 1), T + 6 * MINUTE_MS)
+  assert.equal(r.applied, true)
+  assert.equal(r.duplicates, 2)
+  assert.deepEqual(calls, ['applyUnseen', 'applyUnseen', 'applyUnseen'], 'never seen(), never a plain apply')
+  assert.equal(total(await store.query(T, T + MINUTE_MS, {})), 3)
 })
