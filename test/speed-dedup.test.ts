@@ -85,3 +85,27 @@ test('dedup: rollback of many keys, then the same keys again are new', () => {
   for (let i = 0; i < 5000; i++) assert.equal(d.admit('k' + i, T + i), true)
   assert.equal(d.size, 5000)
 })
+
+test('dedup: a detached batch is undone after others began: only its keys go, theirs stay, the newest time stays too', () => {
+  const d = new Deduplicator({ windowMs: DEFAULTS.dedupWindowMs })
+  d.begin()
+  d.admit('a', T + M)
+  const first = d.detach()
+  d.begin()
+  d.admit('b', T + 2 * M)
+  assert.equal(d.admit('a', T + M), false)
+  const second = d.detach()
+  d.undo(first)
+  assert.equal(d.admit('a', T + M), true, 'a was forgotten')
+  assert.equal(d.admit('b', T + 2 * M), false, 'b, of the later batch, stays')
+  assert.equal(d.maxEventTime, T + 2 * M)
+  d.undo(second)
+  assert.equal(d.admit('b', T + 2 * M), true)
+  // the last batch begun, undone: its newest time goes back as with rollback
+  d.begin()
+  d.admit('c', T + 9 * M)
+  const third = d.detach()
+  d.undo(third)
+  assert.equal(d.maxEventTime, T + 2 * M)
+  d.undo(null) // nothing detached: nothing happens
+})

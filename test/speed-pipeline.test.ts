@@ -304,3 +304,89 @@ test('pipeline: a rewound partition read after another one has reached now is no
   const c = await pipeline.process(batchOf([wire('late', T + 10 * M)], 60, 'events', 1), NOW + H)
   assert.equal(c.late, 1)
 })
+
+test('pipeline: a store with applyUnseen checks the dedup keys within the apply; refused keys are left out and the batch made again', async (t) => {
+  const mem = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => NOW, keepsDedupKeys: true })
+  t.after(() => mem.close())
+  const calls: { keys: string[], result: string }[] = []
+  const store = delegating('unseen', () => mem, {
+    seen: () => { throw new Error('seen() is not asked when applyUnseen is there') },
+    applyUnseen: async (b: ApplyBatch) => {
+      const keys = b.dedupKeys ?? []
+      const seen = (await mem.seen(keys)).flatMap((s, i) => s ? [i] : [])
+      const r = seen.length > 0 ? { applied: false, seen } : { applied: await mem.apply(b), seen: [] }
+      calls.push({ keys, result: r.applied ? 'applied' : `seen ${seen.join(',')}` })
+      return r
+    }
+  })
+  const first = setup({ store })
+  await first.pipeline.process(batchOf([wire('a', T + 5 * M + 1_000), wire('b', T + 5 * M + 2_000)]), NOW)
+  // another process (its own dedup), another partition: a is a duplicate only the store knows
+  const second = setup({ store })
+  const r = await second.pipeline.process(batchOf([wire('c', T + 5 * M + 3_000), wire('a', T + 5 * M + 1_000), wire('d', T + 5 * M + 4_000)], 0, 'events', 1), NOW)
+  assert.equal(r.applied, true)
+  assert.equal(r.duplicates, 1)
+  assert.equal(r.late, 0)
+  assert.deepEqual(calls.map((c) => c.result), ['applied', 'seen 1', 'applied'])
+  assert.equal(calls[2]?.keys.length, 2, 'the second try sends only the fresh keys')
+  assert.equal(await totalEvents(mem), 4)
+  assert.equal(second.pipeline.counts().duplicates, 1)
+  assert.equal(second.pipeline.counts().valid, 3)
+})
+
+test('pipeline: batches of two partitions overlap (one validates while the other applies); one that fails undoes only itself', async (t) => {
+  const mem = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => NOW })
+  t.after(() => mem.close())
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  let failP0 = true
+  const store = delegating('gated', () => mem, {
+    apply: async (b: ApplyBatch) => {
+      if (b.position.partition === 0) {
+        await gate
+        if (failP0) { failP0 = false; throw new Error('store unreachable') }
+      }
+      return await mem.apply(b)
+    }
+  })
+  const { pipeline } = setup({ store })
+  const p0 = pipeline.process(batchOf([wire('a', T + 5 * M + 1_000), wire('b', T + 9 * M)], 0, 'events', 0), NOW)
+  // partition 1 is validated, counted and applied while partition 0 waits for its apply
+  const r1 = await pipeline.process(batchOf([wire('c', T + 5 * M + 2_000), wire('a', T + 5 * M + 1_000)], 0, 'events', 1), NOW)
+  assert.equal(r1.applied, true)
+  assert.equal(r1.duplicates, 1, 'a, admitted by partition 0 in flight')
+  release()
+  await assert.rejects(p0, /store unreachable/)
+  // partition 0 failed: its keys and its newest time are undone, partition 1's stay
+  assert.equal(pipeline.maxEventTime, T + 5 * M + 2_000)
+  const again = await pipeline.process(batchOf([wire('a', T + 5 * M + 1_000), wire('b', T + 9 * M)], 0, 'events', 0), NOW)
+  assert.equal(again.applied, true)
+  assert.equal(again.duplicates, 0, 'a counts once: here, where it was dropped from partition 1 as a duplicate')
+  assert.equal(await totalEvents(mem), 3)
+  assert.deepEqual({ ...pipeline.counts(), invalid_by_reason: undefined }, { received: 4, valid: 4, invalid: 0, invalid_by_reason: undefined, duplicates: 1, late: 0 })
+})
+
+test('pipeline: reset() waits for the batches in flight, and a batch handed in meanwhile waits for the reset', async (t) => {
+  const mem = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => NOW })
+  t.after(() => mem.close())
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  const order: string[] = []
+  const store = delegating('gated', () => mem, {
+    apply: async (b: ApplyBatch) => {
+      if (b.position.partition === 0) await gate
+      order.push(`apply p${b.position.partition}`)
+      return await mem.apply(b)
+    }
+  })
+  const { pipeline } = setup({ store })
+  const p0 = pipeline.process(batchOf([wire('a', T + 5 * M)], 0, 'events', 0), NOW)
+  const reset = pipeline.reset().then(() => { order.push('reset') })
+  const p1 = pipeline.process(batchOf([wire('b', T + 5 * M)], 0, 'events', 1), NOW)
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve)) // turns of the event loop for p1 to run, if it could
+  assert.deepEqual(order, [], 'nothing ends while partition 0 waits for its store')
+  release()
+  await Promise.all([p0, reset, p1])
+  assert.deepEqual(order, ['apply p0', 'reset', 'apply p1'])
+  assert.equal(await totalEvents(mem), 2)
+})

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { type RedisService, startRedis } from '../scripts/services/index.js'
-import { type ApplyBatch, emptyPartials, MINUTE_MS, type PartialRow } from '../src/model/index.js'
-import { RedisSpeedStore, type RedisSpeedStoreOptions } from '../src/speed/index.js'
+import { type ApplyBatch, emptyPartials, MINUTE_MS, type PartialRow, type SpeedStore } from '../src/model/index.js'
+import { RedisSpeedStore, type RedisSpeedStoreOptions, SpeedPipeline } from '../src/speed/index.js'
 import { speedStoreContract } from './contract/speed-store-contract.js'
-import { STORE_DEFAULTS } from './helpers/settings.js'
+import { PIPELINE_DEFAULTS, STORE_DEFAULTS } from './helpers/settings.js'
 
 let redis: RedisService
 let admin: Redis
@@ -261,5 +261,79 @@ test('redis: an apply call delivered twice (ioredis resends after a reconnect) c
   const store = new RedisSpeedStore({ ...STORE_DEFAULTS, client, keyPrefix: uniquePrefix() })
   assert.equal(await store.apply(batch([row(T, 'a', 'x', 3)], '5')), true)
   assert.equal(await store.apply(batch([row(T, 'a', 'x', 3)], '5')), false, 'a replay from another call is still refused')
+  assert.equal(total(await store.query(T, T + MINUTE_MS, {})), 3)
+})
+
+test('redis: applyUnseen applies a batch whose dedup keys are new, and refuses one naming recorded keys, changing nothing', async (t) => {
+  const store = open(t)
+  assert.deepEqual(await store.applyUnseen(batch([row(T, 'a', 'x', 2)], '0', 0, { dedupKeys: ['k1', 'k2'] })), { applied: true, seen: [] })
+  const before = await store.query(T, T + MINUTE_MS, {})
+  const token = await store.changeToken(T, T + MINUTE_MS)
+  // k2 and k1 are recorded: their indexes come back, and neither the windows, nor the position, nor k3 are written
+  assert.deepEqual(await store.applyUnseen(batch([row(T, 'a', 'x', 3)], '1', 0, { dedupKeys: ['k3', 'k2', 'k1'] })), { applied: false, seen: [1, 2] })
+  assert.deepEqual(await store.query(T, T + MINUTE_MS, {}), before)
+  assert.equal(await store.changeToken(T, T + MINUTE_MS), token)
+  assert.equal(await store.position('events', 0), '0')
+  assert.deepEqual(await store.seen(['k3']), [false])
+  // without them, it applies; a stale position still says not applied, with nothing seen
+  assert.deepEqual(await store.applyUnseen(batch([row(T, 'a', 'x', 1)], '1', 0, { dedupKeys: ['k3'] })), { applied: true, seen: [] })
+  assert.deepEqual(await store.applyUnseen(batch([row(T, 'a', 'x', 1)], '1', 0, { dedupKeys: ['k4'] })), { applied: false, seen: [] })
+  assert.equal(total(await store.query(T, T + MINUTE_MS, {})), 3)
+})
+
+test('redis: dedup keys move to {p}:dk:old after a dedup window and are forgotten after the next, each when its own window ends', async (t) => {
+  const clock = { t: T }
+  const W = 300_000
+  const store = open(t, { dedupWindowMs: W, now: () => clock.t })
+  const tag = `{${store.keyPrefix}}`
+  await store.apply(batch([], '0', 0, { dedupKeys: ['a'] }))
+  clock.t += W - 1000
+  await store.apply(batch([], '1', 0, { dedupKeys: ['b'] }))
+  assert.deepEqual(await store.seen(['a', 'b']), [true, true])
+  clock.t += 2000 // a's window is over; a new generation starts with c
+  await store.apply(batch([], '2', 0, { dedupKeys: ['c'] }))
+  assert.deepEqual(await store.seen(['a', 'b', 'c']), [false, true, true])
+  assert.equal(await admin.hlen(`${tag}:dk:old`), 2, 'a and b moved whole')
+  assert.equal(await admin.hlen(`${tag}:dk`), 1)
+  clock.t += W // b's and c's windows are over; the old generation is dropped at the next rotation
+  assert.deepEqual(await store.seen(['b', 'c']), [false, false])
+  await store.apply(batch([], '3', 0, { dedupKeys: ['d'] }))
+  assert.equal(await admin.hlen(`${tag}:dk:old`), 1, 'only c, moved; a and b dropped')
+  assert.deepEqual(await store.seen(['a', 'b', 'c', 'd']), [false, false, false, true])
+})
+
+test('redis: a dedup sorted set left by an older version is replaced, not an error', async (t) => {
+  const store = open(t)
+  await admin.zadd(`{${store.keyPrefix}}:dk`, Date.now() + 300_000, `${T}|old`)
+  assert.deepEqual(await store.seen(['x']), [false])
+  assert.equal(await store.apply(batch([row(T, 'a', 'x', 1)], '0', 0, { dedupKeys: ['x'] })), true)
+  assert.deepEqual(await store.seen(['x']), [true])
+})
+
+test('redis: a pipeline of a new process drops the duplicates an earlier one applied, asking the store within the apply (one round trip)', async (t) => {
+  const store = open(t, { now: () => T + 6 * MINUTE_MS })
+  const calls: string[] = []
+  const counting: SpeedStore = {
+    kind: 'redis',
+    keepsDedupKeys: true,
+    apply: async (b) => { calls.push('apply'); return await store.apply(b) },
+    applyUnseen: async (b) => { calls.push('applyUnseen'); return await store.applyUnseen(b) },
+    seen: async (k) => { calls.push('seen'); return await store.seen(k) },
+    query: (...a) => store.query(...a),
+    coverage: () => store.coverage(),
+    position: (...a) => store.position(...a),
+    setCoveredFrom: (x) => store.setCoveredFrom(x),
+    changeToken: (...a) => store.changeToken(...a),
+    close: async () => undefined
+  }
+  const line = (id: string, ts: number): string => JSON.stringify({ event_id: id, timestamp: new Date(ts).toISOString(), event_type: 'click', region: 'eu' })
+  const records = (lines: string[], partition: number) => ({ topic: 'events', partition, records: lines.map((value, i) => ({ value, offset: String(i) })) })
+  const first = new SpeedPipeline({ ...PIPELINE_DEFAULTS, store: counting })
+  await first.process(records([line('a', T + 1000), line('b', T + 2000)], 0), T + 6 * MINUTE_MS)
+  const second = new SpeedPipeline({ ...PIPELINE_DEFAULTS, store: counting })
+  const r = await second.process(records([line('c', T + 3000), line('a', T + 1000), line('b', T + 2000)], 1), T + 6 * MINUTE_MS)
+  assert.equal(r.applied, true)
+  assert.equal(r.duplicates, 2)
+  assert.deepEqual(calls, ['applyUnseen', 'applyUnseen', 'applyUnseen'], 'never seen(), never a plain apply')
   assert.equal(total(await store.query(T, T + MINUTE_MS, {})), 3)
 })

@@ -12,12 +12,16 @@ import type { SpeedShare } from './speed-share.js'
  * Kafka: the consumer resumes at the store's positions; a store that holds none is rebuilt by
  * rewinding to now − retention, and marked covered once the consumer has caught up.
  */
+/** The speed pipeline applies one partition's batch (a store round trip) while it validates another's. */
+export const SPEED_PARTITIONS_AT_ONCE = 4
+
 export function kafkaSource (ctx: AppContext, store: SpeedStore, share: SpeedShare): KafkaSource {
   const { config, now, progress, log } = ctx
   return new KafkaSource({
     brokers: config.kafkaBrokers,
     topics: config.kafkaTopics,
     groupId: config.kafkaGroup,
+    partitionsConsumedConcurrently: SPEED_PARTITIONS_AT_ONCE,
     positions: (topic, partition) => store.position(topic, partition),
     rebuildFrom: () => now() - config.retentionMs,
     onRebuild: (partitions, from) => {

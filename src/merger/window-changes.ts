@@ -49,6 +49,7 @@ export function changedWindows (batch: ApplyBatch): number[] {
 
 /** The same store, publishing the windows of every batch it applied to `hub`. */
 export function withWindowChanges (store: SpeedStore, hub: Pick<WindowChangeHub, 'publish'>): SpeedStore {
+  const applyUnseen = store.applyUnseen?.bind(store)
   return {
     get kind () { return store.kind },
     async apply (batch) {
@@ -56,6 +57,15 @@ export function withWindowChanges (store: SpeedStore, hub: Pick<WindowChangeHub,
       if (applied) hub.publish(changedWindows(batch))
       return applied
     },
+    ...(applyUnseen === undefined
+      ? {}
+      : {
+          async applyUnseen (batch: ApplyBatch) {
+            const r = await applyUnseen(batch)
+            if (r.applied) hub.publish(changedWindows(batch))
+            return r
+          }
+        }),
     keepsDedupKeys: store.keepsDedupKeys,
     query: (from, to, filters) => store.query(from, to, filters),
     coverage: () => store.coverage(),

@@ -38,6 +38,12 @@ export function dedupKey (eventId: string, ts: number): string {
   return ts + '|' + eventId
 }
 
+/** What SpeedStore.applyUnseen did: applied, or not, because of the dedup keys at these indexes (none: as apply()). */
+export interface UnseenApply {
+  applied: boolean
+  seen: number[]
+}
+
 export interface Coverage {
   /** oldest and newest minute window held (window_start, epoch ms) */
   oldest: number | null
@@ -77,6 +83,11 @@ export interface SpeedStore {
    * window. The pipeline asks before it counts a batch: dedup that survives a crash.
    */
   seen (keys: readonly string[]): Promise<boolean[]>
+  /**
+   * Optional: seen() and apply() in one step (one round trip). When none of the batch's dedup keys is
+   * recorded, as apply(); else nothing changes and `seen` holds the indexes of the recorded ones.
+   */
+  applyUnseen?: (batch: ApplyBatch) => Promise<UnseenApply>
   /**
    * A token for the rows with window_start in [from, to): it changes whenever they may have changed
    * and, once changed, never comes back. The metrics service keeps rolled-up speed parts and answers

@@ -13,19 +13,35 @@ export interface DedupOptions {
 let H1 = 0
 let H2 = 0
 function hashKey (id: string, ts: number): void {
-  let a = 0x811c9dc5
-  let b = 0x2545f491
-  for (let i = 0; i < id.length; i++) {
-    const c = id.charCodeAt(i)
-    a = Math.imul(a ^ c, 0x01000193)
-    b = Math.imul(b ^ c, 0x5bd1e995)
-    b ^= b >>> 15
-  }
+  lanes(id)
+  let a = H1
+  let b = H2
   const lo = ts >>> 0
   const hi = Math.floor(ts / 4294967296) | 0
   a = fmix(a ^ Math.imul(lo, 0xcc9e2d51) ^ hi)
   b = fmix(b ^ Math.imul(hi, 0x1b873593) ^ lo ^ Math.imul(id.length, 0x85ebca6b))
   H1 = a === 0 ? 1 : a
+  H2 = b
+}
+
+/** A 64-bit hash of a string, as 8 bytes at `at` of `out` (how the Redis store keeps dedup keys: compact, fixed size). */
+export function writeHash64 (s: string, out: Buffer, at: number): void {
+  lanes(s)
+  out.writeInt32LE(fmix(H1 ^ Math.imul(s.length, 0xcc9e2d51)), at)
+  out.writeInt32LE(fmix(H2 ^ Math.imul(s.length, 0x85ebca6b)), at + 4)
+}
+
+/** the two 32-bit lanes over the characters of s, unmixed, into H1 and H2 */
+function lanes (s: string): void {
+  let a = 0x811c9dc5
+  let b = 0x2545f491
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    a = Math.imul(a ^ c, 0x01000193)
+    b = Math.imul(b ^ c, 0x5bd1e995)
+    b ^= b >>> 15
+  }
+  H1 = a
   H2 = b
 }
 
@@ -95,6 +111,13 @@ class MinuteSet {
   }
 }
 
+/** The changes of one batch, taken out of the deduplicator by detach(): the keys it added (h1, h2, minute triples). */
+export interface DedupJournal {
+  keys: number[]
+  maxSeen: number
+  begun: number
+}
+
 export class Deduplicator {
   readonly windowMs: number
   /** event-time minute → the keys in it; a duplicate has the same timestamp, so it is looked up in one minute */
@@ -105,6 +128,8 @@ export class Deduplicator {
   /** keys added since begin() (h1, h2, minute triples), or null outside a batch */
   #journal: number[] | null = null
   #journalMax = -Infinity
+  /** batches begun */
+  #begun = 0
 
   constructor (options: DedupOptions) {
     this.windowMs = options.windowMs
@@ -142,10 +167,11 @@ export class Deduplicator {
     return this.#maxSeen === -Infinity ? null : this.#maxSeen
   }
 
-  /** start recording changes so that rollback() can undo them */
+  /** start recording changes so that rollback() (or undo() of what detach() returns) can undo them */
   begin (): void {
     this.#journal = []
     this.#journalMax = this.#maxSeen
+    this.#begun++
   }
 
   commit (): void {
@@ -154,11 +180,26 @@ export class Deduplicator {
 
   /** forget every key admitted since begin() (keys evicted meanwhile stay evicted: they were past the horizon) */
   rollback (): void {
+    const j = this.detach()
+    if (j !== null) this.undo(j)
+  }
+
+  /** end the batch begun, keeping its changes and handing back what undo() needs to take them back later */
+  detach (): DedupJournal | null {
     const j = this.#journal
-    if (j === null) return
-    for (let i = 0; i < j.length; i += 3) this.#buckets.get(j[i + 2] as number)?.delete(j[i] as number, j[i + 1] as number)
-    this.#maxSeen = this.#journalMax
     this.#journal = null
+    return j === null ? null : { keys: j, maxSeen: this.#journalMax, begun: this.#begun }
+  }
+
+  /**
+   * Forget the keys of a detached batch, also after other batches began (what they admitted stays). The newest time goes
+   * back only when none did: it only steers eviction, which is then merely later.
+   */
+  undo (j: DedupJournal | null): void {
+    if (j === null) return
+    const k = j.keys
+    for (let i = 0; i < k.length; i += 3) this.#buckets.get(k[i + 2] as number)?.delete(k[i] as number, k[i + 1] as number)
+    if (j.begun === this.#begun) this.#maxSeen = j.maxSeen
   }
 
   #addBucket (minute: number): MinuteSet {

@@ -4,7 +4,7 @@
 // processed last are skipped before counting, and a batch's counts and dead letters are committed
 // only once the store applied it (a failed apply rolls dedup and windows back for a retry).
 import {
-  type DeadLetter, dedupKey, type HourglassEvent, type InvalidReason, parseEvent, type QualityCounts,
+  type ApplyBatch, type DeadLetter, dedupKey, type HourglassEvent, type InvalidReason, type PartialRow, parseEvent, type QualityCounts,
   type QualitySource, type SpeedStore, type Validation
 } from '../model/index.js'
 import { partitionKey } from '../model/source-position.js'
@@ -109,7 +109,10 @@ export class SpeedPipeline implements QualitySource {
   /** ring buffer of the newest dead letters */
   readonly #dead: DeadLetter[] = []
   #deadNext = 0
-  #tail: Promise<unknown> = Promise.resolve()
+  /** per partition, the end of its last process() call */
+  readonly #inFlight = new Map<string, Promise<void>>()
+  /** a reset() under way: process() calls wait for it */
+  #resetting: Promise<void> | undefined
 
   constructor (options: SpeedPipelineOptions) {
     this.#store = options.store
@@ -125,28 +128,39 @@ export class SpeedPipeline implements QualitySource {
     this.#decode = options.decode
   }
 
-  /** Process one consumed batch at wall-clock time `now`. Calls are serialised. */
+  /**
+   * Process one consumed batch at wall-clock time `now`. Calls for one partition run one after another; calls for
+   * different partitions may overlap: one's apply (a store round trip) runs while another validates and counts.
+   */
   process (batch: InputBatch, now: number): Promise<ProcessResult> {
+    const key = partitionKey(batch.topic, batch.partition)
+    // decoding starts at once (in decode threads, while earlier batches are applied); the run below awaits it
     const decoded = this.#decode?.(batch.records.map((r) => r.value), now)
-    decoded?.catch(() => undefined) // awaited by the run below
-    const run = this.#tail.then(() => this.#process(batch, now, decoded))
-    this.#tail = run.catch(() => undefined)
+    decoded?.catch(() => undefined)
+    const resetting = this.#resetting
+    const run = Promise.all([this.#inFlight.get(key), resetting]).then(() => this.#process(batch, now, decoded))
+    const settled = run.then(() => undefined, () => undefined)
+    this.#inFlight.set(key, settled)
+    void settled.then(() => { if (this.#inFlight.get(key) === settled) this.#inFlight.delete(key) })
     return run
   }
 
   /**
    * Forget what was processed: positions, dedup and windows (the watermark too), after the store
    * lost its state and before the source replays the retention. The counters stay: records handled
-   * again are windowed again, but neither counted nor sent as dead letters again. Serialised
-   * with process().
+   * again are windowed again, but neither counted nor sent as dead letters again. Runs once the
+   * process() calls in flight have ended; calls made meanwhile wait for it.
    */
   reset (): Promise<void> {
-    const run = this.#tail.then(() => {
+    const running = [...this.#inFlight.values(), this.#resetting]
+    const run = Promise.all(running).then(() => {
       this.#processed.clear()
       this.#dedup = new Deduplicator({ windowMs: this.#dedupWindowMs })
       this.#windows = new MinuteWindows({ allowedLatenessMs: this.#allowedLatenessMs })
     })
-    this.#tail = run.catch(() => undefined)
+    // calls made meanwhile start after it
+    const done = run.then(() => { if (this.#resetting === done) this.#resetting = undefined })
+    this.#resetting = done
     return run
   }
 
@@ -213,16 +227,20 @@ export class SpeedPipeline implements QualitySource {
     const dead: DeadLetter[] = []
     /** onInvalid calls still running: started one per record, so a dead-letter sink may send them together */
     const sending: (void | Promise<void>)[] = []
-    this.#dedup.begin()
-    this.#windows.begin(key)
+    // Validation and dedup, then windows from begin to commit, each run without a pause (no await), so a batch of another
+    // partition never runs in between; a batch not applied undoes its own changes (undo, restore), not the others'.
+    const dedup = this.#dedup
+    const windows = this.#windows
+    const newest = windows.newestOf(key)
+    const admitted: HourglassEvent[] = []
+    /** how many of `admitted` were counted before (they come first) */
+    let admittedAgain = 0
+    dedup.begin()
     try {
       // offsets within a batch ascend: compare only while the batch may overlap what was processed,
       // and (after a reset) while it may overlap what was counted
       let overlap = parseOffset((records[0] as InputRecord).offset) <= done
       let again = parseOffset((records[0] as InputRecord).offset) <= counted
-      const admitted: HourglassEvent[] = []
-      /** how many of `admitted` were counted before (they come first) */
-      let admittedAgain = 0
       for (let i = 0; i < records.length; i++) {
         const record = records[i] as InputRecord
         if (overlap) {
@@ -248,11 +266,22 @@ export class SpeedPipeline implements QualitySource {
           result.validCount++
           if (this.#collectValid) result.valid.push({ event: e, offset: record.offset })
         }
-        if (this.#dedup.admit(e.event_id, e.ts)) {
+        if (dedup.admit(e.event_id, e.ts)) {
           admitted.push(e)
           if (again) admittedAgain++
         } else if (!again) result.duplicates++
       }
+    } catch (err) {
+      dedup.rollback()
+      Promise.allSettled(sending).catch(() => undefined)
+      throw err
+    }
+    const journal = dedup.detach()
+    const undo = (): void => {
+      dedup.undo(journal)
+      windows.restore(key, newest)
+    }
+    try {
       // every dead letter of the batch is handed over (e.g. acknowledged by the dead-letter topic) before the apply:
       // a crash in between may send one twice, never zero times; a retried batch does not send them again
       if (sending.length > 0) await Promise.all(sending)
@@ -260,45 +289,70 @@ export class SpeedPipeline implements QualitySource {
       // Duplicates of events that earlier batches applied, which this process may not have seen
       // (it restarted, or the partition moved here): a store that outlives the process remembers
       // their keys. One that does not (memory) could only hold keys this pipeline's dedup has seen.
+      // A store that can check them within the apply (applyUnseen) is asked in the same round trip:
+      // when some turn out recorded, the windows are made again without those events.
       const keys = this.#storeDedup ? admitted.map((e) => dedupKey(e.event_id, e.ts)) : []
-      const seen = keys.length === 0 ? [] : await this.#store.seen(keys)
-      const fresh: string[] = []
-      for (let i = 0; i < admitted.length; i++) {
-        const e = admitted[i] as HourglassEvent
-        if (seen[i] === true) { if (i >= admittedAgain) result.duplicates++; continue }
-        if (this.#storeDedup) fresh.push(keys[i] as string)
-        if (!this.#windows.add(e) && i >= admittedAgain) result.late++
+      const applyUnseen = keys.length === 0 ? undefined : this.#store.applyUnseen?.bind(this.#store)
+      const seen = applyUnseen !== undefined || keys.length === 0 ? new Array<boolean>(keys.length).fill(false) : await this.#store.seen(keys)
+      const position = { topic, partition, offset: last.offset }
+      const previous = done < 0n ? null : done.toString()
+      let deltas: PartialRow[]
+      let started: number
+      for (;;) {
+        const fresh: string[] = []
+        /** the index in `admitted` of each fresh key */
+        const freshAt: number[] = []
+        let duplicates = 0
+        let late = 0
+        windows.begin(key)
+        for (let i = 0; i < admitted.length; i++) {
+          const e = admitted[i] as HourglassEvent
+          if (seen[i] === true) { if (i >= admittedAgain) duplicates++; continue }
+          if (this.#storeDedup) { fresh.push(keys[i] as string); freshAt.push(i) }
+          if (!windows.add(e) && i >= admittedAgain) late++
+        }
+        deltas = windows.drain()
+        const watermark = windows.watermark
+        const maxEventTime = windows.maxEventTime
+        windows.commit()
+        const apply: ApplyBatch = {
+          deltas,
+          position,
+          previous,
+          ...(fresh.length === 0 ? {} : { dedupKeys: fresh }),
+          ...(watermark === null ? {} : { watermark }),
+          ...(maxEventTime === null ? {} : { maxEventTime })
+        }
+        started = performance.now()
+        if (applyUnseen !== undefined && fresh.length > 0) {
+          const r = await applyUnseen(apply)
+          if (r.seen.length > 0) {
+            for (const j of r.seen) seen[freshAt[j] as number] = true
+            windows.restore(key, newest)
+            continue
+          }
+          result.applied = r.applied
+        } else {
+          result.applied = await this.#store.apply(apply)
+        }
+        result.duplicates += duplicates
+        result.late += late
+        result.watermark = watermark
+        result.maxEventTime = maxEventTime
+        break
       }
-      const deltas = this.#windows.drain()
-      const watermark = this.#windows.watermark
-      const maxEventTime = this.#windows.maxEventTime
-      const started = performance.now()
-      result.applied = await this.#store.apply({
-        deltas,
-        position: { topic, partition, offset: last.offset },
-        previous: done < 0n ? null : done.toString(),
-        ...(fresh.length === 0 ? {} : { dedupKeys: fresh }),
-        ...(watermark === null ? {} : { watermark }),
-        ...(maxEventTime === null ? {} : { maxEventTime })
-      })
       this.#onApplied?.(performance.now() - started, deltas.length)
       result.deltas = deltas.length
-      result.watermark = watermark
-      result.maxEventTime = maxEventTime
     } catch (err) {
       Promise.allSettled(sending).catch(() => undefined) // none of them is left unhandled
-      this.#dedup.rollback()
-      this.#windows.rollback()
+      undo()
       throw err
     }
     if (!result.applied && result.handled > 0) {
       // not applied although it held new records: the caller retries after re-reading the position
-      this.#dedup.rollback()
-      this.#windows.rollback()
+      undo()
       return result
     }
-    this.#dedup.commit()
-    this.#windows.commit()
     if (lastOffset > done) this.#processed.set(key, lastOffset)
     if (result.applied && lastOffset > counted) this.#counted.set(key, lastOffset)
     if (result.applied) this.#commitCounts(result, byReason, dead)

@@ -86,6 +86,24 @@ export class MinuteWindows {
     this.#savedMax = null
   }
 
+  /** newest event time of a partition, as of its last commit or in the batch in hand (-Infinity: none) */
+  newestOf (partition: string): number {
+    return partition === this.#partition ? this.#partitionMax : this.#maxByPartition.get(partition) ?? -Infinity
+  }
+
+  /**
+   * Undo committed batches of one partition, also after batches of other partitions: its newest event time goes back
+   * to `newest` (newestOf before them), and the watermark follows the newest of all partitions. Not within a batch.
+   */
+  restore (partition: string, newest: number): void {
+    if (newest === -Infinity) this.#maxByPartition.delete(partition)
+    else this.#maxByPartition.set(partition, newest)
+    if (partition === this.#partition) this.#partitionMax = newest
+    let max = -Infinity
+    for (const t of this.#maxByPartition.values()) if (t > max) max = t
+    this.#maxEventTime = max
+  }
+
   /** undo the batch since begin(): restore the watermarks and drop the pending deltas */
   rollback (): void {
     if (this.#savedMax !== null) this.#maxEventTime = this.#savedMax

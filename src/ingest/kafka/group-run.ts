@@ -113,6 +113,8 @@ export interface GroupOptions {
   sessionTimeoutMs?: number // thirty seconds
   /** fetch size per partition: an upper bound on a batch */
   maxBytesPerPartition?: number // one MiB
+  /** batches of different partitions handed to the handler at once (one partition's batches always one after another) */
+  partitionsConsumedConcurrently?: number // one
   /** kafkajs retry options (the consumer restarts after the retries are spent) */
   retry?: RetryOptions
   log?: KafkaLog // errors to stderr
@@ -130,6 +132,7 @@ export class GroupMember {
   readonly admin: Admin
   readonly log: KafkaLog
   readonly heartbeatMs: number
+  readonly #concurrently: number
   /** resolves when stopped; rejects when the consumer died for good (see fail) */
   readonly done: Promise<void>
   /** in the group: a join seen since the consumer last (re)started or began to rebalance */
@@ -157,6 +160,7 @@ export class GroupMember {
     if (this.topics.length === 0) throw new Error(`kafka consumer ${this.groupId}: no topics given`)
     this.log = options.log ?? STDERR_LOG
     this.heartbeatMs = options.heartbeatIntervalMs ?? 3000
+    this.#concurrently = options.partitionsConsumedConcurrently ?? 1
     this.#onOutage = options.onOutage
     const kafka = createKafka({
       brokers: options.brokers, clientId: options.clientId ?? defaults.clientId, log: this.log, logLevel: options.logLevel ?? 'error', sockets: this.#sockets
@@ -210,11 +214,13 @@ export class GroupMember {
   /**
    * Subscribe and run: `onJoin` is called synchronously on every (re)join with the assignment
    * (kafkajs does not await its GROUP_JOIN event: seek there), `eachBatch` for every batch, with no
-   * auto-commit and one partition at a time. Resolves once the consumer runs.
+   * auto-commit and partitionsConsumedConcurrently partitions at a time. Resolves once the consumer runs.
    */
   async run (onJoin: (assignment: Record<string, number[]>) => void, eachBatch: (payload: EachBatchPayload) => Promise<void>): Promise<void> {
     await this.consumer.subscribe({ topics: [...this.topics], fromBeginning: true })
-    const run = (): Promise<void> => this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch })
+    const run = (): Promise<void> => this.consumer.run({
+      autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: this.#concurrently, eachBatch
+    })
     if (this.#listening) return await run()
     this.#listening = true
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {

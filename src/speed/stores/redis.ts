@@ -4,10 +4,10 @@
 // every TTL set in Redis is the remaining life by that clock, so keys expire when the store stops returning them.
 import { randomBytes } from 'node:crypto'
 import { createRedisClient, type RedisClient } from './redis-client.js'
-import { type ApplyBatch, type Coverage, type Filters, MINUTE_MS, type PartialRow, partitionKey, type SpeedStore } from '../../model/index.js'
+import { type ApplyBatch, type Coverage, type Filters, MINUTE_MS, type PartialRow, partitionKey, type SpeedStore, type UnseenApply } from '../../model/index.js'
 import { APPLY, assertInteger, encodeApply } from './redis/apply-script.js'
-import { decodeWindows, type StoreKeys, storeKeys } from './redis/keys.js'
-import { evalScript, TOKEN } from './redis/lua.js'
+import { decodeWindows, packDedupKeys, type StoreKeys, storeKeys } from './redis/keys.js'
+import { evalScript, SEEN, TOKEN } from './redis/lua.js'
 
 export interface RedisSpeedStoreOptions {
   /** redis://host:port (or a cluster's seed nodes, comma-separated, with `cluster`); the store creates (and on close quits) its own client */
@@ -26,8 +26,6 @@ export interface RedisSpeedStoreOptions {
   /** the clock that drives retention and dedup expiry (tests move it) */
   now?: () => number
 }
-
-const SEEN_CHUNK = 10_000
 
 /** How many times a query re-reads when an apply changed the window list under it. */
 const QUERY_ATTEMPTS = 5
@@ -76,10 +74,20 @@ export class RedisSpeedStore implements SpeedStore {
   }
 
   async apply (batch: ApplyBatch): Promise<boolean> {
+    return await this.#apply(batch, false) === 1
+  }
+
+  /** apply() with the check of seen() in the same script: nothing is applied when some dedup keys are recorded */
+  async applyUnseen (batch: ApplyBatch): Promise<UnseenApply> {
+    const r = await this.#apply(batch, true)
+    return Array.isArray(r) ? { applied: false, seen: (r as number[]).slice(1) } : { applied: r === 1, seen: [] }
+  }
+
+  async #apply (batch: ApplyBatch, unseenOnly: boolean): Promise<unknown> {
     const { keys, args } = encodeApply(batch, this.#keys, {
-      now: this.#now(), retentionMs: this.retentionMs, dedupWindowMs: this.#dedupWindowMs, callId: randomBytes(9).toString('base64url')
+      now: this.#now(), retentionMs: this.retentionMs, dedupWindowMs: this.#dedupWindowMs, callId: randomBytes(9).toString('base64url'), unseenOnly
     })
-    return await evalScript(this.#client, APPLY, keys, args) === 1
+    return await evalScript(this.#client, APPLY, keys, args)
   }
 
   async query (from: number, to: number, filters: Filters): Promise<PartialRow[]> {
@@ -109,18 +117,8 @@ export class RedisSpeedStore implements SpeedStore {
 
   async seen (keys: readonly string[]): Promise<boolean[]> {
     if (keys.length === 0) return []
-    const now = this.#now()
-    // one round trip, in chunks of ten thousand members
-    const pipeline = this.#client.pipeline()
-    for (let i = 0; i < keys.length; i += SEEN_CHUNK) pipeline.zmscore(this.#keys.dk, ...keys.slice(i, i + SEEN_CHUNK))
-    const replies = await pipeline.exec()
-    if (replies === null) throw new Error('redis: seen pipeline aborted')
-    const out: boolean[] = []
-    for (const [err, scores] of replies) {
-      if (err !== null) throw err
-      for (const s of scores as Array<string | null>) out.push(s !== null && Number(s) > now)
-    }
-    return out
+    const seen = await evalScript(this.#client, SEEN, [this.#keys.dk, this.#keys.dkOld], [String(this.#now()), packDedupKeys(keys)]) as number[]
+    return seen.map((s) => s === 1)
   }
 
   /**

@@ -6,16 +6,32 @@
 //                         ls (latency_sum), lc (latency_count), rc (revenue_cents), b<bin> (sketch bin counts)
 //   {p}:idx, {p}:st       window starts (sorted set), and window_start → change stamp of the last apply that touched it
 //   {p}:pos               `<topic>\0<partition>` → last applied offset, `…\0r` → id of the call that applied it
-//   {p}:meta              watermark, maxEventTime, coveredFrom, changes (stamp counter), epoch
-//   {p}:dk                sorted set dedup key → expiry (store clock)
+//   {p}:meta              watermark, maxEventTime, coveredFrom, changes (stamp counter), epoch, dkSince
+//   {p}:dk, {p}:dk:old    hashes 64-bit hash of a dedup key (8 bytes) → expiry (store clock): dk takes the keys since dkSince; once that is one dedup
+//                         window ago, dk becomes dk:old (the dk:old it replaces holds only expired keys) and a new dk begins
 import { emptyPartials, type PartialRow } from '../../../model/index.js'
+import { writeHash64 } from '../../dedup.js'
 
-export interface StoreKeys { pos: string, meta: string, idx: string, st: string, dk: string, /** prefix of window keys */ window: string }
+export interface StoreKeys { pos: string, meta: string, idx: string, st: string, dk: string, dkOld: string, /** prefix of window keys */ window: string }
 
 /** the keys of a store with hash tag `{keyPrefix}` */
 export function storeKeys (keyPrefix: string): StoreKeys {
   const tag = `{${keyPrefix}}`
-  return { pos: `${tag}:pos`, meta: `${tag}:meta`, idx: `${tag}:idx`, st: `${tag}:st`, dk: `${tag}:dk`, window: `${tag}:w:` }
+  return { pos: `${tag}:pos`, meta: `${tag}:meta`, idx: `${tag}:idx`, st: `${tag}:st`, dk: `${tag}:dk`, dkOld: `${tag}:dk:old`, window: `${tag}:w:` }
+}
+
+/**
+ * The dedup keys as one string of 8-byte hashes, their fields in {p}:dk: small and of one size, so cheap to send, split
+ * and keep (two keys of a dedup window collide with probability ~n/2^64, as in the pipeline's own dedup).
+ */
+export function packDedupKeys (keys: readonly string[]): Buffer {
+  const out = Buffer.allocUnsafe(8 * keys.length)
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]
+    if (typeof k !== 'string') throw new TypeError(`dedup key must be a string, got ${typeof k}`)
+    writeHash64(k, out, 8 * i)
+  }
+  return out
 }
 
 /** the hash field prefix of a row in its window */

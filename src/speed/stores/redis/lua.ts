@@ -11,7 +11,7 @@ function isNoScript (err: unknown): boolean {
 }
 
 /** EVALSHA, and EVAL when Redis does not have the script (yet, or any more). */
-export async function evalScript (client: Redis | Cluster, s: Script, keys: string[], args: string[]): Promise<unknown> {
+export async function evalScript (client: Redis | Cluster, s: Script, keys: string[], args: Array<string | Buffer>): Promise<unknown> {
   try {
     // one array (ioredis flattens it): a batch has tens of thousands of arguments
     return await client.evalsha(s.sha, keys.length, [...keys, ...args])
@@ -39,3 +39,27 @@ return { epoch or '-', tostring(newest) }
 `
 
 export const TOKEN = script(TOKEN_LUA)
+
+// Which dedup keys are recorded and not expired. KEYS: 1 dk, 2 dk:old. ARGV: 1 now, 2 the keys (8-byte hashes, one
+// string: keys.ts, packDedupKeys). Returns 1 or 0 per key.
+const SEEN_LUA = `
+local blob = ARGV[2]
+local keys = {}
+for i = 1, #blob, 8 do keys[#keys + 1] = string.sub(blob, i, i + 7) end
+local now = tonumber(ARGV[1])
+local out = {}
+for i = 1, #keys do out[i] = 0 end
+for k = 1, 2 do
+  if redis.call('TYPE', KEYS[k]).ok == 'hash' then
+    for i = 1, #keys, 4000 do
+      local got = redis.call('HMGET', KEYS[k], unpack(keys, i, math.min(i + 3999, #keys)))
+      for j = 1, #got do
+        if got[j] and tonumber(got[j]) > now then out[i + j - 1] = 1 end
+      end
+    end
+  end
+end
+return out
+`
+
+export const SEEN = script(SEEN_LUA)
