@@ -51,6 +51,6 @@ test('cosmos rebalance: one of two consumers SIGKILLed mid-stream; after its ses
   await rebalanceScenario(ctx(), t, 'SIGKILL', TRAFFIC)
 })
 
-test('cosmos broker restart: Kafka stopped and started again under a running consumer; it reconnects; exact windows', { timeout: 150_000 }, async (t) => {
+test('cosmos broker restart: Kafka stopped and started again under a running consumer; it reconnects; exact windows', { timeout: 330_000 }, async (t) => {
   await brokerRestartScenario(ctx(), t, TRAFFIC)
 })

@@ -41,7 +41,7 @@ test('rebalance: one of two consumers in a group SIGKILLed mid-stream; after its
   await rebalanceScenario(ctx(), t, 'SIGKILL')
 })
 
-test('broker restart: Kafka stopped and started again (data kept) under a running consumer; it reconnects; exact windows', { timeout: 150_000 }, async (t) => {
+test('broker restart: Kafka stopped and started again (data kept) under a running consumer; it reconnects; exact windows', { timeout: 330_000 }, async (t) => {
   await brokerRestartScenario(ctx(), t)
 })
 

@@ -506,7 +506,7 @@ export async function brokerRestartScenario (ctx: FaultsContext, t: TestContext,
     const down = await s.positions()
     t.diagnostic(`broker restarted in ${((Date.now() - t0) / 1000).toFixed(1)} s with ${stream.sent.length} records produced; positions then ${down.join('/')}`)
     const resumed = Date.now()
-    await s.untilAdvanced(down, 'the consumer to apply batches again after the restart', 90_000)
+    await s.untilAdvanced(down, 'the consumer to apply batches again after the restart', 240_000) // a loaded broker's group coordinator can take minutes to load
     t.diagnostic(`the consumer applied again ${((Date.now() - resumed) / 1000).toFixed(1)} s after the broker was back (producer retries: ${stream.failures})`)
     await sleep(2000)
     await stream.stop()
