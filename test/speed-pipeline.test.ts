@@ -390,3 +390,23 @@ test('pipeline: reset() waits for the batches in flight, and a batch handed in m
   assert.deepEqual(order, ['apply p0', 'reset', 'apply p1'])
   assert.equal(await totalEvents(mem), 2)
 })
+
+test('a batch read before a reset it waits for is left alone when its source says it is stale; a fresh one is processed', async () => {
+  const { pipeline, store } = setup()
+  let losses = 0
+  const seen = losses
+  const resetting = pipeline.reset()
+  losses++ // the loss was handled while the batch waited: its source rewinds and hands the records out again
+  const stale = pipeline.process(batchOf([wire('a', T), wire('b', T + 1000)], 40), NOW, () => losses !== seen)
+  await resetting
+  const r = await stale
+  assert.equal(r.stale, true)
+  assert.equal(r.applied, false)
+  assert.equal(r.handled, 0)
+  assert.equal(await store.position('events', 0), null, 'nothing applied: positions stay behind the rewound records')
+  const fresh = await pipeline.process(batchOf([wire('a', T), wire('b', T + 1000)], 0), NOW, () => false)
+  assert.equal(fresh.stale, false)
+  assert.equal(fresh.applied, true)
+  assert.equal(fresh.received, 2)
+  assert.equal(await store.position('events', 0), '1')
+})

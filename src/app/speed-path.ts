@@ -87,7 +87,10 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
 
   // The pipeline forgets what it processed; Kafka rewinds (the batch in hand is not acknowledged
   // and comes again), other sources replay bronze as at start.
+  /** counts the losses handled: a batch whose handling began before one is stale once it is processed */
+  let losses = 0
   const rebuildLostStore = async (): Promise<void> => {
+    losses++
     await pipeline.reset()
     if (source instanceof KafkaSource) return await source.rebuild()
     await sink.flush()
@@ -97,7 +100,12 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
     let result
     const release = deadLetters === null ? () => undefined : inHand.hold(batch)
     try {
-      result = await pipeline.process(batch, now())
+      const seen = losses
+      result = await pipeline.process(batch, now(), () => losses !== seen)
+      if (result.stale) {
+        if (source instanceof KafkaSource) return // the source rewinds and hands these records out again
+        result = await pipeline.process(batch, now())
+      }
       if (result.storeLost) {
         const where = { topic: batch.topic, partition: batch.partition, store: store.kind }
         log.warn(where, 'the speed store lost its state (no position where batches were applied); rebuilding it')

@@ -79,6 +79,8 @@ export interface ProcessResult {
   maxEventTime: number | null
   /** the store has lost its state: it holds no position for a partition this pipeline applied to */
   storeLost: boolean
+  /** not processed at all: `stale()` said the batch was read before a reset it waited for */
+  stale: boolean
 }
 
 /** Dead letters kept in memory are for display: raw text longer than this is cut. */
@@ -132,13 +134,15 @@ export class SpeedPipeline implements QualitySource {
    * Process one consumed batch at wall-clock time `now`. Calls for one partition run one after another; calls for
    * different partitions may overlap: one's apply (a store round trip) runs while another validates and counts.
    */
-  process (batch: InputBatch, now: number): Promise<ProcessResult> {
+  process (batch: InputBatch, now: number, stale?: () => boolean): Promise<ProcessResult> {
     const key = partitionKey(batch.topic, batch.partition)
     // decoding starts at once (in decode threads, while earlier batches are applied); the run below awaits it
     const decoded = this.#decode?.(batch.records.map((r) => r.value), now)
     decoded?.catch(() => undefined)
     const resetting = this.#resetting
-    const run = Promise.all([this.#inFlight.get(key), resetting]).then(() => this.#process(batch, now, decoded))
+    // a batch read before a reset it had to wait for is left alone: processed after it, it would set positions ahead of
+    // the records its source rewinds to, and those would be skipped
+    const run = Promise.all([this.#inFlight.get(key), resetting]).then(() => stale?.() === true ? this.#stale() : this.#process(batch, now, decoded))
     const settled = run.then(() => undefined, () => undefined)
     this.#inFlight.set(key, settled)
     void settled.then(() => { if (this.#inFlight.get(key) === settled) this.#inFlight.delete(key) })
@@ -188,6 +192,13 @@ export class SpeedPipeline implements QualitySource {
     return out
   }
 
+  #stale (): ProcessResult {
+    return {
+      valid: [], applied: false, skipped: 0, handled: 0, received: 0, validCount: 0, invalid: 0, duplicates: 0, late: 0, deltas: 0,
+      watermark: this.#windows.watermark, maxEventTime: this.#windows.maxEventTime, storeLost: false, stale: true
+    }
+  }
+
   async #process (batch: InputBatch, now: number, decoded?: Promise<Validation[]>): Promise<ProcessResult> {
     const result = await this.#attempt(batch, now, decoded)
     if (result.applied || result.handled === 0) return result
@@ -207,7 +218,7 @@ export class SpeedPipeline implements QualitySource {
     const { topic, partition, records } = batch
     const result: ProcessResult = {
       valid: [], applied: false, skipped: 0, handled: 0, received: 0, validCount: 0, invalid: 0, duplicates: 0, late: 0, deltas: 0,
-      watermark: this.#windows.watermark, maxEventTime: this.#windows.maxEventTime, storeLost: false
+      watermark: this.#windows.watermark, maxEventTime: this.#windows.maxEventTime, storeLost: false, stale: false
     }
     const last = records[records.length - 1]
     if (last === undefined) return result
