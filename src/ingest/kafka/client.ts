@@ -153,16 +153,31 @@ const TOPIC_NOT_READY: ReadonlySet<string> = new Set(['UNKNOWN_TOPIC_OR_PARTITIO
 /**
  * Create a topic (false: it existed) and wait until every partition has a leader. kafkajs's own
  * waitForLeaders gives up at UNKNOWN_TOPIC_OR_PARTITION, which a KRaft broker answers for a moment
- * after creating the topic (seconds on a loaded machine); this waits through it, bounded.
+ * after creating the topic (seconds on a loaded machine); this waits through it, bounded, and through the
+ * INVALID_REPLICATION_FACTOR of a broker fenced for a moment.
  */
 export async function createTopicAndWait (
   admin: Admin, topic: string, numPartitions?: number, configEntries?: Array<{ name: string, value: string }>
 ): Promise<boolean> {
-  const created = await admin.createTopics({
-    topics: [{ topic, ...(numPartitions === undefined ? {} : { numPartitions }), ...(configEntries === undefined ? {} : { configEntries }) }],
-    waitForLeaders: false
-  })
   const deadline = Date.now() + TOPIC_LEADERS_WAIT_MS
+  let created: boolean
+  for (;;) {
+    try {
+      created = await admin.createTopics({
+        topics: [{ topic, ...(numPartitions === undefined ? {} : { numPartitions }), ...(configEntries === undefined ? {} : { configEntries }) }],
+        waitForLeaders: false
+      })
+      break
+    } catch (err) {
+      // a KRaft broker whose heartbeat to the controller came late (a loaded machine) is fenced for a moment and
+      // answers that no replica can be placed: tried again until the deadline
+      // (and a request that timed out is retriable: a topic it did create answers "already exists", false, next time)
+      const errors = (err as { errors?: Array<{ type?: string }> }).errors ?? []
+      const fenced = errors.length > 0 && errors.every((e) => e.type === 'INVALID_REPLICATION_FACTOR')
+      if ((!fenced && (err as { retriable?: boolean }).retriable !== true) || Date.now() > deadline) throw err
+      await sleep(500)
+    }
+  }
   for (;;) {
     try {
       const partitions = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions ?? []
