@@ -142,7 +142,7 @@ export class SpeedPipeline implements QualitySource {
     const resetting = this.#resetting
     // a batch read before a reset it had to wait for is left alone: processed after it, it would set positions ahead of
     // the records its source rewinds to, and those would be skipped
-    const run = Promise.all([this.#inFlight.get(key), resetting]).then(() => stale?.() === true ? this.#stale() : this.#process(batch, now, decoded))
+    const run = Promise.all([this.#inFlight.get(key), resetting]).then(() => stale?.() === true ? this.#empty(true) : this.#process(batch, now, decoded))
     const settled = run.then(() => undefined, () => undefined)
     this.#inFlight.set(key, settled)
     void settled.then(() => { if (this.#inFlight.get(key) === settled) this.#inFlight.delete(key) })
@@ -192,10 +192,11 @@ export class SpeedPipeline implements QualitySource {
     return out
   }
 
-  #stale (): ProcessResult {
+  /** a result of nothing processed yet */
+  #empty (stale: boolean): ProcessResult {
     return {
       valid: [], applied: false, skipped: 0, handled: 0, received: 0, validCount: 0, invalid: 0, duplicates: 0, late: 0, deltas: 0,
-      watermark: this.#windows.watermark, maxEventTime: this.#windows.maxEventTime, storeLost: false, stale: true
+      watermark: this.#windows.watermark, maxEventTime: this.#windows.maxEventTime, storeLost: false, stale
     }
   }
 
@@ -216,10 +217,7 @@ export class SpeedPipeline implements QualitySource {
 
   async #attempt (batch: InputBatch, now: number, decoded?: Promise<Validation[]>): Promise<ProcessResult> {
     const { topic, partition, records } = batch
-    const result: ProcessResult = {
-      valid: [], applied: false, skipped: 0, handled: 0, received: 0, validCount: 0, invalid: 0, duplicates: 0, late: 0, deltas: 0,
-      watermark: this.#windows.watermark, maxEventTime: this.#windows.maxEventTime, storeLost: false, stale: false
-    }
+    const result = this.#empty(false)
     const last = records[records.length - 1]
     if (last === undefined) return result
     const key = partitionKey(topic, partition)
