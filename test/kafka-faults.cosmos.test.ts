@@ -47,7 +47,7 @@ test('cosmos rebalance: one of two consumers stopped (SIGTERM) mid-stream; the s
   await rebalanceScenario(ctx(), t, 'SIGTERM', TRAFFIC)
 })
 
-test('cosmos rebalance: one of two consumers SIGKILLed mid-stream; after its session expires the survivor takes over; exact windows', { timeout: 150_000 }, async (t) => {
+test('cosmos rebalance: one of two consumers SIGKILLed mid-stream; after its session expires the survivor takes over; exact windows', { timeout: 330_000 }, async (t) => {
   await rebalanceScenario(ctx(), t, 'SIGKILL', TRAFFIC)
 })
 

@@ -37,7 +37,7 @@ test('rebalance: one of two consumers in a group stopped (SIGTERM) mid-stream; t
   await rebalanceScenario(ctx(), t, 'SIGTERM')
 })
 
-test('rebalance: one of two consumers in a group SIGKILLed mid-stream; after its session expires the survivor takes over; exact windows', { timeout: 150_000 }, async (t) => {
+test('rebalance: one of two consumers in a group SIGKILLed mid-stream; after its session expires the survivor takes over; exact windows', { timeout: 330_000 }, async (t) => {
   await rebalanceScenario(ctx(), t, 'SIGKILL')
 })
 

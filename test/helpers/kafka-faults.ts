@@ -469,7 +469,7 @@ export async function rebalanceScenario (ctx: FaultsContext, t: TestContext, sto
     await s.untilAlive('the survivor alone to hold every partition', async () => {
       const g = await s.members()
       return g.state === 'Stable' && g.members.length === 1 && g.members[0]?.partitions.length === PARTITIONS
-    }, 60_000)
+    }, 180_000) // a SIGKILLed member's 30 s session expires late on a loaded broker
     await sleep(1000)
     await stream.stop()
     const later = await s.ends()
