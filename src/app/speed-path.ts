@@ -87,30 +87,40 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
 
   // The pipeline forgets what it processed; Kafka rewinds (the batch in hand is not acknowledged
   // and comes again), other sources replay bronze as at start.
-  /** counts the losses handled: a batch whose handling began before one is stale once it is processed */
-  let losses = 0
+  // A batch is stale, and never processed, when a loss began to be handled after it came (it may have been read before
+  // the rewind) or one is being handled (the source's seeks are not made yet). Processed into the emptied store, such a
+  // batch would set its partition's position past the records the rewind re-reads, and they would be skipped.
+  /** losses whose handling has begun */
+  let lossesBegun = 0
+  /** losses being handled now */
+  let handling = 0
   const rebuildLostStore = async (): Promise<void> => {
-    losses++
-    await pipeline.reset()
-    if (source instanceof KafkaSource) return await source.rebuild()
-    await sink.flush()
-    await rebuildFromBronze(ctx, store, pipeline.deduplicator, `the ${store.kind} store lost its state; `)
+    lossesBegun++
+    handling++
+    try {
+      await pipeline.reset()
+      if (source instanceof KafkaSource) return await source.rebuild()
+      await sink.flush()
+      await rebuildFromBronze(ctx, store, pipeline.deduplicator, `the ${store.kind} store lost its state; `)
+    } finally {
+      handling--
+    }
   }
-  const handleOnce = async (batch: RawBatch): Promise<void> => {
+  /** `came`: lossesBegun when the batch came, or -1 when it came while a loss was being handled */
+  const handleOnce = async (batch: RawBatch, came: number): Promise<void | false> => {
     let result
     const release = deadLetters === null ? () => undefined : inHand.hold(batch)
     try {
-      const seen = losses
-      result = await pipeline.process(batch, now(), () => losses !== seen)
+      result = await pipeline.process(batch, now(), () => lossesBegun !== came || handling > 0)
       if (result.stale) {
-        if (source instanceof KafkaSource) return // the source rewinds and hands these records out again
+        if (source instanceof KafkaSource) return false // not acknowledged: the source hands these records out again
         result = await pipeline.process(batch, now())
       }
       if (result.storeLost) {
         const where = { topic: batch.topic, partition: batch.partition, store: store.kind }
         log.warn(where, 'the speed store lost its state (no position where batches were applied); rebuilding it')
         await rebuildLostStore()
-        if (source instanceof KafkaSource) return
+        if (source instanceof KafkaSource) return false // rewound: the source hands these records out again
         result = await pipeline.process(batch, now())
       }
     } finally {
@@ -129,10 +139,12 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
   // consumer keeps its partitions and fetches nothing more): the attempt is made again, backing off
   // up to 5 s, until the store answers or the path closes. An attempt that failed applied nothing
   // it knows of; one whose apply ran unanswered is found applied by the store's position.
-  const handle = async (batch: RawBatch): Promise<void> => {
+  const handle = async (batch: RawBatch): Promise<void | false> => {
+    // taken once for every attempt: a loss handled while this batch waited for the store makes it stale
+    const came = handling > 0 ? -1 : lossesBegun
     for (let attempt = 0; ; attempt++) {
       try {
-        return await handleOnce(batch)
+        return await handleOnce(batch, came)
       } catch (err) {
         if (!storeUnreachable(err) || closing.signal.aborted) throw err
         if (attempt === 0) log.warn({ err, topic: batch.topic, partition: batch.partition }, 'the speed store does not answer; the batch waits for it')

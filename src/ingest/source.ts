@@ -22,7 +22,11 @@ export interface RawBatch {
   records: RawRecord[]
 }
 
-export type BatchHandler = (batch: RawBatch) => Promise<void>
+/**
+ * Handles one batch; resolves `false` when it left the batch unhandled (read before a rewind it had to wait for): a
+ * source that can, hands the records out again (Kafka: not acknowledged, fetched again from where it continues).
+ */
+export type BatchHandler = (batch: RawBatch) => Promise<void | false>
 
 export interface RecordSource {
   /** Start emitting batches to `handler`; resolves once the source runs (rejects when it cannot start). */

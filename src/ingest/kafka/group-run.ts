@@ -12,7 +12,7 @@ import { brokerBackoffMs, brokersGone, createKafka, endSockets, type KafkaLog, t
  * Hand one fetched batch to `handler` as raw records, heartbeating every `heartbeatMs` while it
  * runs (a handler may wait longer than the session timeout for its store or its flush). Returns
  * the batch's last offset once the handler has resolved, or null when there was nothing to hand
- * out (not running, stale after a seek, empty). A handler that throws is logged and rethrown:
+ * out (not running, stale after a seek, empty) or the handler left it unhandled (resolved false). A handler that throws is logged and rethrown:
  * kafkajs hands the batch out again.
  */
 export async function handBatch (payload: EachBatchPayload, handler: BatchHandler, heartbeatMs: number, log: KafkaLog): Promise<string | null> {
@@ -30,7 +30,7 @@ export async function handBatch (payload: EachBatchPayload, handler: BatchHandle
     heartbeat().catch((err: unknown) => log.info({ err, topic, partition }, 'kafka heartbeat during a batch failed'))
   }, heartbeatMs)
   try {
-    await handler({ topic, partition, records })
+    if (await handler({ topic, partition, records }) === false) return null
   } catch (err) {
     log.error({ err, topic, partition, first: records[0]?.offset, last }, 'batch handler failed; the batch will be handed out again')
     throw err
