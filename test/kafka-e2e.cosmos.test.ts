@@ -12,7 +12,7 @@ import { servicesForFile } from './helpers/services.js'
 
 const services = servicesForFile({ partitions: PARTITIONS, cosmos: true })
 
-test('Kafka end to end (Cosmos DB store): live and merged equal brute force, the DLQ holds exactly the invalid records, an emptied store rebuilds', { timeout: 240_000 }, async () => {
+test('Kafka end to end (Cosmos DB store): live and merged equal brute force, the DLQ holds exactly the invalid records, an emptied store rebuilds', { timeout: 330_000 }, async () => {
   let n = 0
   await runScenario({ brokers: services.kafka.brokers, writer: services.writer }, 'cosmos', () => CosmosSpeedStore.open({
     endpoint: services.cosmos.endpoint,

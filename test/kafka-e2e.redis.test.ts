@@ -10,7 +10,7 @@ import { servicesForFile } from './helpers/services.js'
 
 const services = servicesForFile({ partitions: PARTITIONS, redis: true })
 
-test('Kafka end to end (Redis store): live and merged equal brute force, the DLQ holds exactly the invalid records, an emptied store rebuilds', { timeout: 180_000 }, async () => {
+test('Kafka end to end (Redis store): live and merged equal brute force, the DLQ holds exactly the invalid records, an emptied store rebuilds', { timeout: 330_000 }, async () => {
   let n = 0
   await runScenario({ brokers: services.kafka.brokers, writer: services.writer }, 'redis', () =>
     new RedisSpeedStore({ url: services.redis.url, keyPrefix: `e2e-${process.pid}-${n++}`, retentionMs: H, dedupWindowMs: 15 * M, now }))

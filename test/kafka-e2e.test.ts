@@ -16,7 +16,7 @@ import { servicesForFile } from './helpers/services.js'
 
 const services = servicesForFile({ partitions: PARTITIONS })
 
-test('Kafka end to end (memory store): live and merged equal brute force, the DLQ holds exactly the invalid records, a restart rebuilds', { timeout: 180_000 }, async () => {
+test('Kafka end to end (memory store): live and merged equal brute force, the DLQ holds exactly the invalid records, a restart rebuilds', { timeout: 330_000 }, async () => {
   await runScenario({ brokers: services.kafka.brokers, writer: services.writer }, 'memory', () => new MemorySpeedStore({ retentionMs: H, dedupWindowMs: 15 * M, now }))
 })
 
@@ -35,14 +35,14 @@ async function produceCli (args: string[]): Promise<{ code: number | null, stdou
   return { code, stdout, stderr }
 }
 
-test('hourglass produce: synthetic events at a rate, and a file, keyed by event_id', { timeout: 120_000 }, async (t) => {
+test('hourglass produce: synthetic events at a rate, and a file, keyed by event_id', { timeout: 330_000 }, async (t) => {
   const topic = `produce-${process.pid}`
   const r = await produceCli(['--topic', topic, '--rate', '2000', '--count', '3000'])
   assert.equal(r.code, 0, r.stderr)
   assert.match(r.stdout, /^produce: synthetic events → /m)
   assert.match(r.stdout, /^produce: [\d,]+ sent, [\d,]+\/s$/m, 'a progress line each second')
   assert.match(r.stdout, /^produce: done, 3,000 records .* to produce-\d+ in /m)
-  const got = await consumeAll(services.kafka.brokers, topic, 3000, 30_000, 500)
+  const got = await consumeAll(services.kafka.brokers, topic, 3000, 120_000, 500)
   assert.equal(got.length, 3000)
   for (const m of got) assert.equal(m.key?.toString('utf8') ?? null, eventKey(m.value.toString('utf8')), 'keyed by event_id (null when unreadable)')
   assert.ok(got.some((m) => m.key === null), 'the invalid records without an event_id have no key')
@@ -54,6 +54,6 @@ test('hourglass produce: synthetic events at a rate, and a file, keyed by event_
   await writeFile(file, lines.join('\n') + '\n')
   const f = await produceCli(['--topic', topic + '-file', '--file', file])
   assert.equal(f.code, 0, f.stderr)
-  const fromFile = await consumeAll(services.kafka.brokers, topic + '-file', 3, 30_000, 500)
+  const fromFile = await consumeAll(services.kafka.brokers, topic + '-file', 3, 120_000, 500)
   assert.deepEqual(fromFile.map((m) => [m.key?.toString('utf8') ?? null, m.value.toString('utf8')]).sort(), [['a', lines[0]], ['b"q', lines[3]], [null, 'not json']].sort())
 })

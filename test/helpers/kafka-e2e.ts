@@ -167,7 +167,7 @@ export async function runScenario (k: KafkaContext, name: string, makeStore: () 
     await assertAnswers(app1, records, 'run 1')
 
     // The dead-letter topic: exactly the invalid records, original bytes, reason and source headers.
-    const dlq = await consumeAll(k.brokers, s.dlq, set.invalid.length, 30_000)
+    const dlq = await consumeAll(k.brokers, s.dlq, set.invalid.length, 120_000)
     assert.equal(dlq.length, set.invalid.length, 'one dead letter per invalid record')
     const hex = (b: Buffer): string => b.toString('hex')
     assert.deepEqual(dlq.map((m) => hex(m.value)).sort(), set.invalid.map(hex).sort(), 'the original bytes, the non-UTF-8 ones too')
