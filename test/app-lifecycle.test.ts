@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import pino from 'pino'
-import { Lifecycle } from '../src/app/lifecycle.js'
+import { closedTogether, Lifecycle } from '../src/app/lifecycle.js'
 
 /** A logger that keeps what it is given at error level. */
 function recorder (): { log: pino.Logger, errors: string[] } {
@@ -41,4 +41,25 @@ test('a second close waits for the first and closes nothing twice', async () => 
   release()
   await Promise.all([first, second])
   assert.equal(closes, 1)
+})
+
+test('parts closed together close side by side; one that fails is logged under their joint name after both have closed', async () => {
+  const { log, errors } = recorder()
+  const life = new Lifecycle({ log, closeTimeoutMs: 5_000 })
+  const begun: string[] = []
+  const ended: string[] = []
+  let releaseA = (): void => undefined
+  const a = { name: 'feed', close: () => new Promise<void>((resolve) => { begun.push('feed'); releaseA = () => { ended.push('feed'); resolve() } }) }
+  const b = { name: 'speed', close: async () => { begun.push('speed'); await new Promise((resolve) => setImmediate(resolve)); ended.push('speed'); throw new Error('boom') } }
+  life.add(closedTogether([a, b]))
+  const closing = life.close()
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(begun, ['feed', 'speed'], 'the second began before the first ended')
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(ended, ['speed'])
+  releaseA()
+  await closing
+  assert.deepEqual(ended, ['speed', 'feed'])
+  assert.deepEqual(errors, ['feed and speed failed to close'])
+  assert.equal(closedTogether([a]), a, 'one part alone is itself')
 })

@@ -19,7 +19,7 @@ import { type BronzeFeedView, openBronzeFeed, openBronzeSink } from './bronze.js
 import type { AppContext } from './context.js'
 import { openHistory } from './history.js'
 import { Leadership } from './leader.js'
-import { Lifecycle, type Part } from './lifecycle.js'
+import { closedTogether, Lifecycle, type Part } from './lifecycle.js'
 import { openReconciliation } from './reconciliation.js'
 import { openSpeedPath } from './speed-path.js'
 import { SpeedShare } from './speed-share.js'
@@ -122,8 +122,8 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
     const upkeep = life.add(new Upkeep(ctx, { sink: bronze.sink, gold, afterPublish: () => reconciliation.run() }))
     life.add(http)
     httpAdded = true
-    if (feed !== null) life.add(feed)
-    life.add(speed)
+    // the speed path and the bronze feed use nothing of each other: their consumers leave their groups side by side
+    life.add(closedTogether(feed === null ? [speed] : [feed, speed]))
     const schedule = opts.schedule !== false
     if (schedule) for (const timed of [bronze, reconciliation]) timed.start()
     // the leader's work: now, or once this process takes the data folder over

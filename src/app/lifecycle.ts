@@ -9,6 +9,21 @@ export interface Part {
   close (): Promise<void> | void
 }
 
+/**
+ * Parts that use nothing of one another, closed side by side as one part (e.g. two Kafka consumers, each leaving its
+ * group: on a loaded broker each can take seconds).
+ */
+export function closedTogether (parts: readonly Part[]): Part {
+  if (parts.length === 1) return parts[0] as Part
+  return {
+    name: parts.map((p) => p.name).join(' and '),
+    close: async () => {
+      const failed = (await Promise.allSettled(parts.map(async (p) => await p.close()))).find((r) => r.status === 'rejected')
+      if (failed !== undefined) throw failed.reason
+    }
+  }
+}
+
 export class Lifecycle {
   readonly #parts: Part[] = []
   readonly #log: Logger

@@ -56,8 +56,11 @@ export class ServeProcess {
     this.child.kill(signal)
   }
 
-  /** SIGTERM, and the exit it causes, at most `ms` later. */
-  async terminate (ms = 30_000): Promise<Exit> {
+  /**
+   * SIGTERM, and the exit it causes, at most `ms` later (by default 60 s: each Kafka consumer leaving its group took
+   * up to 12 s with two CPU hogs beside the broker).
+   */
+  async terminate (ms = 60_000): Promise<Exit> {
     this.signal('SIGTERM')
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<'late'>((resolve) => { timer = setTimeout(resolve, ms, 'late') })
