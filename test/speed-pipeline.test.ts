@@ -206,6 +206,46 @@ test('pipeline: when apply fails, nothing is counted and the retried batch count
   assert.equal(await totalEvents(inner), 2)
 })
 
+test('pipeline: an apply that ran but was not answered (store paused past its timeout) is counted once when the retry finds it applied', async (t) => {
+  const inner = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => NOW, keepsDedupKeys: true })
+  t.after(() => inner.close())
+  let unanswered = 0
+  const paused = delegating('paused', () => inner, {
+    keepsDedupKeys: true,
+    apply: async (b: ApplyBatch) => {
+      const applied = await inner.apply(b)
+      if (unanswered-- > 0) throw new Error('Command timed out')
+      return applied
+    }
+  })
+  const { pipeline, invalid } = setup({ store: paused })
+  await pipeline.process(batchOf([wire('x', T + 4 * M)], 0), NOW)
+  const b = batchOf([wire('a', T + 5 * M), wire('b', T + 9 * M), 'bad'], 1)
+  const before = pipeline.counts()
+  unanswered = 1
+  await assert.rejects(pipeline.process(b, NOW), /timed out/)
+  assert.deepEqual(pipeline.counts(), before, 'nothing counted while the outcome is unknown')
+  const r = await pipeline.process(b, NOW)
+  assert.equal(r.applied, true, 'found applied: the caller acknowledges it')
+  assert.deepEqual(r.valid.map((v) => v.offset), ['1', '2'], 'its valid events go to bronze (a local source)')
+  assert.deepEqual(pipeline.counts(), { received: 4, valid: 3, invalid: 1, invalid_by_reason: { not_json: 1 }, duplicates: 0, late: 0 })
+  assert.equal(pipeline.deadLetters(10).length, 1, 'its dead letter is kept once')
+  assert.equal(invalid.length, 1, 'and sent once')
+  assert.equal(await totalEvents(inner), 3, 'applied once')
+  const again = await pipeline.process(b, NOW)
+  assert.equal(again.skipped, 3, 'handed in once more: skipped')
+  assert.deepEqual(pipeline.counts().received, 4)
+  // a batch that another writer applied (a rebalance) is not taken for this pipeline's own: not counted here
+  const other = setup({ store: inner })
+  const next = batchOf([wire('y', T + 6 * M), wire('z', T + 7 * M)], 4)
+  assert.equal((await other.pipeline.process(next, NOW)).applied, true)
+  const mine = await pipeline.process(next, NOW)
+  assert.equal(mine.applied, false)
+  assert.equal(mine.skipped, 2)
+  assert.equal(pipeline.counts().received, 4)
+  assert.equal(await totalEvents(inner), 5)
+})
+
 test('pipeline: concurrent process calls are serialised', async (t) => {
   const { store, pipeline } = setup()
   t.after(() => store.close())

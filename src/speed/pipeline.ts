@@ -83,6 +83,12 @@ export interface ProcessResult {
   stale: boolean
 }
 
+/** One try at a batch, and (when the store did not apply it) how to count it as applied after all. */
+interface Attempt {
+  result: ProcessResult
+  commit: () => void
+}
+
 /** Dead letters kept in memory are for display: raw text longer than this is cut. */
 const DEAD_LETTER_RAW_MAX = 8192
 
@@ -111,6 +117,8 @@ export class SpeedPipeline implements QualitySource {
   /** ring buffer of the newest dead letters */
   readonly #dead: DeadLetter[] = []
   #deadNext = 0
+  /** per partition, a batch whose apply was sent and not answered (it may still run): its last offset and what it counted */
+  readonly #unanswered = new Map<string, { last: string, duplicates: number, late: number }>()
   /** per partition, the end of its last process() call */
   readonly #inFlight = new Map<string, Promise<void>>()
   /** a reset() under way: process() calls wait for it */
@@ -201,25 +209,36 @@ export class SpeedPipeline implements QualitySource {
   }
 
   async #process (batch: InputBatch, now: number, decoded?: Promise<Validation[]>): Promise<ProcessResult> {
-    const result = await this.#attempt(batch, now, decoded)
+    const key = partitionKey(batch.topic, batch.partition)
+    /** the last offset of this partition's unanswered apply before this attempt */
+    const unanswered = this.#unanswered.get(key)
+    const { result, commit } = await this.#attempt(batch, now, decoded)
     if (result.applied || result.handled === 0) return result
     // The store's position moved under us (another consumer owned this partition for a while):
     // read it again, skip what is already counted, and try once more. No position at all where
     // this pipeline had applied batches: the store lost its state (the caller rebuilds it).
-    const key = partitionKey(batch.topic, batch.partition)
     const known = this.#processed.get(key)
     this.#processed.delete(key)
-    if (known !== undefined && known >= 0n && (await this.#store.position(batch.topic, batch.partition)) === null) {
-      return { ...result, storeLost: true }
+    const position = await this.#store.position(batch.topic, batch.partition)
+    if (known !== undefined && known >= 0n && position === null) return { ...result, storeLost: true }
+    // This batch's own earlier apply, unanswered (the store did not answer in time), ran after all: the position is
+    // exactly its last offset. It is counted now (else /v1/quality would miss it), not applied again.
+    const last = (batch.records[batch.records.length - 1] as InputRecord).offset
+    if (position !== null && unanswered?.last === last && parseOffset(position) === parseOffset(last)) {
+      // its duplicates and late events as that apply judged them (this attempt took the keys it stored for duplicates)
+      result.duplicates = unanswered.duplicates
+      result.late = unanswered.late
+      commit()
+      return { ...result, applied: true }
     }
-    return await this.#attempt(batch, now, decoded)
+    return (await this.#attempt(batch, now, decoded)).result
   }
 
-  async #attempt (batch: InputBatch, now: number, decoded?: Promise<Validation[]>): Promise<ProcessResult> {
+  async #attempt (batch: InputBatch, now: number, decoded?: Promise<Validation[]>): Promise<Attempt> {
     const { topic, partition, records } = batch
     const result = this.#empty(false)
     const last = records[records.length - 1]
-    if (last === undefined) return result
+    if (last === undefined) return { result, commit: () => undefined }
     const key = partitionKey(topic, partition)
     let done = this.#processed.get(key)
     if (done === undefined) {
@@ -333,6 +352,8 @@ export class SpeedPipeline implements QualitySource {
           ...(maxEventTime === null ? {} : { maxEventTime })
         }
         started = performance.now()
+        // until the store answers
+        this.#unanswered.set(key, { last: last.offset, duplicates: result.duplicates + duplicates, late: result.late + late })
         if (applyUnseen !== undefined && fresh.length > 0) {
           const r = await applyUnseen(apply)
           if (r.seen.length > 0) {
@@ -344,6 +365,7 @@ export class SpeedPipeline implements QualitySource {
         } else {
           result.applied = await this.#store.apply(apply)
         }
+        this.#unanswered.delete(key)
         result.duplicates += duplicates
         result.late += late
         result.watermark = watermark
@@ -357,15 +379,20 @@ export class SpeedPipeline implements QualitySource {
       undo()
       throw err
     }
+    /** what an applied batch leaves: its partition processed and counted up to its last offset, its counts */
+    const commit = (): void => {
+      if (lastOffset > done) this.#processed.set(key, lastOffset)
+      if (lastOffset > counted) this.#counted.set(key, lastOffset)
+      this.#commitCounts(result, byReason, dead)
+    }
     if (!result.applied && result.handled > 0) {
       // not applied although it held new records: the caller retries after re-reading the position
       undo()
-      return result
+      return { result, commit }
     }
-    if (lastOffset > done) this.#processed.set(key, lastOffset)
-    if (result.applied && lastOffset > counted) this.#counted.set(key, lastOffset)
-    if (result.applied) this.#commitCounts(result, byReason, dead)
-    return result
+    if (result.applied) commit()
+    else if (lastOffset > done) this.#processed.set(key, lastOffset)
+    return { result, commit: () => undefined }
   }
 
   #commitCounts (r: ProcessResult, byReason: Partial<Record<InvalidReason, number>>, dead: DeadLetter[]): void {
