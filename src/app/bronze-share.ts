@@ -4,9 +4,9 @@
 //
 // The two groups keep their own offsets and cut their batches differently, so the validations are kept per
 // partition by offset, briefly: a bronze batch takes what the speed path offered for its offsets, and parses the
-// rest itself. When the speed consumer is just behind a bronze batch (it reads the same partition and has offered up
-// to within one batch length of it), bronze waits for it, at most waitMs; when it is further behind, or reads
-// other partitions (another process holds them), bronze parses at once. Nothing here decides what is valid: a
+// rest itself. When the speed consumer is just behind a bronze batch (it has offered that partition up to within one
+// batch length of it), bronze waits for it, at most waitMs; when it is further behind, or does not read that
+// partition (another process holds it), bronze parses at once. Nothing here decides what is valid: a
 // record's validation is the speed path's or bronze's own, both parseEvent's rules. Kept only while a feed is
 // attached (the data folder's leader), at most maxHeld records and keepMs.
 import { compareOffsets } from '../batch/index.js'
@@ -44,9 +44,8 @@ interface Chunk {
 
 interface Lane {
   chunks: Chunk[]
-  /** the last offset offered (-1: none) and when */
+  /** the last offset offered (-1: none) */
   last: bigint
-  at: number
   waiters: Set<() => void>
 }
 
@@ -101,12 +100,11 @@ export class BronzeShare {
     }
     const key = partitionKey(topic, partition)
     let lane = this.#lanes.get(key)
-    if (lane === undefined) this.#lanes.set(key, lane = { chunks: [], last: -1n, at, waiters: new Set() })
+    if (lane === undefined) this.#lanes.set(key, lane = { chunks: [], last: -1n, waiters: new Set() })
     const chunk: Chunk = { first: BigInt(offsets[0] as string), last: BigInt(offsets[offsets.length - 1] as string), offsets, events, at }
     lane.chunks.push(chunk)
     this.#held += offsets.length
     if (chunk.last > lane.last) lane.last = chunk.last
-    lane.at = at
     this.#evict(lane, at)
     for (const wake of lane.waiters) wake()
   }
@@ -116,7 +114,7 @@ export class BronzeShare {
    * them while the speed consumer is just behind; what bronze takes is dropped from here.
    */
   async take (topic: string, partition: number, records: readonly Pick<RawRecord, 'offset'>[]): Promise<SharedValidations> {
-    const out: SharedValidations = new Array<HourglassEvent | null | undefined>(records.length)
+    const out: SharedValidations = new Array<HourglassEvent | null | undefined>(records.length).fill(undefined)
     const lane = this.#lanes.get(partitionKey(topic, partition))
     if (records.length === 0 || lane === undefined || !this.active) return out
     const first = BigInt((records[0] as Pick<RawRecord, 'offset'>).offset)
@@ -143,9 +141,13 @@ export class BronzeShare {
     return out
   }
 
-  /** the speed consumer offered this partition lately and is within one batch length of the batch's first offset */
+  /**
+   * the speed consumer is within one batch length behind the batch's first offset: it will offer them soon, or it stalled
+   * (its store does not answer, its partition went to another process) and bronze waits once, as then its next batch is
+   * further ahead
+   */
   #worthWaiting (lane: Lane, first: bigint, last: bigint): boolean {
-    return lane.last < last && first - 1n - lane.last <= last - first + 1n && this.#now() - lane.at <= this.#waitMs
+    return lane.last < last && first - 1n - lane.last < last - first + 1n
   }
 
   async #waitFor (lane: Lane, last: bigint): Promise<void> {
@@ -175,7 +177,10 @@ export class BronzeShare {
   }
 
   #clear (): void {
-    for (const lane of this.#lanes.values()) for (const wake of lane.waiters) wake()
+    for (const lane of this.#lanes.values()) {
+      lane.chunks.length = 0
+      for (const wake of lane.waiters) wake()
+    }
     this.#lanes.clear()
     this.#held = 0
   }
