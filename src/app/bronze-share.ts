@@ -27,7 +27,7 @@ export interface BronzeShareOptions {
   /** how long a bronze batch waits for the speed path's validations (0: bronze parses every record itself) */
   waitMs: number
   /** at most this many records held over every partition; the oldest go first */
-  maxHeld?: number // 200,000
+  maxHeld?: number // 100,000
   /** validations older than this are dropped */
   keepMs?: number // 10 s
   now?: () => number
@@ -60,7 +60,7 @@ export class BronzeShare {
 
   constructor (options: BronzeShareOptions) {
     this.#waitMs = options.waitMs
-    this.#maxHeld = options.maxHeld ?? 200_000
+    this.#maxHeld = options.maxHeld ?? 100_000
     this.#keepMs = options.keepMs ?? 10_000
     this.#now = options.now ?? Date.now
   }
