@@ -22,7 +22,8 @@
 //    first appearance in the answer: p50/p99/max. Meanwhile the service's RSS is sampled, and its
 //    CPU profile (10 ms samples) tells what the bronze consumer costs (`bronze`): the time under its
 //    consumer's batches (record texts, the feed, parsing what the speed path did not validate for it, the
-//    validations it takes) and under its sink (appends, Parquet writes), by event.
+//    validations it takes) and under its sink (appends, Parquet writes), by event, and its share of the main thread's
+//    JavaScript time (the samples' times include waiting for a core on a loaded machine, so per event they run high).
 //    --bronze-share-wait 0 makes bronze parse every record itself (HOURGLASS_BRONZE_SHARE_WAIT): runs with
 //    and without, alternating, compare the two.
 // 3. targets_met: each target of the issue with its value, goal and whether this run met it.
@@ -217,6 +218,8 @@ try {
     // the speed path, offered from there) and its sink's writes
     const bronze = profile === null ? null : timeUnder(profile, /src\/(app\/bronze-(feed|share)|ingest\/kafka\/bronze-source)\.ts$/, ['parseEvent'])
     const bronzeSink = profile === null ? null : timeUnder(profile, /src\/batch\/bronze-sink\.ts$/)
+    // the main thread's time in JavaScript (not idle, not GC); on a loaded machine a sample's time includes waiting for a core
+    const mainThread = profile === null ? null : timeUnder(profile, /^(file|node):/)
     const speedPipeline = profile === null ? null : timeUnder(profile, /src\/speed\/pipeline\.ts$/)
     const mb = (b: number | undefined): number | null => b === undefined ? null : Math.round(b / 1_048_576)
     result.service_cpu = {
@@ -232,7 +235,7 @@ try {
       parse_us_per_event: bronze === null ? null : perEvent(bronze.byName.parseEvent ?? 0),
       sink_us_per_event: bronzeSink === null ? null : perEvent(bronzeSink.totalMs),
       us_per_event: bronzeMs === null ? null : perEvent(bronzeMs),
-      share_of_service_cpu: bronzeMs === null || cpuSeconds === 0 ? null : Number((bronzeMs / 1000 / cpuSeconds).toFixed(3))
+      share_of_main_thread: bronzeMs === null || mainThread === null || mainThread.totalMs === 0 ? null : Number((bronzeMs / mainThread.totalMs).toFixed(3))
     }
     result.rss = {
       retention_ms: retentionMs,
