@@ -8,7 +8,7 @@
 // batch length of it), bronze waits for it, at most waitMs; when it is further behind, or does not read that
 // partition (another process holds it), bronze parses at once. Nothing here decides what is valid: a
 // record's validation is the speed path's or bronze's own, both parseEvent's rules. Kept only while a feed is
-// attached (the data folder's leader), at most maxHeld records and keepMs.
+// attached (the data folder's leader), about maxHeld records and at most keepMs.
 import { compareOffsets } from '../batch/index.js'
 import type { RawRecord } from '../ingest/index.js'
 import { type HourglassEvent, partitionKey } from '../model/index.js'
@@ -26,7 +26,7 @@ export interface ProcessedBatch {
 export interface BronzeShareOptions {
   /** how long a bronze batch waits for the speed path's validations (0: bronze parses every record itself) */
   waitMs: number
-  /** at most this many records held over every partition; the oldest go first */
+  /** about this many records held over every partition: an offer past it drops its partition's oldest */
   maxHeld?: number // 100,000
   /** validations older than this are dropped */
   keepMs?: number // 10 s
