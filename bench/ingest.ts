@@ -218,8 +218,9 @@ try {
     // the speed path, offered from there) and its sink's writes
     const bronze = profile === null ? null : timeUnder(profile, /src\/(app\/bronze-(feed|share)|ingest\/kafka\/bronze-source)\.ts$/, ['parseEvent'])
     const bronzeSink = profile === null ? null : timeUnder(profile, /src\/batch\/bronze-sink\.ts$/)
-    // the main thread's time in JavaScript (not idle, not GC); on a loaded machine a sample's time includes waiting for a core
-    const mainThread = profile === null ? null : timeUnder(profile, /^(file|node):/)
+    // the main thread's time in JavaScript (not idle, not GC), less loading modules at start (tsx compiles them); on a
+    // loaded machine a sample's time includes waiting for a core
+    const mainThread = profile === null ? null : timeUnder(profile, /^(file|node):/).totalMs - timeUnder(profile, /^node:internal\/modules\//).totalMs
     const speedPipeline = profile === null ? null : timeUnder(profile, /src\/speed\/pipeline\.ts$/)
     const mb = (b: number | undefined): number | null => b === undefined ? null : Math.round(b / 1_048_576)
     result.service_cpu = {
@@ -235,7 +236,7 @@ try {
       parse_us_per_event: bronze === null ? null : perEvent(bronze.byName.parseEvent ?? 0),
       sink_us_per_event: bronzeSink === null ? null : perEvent(bronzeSink.totalMs),
       us_per_event: bronzeMs === null ? null : perEvent(bronzeMs),
-      share_of_main_thread: bronzeMs === null || mainThread === null || mainThread.totalMs === 0 ? null : Number((bronzeMs / mainThread.totalMs).toFixed(3))
+      share_of_main_thread: bronzeMs === null || mainThread === null || mainThread <= 0 ? null : Number((bronzeMs / mainThread).toFixed(3))
     }
     result.rss = {
       retention_ms: retentionMs,
