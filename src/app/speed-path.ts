@@ -1,6 +1,6 @@
 // The speed path: the live source → the speed pipeline (validate, dedup, windows) → the speed
-// store. With Kafka, invalid records go to the dead-letter topic with their original bytes; with
-// other sources, valid events go to the bronze sink from here.
+// store. With Kafka, invalid records go to the dead-letter topic with their original bytes, and each applied batch's
+// validations are offered to the bronze feed (bronze-share.ts); with other sources, valid events go to the bronze sink from here.
 //
 // An empty store is rebuilt for the retention before going live: from Kafka by the consumer itself
 // (it rewinds to now − retention and reports when it has caught up), otherwise from bronze here. A
