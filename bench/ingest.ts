@@ -1,7 +1,7 @@
 // Ingest throughput, and freshness at a fixed rate, through a real Kafka broker (started here). Prints JSON; asserts nothing.
 //
 //   node --import tsx bench/ingest.ts [--events 500000] [--partitions 4] [--store memory|redis|cosmos]
-//                                     [--rate 50000] [--seconds 10] [--decode-workers 0]
+//                                     [--rate 50000] [--seconds 10] [--decode-workers 0] [--bronze-share-wait 1s]
 // (--seconds 600: the ten-minute RSS run at the default one-hour retention)
 //
 // 1. throughput: N synthetic events are produced to a fresh topic first; then, on that topic,
@@ -20,8 +20,12 @@
 //    at a fixed rate, with a probe event every 50 ms (its own region); this process polls
 //    /v1/metrics/live over HTTP every 10 ms and records, per probe, the time from its send to its
 //    first appearance in the answer: p50/p99/max. Meanwhile the service's RSS is sampled, and its
-//    CPU profile (10 ms samples) tells what the bronze consumer costs: the time under its batch
-//    handler (the second parse, the sink's appends), by event.
+//    CPU profile (10 ms samples) tells what the bronze consumer costs (`bronze`): the time under its
+//    consumer's batches (record texts, the feed, parsing what the speed path did not validate for it, the
+//    validations it takes) and under its sink (appends, Parquet writes), by event, and its share of the main thread's
+//    JavaScript time (the samples' times include waiting for a core on a loaded machine, so per event they run high).
+//    --bronze-share-wait 0 makes bronze parse every record itself (HOURGLASS_BRONZE_SHARE_WAIT): runs with
+//    and without, alternating, compare the two.
 // 3. targets_met: each target of the issue with its value, goal and whether this run met it.
 // The broker, this process and the producer child share the machine (2 cores here): the figures
 // are what one box does with everything on it.
@@ -51,6 +55,7 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '50000' },
     seconds: { type: 'string', default: '10' },
     'decode-workers': { type: 'string', default: '0' },
+    'bronze-share-wait': { type: 'string' },
     // child mode: produce at a rate with probes, print probe send times
     'produce-child': { type: 'string' },
     brokers: { type: 'string' }
@@ -153,7 +158,8 @@ try {
       HOURGLASS_STORE: STORE, ...storeEnv, HOURGLASS_DATA_DIR: join(dir, 'data'), HOURGLASS_SOURCE: 'kafka', HOURGLASS_KAFKA_BROKERS: brokers,
       HOURGLASS_KAFKA_TOPICS: ftopic, HOURGLASS_KAFKA_GROUP: `fresh-${process.pid}`, HOURGLASS_KAFKA_BRONZE_GROUP: `fresh-bronze-${process.pid}`,
       HOURGLASS_DLQ_TOPIC: `${ftopic}.dlq`, HOURGLASS_LOG_LEVEL: 'warn', HOURGLASS_SEED_DAYS: '0',
-      HOURGLASS_DECODE_WORKERS: String(DECODE_WORKERS)
+      HOURGLASS_DECODE_WORKERS: String(DECODE_WORKERS),
+      ...(args['bronze-share-wait'] === undefined ? {} : { HOURGLASS_BRONZE_SHARE_WAIT: args['bronze-share-wait'] })
     })
     const cpuFrom = await service.cpuSeconds()
     const rss: number[] = []
@@ -208,17 +214,29 @@ try {
     }
     const perEvent = (ms: number): number => consumed === 0 ? 0 : Number(((ms * 1000) / consumed).toFixed(2))
     // the profile covers the service's whole life (start, the rewind of an empty store, the run): time under a file
-    const bronze = profile === null ? null : timeUnder(profile, /src\/app\/bronze-feed\.ts$/, ['parseEvent'])
+    // bronze: its consumer's batches (bronze-source.ts: texts of the records; the feed; the validations it takes from
+    // the speed path, offered from there) and its sink's writes
+    const bronze = profile === null ? null : timeUnder(profile, /src\/(app\/bronze-(feed|share)|ingest\/kafka\/bronze-source)\.ts$/, ['parseEvent'])
+    const bronzeSink = profile === null ? null : timeUnder(profile, /src\/batch\/bronze-sink\.ts$/)
+    // the main thread's time in JavaScript (not idle, not GC), less loading modules at start (tsx compiles them); on a
+    // loaded machine a sample's time includes waiting for a core
+    const mainThread = profile === null ? null : timeUnder(profile, /^(file|node):/).totalMs - timeUnder(profile, /^node:internal\/modules\//).totalMs
     const speedPipeline = profile === null ? null : timeUnder(profile, /src\/speed\/pipeline\.ts$/)
     const mb = (b: number | undefined): number | null => b === undefined ? null : Math.round(b / 1_048_576)
     result.service_cpu = {
       // the whole service: both consumers (each decodes every fetch), the API answering the probes' polls, DuckDB
       cpu_us_per_event: perEvent(cpuSeconds * 1000),
-      speed_pipeline_us_per_event: speedPipeline === null ? null : perEvent(speedPipeline.totalMs),
-      // the bronze consumer's handler: the records validated a second time (parseEvent), then the sink's appends
-      bronze_handler_us_per_event: bronze === null ? null : perEvent(bronze.totalMs),
-      bronze_parse_us_per_event: bronze === null ? null : perEvent(bronze.byName.parseEvent ?? 0),
-      bronze_share_of_service_cpu: bronze === null || cpuSeconds === 0 ? null : Number((bronze.totalMs / 1000 / cpuSeconds).toFixed(3))
+      speed_pipeline_us_per_event: speedPipeline === null ? null : perEvent(speedPipeline.totalMs)
+    }
+    const bronzeMs = bronze === null || bronzeSink === null ? null : bronze.totalMs + bronzeSink.totalMs
+    result.bronze = {
+      share_wait: args['bronze-share-wait'] ?? 'default',
+      consumer_us_per_event: bronze === null ? null : perEvent(bronze.totalMs),
+      // records bronze parsed itself (all of them with --bronze-share-wait 0)
+      parse_us_per_event: bronze === null ? null : perEvent(bronze.byName.parseEvent ?? 0),
+      sink_us_per_event: bronzeSink === null ? null : perEvent(bronzeSink.totalMs),
+      us_per_event: bronzeMs === null ? null : perEvent(bronzeMs),
+      share_of_main_thread: bronzeMs === null || mainThread === null || mainThread <= 0 ? null : Number((bronzeMs / mainThread).toFixed(3))
     }
     result.rss = {
       retention_ms: retentionMs,

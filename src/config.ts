@@ -59,6 +59,11 @@ export const Config = Type.Object({
   vacuumIntervalMs: Type.Union([Type.Literal(0), Type.Integer({ minimum: 1_000 })], { default: 86_400_000 }), // daily
   /** `serve`: how often the bronze sink checks whether a flush is due (at most bronzeFlushMs) */
   bronzeFlushCheckMs: Type.Integer({ minimum: 100, default: 5_000 }),
+  /**
+   * `--source kafka`: how long a bronze batch waits for the speed path's validations of its records when the speed
+   * consumer is just behind it (0: the bronze consumer parses every record itself)
+   */
+  bronzeShareWaitMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 1_000 }),
   /** `serve`: how often the gold reader looks for a manifest another process published */
   goldPollMs: Type.Integer({ minimum: 100, default: 2_000 }),
   /** `serve`: the batch job also runs this long after each hour becomes complete (hour end + allowed lateness) */
@@ -162,6 +167,7 @@ const KINDS: Record<ConfigKey, Kind> = {
   compactIntervalMs: 'duration',
   vacuumIntervalMs: 'duration',
   bronzeFlushCheckMs: 'duration',
+  bronzeShareWaitMs: 'duration',
   goldPollMs: 'duration',
   batchHourDelayMs: 'duration',
   reconcileIntervalMs: 'duration',

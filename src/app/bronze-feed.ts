@@ -23,8 +23,9 @@ import {
 } from '../batch/index.js'
 import type { RawBatch } from '../ingest/index.js'
 import { BronzeKafkaSource, type BronzeSourceOptions, type StartPosition } from '../ingest/kafka/index.js'
-import { partitionKey } from '../model/index.js'
+import { type HourglassEvent, partitionKey } from '../model/index.js'
 import { decodeRecord } from '../speed/index.js'
+import type { BronzeShare } from './bronze-share.js'
 
 export interface BronzeFeedOptions {
   sink: BronzeSink
@@ -35,8 +36,9 @@ export interface BronzeFeedOptions {
   progress?: (line: string) => void
   /** a larger record is invalid (too_large), as in the speed layer */
   maxRecordBytes?: number // no limit
+  /** the speed path's validations of the same records, taken instead of parsing them again where it has them */
+  share?: BronzeShare
 }
-
 
 interface Settling extends PartitionRef {
   /** the partition's end offset when reading started */
@@ -53,6 +55,7 @@ export class BronzeFeed {
   readonly #now: () => number
   readonly #progress: (line: string) => void
   readonly #maxRecordBytes: number
+  readonly #share: BronzeShare | undefined
   /** per partition, the highest offset handled here (added to the sink, or invalid) */
   readonly #handled = new Map<string, bigint>()
   /** pending partitions (see the opening comment) not yet settled */
@@ -60,10 +63,11 @@ export class BronzeFeed {
   #stored = new Map<string, string>()
   #unlisten: (() => void) | null = null
   #fail!: (err: unknown) => void
-  /** records handled (re-handed ones not counted again), valid ones, invalid ones */
+  /** records handled (re-handed ones not counted again), valid ones, invalid ones, and those judged by the speed path */
   received = 0
   valid = 0
   invalid = 0
+  shared = 0
 
   constructor (options: BronzeFeedOptions) {
     this.#sink = options.sink
@@ -71,6 +75,7 @@ export class BronzeFeed {
     this.#now = options.now ?? Date.now
     this.#progress = options.progress ?? (() => undefined)
     this.#maxRecordBytes = options.maxRecordBytes ?? Infinity
+    this.#share = options.share
     this.source = new BronzeKafkaSource({
       ...options.source,
       positions: async (topic, partition) => this.#stored.get(partitionKey(topic, partition)) ?? null,
@@ -107,6 +112,8 @@ export class BronzeFeed {
     const state = await readBronzeState(this.#dataDir)
     this.#stored = new Map(state.partitions.filter((p) => topics.includes(p.topic)).map((p) => [partitionKey(p.topic, p.partition), p.last_offset]))
     this.#unlisten = this.#sink.onFlushed((flushed) => this.#flushed(flushed))
+    const detach = this.#share?.attach()
+    if (detach !== undefined) this.done.then(detach, detach) // once the consumer stopped, nothing is taken
     await this.source.start((batch) => this.#handle(batch))
   }
 
@@ -132,18 +139,23 @@ export class BronzeFeed {
   }
 
   async #handle (batch: RawBatch): Promise<void> {
-    const { topic, partition } = batch
+    const { topic, partition, records } = batch
+    const shared = await this.#share?.take(topic, partition, records)
     const key = partitionKey(topic, partition)
     const done = this.#handled.get(key) ?? -1n
     const t = this.#now()
     const settling = this.#settling.get(key)
     let last = done
-    for (const r of batch.records) {
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i] as (typeof records)[number]
       const offset = BigInt(r.offset)
       if (offset <= last) continue // handed out again: the sink holds it already
-      const v = decodeRecord(r.value, t, this.#maxRecordBytes) // the text the speed layer validates too
-      if (v.ok) {
-        this.#sink.add(v.event, { topic, partition, offset: r.offset }, t)
+      // the speed path's event (null: invalid), else the text the speed layer validates too, validated here
+      const judged = shared?.[i]
+      if (judged !== undefined) this.shared++
+      const event = judged !== undefined ? judged : this.#decode(r.value, t)
+      if (event !== null) {
+        this.#sink.add(event, { topic, partition, offset: r.offset }, t)
         this.valid++
         if (settling !== undefined) settling.valid = true
       } else {
@@ -160,6 +172,11 @@ export class BronzeFeed {
     }
     // over the size bound (or the oldest buffered event waited flushMs): wait for the flush
     await this.#sink.flushIfDue(t)
+  }
+
+  #decode (value: string, now: number): HourglassEvent | null {
+    const v = decodeRecord(value, now, this.#maxRecordBytes)
+    return v.ok ? v.event : null
   }
 
   /** Files renamed into place and recorded: commit their offsets to Kafka (a hint for lag tools). */

@@ -5,6 +5,7 @@
 // leads, and a leader that lost its lock writes nothing more.
 import { BronzeSink } from '../batch/index.js'
 import { BronzeFeed } from './bronze-feed.js'
+import type { BronzeShare } from './bronze-share.js'
 import { type AppContext, kafkaLogLevel } from './context.js'
 import type { Part } from './lifecycle.js'
 
@@ -43,6 +44,8 @@ export interface BronzeFeedView {
   readonly received: number
   readonly valid: number
   readonly invalid: number
+  /** of the records handled, those whose validation the speed path had made (not parsed again) */
+  readonly shared: number
 }
 
 export interface BronzeFeedPart extends Part, BronzeFeedView {
@@ -55,8 +58,8 @@ export interface BronzeFeedPart extends Part, BronzeFeedView {
 /** The leadership the feed follows: `lost` rejects when it is lost, `leading` says whether it still holds. */
 export interface Lead { readonly lost: Promise<void>, readonly leading: boolean }
 
-/** The bronze feed, built when first started (a follower builds none). */
-export function openBronzeFeed (ctx: AppContext, sink: BronzeSink, lead: Lead): BronzeFeedPart {
+/** The bronze feed, built when first started (a follower builds none); it takes the speed path's validations from `share`. */
+export function openBronzeFeed (ctx: AppContext, sink: BronzeSink, lead: Lead, share?: BronzeShare): BronzeFeedPart {
   let feed: BronzeFeed | null = null
   let fail!: (err: unknown) => void
   let end!: () => void
@@ -74,9 +77,10 @@ export function openBronzeFeed (ctx: AppContext, sink: BronzeSink, lead: Lead): 
     get received () { return feed?.received ?? 0 },
     get valid () { return feed?.valid ?? 0 },
     get invalid () { return feed?.invalid ?? 0 },
+    get shared () { return feed?.shared ?? 0 },
     start: () => {
       if (feed !== null || stopped) return
-      const f = feed = newFeed(ctx, sink)
+      const f = feed = newFeed(ctx, sink, share)
       f.done.catch(fail)
       f.start().catch((err: unknown) => ctx.log.error({ err }, 'the bronze consumer could not start'))
     },
@@ -90,10 +94,11 @@ export function openBronzeFeed (ctx: AppContext, sink: BronzeSink, lead: Lead): 
   }
 }
 
-function newFeed (ctx: AppContext, sink: BronzeSink): BronzeFeed {
+function newFeed (ctx: AppContext, sink: BronzeSink, share: BronzeShare | undefined): BronzeFeed {
   const { config, dataDir, now, progress, log } = ctx
   return new BronzeFeed({
     sink,
+    ...(share === undefined ? {} : { share }),
     dataDir,
     now,
     progress,

@@ -16,6 +16,7 @@ import { MergingMetricsService, ReconciliationLog, WindowChangeHub } from '../me
 import type { SpeedStore } from '../model/index.js'
 import type { SpeedPipeline } from '../speed/index.js'
 import { type BronzeFeedView, openBronzeFeed, openBronzeSink } from './bronze.js'
+import { BronzeShare } from './bronze-share.js'
 import type { AppContext } from './context.js'
 import { openHistory } from './history.js'
 import { Leadership } from './leader.js'
@@ -111,8 +112,10 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
     const { store, served } = life.add(await openSpeedStore(ctx, opts.store, (about, text, since) => starting.problem(about, text, since)))
     // the inputs hold nothing open until startSource(); they are registered last so they close first
     const share = new SpeedShare(ctx, store)
-    const speed = await openSpeedPath(ctx, { store, sink: bronze.sink, observability, windowChanges, share })
-    const feed = config.source === 'kafka' ? openBronzeFeed(ctx, bronze.sink, leadership) : null
+    // with Kafka, the bronze feed takes the records the speed path has validated instead of parsing them again
+    const bronzeShare = config.source === 'kafka' ? new BronzeShare({ waitMs: config.bronzeShareWaitMs, now }) : undefined
+    const speed = await openSpeedPath(ctx, { store, sink: bronze.sink, observability, windowChanges, share, bronzeShare })
+    const feed = config.source === 'kafka' ? openBronzeFeed(ctx, bronze.sink, leadership, bronzeShare) : null
     const { allowedLatenessMs, batchCacheBytes: cacheBytes } = config
     const service = new MergingMetricsService({
       gold, speed: served, quality: speed.pipeline, allowedLatenessMs, now, limits: starting.limits, cacheBytes, speedPartial: () => share.partial

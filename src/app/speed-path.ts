@@ -1,6 +1,6 @@
 // The speed path: the live source → the speed pipeline (validate, dedup, windows) → the speed
-// store. With Kafka, invalid records go to the dead-letter topic with their original bytes; with
-// other sources, valid events go to the bronze sink from here.
+// store. With Kafka, invalid records go to the dead-letter topic with their original bytes, and each applied batch's
+// validations are offered to the bronze feed (bronze-share.ts); with other sources, valid events go to the bronze sink from here.
 //
 // An empty store is rebuilt for the retention before going live: from Kafka by the consumer itself
 // (it rewinds to now − retention and reports when it has caught up), otherwise from bronze here. A
@@ -15,6 +15,7 @@ import { DeadLetterProducer, KafkaSource, retryWhileBrokersGone } from '../inges
 import { type WindowChangeHub, withWindowChanges } from '../merger/index.js'
 import type { DeadLetter, SpeedStore } from '../model/index.js'
 import { DecodePool, Deduplicator, InThreadDecoder, SpeedPipeline } from '../speed/index.js'
+import type { BronzeShare } from './bronze-share.js'
 import { type AppContext, kafkaLogLevel } from './context.js'
 import { BatchesInHand } from './in-hand.js'
 import type { Part } from './lifecycle.js'
@@ -45,9 +46,11 @@ export interface SpeedPathDeps {
   windowChanges: WindowChangeHub
   /** hears which share of the partitions the Kafka consumer holds */
   share: SpeedShare
+  /** with Kafka: where each processed batch's validations go for the bronze feed */
+  bronzeShare?: BronzeShare | undefined
 }
 
-export async function openSpeedPath (ctx: AppContext, { store, sink, observability, windowChanges, share }: SpeedPathDeps): Promise<SpeedPath> {
+export async function openSpeedPath (ctx: AppContext, { store, sink, observability, windowChanges, share, bronzeShare }: SpeedPathDeps): Promise<SpeedPath> {
   const { config, now, log } = ctx
   const kafka = config.source === 'kafka'
   // one deduplicator for the bronze replay and the live pipeline: a duplicate of a replayed event
@@ -79,7 +82,7 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
     dedup,
     allowedLatenessMs: config.allowedLatenessMs,
     deadLetterKeep: config.deadLetterKeep,
-    collectValid: !kafka, // with Kafka, bronze has its own consumer
+    collectValid: !kafka || bronzeShare !== undefined, // with Kafka, bronze has its own consumer, which may take them
     onApplied: (ms) => observability.observeApply(ms / 1000),
     ...(deadLetters === null ? {} : { onInvalid: (letter: DeadLetter) => deadLetters.send(letter, inHand.original(letter)) })
   })
@@ -132,6 +135,7 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
       throw new Error(`speed store position of ${batch.topic}/${batch.partition} moved under the batch; it will be retried`)
     }
     if (!kafka) for (const { event, offset } of result.valid) sink.add(event, { topic: batch.topic, partition: batch.partition, offset }, now())
+    else bronzeShare?.offer(batch.topic, batch.partition, batch.records, result)
   }
 
   const closing = new AbortController()

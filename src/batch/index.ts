@@ -5,8 +5,8 @@ export { BronzeSink, type BronzeSinkOptions, type FlushedPartition, type FlushSu
 export { removeUnrecordedBronze, type RecoverySummary } from './bronze-recovery.js'
 export { readBronzeEvents, type ReadBronzeOptions } from './bronze-reader.js'
 export {
-  bronzeWatermark, type BronzeState, listBronzeHours, markPartitionFinished, type PartitionRef, readBronzeState, setPending, settlePending, topicSafe,
-  bronzeFileName
+  bronzeWatermark, type BronzeState, compareOffsets, listBronzeHours, markPartitionFinished, type PartitionRef, readBronzeState, setPending,
+  settlePending, topicSafe, bronzeFileName
 } from './bronze-layout.js'
 export { manifestPath, ManifestError, parseManifest, readManifest, snapshotOf, validateManifest, writeManifest } from './manifest.js'
 export { type BatchOptions, type BatchSummary, completeEnd, runBatch } from './batch-job.js'
