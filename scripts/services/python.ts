@@ -16,17 +16,17 @@ export const DELTA_RS_REQUIREMENTS = ['deltalake==1.6.6', 'pyarrow==26.0.1']
 export interface PythonVenv {
   /** the venv's python executable */
   python: string
-  /** run `python -c code args…`; resolves with stdout, rejects with stderr in the message */
-  exec (code: string, args?: string[], opts?: { timeoutMs?: number }): Promise<string>
+  /** run the venv's python with `args` (a script and its arguments, or `-c code`); resolves with stdout, rejects with stderr in the message */
+  exec (args: string[], opts?: { timeoutMs?: number }): Promise<string>
 }
 
 function venvOf (dir: string): PythonVenv {
   const python = path.join(dir, 'bin', 'python')
   return {
     python,
-    async exec (code, args = [], opts = {}) {
+    async exec (args, opts = {}) {
       try {
-        const r = await run(python, ['-c', code, ...args], { timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 })
+        const r = await run(python, args, { timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 })
         return r.stdout
       } catch (err) {
         const e = err as Error & { stderr?: string }

@@ -21,16 +21,20 @@ SCHEMA = pa.schema([
 ])
 
 
-def arrow(rows):
-    cols = {f.name: [] for f in SCHEMA}
+def arrow(rows, naive=False):
+    # naive: window_start as a timestamp without zone (Delta timestamp_ntz, Parquet TIMESTAMP), in UTC
+    schema = SCHEMA.set(0, pa.field('window_start', pa.timestamp('us'))) if naive else SCHEMA
+    cols = {f.name: [] for f in schema}
     for r in rows:
         ws = datetime.fromisoformat(r['window_start'].replace('Z', '+00:00'))
+        if naive:
+            ws = ws.replace(tzinfo=None)
         cols['window_start'].append(ws)
         cols['date'].append(r.get('date', ws.strftime('%Y-%m-%d')))
         for k in ('event_type', 'region', 'total_events', 'latency_sum', 'latency_count', 'revenue_cents'):
             cols[k].append(r[k])
         cols['response_bins'].append([{'bin': b, 'n': n} for b, n in r['response_bins']])
-    return pa.table(cols, schema=SCHEMA)
+    return pa.table(cols, schema=schema)
 
 
 def main():
@@ -40,13 +44,17 @@ def main():
         kwargs = {'mode': op, 'partition_by': cmd.get('partition_by', ['date'])}
         if 'predicate' in cmd:
             kwargs['predicate'] = cmd['predicate']
-        write_deltalake(path, arrow(cmd['rows']), **kwargs)
+        if 'configuration' in cmd:
+            kwargs['configuration'] = cmd['configuration']  # delta.* settings only, when the table is created
+        write_deltalake(path, arrow(cmd['rows'], cmd.get('naive', False)), **kwargs)
     elif op == 'properties':
         pass
     elif op == 'compact':
         DeltaTable(path).optimize.compact()
     elif op == 'checkpoint':
         DeltaTable(path).create_checkpoint()
+    elif op == 'delete':
+        DeltaTable(path).delete(cmd['predicate'])
     elif op == 'vacuum':
         DeltaTable(path).vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
     elif op != 'read':

@@ -18,8 +18,11 @@ export interface DeltaMetadata {
   configuration: Record<string, string | null>
 }
 
-/** Reader features that need nothing of a reader that only reads the newest snapshot's data files. */
-const HARMLESS_FEATURES = new Set(['timestampNtz', 'vacuumProtocolCheck', 'appendOnly', 'invariants', 'checkConstraints', 'generatedColumns'])
+/**
+ * Reader features that need nothing of a reader that only reads the newest snapshot's data files and only the
+ * contract's columns, whose types are checked (so a variant column may exist, just not among them).
+ */
+const HARMLESS_FEATURES = new Set(['timestampNtz', 'vacuumProtocolCheck', 'variantType', 'appendOnly', 'invariants', 'checkConstraints', 'generatedColumns'])
 
 /** The gold contract: column → the Delta types accepted for it (wider integer types read the same). */
 const CONTRACT: Record<string, (type: unknown) => boolean> = {
