@@ -45,9 +45,10 @@ const CHECKPOINT_ACTIONS = ['add', 'remove', 'metaData', 'protocol'] as const
 
 /** The checkpoint's rows as (version, add, remove, metaData, protocol) JSON text; a column it lacks reads as NULL. */
 async function checkpointSelect (conn: Conn, files: string[]): Promise<string> {
-  const cols = new Set((await conn.rows('DESCRIBE SELECT * FROM read_parquet($files::VARCHAR[])', { files: listValue(files) })).map((r) => r.column_name))
+  const described = await conn.rows('DESCRIBE SELECT * FROM read_parquet($files::VARCHAR[], union_by_name = true)', { files: listValue(files) })
+  const cols = new Set(described.map((r) => r.column_name))
   const parts = CHECKPOINT_ACTIONS.map((a) => (cols.has(a) ? `to_json("${a}")` : 'CAST(NULL AS JSON)') + ` AS "${a}"`)
-  return `SELECT CAST($cpVersion AS BIGINT) AS version, ${parts.join(', ')} FROM read_parquet($cpFiles::VARCHAR[])`
+  return `SELECT CAST($cpVersion AS BIGINT) AS version, ${parts.join(', ')} FROM read_parquet($cpFiles::VARCHAR[], union_by_name = true)`
 }
 
 const COMMITS_SELECT = `SELECT CAST(regexp_extract(filename, '(\\d{20})\\.json$', 1) AS BIGINT) AS version, "add", "remove", "metaData", "protocol"
@@ -108,11 +109,8 @@ export async function replayDeltaLog (conn: Conn, table: string, plan: ReplayPla
 }
 
 function normalMetadata (m: Record<string, unknown>): DeltaMetadata {
-  const conf = m.configuration
-  // a checkpoint's MAP reads back as an object, or as [{key, value}] pairs in older DuckDB JSON output
-  const configuration: Record<string, string | null> = Array.isArray(conf)
-    ? Object.fromEntries((conf as Array<{ key: string, value: string | null }>).map((e) => [e.key, e.value]))
-    : (conf ?? {}) as Record<string, string | null>
+  // a checkpoint's MAP columns read back (to_json) as JSON objects, like the commits' own
+  const configuration = (m.configuration ?? {}) as Record<string, string | null>
   return { schemaString: String(m.schemaString ?? ''), partitionColumns: (m.partitionColumns ?? []) as string[], configuration }
 }
 
