@@ -151,3 +151,63 @@ test('deletion vectors and column mapping are refused at start, naming the featu
   await rs.run({ op: 'append', path: cm, rows: hours(DAY1, 3), configuration: { 'delta.columnMapping.mode': 'name' }, properties: { [UNTIL]: '2026-01-01T03:00:00Z' } })
   await assert.rejects(serve(cm), /columnMapping/)
 })
+
+/** The daily rows of hourly rows: one per (day, event type, region), summed (bins merged). */
+function daily (rows: readonly GoldRow[]): GoldRow[] {
+  const byKey = new Map<string, GoldRow>()
+  for (const r of rows) {
+    const day = r.window_start.slice(0, 10) + 'T00:00:00.000Z'
+    const key = `${day}|${r.event_type}|${r.region}`
+    const d = byKey.get(key)
+    if (d === undefined) {
+      byKey.set(key, { ...r, window_start: day, response_bins: r.response_bins.map(([b, n]) => [b, n]) })
+      continue
+    }
+    d.total_events += r.total_events; d.latency_sum += r.latency_sum; d.latency_count += r.latency_count; d.revenue_cents += r.revenue_cents
+    for (const [b, n] of r.response_bins) {
+      const have = d.response_bins.find((x) => x[0] === b)
+      if (have !== undefined) have[1] += n; else d.response_bins.push([b, n])
+    }
+  }
+  return [...byKey.values()]
+}
+
+test('--gold-daily: whole days both tables call final are read from the daily table, other days rolled up from hourly rows', async () => {
+  const hourlyTable = join(t.dir, 'h2')
+  const dailyTable = join(t.dir, 'd2')
+  const rows = hours(DAY1, 48)
+  await rs.run({ op: 'append', path: hourlyTable, rows, properties: { [UNTIL]: '2026-01-03T00:00:00Z' } })
+  // day 1's daily rows keep their totals but put every response in one bin (so they are told apart from a roll-up);
+  // day 2 is in the daily table too, but past its boundary: it must come from the hourly rows
+  const marked = daily(rows).map((r) => r.window_start.startsWith('2026-01-01') ? { ...r, response_bins: [[900, r.total_events]] as Array<[number, number]> } : r)
+  await rs.run({ op: 'append', path: dailyTable, rows: marked, properties: { [UNTIL]: '2026-01-02T00:00:00Z' } })
+  const app = await serve(hourlyTable, { HOURGLASS_GOLD_DAILY: `delta:${dailyTable}` })
+  try {
+    const res = await app.server.inject('/v1/metrics?from=2026-01-01T00:00:00Z&to=2026-01-03T00:00:00Z&granularity=day&group_by=event_type,region')
+    assert.equal(res.statusCode, 200, res.body)
+    const expected = [
+      ...bruteForce(marked.filter((r) => r.window_start.startsWith('2026-01-01')), DAY1, DAY1 + 24 * HOUR),
+      ...bruteForce(daily(rows).filter((r) => r.window_start.startsWith('2026-01-02')), DAY1 + 24 * HOUR, DAY1 + 48 * HOUR)
+    ]
+    assert.deepEqual(res.json<Answer>().rows, expected)
+  } finally {
+    await app.close()
+  }
+})
+
+test('a later version Hourglass cannot read is not served: the version before stays in force, and the reason is reported', async () => {
+  const table = join(t.dir, 'turns-unreadable')
+  const rows = hours(DAY1, 4)
+  const { version } = await rs.run({ op: 'append', path: table, rows, properties: { [UNTIL]: '2026-01-01T04:00:00Z' } })
+  const app = await serve(table)
+  try {
+    await servesExactly(app, table, rows, version, '2026-01-01T04:00:00Z')
+    await rs.run({ op: 'properties', path: table, properties: { 'delta.enableDeletionVectors': 'true' } })
+    await until('the new version to be refused', () => /deletionVectors/.test(app.gold.lastError?.message ?? ''), 30_000)
+    const a = await hourly(app, DAY1, DAY1 + 4 * HOUR)
+    assert.equal(a.meta.batch_version, version)
+    assert.deepEqual(a.rows, bruteForce(rows, DAY1, DAY1 + 4 * HOUR))
+  } finally {
+    await app.close()
+  }
+})
