@@ -3,7 +3,7 @@
 // version is prepared off to the side and swapped in with one assignment, so a query never waits for a reload, and a
 // snapshot keeps its file list while the caller holds it (gold files are immutable). Whole days are read from daily
 // gold where the snapshot has it, other days rolled up from hourly rows.
-import { readFile, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { listValue } from '@duckdb/node-api'
 import type { GoldGranularity, GoldManifest, GoldSnapshot, GoldSource } from '../model/gold.js'
 import { clonePartials, mergePartials, type PartialRow } from '../model/partials.js'
@@ -13,7 +13,7 @@ import { DAY_MS, utcDate } from '../model/time.js'
 import { runSliced, STEP, type Steps } from '../model/steps.js'
 import type { Conn, Db } from './duckdb.js'
 import { type GoldFileData, GoldFileCache, loadGoldFile } from './gold-file-cache.js'
-import { ManifestError, manifestPath, parseManifest, resolveListed, snapshotOf } from './manifest.js'
+import { ManifestError, parseManifest, readManifestText, resolveListed, snapshotOf } from './manifest.js'
 
 export interface GoldFile {
   path: string
@@ -395,13 +395,8 @@ function manifestListing (dataDir: string): GoldListingSource {
   }
   return {
     async latest () {
-      let text: string
-      try {
-        text = await readFile(manifestPath(dataDir), 'utf8')
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
-        throw err
-      }
+      const text = await readManifestText(dataDir)
+      if (text === null) return null
       if (last?.text === text) return last.listing
       const manifest = parseManifest(text)
       const listing: GoldListing = {
