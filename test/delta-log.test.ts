@@ -9,6 +9,8 @@ import { dataFilePath } from '../src/batch/delta/gold-table.js'
 import { checkpoints, commitName, DeltaError, planReplay } from '../src/batch/delta/log-plan.js'
 import { readDeltaSnapshot } from '../src/batch/delta/log-replay.js'
 import { checkGoldMetadata, checkProtocol, type DeltaMetadata } from '../src/batch/delta/table-checks.js'
+import { parseCli } from '../src/cli-args.js'
+import { ConfigError, loadConfig } from '../src/config.js'
 import { tempData } from './helpers/temp-data.js'
 
 const t = tempData('hourglass-delta-log-')
@@ -133,4 +135,15 @@ test('replay: a multi-part checkpoint (parts with different columns) plus the co
   } finally {
     t.db.release(conn)
   }
+})
+
+test('settings: --gold own|delta:PATH and --gold-daily delta:PATH (or HOURGLASS_GOLD, HOURGLASS_GOLD_DAILY); anything else names the setting', () => {
+  const cli = parseCli(['serve', '--gold', 'delta:/lake/gold/hourly', '--gold-daily', 'delta:/lake/gold/daily'])
+  const c = loadConfig({}, cli.overrides, cli.flags)
+  assert.deepEqual([c.gold, c.goldDaily], ['delta:/lake/gold/hourly', 'delta:/lake/gold/daily'])
+  assert.deepEqual([loadConfig({}).gold, loadConfig({}).goldDaily], ['own', ''])
+  assert.equal(loadConfig({ HOURGLASS_GOLD: 'delta:./t' }).gold, 'delta:./t')
+  assert.throws(() => loadConfig({ HOURGLASS_GOLD: 'parquet:/x' }), (err: Error) => err instanceof ConfigError && /HOURGLASS_GOLD="parquet:\/x".*own or delta:PATH/.test(err.message))
+  const bad = parseCli(['serve', '--gold-daily', '/x'])
+  assert.throws(() => loadConfig({}, bad.overrides, bad.flags), /--gold-daily="\/x"/)
 })
