@@ -123,7 +123,8 @@ test('delta-rs writes gold through appends, a partition overwrite, compaction, a
 
 test('other partitionings and zone-less timestamps: a table partitioned by event_type and region with timestamp_ntz is served the same instants', async () => {
   const table = join(t.dir, 'by-type-region')
-  const rows = hours(DAY1, 30, 3)
+  // a partition value with a space, a colon and a percent sign: its folder name is escaped, its add path a URI
+  const rows = [...hours(DAY1, 30, 3), goldRow(DAY1 + HOUR, 'click', 'ap south: 50%', 4)]
   const { version } = await rs.run({
     op: 'append', path: table, rows, naive: true, partition_by: ['event_type', 'region'], properties: { [UNTIL]: '2026-01-02T06:00:00Z' }
   })
