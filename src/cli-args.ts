@@ -36,6 +36,8 @@ const FLAGS: Record<Exclude<Command, 'help' | 'version'>, Record<string, FlagSpe
     rate: setting('syntheticRate', 'synthetic events per second, mean of the daily curve'),
     'seed-days': setting('seedDays', 'days of history to seed into an empty data folder', '0: none'),
     retention: setting('retentionMs', 'what the speed layer keeps'),
+    gold: setting('gold', 'own | delta:PATH (an hourly gold Delta table another engine writes; no batch job runs)'),
+    'gold-daily': setting('goldDaily', 'delta:PATH, a daily gold Delta table read with --gold delta:…'),
     'batch-interval': setting('batchIntervalMs', 'how often the batch job runs inside serve'),
     'compact-interval': setting('compactIntervalMs', 'how often serve compacts bronze', '0: never'),
     'vacuum-interval': setting('vacuumIntervalMs', `how often serve vacuums, keeping ${envName('bronzeRetentionMs')} of bronze`, '0: never'),

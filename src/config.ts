@@ -64,7 +64,11 @@ export const Config = Type.Object({
    * consumer is just behind it (0: the bronze consumer parses every record itself)
    */
   bronzeShareWaitMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 1_000 }),
-  /** `serve`: how often the gold reader looks for a manifest another process published */
+  /** gold to serve: `own` (the batch job's, built from bronze) or `delta:PATH`, an hourly gold Delta table another engine writes (no batch job runs) */
+  gold: Type.String({ pattern: '^(own|delta:.+)$', default: 'own' }),
+  /** with `--gold delta:…`: a daily gold Delta table (`delta:PATH`) whole days are read from; '' none */
+  goldDaily: Type.String({ pattern: '^(|delta:.+)$', default: '' }),
+  /** `serve`: how often the gold reader looks for a manifest another process published (or a new Delta version) */
   goldPollMs: Type.Integer({ minimum: 100, default: 2_000 }),
   /** `serve`: the batch job also runs this long after each hour becomes complete (hour end + allowed lateness) */
   batchHourDelayMs: Type.Integer({ minimum: 0, default: 5_000 }),
@@ -168,6 +172,8 @@ const KINDS: Record<ConfigKey, Kind> = {
   vacuumIntervalMs: 'duration',
   bronzeFlushCheckMs: 'duration',
   bronzeShareWaitMs: 'duration',
+  gold: 'string',
+  goldDaily: 'string',
   goldPollMs: 'duration',
   batchHourDelayMs: 'duration',
   reconcileIntervalMs: 'duration',
@@ -266,6 +272,8 @@ function expected (key: ConfigKey): string | null {
   if (key === 'kafkaTopics') return 'expected topic names (letters, digits, . _ -), comma-separated'
   if (key === 'dlqTopic') return 'expected a topic name (letters, digits, . _ -)'
   if (key === 'redisUrl') return 'expected redis://host:port (or rediss://); with HOURGLASS_REDIS_MODE=cluster, several comma-separated'
+  if (key === 'gold') return 'expected own or delta:PATH (the folder of a Delta table)'
+  if (key === 'goldDaily') return 'expected delta:PATH (the folder of a Delta table), or nothing'
   if (key === 'redisPrefix') return 'expected a prefix without braces or spaces'
   if (key === 'corsOrigins') return 'expected origins such as https://dash.example.com (scheme, host, port; no path), comma-separated, or *'
   if (key === 'compactIntervalMs' || key === 'vacuumIntervalMs') return 'expected 0 (off) or a duration of at least 1s'

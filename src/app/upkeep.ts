@@ -5,13 +5,15 @@
 // run every compactIntervalMs and vacuumIntervalMs (0 turns one off). Each run says what it did in
 // one progress line; a failed run is logged and the next one comes as planned. Across processes the
 // locks of src/batch/lock.ts keep `hourglass batch|compact|vacuum` from colliding with these (a run
-// that finds another holding the lock says so and does nothing).
+// that finds another holding the lock says so and does nothing). With gold from a Delta table
+// (`--gold delta:PATH`) no batch job runs: another engine writes gold.
 import {
   type BatchSummary, type BronzeSink, compactBronze, type CompactSummary, describeCompaction, describeVacuum, type GoldReader, runBatch, vacuum,
   type VacuumSummary
 } from '../batch/index.js'
 import { HOUR_MS } from '../model/index.js'
 import type { AppContext } from './context.js'
+import { ownGold } from './history.js'
 import type { Part } from './lifecycle.js'
 
 /** never two scheduled batch runs closer than this */
@@ -51,6 +53,7 @@ export class Upkeep implements Part {
     const { config, dataDir, db, now, progress } = this.#ctx
     this.#batchRunning = this.inTurn(async () => {
       await this.#deps.sink.flush()
+      if (!ownGold(config)) return await this.#readDeltaGold()
       const summary = await runBatch({ dataDir, db, now: now(), allowedLatenessMs: config.allowedLatenessMs, onProgress: progress })
       if (summary.published) {
         await this.#deps.gold.reload()
@@ -62,6 +65,18 @@ export class Upkeep implements Part {
       return await this.#batchRunning
     } finally {
       this.#batchRunning = null
+    }
+  }
+
+  /** Delta gold: no batch job; the gold reader looks for a new version of the table. */
+  async #readDeltaGold (): Promise<BatchSummary> {
+    const started = Date.now()
+    const published = await this.#deps.gold.reload()
+    if (published) await this.#deps.afterPublish()
+    const s = this.#deps.gold.snapshot()
+    return {
+      published, version: s?.version ?? null, completeUntil: s?.completeUntil ?? null, hoursBuilt: 0, events: 0, rows: 0, files: [],
+      elapsedMs: Date.now() - started, hoursRebuilt: 0, datesRebuilt: [], dailyFiles: [], superseded: []
     }
   }
 
@@ -84,14 +99,16 @@ export class Upkeep implements Part {
     })
   }
 
-  /** The three timers; each interval is counted from the end of the last run. */
+  /** The three timers (no batch timer with Delta gold); each interval is counted from the end of the last run. */
   start (): void {
     const { config, now } = this.#ctx
-    this.#every(() => {
-      const t = now()
-      const nextHourDone = Math.floor(t / HOUR_MS) * HOUR_MS + HOUR_MS + config.allowedLatenessMs + config.batchHourDelayMs
-      return Math.max(MIN_BATCH_GAP_MS, Math.min(config.batchIntervalMs, nextHourDone - t))
-    }, 'batch run', () => this.batchNow())
+    if (ownGold(config)) {
+      this.#every(() => {
+        const t = now()
+        const nextHourDone = Math.floor(t / HOUR_MS) * HOUR_MS + HOUR_MS + config.allowedLatenessMs + config.batchHourDelayMs
+        return Math.max(MIN_BATCH_GAP_MS, Math.min(config.batchIntervalMs, nextHourDone - t))
+      }, 'batch run', () => this.batchNow())
+    }
     this.#every(() => config.compactIntervalMs, 'compaction', () => this.compactNow())
     this.#every(() => config.vacuumIntervalMs, 'vacuum', () => this.vacuumNow())
   }

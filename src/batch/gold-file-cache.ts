@@ -25,12 +25,28 @@ export interface GoldFileData {
   counts: Float64Array
 }
 
-const LOAD_SQL = `SELECT CAST(epoch_ms(window_start) AS DOUBLE), event_type, region,
-       CAST(total_events AS DOUBLE), CAST(latency_sum AS DOUBLE), CAST(latency_count AS DOUBLE), CAST(revenue_cents AS DOUBLE),
+/** A gold column's type when its value comes from a partition value (a string) instead of the file. */
+const PARTITION_TYPES: Record<string, string> = {
+  window_start: 'TIMESTAMPTZ',
+  event_type: 'VARCHAR',
+  region: 'VARCHAR',
+  total_events: 'BIGINT',
+  latency_sum: 'DOUBLE',
+  latency_count: 'BIGINT',
+  revenue_cents: 'BIGINT'
+}
+
+/** The load statement; the columns in `fromPartition` are bound values ($p_<column>) instead of the file's columns. */
+function loadSql (fromPartition: readonly string[]): string {
+  const col = (name: string): string => fromPartition.includes(name) ? `CAST($p_${name} AS ${PARTITION_TYPES[name] as string})` : name
+  return `SELECT CAST(epoch_ms(${col('window_start')}) AS DOUBLE), ${col('event_type')}, ${col('region')},
+       CAST(${col('total_events')} AS DOUBLE), CAST(${col('latency_sum')} AS DOUBLE), CAST(${col('latency_count')} AS DOUBLE),
+       CAST(${col('revenue_cents')} AS DOUBLE),
        coalesce(list_transform(response_bins, s -> CAST(s.bin AS INTEGER)), []),
        coalesce(list_transform(response_bins, s -> CAST(s.n AS DOUBLE)), [])
 FROM read_parquet($file, hive_partitioning = false)
 ORDER BY 1, 2, 3`
+}
 
 function column<T> (chunk: { getColumnVector (i: number): unknown }, i: number, type: abstract new (...args: never[]) => T): T {
   const v = chunk.getColumnVector(i)
@@ -38,10 +54,16 @@ function column<T> (chunk: { getColumnVector (i: number): unknown }, i: number, 
   return v
 }
 
-/** Read one gold file through DuckDB into columnar arrays. */
-export async function loadGoldFile (conn: Conn, path: string): Promise<GoldFileData> {
+/**
+ * Read one gold file through DuckDB into columnar arrays. `partitionValues`: gold columns a table
+ * keeps in its partition values rather than in the file (a Delta table partitioned by region), as text.
+ */
+export async function loadGoldFile (conn: Conn, path: string, partitionValues: Record<string, string | null> = {}): Promise<GoldFileData> {
+  const fromPartition = Object.keys(partitionValues).filter((k) => k in PARTITION_TYPES)
+  const params: Record<string, string | null> = { file: path }
+  for (const k of fromPartition) params[`p_${k}`] = partitionValues[k] === '' ? null : partitionValues[k] ?? null
   return await conn.exclusive(async (raw) => {
-    const result = await raw.run(LOAD_SQL, { file: path })
+    const result = await raw.run(loadSql(fromPartition), params)
     const ws: number[] = []; const et: string[] = []; const rg: string[] = []
     const ev: number[] = []; const ls: number[] = []; const lc: number[] = []; const rc: number[] = []
     const start: number[] = [0]; const bins: number[] = []; const counts: number[] = []

@@ -1,8 +1,9 @@
-// The gold reader: implements GoldSource over the files the current manifest lists. It loads the manifest at open, then
-// polls it (or is told to reload()); a new version is prepared off to the side and swapped in with one assignment, so a
-// query never waits for a reload, and a snapshot keeps its file list while the caller holds it (gold files are
-// immutable). Whole days are read from daily gold where the snapshot has it, other days rolled up from hourly rows.
-import { readFile, stat } from 'node:fs/promises'
+// The gold reader: implements GoldSource over the files the current manifest lists (or another listing: a Delta
+// table's snapshot, src/batch/delta/). It loads the listing at open, then polls it (or is told to reload()); a new
+// version is prepared off to the side and swapped in with one assignment, so a query never waits for a reload, and a
+// snapshot keeps its file list while the caller holds it (gold files are immutable). Whole days are read from daily
+// gold where the snapshot has it, other days rolled up from hourly rows.
+import { stat } from 'node:fs/promises'
 import { listValue } from '@duckdb/node-api'
 import type { GoldGranularity, GoldManifest, GoldSnapshot, GoldSource } from '../model/gold.js'
 import { clonePartials, mergePartials, type PartialRow } from '../model/partials.js'
@@ -12,7 +13,32 @@ import { DAY_MS, utcDate } from '../model/time.js'
 import { runSliced, STEP, type Steps } from '../model/steps.js'
 import type { Conn, Db } from './duckdb.js'
 import { type GoldFileData, GoldFileCache, loadGoldFile } from './gold-file-cache.js'
-import { ManifestError, manifestPath, parseManifest, resolveListed, snapshotOf } from './manifest.js'
+import { ManifestError, parseManifest, readManifestText, resolveListed, snapshotOf } from './manifest.js'
+
+export interface GoldFile {
+  path: string
+  /** YYYY-MM-DD from a date= folder or partition value, null when the file has none (never pruned) */
+  date: string | null
+  /** gold columns held in the table's partition values rather than in the file */
+  partitionValues?: Record<string, string | null>
+}
+
+/** One version of gold: what the merger sees of it and its files. */
+export interface GoldListing {
+  /** the same key is the same listing (not prepared again) */
+  key: string
+  snapshot: GoldSnapshot
+  /** Hourglass's own manifest (null for other listings) */
+  manifest: GoldManifest | null
+  hourly: GoldFile[]
+  /** daily gold: whole UTC days, each file with its date */
+  daily: GoldFile[]
+}
+
+/** Where versions of gold come from; latest() resolves null while there is none, and throws what makes one unusable. */
+export interface GoldListingSource {
+  latest (): Promise<GoldListing | null>
+}
 
 export interface GoldReaderOptions {
   dataDir: string
@@ -25,21 +51,17 @@ export interface GoldReaderOptions {
   cacheBins?: number
   /** on a new version, decode the files of its newest N dates in the background (default 2) */
   prefetchDates?: number
+  /** where gold versions come from (default: the manifest in the data folder) */
+  listing?: GoldListingSource
   /** a manifest that could not be loaded (the previous one stays in force) */
   onError?: (err: Error) => void
   /** a new manifest version is in force */
   onSwap?: (snapshot: GoldSnapshot) => void
 }
 
-interface GoldFile {
-  path: string
-  /** YYYY-MM-DD from a date= folder, null when the path has none (never pruned) */
-  date: string | null
-}
-
 interface State {
   snapshot: GoldSnapshot
-  manifest: GoldManifest
+  manifest: GoldManifest | null
   files: GoldFile[]
   /** daily gold by date */
   daily: Map<string, string[]>
@@ -62,6 +84,9 @@ export class GoldReader implements GoldSource {
   readonly #prefetchDates: number
   readonly #onError: ((err: Error) => void) | undefined
   readonly #onSwap: ((snapshot: GoldSnapshot) => void) | undefined
+  readonly #source: GoldListingSource
+  /** partition values of the files that have any, by path */
+  readonly #partitionValues = new Map<string, Record<string, string | null>>()
   #next = 0
   #current: State | null = null
   /** states by snapshot object (held as long as the caller holds the snapshot) */
@@ -70,7 +95,7 @@ export class GoldReader implements GoldSource {
   readonly #byVersion = new Map<number, State>()
   /** files already checked to exist */
   readonly #checked = new Set<string>()
-  #lastText: string | null = null
+  #lastKey: string | null = null
   #reloading: Promise<boolean> | null = null
   #timer: NodeJS.Timeout | undefined
   #closed = false
@@ -84,6 +109,7 @@ export class GoldReader implements GoldSource {
     this.#prefetchDates = options.prefetchDates ?? 2
     this.#onError = options.onError
     this.#onSwap = options.onSwap
+    this.#source = options.listing ?? manifestListing(options.dataDir)
   }
 
   /** Open the reader: load the manifest in force (if any) and start polling. */
@@ -102,7 +128,7 @@ export class GoldReader implements GoldSource {
     return this.#current?.snapshot ?? null
   }
 
-  /** The manifest in force (null: none). */
+  /** The manifest in force (null: none, or gold that is not Hourglass's own). */
   manifest (): GoldManifest | null {
     return this.#current?.manifest ?? null
   }
@@ -119,25 +145,19 @@ export class GoldReader implements GoldSource {
   async #reloadNow (): Promise<boolean> {
     if (this.#closed) return false
     try {
-      let text: string
-      try {
-        text = await readFile(manifestPath(this.dataDir), 'utf8')
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
-        throw err
-      }
-      if (text === this.#lastText) return false
-      const manifest = parseManifest(text)
+      const listing = await this.#source.latest()
+      if (listing === null || listing.key === this.#lastKey) return false
+      const version = listing.snapshot.version
       const cur = this.#current
-      if (cur !== null && manifest.version <= cur.snapshot.version) {
-        this.#lastText = text
-        if (manifest.version < cur.snapshot.version) {
-          throw new ManifestError(`gold manifest version went back from ${cur.snapshot.version} to ${manifest.version}; keeping ${cur.snapshot.version}`)
+      if (cur !== null && version <= cur.snapshot.version) {
+        this.#lastKey = listing.key
+        if (version < cur.snapshot.version) {
+          throw new ManifestError(`gold version went back from ${cur.snapshot.version} to ${version}; keeping ${cur.snapshot.version}`)
         }
         return false
       }
-      const state = await this.#prepare(manifest)
-      this.#lastText = text
+      const state = await this.#prepare(listing)
+      this.#lastKey = listing.key
       this.#install(state)
       this.lastError = null
       this.#prefetch(state)
@@ -150,13 +170,9 @@ export class GoldReader implements GoldSource {
     }
   }
 
-  async #prepare (manifest: GoldManifest): Promise<State> {
-    const goldFile = (rel: string): GoldFile => {
-      const d = DATE_FOLDER.exec(rel)
-      return { path: resolveListed(this.dataDir, rel), date: d === null ? null : (d[1] as string) }
-    }
-    const files = manifest.tables.hourly_metrics.files.map(goldFile)
-    const dailyFiles = (manifest.tables.daily_metrics?.files ?? []).map(goldFile)
+  async #prepare (listing: GoldListing): Promise<State> {
+    const files = listing.hourly
+    const dailyFiles = listing.daily
     const daily = new Map<string, string[]>()
     for (const f of dailyFiles) {
       if (f.date === null) continue // a daily file must say its date; without one it is not used
@@ -171,9 +187,10 @@ export class GoldReader implements GoldSource {
         missing.push(f.path)
       }
     }))
-    if (missing.length > 0) throw new ManifestError(`gold manifest v${manifest.version} lists ${missing.length} missing file(s), e.g. ${missing[0]}`)
+    if (missing.length > 0) throw new ManifestError(`gold v${listing.snapshot.version} lists ${missing.length} missing file(s), e.g. ${missing[0]}`)
     for (const f of unchecked) this.#checked.add(f.path)
-    return { snapshot: snapshotOf(manifest), manifest, files, daily }
+    for (const f of [...files, ...dailyFiles]) if (f.partitionValues !== undefined) this.#partitionValues.set(f.path, f.partitionValues)
+    return { snapshot: listing.snapshot, manifest: listing.manifest, files, daily }
   }
 
   /** Decode the newest dates of a new version in the background: they are the most asked for. */
@@ -267,7 +284,7 @@ export class GoldReader implements GoldSource {
     return out
   }
 
-  readonly #load = (path: string): Promise<GoldFileData> => loadGoldFile(this.#conn(), path)
+  readonly #load = (path: string): Promise<GoldFileData> => loadGoldFile(this.#conn(), path, this.#partitionValues.get(path))
 
   dimensions (snapshot: GoldSnapshot): Promise<Dimensions> {
     const state = this.#stateOf(snapshot)
@@ -366,6 +383,33 @@ function lowerBound (a: Float64Array, t: number): number {
     if ((a[mid] as number) < t) lo = mid + 1; else hi = mid
   }
   return lo
+}
+
+/** The gold manifest in the data folder, as listings (a manifest read again only when its text changed). */
+function manifestListing (dataDir: string): GoldListingSource {
+  let last: { text: string, listing: GoldListing } | null = null
+  let read = 0
+  const goldFile = (rel: string): GoldFile => {
+    const d = DATE_FOLDER.exec(rel)
+    return { path: resolveListed(dataDir, rel), date: d === null ? null : (d[1] as string) }
+  }
+  return {
+    async latest () {
+      const text = await readManifestText(dataDir)
+      if (text === null) return null
+      if (last?.text === text) return last.listing
+      const manifest = parseManifest(text)
+      const listing: GoldListing = {
+        key: `manifest ${++read}`,
+        snapshot: snapshotOf(manifest),
+        manifest,
+        hourly: manifest.tables.hourly_metrics.files.map(goldFile),
+        daily: (manifest.tables.daily_metrics?.files ?? []).map(goldFile)
+      }
+      last = { text, listing }
+      return listing
+    }
+  }
 }
 
 /** Instants beyond what a Date can hold (±8.64e15 ms) read as unbounded. */

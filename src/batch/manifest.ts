@@ -80,16 +80,20 @@ export function parseManifest (text: string): GoldManifest {
   return validateManifest(value)
 }
 
-/** The manifest in force, or null when none has been published. Throws ManifestError if invalid. */
-export async function readManifest (dataDir: string): Promise<GoldManifest | null> {
-  let text: string
+/** The text of the manifest in force, or null when none has been published. */
+export async function readManifestText (dataDir: string): Promise<string | null> {
   try {
-    text = await readFile(manifestPath(dataDir), 'utf8')
+    return await readFile(manifestPath(dataDir), 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
     throw err
   }
-  return parseManifest(text)
+}
+
+/** The manifest in force, or null when none has been published. Throws ManifestError if invalid. */
+export async function readManifest (dataDir: string): Promise<GoldManifest | null> {
+  const text = await readManifestText(dataDir)
+  return text === null ? null : parseManifest(text)
 }
 
 /** Where version N of the manifest is kept once published (history for vacuum's keepVersions). */

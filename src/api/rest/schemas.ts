@@ -180,7 +180,7 @@ export const ResultMeta = Type.Object({
     watermark: Nullable(Instant('the speed layer\'s watermark: minute windows before it are closed')),
     lag_ms: Nullable(Type.Number({ minimum: 0, description: 'now minus the newest event time the speed layer applied, ms' }))
   }, { additionalProperties: false }),
-  batch_version: Nullable(Type.Integer({ description: 'version of the gold manifest read (null: no gold yet)' }))
+  batch_version: Nullable(Type.Integer({ description: 'version of the gold read: manifest version, or Delta table version (null: no gold yet)' }))
 }, { additionalProperties: false })
 
 export const MetricsResult = Type.Object({
