@@ -13,11 +13,14 @@ const run = promisify(execFile)
 /** delta-rs's Python binding and the Arrow library the tests hand it tables with. */
 export const DELTA_RS_REQUIREMENTS = ['deltalake==1.6.6', 'pyarrow==26.0.1']
 
+/** PySpark with Delta Lake (examples/spark): delta-spark 4.4.1 has no jar on Maven Central, 4.4.0 does. */
+export const SPARK_REQUIREMENTS = ['pyspark==4.2.0', 'delta-spark==4.4.0']
+
 export interface PythonVenv {
   /** the venv's python executable */
   python: string
   /** run the venv's python with `args` (a script and its arguments, or `-c code`); resolves with stdout, rejects with stderr in the message */
-  exec (args: string[], opts?: { timeoutMs?: number }): Promise<string>
+  exec (args: string[], opts?: { timeoutMs?: number, env?: NodeJS.ProcessEnv }): Promise<string>
 }
 
 function venvOf (dir: string): PythonVenv {
@@ -26,7 +29,7 @@ function venvOf (dir: string): PythonVenv {
     python,
     async exec (args, opts = {}) {
       try {
-        const r = await run(python, args, { timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 })
+        const r = await run(python, args, { timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024, env: opts.env ?? process.env })
         return r.stdout
       } catch (err) {
         const e = err as Error & { stderr?: string }

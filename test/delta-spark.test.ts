@@ -1,0 +1,79 @@
+// Spark as the batch layer: examples/spark/hourly_gold.py (PySpark 4.2.0 with delta-spark 4.4.0 from PyPI, on local[2];
+// Spark fetches the Delta jars from Maven Central through Ivy into .cache/ivy) builds hourly gold from Hourglass's own
+// bronze as a Delta table; `serve --gold delta:PATH` on it answers what Hourglass's own batch job's gold answers.
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { ensurePythonVenv, SPARK_REQUIREMENTS } from '../scripts/services/python.js'
+import { CACHE } from '../scripts/services/common.js'
+import { type App, buildApp } from '../src/app/index.js'
+import { loadConfig } from '../src/config.js'
+import { tempData } from './helpers/temp-data.js'
+
+const JOB = fileURLToPath(new URL('../examples/spark/hourly_gold.py', import.meta.url))
+const t = tempData('hourglass-delta-spark-')
+
+async function open (env: Record<string, string>): Promise<App> {
+  const config = loadConfig({ HOURGLASS_SOURCE: 'none', HOURGLASS_LOG_LEVEL: 'silent', HOURGLASS_AUTH: 'none', ...env })
+  return await buildApp(config, { schedule: false, progress: () => {} })
+}
+
+interface Answer {
+  rows: Array<Record<string, unknown> & { avg_latency: number | null }>
+  meta: { boundary: string, batch_version: number, sources: Array<{ layer: string }> }
+}
+
+async function hourly (app: App, from: string, to: string): Promise<Answer> {
+  const res = await app.server.inject(`/v1/metrics?from=${from}&to=${to}&granularity=hour&group_by=event_type,region`)
+  assert.equal(res.statusCode, 200, res.body)
+  return res.json<Answer>()
+}
+
+test('Spark builds hourly gold from our bronze as a Delta table; served with --gold delta:PATH it answers what our own gold answers',
+  { timeout: 2_400_000 }, async (t2) => {
+    const venv = await ensurePythonVenv(SPARK_REQUIREMENTS, (line) => t2.diagnostic(line))
+    const data = join(t.dir, 'data')
+    // our own: a day of synthetic history seeded into bronze, rolled up by our batch job (the live source is not started)
+    const own = await open({ HOURGLASS_DATA_DIR: data, HOURGLASS_SOURCE: 'synthetic', HOURGLASS_SEED_DAYS: '1', HOURGLASS_SYNTHETIC_RATE: '2' })
+    let ours: Answer
+    let from: string
+    let until: string
+    try {
+      const snapshot = own.gold.snapshot()
+      assert.ok(snapshot?.completeUntil != null && snapshot.completeFrom != null, 'our batch job built gold')
+      from = new Date(snapshot.completeFrom).toISOString()
+      until = new Date(snapshot.completeUntil).toISOString()
+      ours = await hourly(own, from, until)
+    } finally {
+      await own.close()
+    }
+    assert.ok(ours.rows.length > 100, `${ours.rows.length} rows`)
+
+    const table = join(t.dir, 'spark-gold')
+    const started = Date.now()
+    const out = await venv.exec([JOB, '--bronze', join(data, 'bronze', 'events'), '--gold', table, '--until', until], {
+      timeoutMs: 1_800_000,
+      env: { ...process.env, PYSPARK_SUBMIT_ARGS: `--conf spark.jars.ivy=${join(CACHE, 'ivy')} pyspark-shell` }
+    })
+    t2.diagnostic(`spark job: ${((Date.now() - started) / 1000).toFixed(0)} s; ${out.trim().split('\n').at(-1) ?? ''}`)
+    assert.match(out, new RegExp(`hourglass.complete_until = ${until.replace('.', '\\.')}`))
+
+    const served = await open({ HOURGLASS_DATA_DIR: join(t.dir, 'reader'), HOURGLASS_SEED_DAYS: '0', HOURGLASS_GOLD: `delta:${table}` })
+    try {
+      const theirs = await hourly(served, from, until)
+      assert.equal(theirs.meta.boundary, until, 'the boundary is the property the job set')
+      assert.deepEqual(theirs.meta.sources.map((s) => s.layer), ['batch'])
+      assert.equal(theirs.rows.length, ours.rows.length)
+      // the same rows; the average latency within float rounding (Spark sums the latencies in another order)
+      const exact = (rows: Answer['rows']): unknown[] => rows.map(({ avg_latency: _a, ...rest }) => rest)
+      assert.deepEqual(exact(theirs.rows), exact(ours.rows))
+      theirs.rows.forEach((r, i) => {
+        const o = ours.rows[i]?.avg_latency ?? null
+        if (r.avg_latency === null || o === null) assert.equal(r.avg_latency, o)
+        else assert.ok(Math.abs(r.avg_latency - o) <= 1e-9 * Math.max(1, Math.abs(o)), `avg_latency ${r.avg_latency} against ${o}`)
+      })
+    } finally {
+      await served.close()
+    }
+  })
