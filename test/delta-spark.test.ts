@@ -12,6 +12,9 @@ import { loadConfig } from '../src/config.js'
 import { tempData } from './helpers/temp-data.js'
 
 const JOB = fileURLToPath(new URL('../examples/spark/hourly_gold.py', import.meta.url))
+const DV = fileURLToPath(new URL('./helpers/spark-dv.py', import.meta.url))
+/** Spark's Ivy cache under the project's ignored cache folder */
+const SPARK_ENV = (): NodeJS.ProcessEnv => ({ ...process.env, PYSPARK_SUBMIT_ARGS: `--conf spark.jars.ivy=${join(CACHE, 'ivy')} pyspark-shell` })
 const t = tempData('hourglass-delta-spark-')
 
 async function open (env: Record<string, string>): Promise<App> {
@@ -53,8 +56,7 @@ test('Spark builds hourly gold from our bronze as a Delta table; served with --g
     const table = join(t.dir, 'spark-gold')
     const started = Date.now()
     const out = await venv.exec([JOB, '--bronze', join(data, 'bronze', 'events'), '--gold', table, '--until', until], {
-      timeoutMs: 1_800_000,
-      env: { ...process.env, PYSPARK_SUBMIT_ARGS: `--conf spark.jars.ivy=${join(CACHE, 'ivy')} pyspark-shell` }
+      timeoutMs: 1_800_000, env: SPARK_ENV()
     })
     t2.diagnostic(`spark job: ${((Date.now() - started) / 1000).toFixed(0)} s; ${out.trim().split('\n').at(-1) ?? ''}`)
     assert.match(out, new RegExp(`hourglass.complete_until = ${until.replace('.', '\\.')}`))
@@ -76,4 +78,14 @@ test('Spark builds hourly gold from our bronze as a Delta table; served with --g
     } finally {
       await served.close()
     }
+  })
+
+test('a table Spark wrote with deletion vectors, after a DELETE, is refused at start naming the feature (never served with the deleted rows)',
+  { timeout: 2_400_000 }, async (t2) => {
+    const venv = await ensurePythonVenv(SPARK_REQUIREMENTS, (line) => t2.diagnostic(line))
+    const table = join(t.dir, 'spark-dv')
+    const out = await venv.exec([DV, table], { timeoutMs: 1_800_000, env: SPARK_ENV() })
+    t2.diagnostic(out.trim())
+    assert.match(out, /DELETE/, 'the last commit is the DELETE')
+    await assert.rejects(open({ HOURGLASS_DATA_DIR: join(t.dir, 'dv-reader'), HOURGLASS_SEED_DAYS: '0', HOURGLASS_GOLD: `delta:${table}` }), /deletionVectors/)
   })
