@@ -5,9 +5,10 @@
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { test, type TestContext } from 'node:test'
+import type { RawBatch } from '../src/ingest/index.js'
 import { createKafka, eventKey, KafkaSource, type OutgoingRecord } from '../src/ingest/kafka/index.js'
 import type { ApplyBatch } from '../src/model/index.js'
-import { MemorySpeedStore, SpeedPipeline } from '../src/speed/index.js'
+import { DecodePool, MemorySpeedStore, SpeedPipeline } from '../src/speed/index.js'
 import { GatedStore } from './helpers/gated-store.js'
 import { servicesForFile } from './helpers/services.js'
 import { until } from './helpers/wait.js'
@@ -38,7 +39,7 @@ function records (prefix: string): OutgoingRecord[] {
 }
 
 /** Produce, then consume in small batches; the third batch of partition 0 fails (`how`) once the next one is fetched. */
-async function scenario (t: TestContext, name: string, how: 'throw' | 'unhandled'): Promise<void> {
+async function scenario (t: TestContext, name: string, how: 'throw' | 'unhandled', decodeThreads = 0): Promise<void> {
   const topic = `fetch-ahead-${name}-${process.pid}`
   assert.equal(await services.writer.createTopic(topic, PARTITIONS), true)
   // small sends: a fetch returns whole producer batches, so these make the consumer's batches small
@@ -67,7 +68,13 @@ async function scenario (t: TestContext, name: string, how: 'throw' | 'unhandled
       return await super.apply(b)
     }
   }(memory, Infinity)
-  const pipeline = new SpeedPipeline({ store, dedupWindowMs: HOUR, allowedLatenessMs: HOUR, deadLetterKeep: 0, collectValid: false })
+  const pool = decodeThreads === 0 ? null : new DecodePool({ threads: decodeThreads, maxRecordBytes: 1_000_000 })
+  t.after(() => pool?.close())
+  const pipeline = new SpeedPipeline({
+    store, dedupWindowMs: HOUR, allowedLatenessMs: HOUR, deadLetterKeep: 0, collectValid: false,
+    ...(pool === null ? {} : { decode: (values, now) => pool.decode(values, now) })
+  })
+  let decodedAhead = 0
   const logged: string[] = []
   const log = { error: (_: object, m: string) => { logged.push(m) }, warn: (_: object, m: string) => { logged.push(m) }, info: () => undefined }
   const source = new KafkaSource({
@@ -79,7 +86,8 @@ async function scenario (t: TestContext, name: string, how: 'throw' | 'unhandled
     positions: (tp, p) => store.position(tp, p),
     rebuildFrom: () => Date.now() - HOUR,
     log,
-    logLevel: 'nothing'
+    logLevel: 'nothing',
+    ...(pool === null ? {} : { onFetchedAhead: (b: RawBatch) => { decodedAhead++; pipeline.decodeAhead(b, Date.now()) } })
   })
   await source.start(async (batch) => {
     const last = batch.records[batch.records.length - 1]?.offset ?? ''
@@ -103,6 +111,7 @@ async function scenario (t: TestContext, name: string, how: 'throw' | 'unhandled
   assert.equal(counts.received, RECORDS, JSON.stringify(counts))
   assert.equal(counts.valid, RECORDS)
   assert.equal(counts.duplicates, 0)
+  if (pool !== null) assert.ok(decodedAhead > 0, 'batches were decoded ahead')
   if (how === 'throw') assert.ok(logged.includes('batch handler failed; its records will be handed out again'), logged.join('; '))
 }
 
@@ -112,4 +121,8 @@ test('an apply that throws while the next batch of its partition is fetched: rea
 
 test('a batch left unhandled while the next batch of its partition is fetched: read again from after what was applied, exact', { timeout: 240_000 }, async (t) => {
   await scenario(t, 'unhandled', 'unhandled')
+})
+
+test('the same with decode threads decoding the batch fetched ahead: exact', { timeout: 240_000 }, async (t) => {
+  await scenario(t, 'decoded-ahead', 'throw', 1)
 })

@@ -83,7 +83,9 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
     onApplied: (ms) => observability.observeApply(ms / 1000),
     ...(deadLetters === null ? {} : { onInvalid: (letter: DeadLetter) => deadLetters.send(letter, inHand.original(letter)) })
   })
-  const source = kafka ? kafkaSource(ctx, store, share) : await localSource(ctx)
+  // decode threads decode a partition's next batch, fetched ahead, while its batch in flight is applied
+  const decodeAhead = config.decodeWorkers === 0 ? undefined : (batch: RawBatch) => pipeline.decodeAhead(batch, now())
+  const source = kafka ? kafkaSource(ctx, store, share, decodeAhead) : await localSource(ctx)
 
   // The pipeline forgets what it processed; Kafka rewinds (the batch in hand is not acknowledged
   // and comes again), other sources replay bronze as at start.

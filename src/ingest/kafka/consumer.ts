@@ -29,6 +29,11 @@ export interface KafkaSourceOptions extends GroupOptions {
   onAssigned?: (assigned: number, total: number) => void
   /** how often handled offsets are committed to Kafka (a hint only; also on stop) */
   commitIntervalMs?: number // five seconds
+  /**
+   * a batch fetched while its partition's batch in flight is applied: work that does not depend on that one (decoding
+   * in threads) may start meanwhile. The same batch object is handed to the handler later, or dropped.
+   */
+  onFetchedAhead?: (batch: RawBatch) => void
 }
 
 export interface RebuildPartition {
@@ -241,11 +246,13 @@ export class KafkaSource implements RecordSource {
   async #eachBatch (payload: EachBatchPayload, handler: BatchHandler): Promise<void> {
     const { batch: { topic, partition }, resolveOffset, heartbeat } = payload
     const key = partitionKey(topic, partition)
+    const ahead = this.#options.onFetchedAhead !== undefined && this.#lanes.busy(key) ? rawBatch(payload) : null
+    if (ahead !== null) this.#options.onFetchedAhead?.(ahead)
     await this.#lanes.settled(key) // its heartbeats run meanwhile
     const { take, failure } = this.#lanes.next(key)
     if (this.#m.stopping) return
     if (failure !== null) throw failure.err
-    const batch = take ? rawBatch(payload) : null
+    const batch = take && payload.isRunning() && !payload.isStale() ? ahead ?? rawBatch(payload) : null
     if (batch === null) return
     resolveOffset(lastOffset(batch))
     this.#lanes.run(key, this.#apply(batch, handler, payload.heartbeat))

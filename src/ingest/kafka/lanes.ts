@@ -23,6 +23,11 @@ export class Lanes {
     return lane
   }
 
+  /** whether the partition has a batch in flight */
+  busy (key: string): boolean {
+    return this.#lanes.get(key)?.inFlight != null
+  }
+
   /** Resolves once the partition has no batch in flight. */
   async settled (key: string): Promise<void> {
     for (let p = this.#lanes.get(key)?.inFlight; p != null; p = this.#lanes.get(key)?.inFlight) await p
