@@ -137,8 +137,8 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
   }
 
   const closing = new AbortController()
-  // A store that does not answer holds the batch in hand (the source heartbeats meanwhile, so the
-  // consumer keeps its partitions and fetches nothing more): the attempt is made again, backing off
+  // A store that does not answer holds the batch in hand (the source heartbeats meanwhile, so the consumer keeps its
+  // partitions; the partition's next batch waits for this one, and the fetches for it): the attempt is made again, backing off
   // up to 5 s, until the store answers or the path closes. An attempt that failed applied nothing
   // it knows of; one whose apply ran unanswered is found applied by the store's position.
   const handle = async (batch: RawBatch): Promise<void | false> => {
