@@ -55,9 +55,12 @@ async function scenario (t: TestContext, name: string, how: 'throw' | 'unhandled
   /** applies of partition 0 so far; the third one fails once the next batch of partition 0 has been fetched */
   let applies0 = 0
   let failed: { last: string, fetchedBefore: number, fetchedAtFailure: number } | null = null
+  /** per batch of partition 0 (by its last offset): its batches kafkajs had handed out when the source took it */
+  const takenAt = new Map<string, number>()
   const failHere = async (batch: { partition: number, last: string }): Promise<boolean> => {
     if (batch.partition !== 0 || ++applies0 !== 3) return false
-    const before = fetchedOf(0)
+    // counted when the batch was taken: the next one may have been fetched before its apply began (decoding ahead)
+    const before = takenAt.get(batch.last) ?? assert.fail(`batch ending at ${batch.last} not taken`)
     await until('the next batch of partition 0 fetched while one is applied', () => fetchedOf(0) > before, 60_000)
     failed = { last: batch.last, fetchedBefore: before, fetchedAtFailure: fetchedOf(0) }
     return true
@@ -91,6 +94,7 @@ async function scenario (t: TestContext, name: string, how: 'throw' | 'unhandled
   })
   await source.start(async (batch) => {
     const last = batch.records[batch.records.length - 1]?.offset ?? ''
+    if (batch.partition === 0) takenAt.set(last, fetchedOf(0))
     if (how === 'unhandled' && await failHere({ partition: batch.partition, last })) return false
     await pipeline.process(batch, Date.now())
   })
