@@ -38,7 +38,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { SPEED_PARTITIONS_AT_ONCE } from '../src/app/sources.js'
 import { loadConfig } from '../src/config.js'
-import { sharesOf, TrafficGenerator } from '../src/ingest/index.js'
+import { type RawBatch, sharesOf, TrafficGenerator } from '../src/ingest/index.js'
 import { createKafka, eventKey, KafkaSource, KafkaWriter, type OutgoingRecord } from '../src/ingest/kafka/index.js'
 import type { MetricsResult, SpeedStore } from '../src/model/index.js'
 import { CosmosSpeedStore, DecodePool, MemorySpeedStore, RedisSpeedStore, SpeedPipeline } from '../src/speed/index.js'
@@ -308,6 +308,7 @@ async function speedPath (topic: string, kind: StoreKind, group: string, decodeW
     topics: [topic],
     groupId: group,
     partitionsConsumedConcurrently: SPEED_PARTITIONS_AT_ONCE, // as the app's
+    ...(pool === null ? {} : { onFetchedAhead: (b: RawBatch) => pipeline.decodeAhead(b, Date.now()) }), // as the app's
     positions: (tp, p) => store.position(tp, p),
     rebuildFrom: () => Date.now() - retentionMs,
     logLevel: 'nothing'

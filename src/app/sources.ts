@@ -2,7 +2,7 @@
 // file (`none`: nothing live).
 import { resolve } from 'node:path'
 import { readBronzeState } from '../batch/index.js'
-import { FileSource, type RecordSource, sharesOf, SyntheticSource } from '../ingest/index.js'
+import { FileSource, type RawBatch, type RecordSource, sharesOf, SyntheticSource } from '../ingest/index.js'
 import { KafkaSource } from '../ingest/kafka/index.js'
 import { iso, type SpeedStore } from '../model/index.js'
 import { type AppContext, kafkaLogLevel } from './context.js'
@@ -15,9 +15,11 @@ import type { SpeedShare } from './speed-share.js'
 /** The speed pipeline applies one partition's batch (a store round trip) while it validates another's. */
 export const SPEED_PARTITIONS_AT_ONCE = 4
 
-export function kafkaSource (ctx: AppContext, store: SpeedStore, share: SpeedShare): KafkaSource {
+/** `fetchedAhead`: see KafkaSourceOptions.onFetchedAhead (the speed path decodes there when it has decode threads) */
+export function kafkaSource (ctx: AppContext, store: SpeedStore, share: SpeedShare, fetchedAhead?: (batch: RawBatch) => void): KafkaSource {
   const { config, now, progress, log } = ctx
   return new KafkaSource({
+    ...(fetchedAhead === undefined ? {} : { onFetchedAhead: fetchedAhead }),
     brokers: config.kafkaBrokers,
     topics: config.kafkaTopics,
     groupId: config.kafkaGroup,

@@ -86,7 +86,9 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
     onApplied: (ms) => observability.observeApply(ms / 1000),
     ...(deadLetters === null ? {} : { onInvalid: (letter: DeadLetter) => deadLetters.send(letter, inHand.original(letter)) })
   })
-  const source = kafka ? kafkaSource(ctx, store, share) : await localSource(ctx)
+  // decode threads decode a partition's next batch, fetched ahead, while its batch in flight is applied
+  const decodeAhead = config.decodeWorkers === 0 ? undefined : (batch: RawBatch) => pipeline.decodeAhead(batch, now())
+  const source = kafka ? kafkaSource(ctx, store, share, decodeAhead) : await localSource(ctx)
 
   // The pipeline forgets what it processed; Kafka rewinds (the batch in hand is not acknowledged
   // and comes again), other sources replay bronze as at start.
@@ -139,8 +141,8 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
   }
 
   const closing = new AbortController()
-  // A store that does not answer holds the batch in hand (the source heartbeats meanwhile, so the
-  // consumer keeps its partitions and fetches nothing more): the attempt is made again, backing off
+  // A store that does not answer holds the batch in hand (the source heartbeats meanwhile, so the consumer keeps its
+  // partitions; the partition's next batch waits for this one, and the fetches for it): the attempt is made again, backing off
   // up to 5 s, until the store answers or the path closes. An attempt that failed applied nothing
   // it knows of; one whose apply ran unanswered is found applied by the store's position.
   const handle = async (batch: RawBatch): Promise<void | false> => {

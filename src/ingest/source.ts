@@ -1,6 +1,6 @@
 // What every record source implements (the synthetic stream, a JSON Lines file, Kafka).
-// A source hands out batches of raw records; it awaits the handler before the next batch, so a
-// slow consumer slows the source down instead of piling records up (backpressure).
+// A source hands out batches of raw records; the next batch of a partition waits for the handler of the one before
+// (Kafka fetches it meanwhile), so a slow consumer slows the source down instead of piling records up (backpressure).
 
 export interface RawRecord {
   /** the record's bytes as UTF-8 text, exactly as produced (it may be invalid) */

@@ -123,6 +123,8 @@ export class SpeedPipeline implements QualitySource {
   readonly #inFlight = new Map<string, Promise<void>>()
   /** a reset() under way: process() calls wait for it */
   #resetting: Promise<void> | undefined
+  /** decodings started by decodeAhead(), taken by the batch's next process() */
+  readonly #ahead = new WeakMap<InputBatch, Promise<Validation[]>>()
 
   constructor (options: SpeedPipelineOptions) {
     this.#store = options.store
@@ -145,7 +147,8 @@ export class SpeedPipeline implements QualitySource {
   process (batch: InputBatch, now: number, stale?: () => boolean): Promise<ProcessResult> {
     const key = partitionKey(batch.topic, batch.partition)
     // decoding starts at once (in decode threads, while earlier batches are applied); the run below awaits it
-    const decoded = this.#decode?.(batch.records.map((r) => r.value), now)
+    const decoded = this.#ahead.get(batch) ?? this.#decode?.(batch.records.map((r) => r.value), now)
+    this.#ahead.delete(batch)
     decoded?.catch(() => undefined)
     const resetting = this.#resetting
     // a batch read before a reset it had to wait for is left alone: processed after it, it would set positions ahead of
@@ -155,6 +158,14 @@ export class SpeedPipeline implements QualitySource {
     this.#inFlight.set(key, settled)
     void settled.then(() => { if (this.#inFlight.get(key) === settled) this.#inFlight.delete(key) })
     return run
+  }
+
+  /** Start decoding a batch that process() will be given later (it may not be: a dropped batch's decoding is lost). */
+  decodeAhead (batch: InputBatch, now: number): void {
+    const decoded = this.#decode?.(batch.records.map((r) => r.value), now)
+    if (decoded === undefined) return
+    decoded.catch(() => undefined)
+    this.#ahead.set(batch, decoded)
   }
 
   /**

@@ -1,13 +1,18 @@
-// The Kafka record source: a kafkajs consumer group (kafkaGroup) handing each fetched batch of one
-// partition to the handler and awaiting it (a slow store slows the fetches: backpressure), with no auto-commit.
+// The Kafka record source: a kafkajs consumer group (kafkaGroup) with no auto-commit. Fetching runs ahead of applying:
+// a fetched batch is handed to the handler and taken (kafkajs resolves it and fetches the next) without awaiting the
+// apply; a partition has at most one batch in flight, its next batch waits for it (a slow store slows the fetches:
+// backpressure). A batch not applied (the handler threw or resolved false) moves its partition back to after what was
+// applied, and the batches of it fetched meanwhile are dropped (lanes.ts): none is applied with a gap before it.
+// Offsets are committed to Kafka only for applied batches.
 // The speed store's positions are the truth, Kafka's committed offsets only a hint: every join seeks each assigned
 // partition past what the store holds, and an empty store is rebuilt by a rewind to rebuildFrom() (onRebuild, then
 // onCaughtUp). Correctness never depends on the seeks: the pipeline skips records at or below the stored position
 // and the store's compare-and-set rejects overlapping writers; the seeks avoid re-reading. Crashes: see group-run.ts.
 import type { EachBatchPayload } from 'kafkajs'
 import { partitionKey } from '../../model/source-position.js'
-import type { BatchHandler, RecordSource } from '../source.js'
-import { GroupMember, type GroupOptions, handBatch } from './group-run.js'
+import type { BatchHandler, RawBatch, RawRecord, RecordSource } from '../source.js'
+import { GroupMember, type GroupOptions, lastOffset, rawBatch, runHandler } from './group-run.js'
+import { Lanes } from './lanes.js'
 
 export interface KafkaSourceOptions extends GroupOptions {
   /** the speed store's last applied offset of a partition (null: none) */
@@ -24,6 +29,11 @@ export interface KafkaSourceOptions extends GroupOptions {
   onAssigned?: (assigned: number, total: number) => void
   /** how often handled offsets are committed to Kafka (a hint only; also on stop) */
   commitIntervalMs?: number // five seconds
+  /**
+   * a batch fetched while its partition's batch in flight is applied: work that does not depend on that one (decoding
+   * in threads) may start meanwhile. The same batch object is handed to the handler later, or dropped.
+   */
+  onFetchedAhead?: (batch: RawBatch) => void
 }
 
 export interface RebuildPartition {
@@ -44,9 +54,9 @@ export class KafkaSource implements RecordSource {
   readonly #m: GroupMember
   readonly #options: KafkaSourceOptions
   readonly #commitIntervalMs: number
-  /** the next offset to read per partition: stored + 1, a rebuild offset, or handled + 1 */
+  /** the next offset to read per partition: stored + 1, a rebuild offset, or applied + 1 */
   readonly #next = new Map<string, bigint>()
-  /** handled + 1 and not yet committed */
+  /** applied + 1 and not yet committed */
   readonly #uncommitted = new Map<string, { topic: string, partition: number, offset: string }>()
   /** rebuilt partitions not yet caught up */
   readonly #rebuilding = new Map<string, RebuildPartition>()
@@ -60,6 +70,8 @@ export class KafkaSource implements RecordSource {
   /** counts rebuild() calls: a batch handled across one is not acknowledged */
   #generation = 0
   #rebuildRunning: Promise<void> | null = null
+  /** per partition: the batch in flight, and whether the partition moved since its last batch */
+  readonly #lanes = new Lanes()
 
   constructor (options: KafkaSourceOptions) {
     this.#options = options
@@ -116,9 +128,12 @@ export class KafkaSource implements RecordSource {
     this.#m.consumer.resume(this.topics.map((topic) => ({ topic })))
   }
 
-  /** Finish the batch in hand, commit what was handled (a hint), leave the group and disconnect. */
+  /** Finish the batches in flight, commit what was applied (a hint), leave the group and disconnect. */
   stop (): Promise<void> {
-    return this.#m.stop(() => this.#commit(true))
+    return this.#m.stop(async () => {
+      await this.#lanes.idle()
+      await this.#commit(true)
+    })
   }
 
   /**
@@ -171,6 +186,7 @@ export class KafkaSource implements RecordSource {
     this.#assigned = new Map(assigned.map((a) => [partitionKey(a.topic, a.partition), a]))
     this.#seekAssigned()
     for (const key of this.#uncommitted.keys()) if (!this.#assigned.has(key)) this.#uncommitted.delete(key)
+    this.#lanes.keepFailures((key) => this.#assigned.has(key))
     this.#checkCaughtUp()
     this.#options.onAssigned?.(assigned.length, this.#partitionTotal)
     this.#refresh(assigned).catch((err: unknown) => this.#m.log.warn({ err }, 'kafka source: could not re-read the stored positions'))
@@ -181,7 +197,9 @@ export class KafkaSource implements RecordSource {
     if (this.#m.stopping) return
     for (const [key, { topic, partition }] of this.#assigned) {
       const next = this.#next.get(key)
-      if (next !== undefined) this.#m.consumer.seek({ topic, partition, offset: next.toString() })
+      if (next === undefined) continue
+      this.#lanes.moved(key)
+      this.#m.consumer.seek({ topic, partition, offset: next.toString() })
     }
   }
 
@@ -215,18 +233,50 @@ export class KafkaSource implements RecordSource {
   #seek (topic: string, partition: number, next: bigint): void {
     const key = partitionKey(topic, partition)
     this.#next.set(key, next)
-    if (this.#assigned.has(key) && !this.#m.stopping) this.#m.consumer.seek({ topic, partition, offset: next.toString() })
+    if (!this.#assigned.has(key) || this.#m.stopping) return
+    this.#lanes.moved(key)
+    this.#m.consumer.seek({ topic, partition, offset: next.toString() })
   }
 
+  /**
+   * Take a fetched batch once its partition's batch in flight has settled: hand it to the handler without awaiting the
+   * apply, and resolve it, so kafkajs fetches the next batches meanwhile. A batch fetched before its partition moved is
+   * dropped; the next one after a handler threw rethrows its error instead (kafkajs backs off, then fetches again).
+   */
   async #eachBatch (payload: EachBatchPayload, handler: BatchHandler): Promise<void> {
     const { batch: { topic, partition }, resolveOffset, heartbeat } = payload
-    const generation = this.#generation
-    const last = await handBatch(payload, handler, this.#m.heartbeatMs, this.#m.log)
-    if (last === null) return
-    if (generation !== this.#generation) return // rebuild() rewound the partitions: nothing of this batch is acknowledged
-    resolveOffset(last)
     const key = partitionKey(topic, partition)
-    const next = BigInt(last) + 1n
+    const ahead = this.#options.onFetchedAhead !== undefined && this.#lanes.busy(key) ? rawBatch(payload) : null
+    if (ahead !== null) this.#options.onFetchedAhead?.(ahead)
+    await this.#lanes.settled(key) // its heartbeats run meanwhile
+    const { take, failure } = this.#lanes.next(key)
+    if (this.#m.stopping) return
+    if (failure !== null) throw failure.err
+    const batch = take && payload.isRunning() && !payload.isStale() ? ahead ?? rawBatch(payload) : null
+    if (batch === null) return
+    resolveOffset(lastOffset(batch))
+    this.#lanes.run(key, this.#apply(batch, handler, payload.heartbeat))
+    await heartbeat() // a rebalance under way surfaces here
+  }
+
+  /** Apply a taken batch (the handler), then acknowledge it, or move its partition back to after what was applied. */
+  async #apply (batch: RawBatch, handler: BatchHandler, heartbeat: () => Promise<void>): Promise<void> {
+    const { topic, partition } = batch
+    const key = partitionKey(topic, partition)
+    const generation = this.#generation
+    let handled
+    try {
+      handled = await runHandler(batch, handler, heartbeat, this.#m.heartbeatMs, this.#m.log)
+    } catch (err) {
+      this.#moveBack(batch, err)
+      return
+    }
+    // not handled, or rebuild() rewound the partitions meanwhile: nothing of this batch is acknowledged
+    if (!handled || generation !== this.#generation) {
+      this.#moveBack(batch)
+      return
+    }
+    const next = BigInt(lastOffset(batch)) + 1n
     if ((this.#next.get(key) ?? -1n) < next) this.#next.set(key, next)
     this.#uncommitted.set(key, { topic, partition, offset: next.toString() })
     const rebuilding = this.#rebuilding.get(key)
@@ -235,7 +285,24 @@ export class KafkaSource implements RecordSource {
       this.#checkCaughtUp()
     }
     await this.#commit(this.#m.stopping)
-    await heartbeat() // a rebalance under way surfaces here, after the batch is done
+  }
+
+  /**
+   * A taken batch was not applied: its partition continues after what was applied (#next; the batch's first offset
+   * when unknown, as every batch before it was applied). Later batches of it already fetched are dropped (lanes).
+   */
+  #moveBack (batch: RawBatch, failure?: unknown): void {
+    const { topic, partition } = batch
+    const key = partitionKey(topic, partition)
+    this.#lanes.moved(key, failure)
+    if (this.#m.stopping) return
+    const next = this.#next.get(key) ?? BigInt((batch.records[0] as RawRecord).offset)
+    // not only while assigned here: a join seeks every assigned partition again anyway
+    try {
+      this.#m.consumer.seek({ topic, partition, offset: next.toString() })
+    } catch (err) {
+      this.#m.log.warn({ err, topic, partition }, 'kafka source: could not seek a partition back')
+    }
   }
 
   /** Fire onCaughtUp once no assigned rebuilt partition is behind. */

@@ -5,39 +5,57 @@
 // outage while it lasts, and stops cleanly. Where a member reads from, and what it commits, is theirs.
 import type { Socket } from 'node:net'
 import type { Admin, Consumer, EachBatchPayload, RetryOptions } from 'kafkajs'
-import type { BatchHandler, RawRecord } from '../source.js'
+import type { BatchHandler, RawBatch, RawRecord } from '../source.js'
 import { brokerBackoffMs, brokersGone, createKafka, endSockets, type KafkaLog, type KafkaLogLevel, retryWhileBrokersGone, STDERR_LOG } from './client.js'
 
-/**
- * Hand one fetched batch to `handler` as raw records, heartbeating every `heartbeatMs` while it
- * runs (a handler may wait longer than the session timeout for its store or its flush). Returns
- * the batch's last offset once the handler has resolved, or null when there was nothing to hand
- * out (not running, stale after a seek, empty) or the handler left it unhandled (resolved false). A handler that throws is logged and rethrown:
- * kafkajs hands the batch out again.
- */
-export async function handBatch (payload: EachBatchPayload, handler: BatchHandler, heartbeatMs: number, log: KafkaLog): Promise<string | null> {
-  const { batch, heartbeat, isRunning, isStale } = payload
+/** A fetched batch as raw records; null when there is nothing to hand out (not running, stale after a seek, empty). */
+export function rawBatch (payload: EachBatchPayload): RawBatch | null {
+  const { batch, isRunning, isStale } = payload
   if (!isRunning() || isStale() || batch.messages.length === 0) return null
-  const { topic, partition } = batch
   const records: RawRecord[] = new Array(batch.messages.length)
   for (let i = 0; i < batch.messages.length; i++) {
     const m = batch.messages[i] as (typeof batch.messages)[number]
     const bytes = m.value ?? Buffer.alloc(0) // a tombstone is an empty (invalid) record
     records[i] = { value: bytes.toString('utf8'), offset: m.offset, bytes, key: m.key ?? null }
   }
-  const last = (records[records.length - 1] as RawRecord).offset
+  return { topic: batch.topic, partition: batch.partition, records }
+}
+
+/** the offset of a batch's last record (rawBatch never gives an empty one) */
+export const lastOffset = (batch: RawBatch): string => (batch.records[batch.records.length - 1] as RawRecord).offset
+
+/**
+ * Run `handler` on `batch`, heartbeating every `heartbeatMs` while it runs (a handler may wait longer than the session
+ * timeout for its store or its flush). Resolves whether the handler handled the batch (false: it resolved false); a
+ * handler that throws is logged and rethrown.
+ */
+export async function runHandler (
+  batch: RawBatch, handler: BatchHandler, heartbeat: () => Promise<void>, heartbeatMs: number, log: KafkaLog
+): Promise<boolean> {
+  const { topic, partition } = batch
   const beat = setInterval(() => {
     heartbeat().catch((err: unknown) => log.info({ err, topic, partition }, 'kafka heartbeat during a batch failed'))
   }, heartbeatMs)
   try {
-    if (await handler({ topic, partition, records }) === false) return null
+    return await handler(batch) !== false
   } catch (err) {
-    log.error({ err, topic, partition, first: records[0]?.offset, last }, 'batch handler failed; the batch will be handed out again')
+    const where = { topic, partition, first: batch.records[0]?.offset, last: lastOffset(batch) }
+    log.error({ err, ...where }, 'batch handler failed; its records will be handed out again')
     throw err
   } finally {
     clearInterval(beat)
   }
-  return last
+}
+
+/**
+ * Hand one fetched batch to `handler` and await it (runHandler). Returns the batch's last offset once the handler has
+ * resolved, or null when there was nothing to hand out (rawBatch) or the handler left it unhandled (resolved false). A
+ * handler that throws is rethrown: kafkajs hands the batch out again.
+ */
+export async function handBatch (payload: EachBatchPayload, handler: BatchHandler, heartbeatMs: number, log: KafkaLog): Promise<string | null> {
+  const batch = rawBatch(payload)
+  if (batch === null) return null
+  return await runHandler(batch, handler, payload.heartbeat, heartbeatMs, log) ? lastOffset(batch) : null
 }
 
 export interface CrashRestartOptions {
