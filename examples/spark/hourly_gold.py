@@ -79,6 +79,24 @@ def hour_instant(text: str) -> datetime:
     return t
 
 
+def delta_session(master: str, name: str):
+    """A Spark session with Delta Lake (its jars fetched by Spark on first use), in UTC, for a small local job."""
+    from delta import configure_spark_with_delta_pip
+    from pyspark.sql import SparkSession
+
+    builder = (SparkSession.builder.master(master).appName(name)
+               .config('spark.sql.extensions', 'io.delta.sql.DeltaSparkSessionExtension')
+               .config('spark.sql.catalog.spark_catalog', 'org.apache.spark.sql.delta.catalog.DeltaCatalog')
+               .config('spark.sql.session.timeZone', 'UTC')
+               .config('spark.ui.enabled', 'false')
+               .config('spark.ui.showConsoleProgress', 'false')
+               .config('spark.sql.shuffle.partitions', '4')
+               .config('spark.databricks.delta.snapshotPartitions', '2'))
+    spark = configure_spark_with_delta_pip(builder).getOrCreate()
+    spark.sparkContext.setLogLevel('WARN')
+    return spark
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description='Build Hourglass hourly gold (a Delta table) from Hourglass bronze with Spark.')
     p.add_argument('--bronze', required=True, help='the bronze events folder (DATA/bronze/events)')
@@ -89,19 +107,7 @@ def main(argv: list[str]) -> int:
     a = p.parse_args(argv)
     until = hour_instant(a.until)
 
-    from delta import configure_spark_with_delta_pip
-    from pyspark.sql import SparkSession
-
-    builder = (SparkSession.builder.master(a.master).appName('hourglass-hourly-gold')
-               .config('spark.sql.extensions', 'io.delta.sql.DeltaSparkSessionExtension')
-               .config('spark.sql.catalog.spark_catalog', 'org.apache.spark.sql.delta.catalog.DeltaCatalog')
-               .config('spark.sql.session.timeZone', 'UTC')
-               .config('spark.ui.enabled', 'false')
-               .config('spark.ui.showConsoleProgress', 'false')
-               .config('spark.sql.shuffle.partitions', '4')
-               .config('spark.databricks.delta.snapshotPartitions', '2'))
-    spark = configure_spark_with_delta_pip(builder).getOrCreate()
-    spark.sparkContext.setLogLevel('WARN')
+    spark = delta_session(a.master, 'hourglass-hourly-gold')
     try:
         bronze = spark.read.parquet(a.bronze)
         bronze.createOrReplaceTempView('bronze')

@@ -2,20 +2,14 @@
 
     python spark-dv.py PATH
 """
+import os
 import sys
 
-from delta import configure_spark_with_delta_pip
-from pyspark.sql import SparkSession
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'examples', 'spark'))
+from hourly_gold import delta_session  # noqa: E402
 
 path = sys.argv[1]
-builder = (SparkSession.builder.master('local[1]').appName('hourglass-dv')
-           .config('spark.sql.extensions', 'io.delta.sql.DeltaSparkSessionExtension')
-           .config('spark.sql.catalog.spark_catalog', 'org.apache.spark.sql.delta.catalog.DeltaCatalog')
-           .config('spark.sql.session.timeZone', 'UTC')
-           .config('spark.ui.enabled', 'false')
-           .config('spark.ui.showConsoleProgress', 'false'))
-spark = configure_spark_with_delta_pip(builder).getOrCreate()
-spark.sparkContext.setLogLevel('ERROR')
+spark = delta_session('local[1]', 'hourglass-dv')
 try:
     spark.sql(f"""CREATE TABLE delta.`{path}` (
         window_start TIMESTAMP, event_type STRING, region STRING, total_events BIGINT, latency_sum DOUBLE,
