@@ -13,7 +13,7 @@
 //
 // JSON: start/peak/end RSS (MB), the slope of RSS over the last half of the run (least squares, MB/min), flat (that
 // slope within ±2 MB/min), under_300mb (the peak), the rates produced and consumed, the load average at the start and end.
-import { spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -72,6 +72,7 @@ const brokers = (services.kafka as { brokers: string }).brokers
 const dir = await mkdtemp(join(tmpdir(), 'hg-bench-rss-'))
 const probeFile = join(dir, 'probe.jsonl')
 const load1 = loadavg()[0] as number
+const producers: ChildProcess[] = []
 try {
   const topic = `bench-rss-${process.pid}`
   const w = new KafkaWriter({ brokers, logLevel: 'nothing' })
@@ -88,13 +89,13 @@ try {
     HG_RSS_PROBE_FILE: probeFile, HG_RSS_PROBE_MS: String(SAMPLE_MS), ...extraEnv
   }, 120_000, { cpuProfile: false, nodeArgs: [...args['node-flag'], '--import', fileURLToPath(new URL('./rss-probe.ts', import.meta.url))] })
   const t0 = Date.now()
-  const producers = Array.from({ length: PRODUCERS }, (_, i) => spawn(process.execPath, [
+  producers.push(...Array.from({ length: PRODUCERS }, (_, i) => spawn(process.execPath, [
     '--import', 'tsx', fileURLToPath(import.meta.url), '--produce-child', topic, '--brokers', brokers,
     '--rate', String(RATE / PRODUCERS), '--minutes', String(SECONDS / 60), '--seed', String(i + 1)
-  ], { stdio: ['ignore', 'pipe', 'inherit'] }))
+  ], { stdio: ['ignore', 'pipe', 'inherit'] })))
   const sent = producers.map((c) => new Promise<number>((resolve) => {
     let out = ''
-    c.stdout.setEncoding('utf8').on('data', (x: string) => { out += x })
+    c.stdout?.setEncoding('utf8').on('data', (x: string) => { out += x })
     c.once('close', () => resolve(Number(/"sent":(\d+)/.exec(out)?.[1] ?? 0)))
   }))
   // consumed so far, beside each probe sample
@@ -140,6 +141,7 @@ try {
     load_average_1m: { start: Number(load1.toFixed(2)), end: Number((loadavg()[0] as number).toFixed(2)) }
   }, null, 2))
 } finally {
+  for (const c of producers) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
   await services.stop()
   await rm(dir, { recursive: true, force: true })
 }
