@@ -26,13 +26,17 @@ export class ServiceChild {
     this.#exited = new Promise((resolve) => child.once('close', () => resolve()))
   }
 
-  /** `serve` with `env` (HOURGLASS_* settings) on a free loopback port, resolved once /readyz answers 200 */
-  static async start (env: Record<string, string>, readyWithinMs = 120_000): Promise<ServiceChild> {
+  /**
+   * `serve` with `env` (HOURGLASS_* settings) on a free loopback port, resolved once /readyz answers 200. `nodeArgs` go
+   * to node after tsx, before the entry (flags, more --import); `cpuProfile: false` leaves the profiler out (it holds its samples).
+   */
+  static async start (env: Record<string, string>, readyWithinMs = 120_000, opts: { nodeArgs?: string[], cpuProfile?: boolean } = {}): Promise<ServiceChild> {
     const port = await freePort()
     const profileDir = await mkdtemp(join(tmpdir(), 'hg-bench-prof-'))
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HOURGLASS_')))
+    const profile = opts.cpuProfile === false ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', '10000']
     const child = spawn(process.execPath, [
-      '--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', '10000', '--import', 'tsx', ENTRY, 'serve', '--port', String(port)
+      ...profile, '--import', 'tsx', ...(opts.nodeArgs ?? []), ENTRY, 'serve', '--port', String(port)
     ], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
     const service = new ServiceChild(child, `http://127.0.0.1:${port}`, profileDir)
     const deadline = Date.now() + readyWithinMs

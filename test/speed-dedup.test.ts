@@ -109,3 +109,28 @@ test('dedup: a detached batch is undone after others began: only its keys go, th
   assert.equal(d.maxEventTime, T + 2 * M)
   d.undo(null) // nothing detached: nothing happens
 })
+
+test('dedup: past minutes are compacted step by step; duplicates and undo hold before, during and after the move', () => {
+  const d = new Deduplicator({ windowMs: 5 * M })
+  const perMinute = 20_000
+  for (let m = 0; m < 2; m++) for (let i = 0; i < perMinute; i++) assert.equal(d.admit(`m${m}-${i}`, T + m * M + i), true)
+  const before = d.bytes
+  assert.ok(before >= 2 * perMinute * 16, `current minutes hold ${before} bytes`)
+  d.begin()
+  assert.equal(d.admit('late-in-0', T + 59_999), true) // a batch whose key lands in a minute about to be moved
+  const batch = d.detach()
+  // minute 4 begins: minutes 0 and 1 are 2 minutes or more behind it and move, a few slots per admit
+  for (let i = 0; i < 100; i++) assert.equal(d.admit(`m4-${i}`, T + 4 * M + i), true)
+  for (let i = 0; i < perMinute; i += 97) assert.equal(d.admit(`m0-${i}`, T + i), false, `m0-${i} during the move`)
+  d.undo(batch)
+  assert.equal(d.admit('late-in-0', T + 59_999), true, 'undone during the move: new again')
+  // enough admits to finish the move (two tables of 65,536 slots, 64 a step)
+  for (let i = 100; i < 3000; i++) assert.equal(d.admit(`m4-${i}`, T + 4 * M + i), true)
+  for (let m = 0; m < 2; m++) for (let i = 0; i < perMinute; i++) assert.equal(d.admit(`m${m}-${i}`, T + m * M + i), false, `m${m}-${i}`)
+  assert.equal(d.admit('late-in-0', T + 59_999), false)
+  assert.equal(d.admit('another-in-1', T + M + 7), true, 'a compacted minute still takes new keys')
+  assert.equal(d.admit('another-in-1', T + M + 7), false)
+  assert.equal(d.size, 2 * perMinute + 3000 + 2)
+  // past minutes at most 10 bytes a key (80 % full), the current one's table (3,000 keys) at most 64 KiB
+  assert.ok(d.bytes <= (2 * perMinute + 2) * 10 + 2 * 16 + 65_536, `${d.bytes} bytes, from ${before}`)
+})

@@ -251,9 +251,7 @@ export class BronzeSink {
 
   async #connection (): Promise<Conn> {
     if (this.#conn === undefined) {
-      const conn = await this.#db.connect()
-      await conn.run(CREATE_BUFFER)
-      this.#conn = conn
+      this.#conn = await this.#db.connect()
     }
     return this.#conn
   }
@@ -265,7 +263,8 @@ export class BronzeSink {
     const tmp = tempPathFor(path)
     try {
       await conn.exclusive(async (raw) => {
-        await raw.run(`DELETE FROM ${BUFFER_TABLE}`)
+        // a new table each time: rows deleted from an in-memory table keep their memory (RSS grew 6 MB a 50,000 events)
+        await raw.run(CREATE_BUFFER)
         const a = await raw.createAppender(BUFFER_TABLE)
         try {
           for (const { e, offset } of s.items) {
