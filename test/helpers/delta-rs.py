@@ -82,6 +82,7 @@ def main():
 
 main()
 # Leave at once, without the interpreter's teardown: delta-rs's runtime threads may still be running then, and on a
-# loaded machine its C++ side aborted the exit ("terminate called without an active exception") after a good answer.
+# loaded machine its C++ side aborted the exit ("terminate called without an active exception") after a good answer
+# (delta-io/delta-rs#2184: the process exits before the runtime's threads end).
 sys.stdout.flush()
 os._exit(0)
