@@ -54,7 +54,7 @@ export function eventKey (line: string): string | null {
 /** A connected kafkajs producer that sends record lists in batches with acks = all. */
 export class KafkaWriter {
   readonly #kafka: Kafka
-  readonly #producer: Producer
+  #producer: Producer
   readonly #maxBatch: number
 
   constructor (options: KafkaWriterOptions) {
@@ -62,12 +62,16 @@ export class KafkaWriter {
       brokers: options.brokers, clientId: options.clientId ?? 'hourglass-producer',
       ...(options.log === undefined ? {} : { log: options.log }), logLevel: options.logLevel ?? 'error'
     })
-    // idempotent: a send retried after a timeout (its first attempt may have landed) is not written
-    // twice; it takes one request in flight per broker and retries until the broker answers
-    this.#producer = this.#kafka.producer({
+    this.#producer = this.#newProducer()
+    this.#maxBatch = options.maxBatch ?? 5000
+  }
+
+  // idempotent: a send retried after a timeout (its first attempt may have landed) is not written
+  // twice; it takes one request in flight per broker and retries until the broker answers
+  #newProducer (): Producer {
+    return this.#kafka.producer({
       createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true, idempotent: true, maxInFlightRequests: 1
     })
-    this.#maxBatch = options.maxBatch ?? 5000
   }
 
   get kafka (): Kafka {
@@ -99,7 +103,19 @@ export class KafkaWriter {
         ...(r.timestamp === undefined ? {} : { timestamp: String(r.timestamp) }),
         ...(r.headers === undefined ? {} : { headers: r.headers })
       }))
-      await this.#producer.send({ topic, acks: -1, messages })
+      try {
+        await this.#producer.send({ topic, acks: -1, messages })
+      } catch (err) {
+        if ((err as { type?: string }).type !== 'OUT_OF_ORDER_SEQUENCE_NUMBER') throw err
+        // kafkajs's idempotent producer is dead after this (its sequences are out of step with the broker's; seen on
+        // the first send to a topic created just before, on a loaded broker): a new producer (a new producer id) sends
+        // the batch again. Partitions of it that had landed are then written twice (duplicates of an event are
+        // dropped by its event_id downstream); dying instead would lose the rest of the stream.
+        await this.#producer.disconnect().catch(() => undefined)
+        this.#producer = this.#newProducer()
+        await this.#producer.connect()
+        await this.#producer.send({ topic, acks: -1, messages })
+      }
     }
   }
 
