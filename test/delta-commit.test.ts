@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { CommitConflictError, type DeltaAction, writeCommit } from '../src/batch/delta/commit.js'
 import { commitName } from '../src/batch/delta/log-plan.js'
+import { BUILT_FROM_TAG, builtFromOf, builtFromTags } from '../src/batch/delta/own-layout.js'
 import { readDeltaSnapshot } from '../src/batch/delta/log-replay.js'
 import { tempData } from './helpers/temp-data.js'
 
@@ -53,4 +54,17 @@ test('writeCommit: a version that exists is refused and left as it was', async (
   await assert.rejects(writeCommit(table, 0, [add('late.parquet')]), CommitConflictError)
   assert.equal(await readFile(join(table, '_delta_log', commitName(0)), 'utf8'), before)
   await assert.rejects(writeCommit(table, -1, create), /integer ≥ 0/)
+})
+
+test('own layout: the built-from tags of a date\'s files unite; a file without them or with a bad tag records nothing', () => {
+  const f = (date: string | null, tags: Record<string, string>): { partitionValues: Record<string, string | null>, tags: Record<string, string> } => ({ partitionValues: { date }, tags })
+  assert.deepEqual(builtFromTags({ 10: 'b', '09': 'a' }), { [BUILT_FROM_TAG]: '{"09":"a","10":"b"}' })
+  assert.deepEqual(builtFromOf([
+    f('2026-01-01', builtFromTags({ '00': 'x', '01': 'y' })),
+    f('2026-01-01', builtFromTags({ '02': 'z' })),
+    f('2026-01-02', {}),
+    f('2026-01-03', { [BUILT_FROM_TAG]: 'not json' }),
+    f('2026-01-04', { [BUILT_FROM_TAG]: '{"7":"short hour","08":1}' }),
+    f(null, builtFromTags({ '00': 'no date' }))
+  ]), { '2026-01-01': { '00': 'x', '01': 'y', '02': 'z' }, '2026-01-04': {} })
 })

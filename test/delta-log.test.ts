@@ -81,7 +81,7 @@ async function writeLog (table: string, commits: Array<Array<Record<string, unkn
 }
 
 const add = (path: string, date: string): Record<string, unknown> => ({ add: { path, partitionValues: { date }, size: 1, modificationTime: 0, dataChange: true } })
-const remove = (path: string): Record<string, unknown> => ({ remove: { path, deletionTimestamp: 0, dataChange: true } })
+const remove = (path: string, deletionTimestamp = 0): Record<string, unknown> => ({ remove: { path, deletionTimestamp, dataChange: true } })
 const HEAD = [
   { commitInfo: { operation: 'WRITE' } },
   { protocol: { minReaderVersion: 1, minWriterVersion: 2 } },
@@ -92,9 +92,9 @@ test('replay: the newest action per path wins; a commit that removes and re-adds
   const table = join(t.dir, 'replay')
   await writeLog(table, [
     [...HEAD, add('a.parquet', '2026-01-01'), add('b.parquet', '2026-01-01')],
-    [remove('a.parquet'), add('a.parquet', '2026-01-02'), add('c.parquet', '2026-01-03')],
+    [remove('a.parquet'), add('a.parquet', '2026-01-02'), { add: { ...add('c.parquet', '2026-01-03').add as object, tags: { note: 'x' } } }],
     [remove('b.parquet'), { metaData: { ...HEAD[2]?.metaData as object, configuration: { 'hourglass.complete_until': '2026-01-05T00:00:00Z' } } }],
-    [add('b.parquet', '2026-01-04'), remove('c.parquet'), { commitInfo: { operation: 'WRITE' } }]
+    [add('b.parquet', '2026-01-04'), remove('c.parquet', 1_700_000_000_000), { commitInfo: { operation: 'WRITE' } }]
   ])
   const conn = await t.db.connect()
   try {
@@ -103,6 +103,25 @@ test('replay: the newest action per path wins; a commit that removes and re-adds
     assert.deepEqual(s.files.map((f) => [f.path, f.partitionValues.date, f.deletionVector]).sort(), [['a.parquet', '2026-01-02', false], ['b.parquet', '2026-01-04', false]])
     assert.equal(s.metadata.configuration['hourglass.complete_until'], '2026-01-05T00:00:00Z')
     assert.equal(s.protocol.minReaderVersion, 1)
+    // the removed files are tombstones, each with its newest remove action; the adds keep their whole action
+    assert.deepEqual(s.tombstones.map((f) => [f.path, f.deletionTimestamp]), [['c.parquet', 1_700_000_000_000]])
+    assert.deepEqual(s.files.find((f) => f.path === 'b.parquet')?.action, add('b.parquet', '2026-01-04').add)
+  } finally {
+    t.db.release(conn)
+  }
+})
+
+test('replay: an add keeps its tags until a newer action of its path', async () => {
+  const table = join(t.dir, 'tags')
+  await writeLog(table, [
+    [...HEAD, { add: { ...add('a.parquet', '2026-01-01').add as object, tags: { 'k': 'v1' } } }],
+    [remove('a.parquet', 5), { add: { ...add('a.parquet', '2026-01-01').add as object, tags: { 'k': 'v2' } } }, add('b.parquet', '2026-01-01')]
+  ])
+  const conn = await t.db.connect()
+  try {
+    const s = await readDeltaSnapshot(conn, table)
+    assert.deepEqual(s.files.map((f) => [f.path, f.tags]).sort(), [['a.parquet', { k: 'v2' }], ['b.parquet', {}]])
+    assert.deepEqual(s.tombstones, [])
   } finally {
     t.db.release(conn)
   }

@@ -16,6 +16,18 @@ export interface DeltaFile {
   partitionValues: Record<string, string | null>
   /** the add action carries a deletion vector */
   deletionVector: boolean
+  /** the add action's tags (a writer's own per-file notes) */
+  tags: Record<string, string>
+  /** the add action as written (size, modificationTime, stats…), for a checkpoint writer */
+  action: Record<string, unknown>
+}
+
+/** A file the snapshot no longer holds: the newest remove action of its path (vacuum goes by deletionTimestamp). */
+export interface DeltaTombstone {
+  path: string
+  deletionTimestamp: number | null
+  /** the remove action as written */
+  action: Record<string, unknown>
 }
 
 export interface DeltaSnapshot {
@@ -23,6 +35,8 @@ export interface DeltaSnapshot {
   protocol: DeltaProtocol
   metadata: DeltaMetadata
   files: DeltaFile[]
+  /** removed files whose newest action is their remove */
+  tombstones: DeltaTombstone[]
   /** when the snapshot's commit was written (its file's mtime), epoch ms */
   committedAt: number
 }
@@ -61,11 +75,13 @@ function replaySql (actions: string): string {
 files AS (
   SELECT "add"->>'path' AS path, version * 2 + 1 AS rank, "add" AS action FROM actions WHERE "add" IS NOT NULL
   UNION ALL
-  SELECT "remove"->>'path', version * 2, NULL FROM actions WHERE "remove" IS NOT NULL
+  SELECT "remove"->>'path', version * 2, "remove" FROM actions WHERE "remove" IS NOT NULL
 ),
 latest AS (SELECT path, arg_max(action, rank) AS action, max(rank) % 2 AS added FROM files GROUP BY path)
 SELECT 'add' AS kind, json_object('path', path, 'partitionValues', action->'partitionValues',
-  'dv', coalesce(json_type(action, '$.deletionVector'), 'NULL') <> 'NULL')::VARCHAR AS body FROM latest WHERE added = 1
+  'dv', coalesce(json_type(action, '$.deletionVector'), 'NULL') <> 'NULL', 'action', action)::VARCHAR AS body FROM latest WHERE added = 1
+UNION ALL
+SELECT 'remove', json_object('path', path, 'action', action)::VARCHAR FROM latest WHERE added = 0
 UNION ALL (SELECT 'metaData', "metaData"::VARCHAR FROM actions WHERE "metaData" IS NOT NULL ORDER BY version DESC LIMIT 1)
 UNION ALL (SELECT 'protocol', "protocol"::VARCHAR FROM actions WHERE "protocol" IS NOT NULL ORDER BY version DESC LIMIT 1)`
 }
@@ -92,20 +108,27 @@ export async function replayDeltaLog (conn: Conn, table: string, plan: ReplayPla
   let protocol: DeltaProtocol | null = null
   let metadata: DeltaMetadata | null = null
   const files: DeltaFile[] = []
+  const tombstones: DeltaTombstone[] = []
   for (const r of rows) {
     const body = JSON.parse(r.body as string) as Record<string, unknown>
     if (r.kind === 'protocol') protocol = body as unknown as DeltaProtocol
     else if (r.kind === 'metaData') metadata = normalMetadata(body)
-    else {
+    else if (r.kind === 'remove') {
+      const action = body.action as Record<string, unknown>
+      const ts = Number(action.deletionTimestamp)
+      tombstones.push({ path: body.path as string, deletionTimestamp: Number.isFinite(ts) && action.deletionTimestamp !== null ? ts : null, action })
+    } else {
       const partitionValues = (body.partitionValues ?? {}) as Record<string, string | null>
-      files.push({ path: body.path as string, partitionValues, deletionVector: body.dv === true })
+      const action = body.action as Record<string, unknown>
+      const tags = (action.tags ?? {}) as Record<string, string>
+      files.push({ path: body.path as string, partitionValues, deletionVector: body.dv === true, tags, action })
     }
   }
   if (protocol === null) throw new DeltaError(`${table}: the log up to version ${plan.version} holds no protocol action`)
   if (metadata === null) throw new DeltaError(`${table}: the log up to version ${plan.version} holds no metaData action`)
   const last = plan.commits[plan.commits.length - 1] ?? plan.checkpoint?.files[0]
   const committedAt = last === undefined ? Date.now() : (await stat(join(logDir, last))).mtimeMs
-  return { version: plan.version, protocol, metadata, files, committedAt: Math.floor(committedAt) }
+  return { version: plan.version, protocol, metadata, files, tombstones, committedAt: Math.floor(committedAt) }
 }
 
 function normalMetadata (m: Record<string, unknown>): DeltaMetadata {
