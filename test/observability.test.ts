@@ -66,3 +66,27 @@ test('without gold or speed data the gauges are NaN, not a misleading 0', async 
   assert.match(text, /^hourglass_batch_version nan$/im)
   assert.match(text, /^hourglass_batch_age_seconds nan$/im)
 })
+
+test('the request log: nothing per request at info; at debug one line per request, its URL without the api_key value', async (t) => {
+  const { Writable } = await import('node:stream')
+  const lines = (): { stream: InstanceType<typeof Writable>, got: Array<Record<string, unknown>> } => {
+    const got: Array<Record<string, unknown>> = []
+    const stream = new Writable({ write (chunk, _enc, done) { got.push(JSON.parse(String(chunk)) as Record<string, unknown>); done() } })
+    return { stream, got }
+  }
+  const info = lines()
+  const a = buildServer({ service: new StubMetricsService(), logger: { level: 'info', stream: info.stream } })
+  const debug = lines()
+  const b = buildServer({ service: new StubMetricsService(), logger: { level: 'debug', stream: debug.stream } })
+  t.after(() => Promise.all([a.close(), b.close()]))
+  await a.inject('/v1/quality')
+  await a.inject('/healthz')
+  assert.deepEqual(info.got.filter((l) => l.msg !== 'Server listening at' && (l.level as number) < 40), [], 'no line per request at info')
+  await b.inject('/v1/quality?api_key=secret-value-123')
+  const requests = debug.got.filter((l) => l.msg === 'request')
+  assert.equal(requests.length, 1, JSON.stringify(debug.got))
+  assert.equal(requests[0]?.statusCode, 200)
+  assert.equal(typeof requests[0]?.ms, 'number')
+  assert.doesNotMatch(JSON.stringify(debug.got), /secret-value-123/)
+  assert.match(JSON.stringify(requests[0]?.req), /\/v1\/quality/)
+})

@@ -89,6 +89,8 @@ function withRedactedUrls (logger: FastifyServerOptions['logger']): FastifyServe
 export function buildServer (opts: BuildServerOptions): HourglassServer {
   const app = Fastify({
     logger: withRedactedUrls(opts.logger),
+    // one line per request, at debug (below): a service at info logs what happens to it, not every request
+    disableRequestLogging: true,
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { ignoreTrailingSlash: true },
     // Unknown query parameters are rejected (HG_ERR_UNKNOWN_PARAMETER), not silently stripped.
@@ -109,6 +111,9 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
   const version = opts.version ?? readPackageVersion()
   const observability = opts.observability ?? createObservability(opts.registry === undefined ? {} : { registry: opts.registry })
 
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ req: request, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request')
+  })
   app.addHook('onRequest', async (request) => {
     const bytes = Buffer.byteLength(request.raw.url ?? '')
     if (bytes > MAX_URL_BYTES) throw new errors.HG_ERR_URL_TOO_LONG(bytes, MAX_URL_BYTES)
