@@ -14,6 +14,7 @@ import { builtFromOf, dailyTableDir, hourlyTableDir } from '../src/batch/delta/o
 import { loadConfig } from '../src/config.js'
 import { DeltaRs, type GoldRow, goldRow, sortRows } from './helpers/delta-rs.js'
 import { DAY1, ownHistory, publishOwn } from './helpers/own-delta.js'
+import { hourglass } from './helpers/cli.js'
 import { tempData } from './helpers/temp-data.js'
 import { until } from './helpers/wait.js'
 
@@ -181,4 +182,44 @@ test('compaction holds the batch lock: while a batch run holds it, nothing is do
   } finally {
     await r.lock.release()
   }
+})
+
+test('`hourglass compact` and serve\'s compaction compact our gold after bronze, one progress line each; with --hour only bronze', { timeout: 180_000 }, async () => {
+  const data = join(t.dir, 'cli')
+  await ownGold(data)
+  const env = { HOURGLASS_DELTA_CHECKPOINT_INTERVAL: '3' }
+  const one = await hourglass(['compact', '--hour', '2026-01-01T00:00:00Z', '--data', data], env)
+  assert.equal(one.code, 0, one.stderr)
+  assert.doesNotMatch(one.stdout, /compact gold/)
+  const run = await hourglass(['compact', '--data', data], env)
+  assert.equal(run.code, 0, run.stderr)
+  assert.match(run.stdout, /^compact: /m)
+  assert.match(run.stdout, /^compact gold: hourly_metrics: 2 dates, 11 files merged into 2 \(version 15, checkpoint 15\); daily_metrics: 2 dates, 4 files merged into 2 \(version 4\)/m)
+  const help = await hourglass(['compact', '--help'])
+  assert.match(help.stdout, /then of each final date of gold/)
+
+  // serve (own gold): the upkeep's compaction, after bronze, on a table with something new to merge
+  const conn = await t.db.connect()
+  try {
+    await publishOwn(conn, hourlyTableDir(data), {
+      files: [{ date: '2026-01-02', rows: [goldRow(DAY1 + DAY, 'view', 'eu-west')], hours: { '00': 'late' } }],
+      properties: { completeUntil: '2026-01-03T12:00:00.000Z' }
+    })
+  } finally {
+    t.db.release(conn)
+  }
+  const progress: string[] = []
+  const config = loadConfig({
+    HOURGLASS_DATA_DIR: data, HOURGLASS_SOURCE: 'none', HOURGLASS_SEED_DAYS: '0', HOURGLASS_LOG_LEVEL: 'silent', HOURGLASS_AUTH: 'none', ...env
+  })
+  const app = await buildApp(config, { schedule: false, progress: (l) => progress.push(l) })
+  try {
+    await app.compactNow()
+  } finally {
+    await app.close()
+  }
+  const lines = progress.filter((l) => l.startsWith('compact'))
+  assert.equal(lines.length, 2, lines.join('\n'))
+  assert.match(lines[0] ?? '', /^compact: /)
+  assert.match(lines[1] ?? '', /^compact gold: hourly_metrics: 1 dates, 2 files merged into 1 \(version 17\); daily_metrics: nothing to merge/)
 })

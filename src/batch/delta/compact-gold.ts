@@ -78,24 +78,25 @@ export function describeGoldCompaction (s: GoldCompactSummary): string {
 /** Compact both gold tables of the data folder (a table that is not a Delta table yet is left alone). */
 export async function compactGold (options: GoldCompactOptions): Promise<GoldCompactSummary> {
   const started = performance.now()
-  if (options.lock === false) return await compactTables(options, started)
+  const found: Array<[GoldTableCompaction['table'], string]> = []
+  for (const [name, dir] of [['hourly_metrics', hourlyTableDir(options.dataDir)], ['daily_metrics', dailyTableDir(options.dataDir)]] as const) {
+    if (await access(join(dir, '_delta_log')).then(() => true, () => false)) found.push([name, dir])
+  }
+  if (found.length === 0) return { tables: [], elapsedMs: performance.now() - started }
+  const compactAll = async (): Promise<GoldCompactSummary> => {
+    const tables: GoldTableCompaction[] = []
+    for (const [name, dir] of found) tables.push(await compactTable(options, name, dir))
+    return { tables, elapsedMs: performance.now() - started }
+  }
+  if (options.lock === false) return await compactAll()
   const lockOptions = typeof options.lock === 'object' ? options.lock : {}
   const r = await acquireLock(batchLockPath(options.dataDir), { purpose: 'compact gold', onProgress: options.onProgress, ...lockOptions })
   if (!r.acquired) return { tables: [], elapsedMs: performance.now() - started, busy: r.reason }
   try {
-    return await compactTables(options, started)
+    return await compactAll()
   } finally {
     await r.lock.release()
   }
-}
-
-async function compactTables (options: GoldCompactOptions, started: number): Promise<GoldCompactSummary> {
-  const tables: GoldTableCompaction[] = []
-  for (const [name, dir] of [['hourly_metrics', hourlyTableDir(options.dataDir)], ['daily_metrics', dailyTableDir(options.dataDir)]] as const) {
-    if (!await access(join(dir, '_delta_log')).then(() => true, () => false)) continue
-    tables.push(await compactTable(options, name, dir))
-  }
-  return { tables, elapsedMs: performance.now() - started }
 }
 
 /** The dates of a snapshot to merge: final (before completeUntil) with two files or more, each with its files. */
