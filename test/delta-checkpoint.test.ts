@@ -117,6 +117,13 @@ test('checkpoint: tombstones past the table\'s deleted-file retention are left o
     assert.equal(kept.size - dropped.size, s.tombstones.length)
     const back = await readDeltaSnapshot(conn, table)
     assert.deepEqual(back.tombstones, [], 'the checkpoint of version 2 replaced the one with tombstones')
+    // a field the checkpoint would lose is refused, naming it; a derived copy (stats_parsed) is dropped
+    const [f0, ...rest] = s.files
+    assert.ok(f0 !== undefined)
+    const withDv = { ...f0, action: { ...f0.action, deletionVector: { storageType: 'u', pathOrInlineDv: 'x', sizeInBytes: 1, cardinality: 1 } } }
+    await assert.rejects(writeCheckpoint(conn, table, { ...s, files: [withDv, ...rest] }), /holds deletionVector, which the checkpoint does not keep/)
+    const parsed = { ...f0, action: { ...f0.action, stats_parsed: { numRecords: 1 } } }
+    assert.equal((await writeCheckpoint(conn, table, { ...s, files: [parsed, ...rest] })).numOfAddFiles, s.files.length)
   } finally {
     t.db.release(conn)
   }

@@ -221,5 +221,5 @@ test('`hourglass compact` and serve\'s compaction compact our gold after bronze,
   const lines = progress.filter((l) => l.startsWith('compact'))
   assert.equal(lines.length, 2, lines.join('\n'))
   assert.match(lines[0] ?? '', /^compact: /)
-  assert.match(lines[1] ?? '', /^compact gold: hourly_metrics: 1 dates, 2 files merged into 1 \(version 17\); daily_metrics: nothing to merge/)
+  assert.match(lines[1] ?? '', /^compact gold: hourly_metrics: 1 date, 2 files merged into 1 \(version 17\); daily_metrics: nothing to merge/)
 })

@@ -73,10 +73,13 @@ export function deletedFileRetentionMs (configuration: Record<string, string | n
   return Number(m[1]) * unit
 }
 
+/** what a checkpoint may drop: copies of other fields (another engine's checkpoint may hold them) */
+const DERIVED = new Set(['stats_parsed', 'partitionValues_parsed'])
+
 /** Keys of an action our checkpoint columns keep; any other key would be lost, so it is refused. */
 function checkKeys (action: Record<string, unknown>, kind: 'add' | 'remove', table: string): void {
   const known = Object.keys(CHECKPOINT_STRUCTURE[kind])
-  const lost = Object.keys(action).filter((k) => !known.includes(k) && action[k] !== null && !(kind === 'remove' && k === 'tags'))
+  const lost = Object.keys(action).filter((k) => !known.includes(k) && action[k] !== null && !DERIVED.has(k))
   if (lost.length > 0) {
     throw new DeltaError(`${table}: cannot checkpoint ${kind} ${String(action.path)}: it holds ${lost.join(', ')}, which the checkpoint does not keep`)
   }

@@ -54,6 +54,8 @@ export interface GoldTableCompaction {
   conflict?: string
   /** the checkpoint written after the commit */
   checkpoint?: number
+  /** why the checkpoint due after the commit failed (the commit stands; the next due version writes one) */
+  checkpointError?: string
 }
 
 export interface GoldCompactSummary {
@@ -70,7 +72,9 @@ export function describeGoldCompaction (s: GoldCompactSummary): string {
     if (t.conflict !== undefined) return `${t.table}: ${t.conflict}; nothing committed`
     if (t.version === null) return `${t.table}: nothing to merge`
     const cp = t.checkpoint === undefined ? '' : `, checkpoint ${t.checkpoint}`
-    return `${t.table}: ${t.dates.length} dates, ${t.removed} files merged into ${t.added} (version ${t.version}${cp})`
+    const cpFailed = t.checkpointError === undefined ? '' : `, checkpoint failed: ${t.checkpointError}`
+    const dates = `${t.dates.length} date${t.dates.length === 1 ? '' : 's'}`
+    return `${t.table}: ${dates}, ${t.removed} files merged into ${t.added} (version ${t.version}${cp}${cpFailed})`
   })
   return `compact gold: ${parts.length === 0 ? 'no Delta gold yet' : parts.join('; ')} (${(s.elapsedMs / 1000).toFixed(1)} s)`
 }
@@ -173,8 +177,12 @@ async function compactTable (options: GoldCompactOptions, name: GoldTableCompact
     }
     written.length = 0 // committed: the files are the table's now
     result.version = version
-    const cp = await checkpointIfDue(conn, table, version, options.checkpointInterval, now())
-    if (cp !== null) result.checkpoint = cp.version
+    try {
+      const cp = await checkpointIfDue(conn, table, version, options.checkpointInterval, now())
+      if (cp !== null) result.checkpoint = cp.version
+    } catch (err) {
+      result.checkpointError = (err as Error).message
+    }
     return result
   } finally {
     await Promise.all(written.map((p) => rm(p, { force: true })))
