@@ -60,7 +60,7 @@ const FLAGS: Record<Exclude<Command, 'help' | 'version'>, Record<string, FlagSpe
     'log-level': COMMON['log-level'] as FlagSpec
   },
   compact: {
-    hour: own('hour', 'string', 'compact this hour only (ISO-8601, e.g. 2026-01-05T13:00:00Z)'),
+    hour: own('hour', 'string', 'compact this bronze hour only, and no gold (ISO-8601, e.g. 2026-01-05T13:00:00Z)'),
     all: own('all', 'boolean', 'compact every hour, also those bronze may still receive'),
     ...COMMON
   },
@@ -83,7 +83,7 @@ const SUMMARY: Record<Exclude<Command, 'help' | 'version'>, string> = {
   batch: 'build gold for every complete hour not yet built, then publish a new manifest',
   seed: 'write synthetic history to bronze and build gold from it (the same bronze → batch path)',
   produce: 'write synthetic events (or a JSON Lines file) to a Kafka topic at a rate, keyed by event_id',
-  compact: 'merge the small bronze files of each finished hour into one sorted file (safe while the batch runs)',
+  compact: 'merge the small files of each finished bronze hour, then of each final date of gold, into one sorted file each (safe while the batch runs)',
   vacuum: 'remove bronze past its retention and gold files no recent manifest lists',
   keys: 'manage API keys: `keys add --name N [--scopes] [--expires]`, `keys list`, `keys revoke <id|name>`'
 }

@@ -55,6 +55,8 @@ export const Config = Type.Object({
   goldKeepVersions: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
   /** `serve`: bronze compaction every this long (0: never; `hourglass compact` still works) */
   compactIntervalMs: Type.Union([Type.Literal(0), Type.Integer({ minimum: 1_000 })], { default: 3_600_000 }), // hourly
+  /** our gold Delta tables: a checkpoint every this many commits, unless the table sets delta.checkpointInterval */
+  deltaCheckpointInterval: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10 }),
   /** `serve`: vacuum (bronzeRetentionMs, goldKeepVersions) every this long (0: never) */
   vacuumIntervalMs: Type.Union([Type.Literal(0), Type.Integer({ minimum: 1_000 })], { default: 86_400_000 }), // daily
   /** `serve`: how often the bronze sink checks whether a flush is due (at most bronzeFlushMs) */
@@ -169,6 +171,7 @@ const KINDS: Record<ConfigKey, Kind> = {
   bronzeRetentionMs: 'duration',
   goldKeepVersions: 'int',
   compactIntervalMs: 'duration',
+  deltaCheckpointInterval: 'int',
   vacuumIntervalMs: 'duration',
   bronzeFlushCheckMs: 'duration',
   bronzeShareWaitMs: 'duration',

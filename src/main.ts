@@ -64,12 +64,19 @@ async function compactCommand (config: Config, options: ParsedArgs['options']): 
     }
     hour = t
   }
-  const { Db, compactBronze, describeCompaction } = await import('./batch/index.js')
+  const [{ Db, compactBronze, compactGold, describeCompaction, describeGoldCompaction }, { ownGold }] =
+    await Promise.all([import('./batch/index.js'), import('./app/history.js')])
   const db = await Db.open()
   try {
     const only = hour === undefined ? {} : { hour }
-    const s = await compactBronze({ dataDir: resolve(config.dataDir), db, ...only, all: options.all === 'true', onProgress: print })
+    const dataDir = resolve(config.dataDir)
+    const s = await compactBronze({ dataDir, db, ...only, all: options.all === 'true', onProgress: print })
     print(describeCompaction(s))
+    // --hour names one bronze hour: gold is left alone then
+    if (hour === undefined && ownGold(config)) {
+      const g = await compactGold({ dataDir, db, checkpointInterval: config.deltaCheckpointInterval, onProgress: print })
+      print(describeGoldCompaction(g))
+    }
     return 0
   } finally {
     db.close()

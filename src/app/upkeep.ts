@@ -1,15 +1,15 @@
 // The batch layer's upkeep inside `serve`: the batch job, bronze compaction and vacuum take turns
 // (one queue: none of them runs while another does), each on a timer of its own. The batch job runs
 // every batchIntervalMs and also batchHourDelayMs after each hour becomes complete (hour end +
-// allowed lateness), so B lags the clock as little as the contract allows; compaction and vacuum
-// run every compactIntervalMs and vacuumIntervalMs (0 turns one off). Each run says what it did in
+// allowed lateness), so B lags the clock as little as the contract allows; compaction (bronze, then
+// our gold Delta tables) and vacuum run every compactIntervalMs and vacuumIntervalMs (0 turns one off). Each run says what it did in
 // one progress line; a failed run is logged and the next one comes as planned. Across processes the
 // locks of src/batch/lock.ts keep `hourglass batch|compact|vacuum` from colliding with these (a run
 // that finds another holding the lock says so and does nothing). With gold from a Delta table
 // (`--gold delta:PATH`) no batch job runs: another engine writes gold.
 import {
-  type BatchSummary, type BronzeSink, compactBronze, type CompactSummary, describeCompaction, describeVacuum, type GoldReader, runBatch, vacuum,
-  type VacuumSummary
+  type BatchSummary, type BronzeSink, compactBronze, compactGold, type CompactSummary, describeCompaction, describeGoldCompaction, describeVacuum,
+  type GoldReader, runBatch, vacuum, type VacuumSummary
 } from '../batch/index.js'
 import { HOUR_MS } from '../model/index.js'
 import type { AppContext } from './context.js'
@@ -80,11 +80,19 @@ export class Upkeep implements Part {
     }
   }
 
-  /** Merge the small bronze files of each finished hour (in turn with the batch job). */
+  /**
+   * Merge the small bronze files of each finished hour, then (own gold) the files of each final date of the gold
+   * Delta tables (in turn with the batch job); one progress line each.
+   */
   compactNow (): Promise<CompactSummary> {
     return this.inTurn(async () => {
-      const s = await compactBronze({ dataDir: this.#ctx.dataDir, db: this.#ctx.db })
-      this.#ctx.progress(describeCompaction(s))
+      const { config, dataDir, db, now, progress } = this.#ctx
+      const s = await compactBronze({ dataDir, db })
+      progress(describeCompaction(s))
+      if (ownGold(config)) {
+        const g = await compactGold({ dataDir, db, checkpointInterval: config.deltaCheckpointInterval, now, onProgress: progress })
+        if (g.busy !== undefined || g.tables.length > 0) progress(describeGoldCompaction(g))
+      }
       return s
     })
   }

@@ -12,6 +12,8 @@ export { manifestPath, ManifestError, parseManifest, readManifest, snapshotOf, v
 export { type BatchOptions, type BatchSummary, completeEnd, runBatch } from './batch-job.js'
 export { type GoldFile, type GoldListing, type GoldListingSource, GoldReader, type GoldReaderOptions } from './gold-reader.js'
 export { DeltaGoldSource, type DeltaGoldOptions } from './delta/gold-table.js'
+export { compactGold, describeGoldCompaction, type GoldCompactOptions, type GoldCompactSummary } from './delta/compact-gold.js'
+export { checkpointIfDue, type CheckpointWritten } from './delta/checkpoint.js'
 export { type CompactOptions, type CompactSummary, compactBronze, describeCompaction } from './compaction.js'
 export { describeVacuum, vacuum, type VacuumOptions, type VacuumSummary } from './vacuum.js'
 export { acquireLock, batchLockPath, compactionLockPath, type HeldLock, type LockInfo, type LockOptions, type LockResult } from './lock.js'

@@ -65,6 +65,8 @@ def main():
         DeltaTable(path).alter.set_table_properties(cmd['properties'], raise_if_not_exists=False)
     dt = DeltaTable(path)
     out = {'version': dt.version(), 'files': len(dt.file_uris())}
+    if cmd.get('history'):
+        out['operation'] = dt.history(1)[0].get('operation')
     if op == 'read':
         t = dt.to_pyarrow_table()
         rows = []

@@ -31,9 +31,11 @@ export interface DeltaCommand {
   configuration?: Record<string, string>
   /** table properties set in a commit of their own after the operation */
   properties?: Record<string, string>
+  /** also answer the newest version's operation (its commitInfo, as delta-rs reads the history) */
+  history?: boolean
 }
 
-export interface DeltaAnswer { version: number, files: number, rows?: GoldRow[] }
+export interface DeltaAnswer { version: number, files: number, rows?: GoldRow[], operation?: string }
 
 export class DeltaRs {
   readonly #venv: PythonVenv

@@ -34,6 +34,8 @@ export interface DeltaSnapshot {
   version: number
   protocol: DeltaProtocol
   metadata: DeltaMetadata
+  /** the newest metaData action as written (id, format, createdTime…), for a checkpoint writer */
+  metaDataAction: Record<string, unknown>
   files: DeltaFile[]
   /** removed files whose newest action is their remove */
   tombstones: DeltaTombstone[]
@@ -107,13 +109,17 @@ export async function replayDeltaLog (conn: Conn, table: string, plan: ReplayPla
   const rows = await conn.rows(replaySql(selects.map((s) => `(${s})`).join(' UNION ALL BY NAME ')), params)
   let protocol: DeltaProtocol | null = null
   let metadata: DeltaMetadata | null = null
+  let metaDataAction: Record<string, unknown> = {}
   const files: DeltaFile[] = []
   const tombstones: DeltaTombstone[] = []
   for (const r of rows) {
     const body = JSON.parse(r.body as string) as Record<string, unknown>
-    if (r.kind === 'protocol') protocol = body as unknown as DeltaProtocol
-    else if (r.kind === 'metaData') metadata = normalMetadata(body)
-    else if (r.kind === 'remove') {
+    if (r.kind === 'protocol') {
+      protocol = body as unknown as DeltaProtocol
+    } else if (r.kind === 'metaData') {
+      metadata = normalMetadata(body)
+      metaDataAction = body
+    } else if (r.kind === 'remove') {
       const action = body.action as Record<string, unknown>
       const ts = Number(action.deletionTimestamp)
       tombstones.push({ path: body.path as string, deletionTimestamp: Number.isFinite(ts) && action.deletionTimestamp !== null ? ts : null, action })
@@ -128,7 +134,7 @@ export async function replayDeltaLog (conn: Conn, table: string, plan: ReplayPla
   if (metadata === null) throw new DeltaError(`${table}: the log up to version ${plan.version} holds no metaData action`)
   const last = plan.commits[plan.commits.length - 1] ?? plan.checkpoint?.files[0]
   const committedAt = last === undefined ? Date.now() : (await stat(join(logDir, last))).mtimeMs
-  return { version: plan.version, protocol, metadata, files, tombstones, committedAt: Math.floor(committedAt) }
+  return { version: plan.version, protocol, metadata, metaDataAction, files, tombstones, committedAt: Math.floor(committedAt) }
 }
 
 function normalMetadata (m: Record<string, unknown>): DeltaMetadata {
