@@ -92,7 +92,10 @@ function provenancePlugin (meta) {
           ctx.lineTo(x, bbox.top + bbox.height)
           ctx.stroke()
           ctx.fillStyle = '#7c3aed'
-          ctx.fillText('boundary', x + 4 * px, bbox.top + bbox.height - 6 * px)
+          // beside the line, on the side with room for the word
+          const room = bbox.left + bbox.width - x > ctx.measureText('boundary').width + 8 * px
+          ctx.textAlign = room ? 'left' : 'right'
+          ctx.fillText('boundary', room ? x + 4 * px : x - 4 * px, bbox.top + bbox.height - 6 * px)
         }
         ctx.restore()
       }]

@@ -121,17 +121,19 @@ function draw () {
   say(`updated ${new Date().toLocaleTimeString()} · speed part every ${REFRESH_MS / 1000} s`)
 }
 
-async function load () {
-  clearTimeout(timer)
-  const mine = ++generation
-  const filters = { event_type: $('event_type').value, region: $('region').value }
-  const query = queryOf($('range').value, filters)
+/**
+ * Asks both queries of `urls` and, unless a newer load began meanwhile, hands the answers to `use`
+ * (which draws and returns the counter it bumped, or false when it started another load), then
+ * schedules the next refresh.
+ */
+async function ask (urls, use) {
+  const mine = generation
   try {
-    const [events, totals] = await Promise.all([getJson(query.events), getJson(query.totals)])
+    const [events, totals] = await Promise.all([getJson(urls.events), getJson(urls.totals)])
     if (mine !== generation) return
-    state = { query, events, totals }
-    draw()
-    document.body.dataset.loads = String(Number(document.body.dataset.loads ?? 0) + 1)
+    const counter = use(events, totals)
+    if (counter === false) return
+    document.body.dataset[counter] = String(Number(document.body.dataset[counter] ?? 0) + 1)
   } catch (err) {
     if (mine !== generation) return
     say(explain(err), true)
@@ -139,24 +141,30 @@ async function load () {
   timer = setTimeout(refresh, REFRESH_MS)
 }
 
+async function load () {
+  clearTimeout(timer)
+  generation++
+  const query = queryOf($('range').value, { event_type: $('event_type').value, region: $('region').value })
+  await ask(query, (events, totals) => {
+    state = { query, events, totals }
+    draw()
+    return 'loads'
+  })
+}
+
 /** the speed part again: live ranges whole, hourly ones from the boundary (all again if it moved) */
 async function refresh () {
   if (state === null || state.query.since === undefined || state.events.meta.boundary === null) return load()
   const boundary = state.events.meta.boundary
-  const since = state.query.since(boundary)
-  const mine = generation
-  try {
-    const [events, totals] = await Promise.all([getJson(since.events), getJson(since.totals)])
-    if (mine !== generation) return
-    if (events.meta.boundary !== boundary || totals.meta.boundary !== boundary) return load()
+  await ask(state.query.since(boundary), (events, totals) => {
+    if (events.meta.boundary !== boundary || totals.meta.boundary !== boundary) {
+      void load()
+      return false
+    }
     state = { ...state, events: splice(state.events, events), totals: splice(state.totals, totals) }
     draw()
-    document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes ?? 0) + 1)
-  } catch (err) {
-    if (mine !== generation) return
-    say(explain(err), true)
-  }
-  timer = setTimeout(refresh, REFRESH_MS)
+    return 'refreshes'
+  })
 }
 
 function table (pairs) {
