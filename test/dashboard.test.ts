@@ -122,6 +122,15 @@ describe('the dashboard, in Chromium', () => {
     console.log(`# screenshot of the dashboard (15 minutes): ${file}`)
   })
 
+  test('a region filter: the queries carry it, the charts still match their answer', async () => {
+    const regions = await browser.page.$$eval('#region option', (options) => options.map((o) => (o as unknown as { value: string }).value))
+    const region = regions.find((r) => r !== '')
+    assert.ok(region !== undefined, 'regions listed from /v1/dimensions')
+    await browser.page.select('#region', region)
+    await until('the filtered drawing', async () => (await bodyData('query') ?? '').includes(`region=${encodeURIComponent(region)}`), 30_000)
+    await assertShadingMatches()
+  })
+
   test('nothing left 127.0.0.1, and the page logged no error', () => {
     assert.ok(browser.requests.length > 0)
     assert.deepEqual(browser.outside, [])
