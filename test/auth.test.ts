@@ -39,8 +39,10 @@ const ROUTES: Route[] = [
   // the pages' shells and scripts hold no data: public (their calls for data carry the key)
   { method: 'GET', url: '/graphiql', need: 'public', ok: 200 },
   { method: 'GET', url: '/graphiql/graphiql.min.js', need: 'public', ok: 200 },
+  { method: 'GET', url: '/graphiql/config.json', need: 'public', ok: 200 },
   { method: 'GET', url: '/dashboard', need: 'public', ok: 200 },
   { method: 'GET', url: '/dashboard/dashboard.js', need: 'public', ok: 200 },
+  { method: 'GET', url: '/dashboard/config.json', need: 'public', ok: 200 },
   { method: 'GET', url: '/docs', need: 'metrics:read', ok: 200, basic: true },
   { method: 'GET', url: '/docs/json', need: 'metrics:read', ok: 200, basic: true },
   { method: 'GET', url: '/docs/yaml', need: 'metrics:read', ok: 200, basic: true },

@@ -85,6 +85,26 @@ describe('GraphiQL offline, in Chromium', () => {
     assert.deepEqual(sockets.map((u) => new URL(u).host), [new URL(pages.base).host])
   })
 
+  test('a server without keys: the editor opens at once, and a query runs without one', async () => {
+    const open = await startPageApp({ seedDays: 1, auth: false })
+    try {
+      assert.deepEqual(await (await fetch(`${open.base}/graphiql/config.json`)).json(), { auth_required: false })
+      const page = await browser.isolatedPage() // a new session: no key stored
+      try {
+        await page.goto(`${open.base}/graphiql?${new URLSearchParams({ query: '{ dimensions { event_types } }' })}`, { waitUntil: 'load' })
+        const button = await page.waitForSelector('.graphiql-execute-button', { visible: true, timeout: 30_000 })
+        await button?.click()
+        await until('a result', async () => (await page.$eval('.result-window .CodeMirror', (el) =>
+          (el as unknown as { CodeMirror: { getValue: () => string } }).CodeMirror.getValue())).includes('"event_types"'), 30_000)
+        assert.equal(await page.evaluate('sessionStorage.getItem("hourglass.apiKey")'), null)
+      } finally {
+        await page.browserContext().close()
+      }
+    } finally {
+      await open.close()
+    }
+  })
+
   test('nothing left 127.0.0.1, and the page logged no error', () => {
     assert.ok(browser.requests.length > 0)
     assert.deepEqual(browser.outside, [])

@@ -137,7 +137,7 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
   app.register(odataRoutes, { service, now, ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
     ...(opts.skiptokenKey === undefined ? {} : { skiptokenKey: opts.skiptokenKey }) })
   const authGuard = new GraphqlGuard(authenticator)
-  app.register(pagesPlugin)
+  app.register(pagesPlugin, { authRequired: authenticator.enabled })
   app.register(graphqlPlugin, { service, now, authGuard, ...opts.graphql, ...(opts.windowChanges === undefined ? {} : { windowChanges: opts.windowChanges }) })
 
   return app

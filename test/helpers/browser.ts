@@ -19,6 +19,8 @@ export interface BrowserSession {
   consoleErrors: string[]
   /** exceptions the page did not catch */
   pageErrors: string[]
+  /** another page, in a context of its own (a new session: empty sessionStorage), recorded into the same lists */
+  isolatedPage (): Promise<Page>
   /** a screenshot of the whole page under .tmp/screenshots/; returns its path */
   screenshot (name: string): Promise<string>
   close (): Promise<void>
@@ -30,6 +32,35 @@ const SCREENSHOTS = path.resolve(import.meta.dirname, '../../.tmp/screenshots')
 function isAllowed (url: string, hosts: ReadonlySet<string>): boolean {
   const u = new URL(url)
   return LOCAL_SCHEMES.has(u.protocol) || hosts.has(u.hostname)
+}
+
+/** Record what `page` asks for and logs into `session`, aborting requests to hosts not allowed. */
+async function watch (page: Page, session: BrowserSession, hosts: ReadonlySet<string>): Promise<void> {
+  await page.setRequestInterception(true)
+  page.on('request', (request) => {
+    const url = request.url()
+    session.requests.push(url)
+    if (isAllowed(url, hosts)) {
+      void request.continue()
+    } else {
+      session.outside.push(url)
+      void request.abort('blockedbyclient')
+    }
+  })
+  page.on('requestfailed', (request) => {
+    const url = request.url()
+    if (!session.outside.includes(url)) session.consoleErrors.push(`request failed: ${url} ${request.failure()?.errorText ?? ''}`)
+  })
+  page.on('console', (message) => {
+    if (message.type() === 'error') session.consoleErrors.push(`${message.text()} (${message.location().url ?? ''})`)
+  })
+  page.on('pageerror', (err) => { session.pageErrors.push(err instanceof Error ? err.stack ?? err.message : String(err)) })
+  const cdp = await page.createCDPSession()
+  await cdp.send('Network.enable')
+  cdp.on('Network.webSocketCreated', ({ url }) => {
+    session.requests.push(url)
+    if (!isAllowed(url, hosts)) session.outside.push(url)
+  })
 }
 
 /** Start Chromium headless with one page (1280×900) that records what it does. */
@@ -53,6 +84,12 @@ export async function openBrowser ({ allowedHosts = ['127.0.0.1'] }: { allowedHo
       outside: [],
       consoleErrors: [],
       pageErrors: [],
+      async isolatedPage () {
+        const context = await browser.createBrowserContext()
+        const other = await context.newPage()
+        await watch(other, session, hosts)
+        return other
+      },
       async screenshot (name) {
         fs.mkdirSync(SCREENSHOTS, { recursive: true })
         const file = path.join(SCREENSHOTS, `${name}.png`)
@@ -61,31 +98,7 @@ export async function openBrowser ({ allowedHosts = ['127.0.0.1'] }: { allowedHo
       },
       close: () => browser.close()
     }
-    await page.setRequestInterception(true)
-    page.on('request', (request) => {
-      const url = request.url()
-      session.requests.push(url)
-      if (isAllowed(url, hosts)) {
-        void request.continue()
-      } else {
-        session.outside.push(url)
-        void request.abort('blockedbyclient')
-      }
-    })
-    page.on('requestfailed', (request) => {
-      const url = request.url()
-      if (!session.outside.includes(url)) session.consoleErrors.push(`request failed: ${url} ${request.failure()?.errorText ?? ''}`)
-    })
-    page.on('console', (message) => {
-      if (message.type() === 'error') session.consoleErrors.push(`${message.text()} (${message.location().url ?? ''})`)
-    })
-    page.on('pageerror', (err) => { session.pageErrors.push(err instanceof Error ? err.stack ?? err.message : String(err)) })
-    const cdp = await page.createCDPSession()
-    await cdp.send('Network.enable')
-    cdp.on('Network.webSocketCreated', ({ url }) => {
-      session.requests.push(url)
-      if (!isAllowed(url, hosts)) session.outside.push(url)
-    })
+    await watch(page, session, hosts)
     return session
   } catch (err) {
     await browser.close()

@@ -1,6 +1,6 @@
 // The real app for the browser tests, as `npm start` runs it (synthetic history seeded, gold built,
-// the synthetic stream feeding the speed layer) on a loopback port, with API keys required, on the
-// wall clock (the page computes its ranges from the browser's clock).
+// the synthetic stream feeding the speed layer) on a loopback port, with API keys required (unless
+// `auth: false`), on the wall clock (the page computes its ranges from the browser's clock).
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,11 +16,11 @@ export interface PageApp {
   close (): Promise<void>
 }
 
-export async function startPageApp ({ seedDays = 2 }: { seedDays?: number } = {}): Promise<PageApp> {
+export async function startPageApp ({ seedDays = 2, auth = true }: { seedDays?: number, auth?: boolean } = {}): Promise<PageApp> {
   const dataDir = await mkdtemp(join(tmpdir(), 'hourglass-pages-'))
   const keys = await makeTestKeys()
   const config = loadConfig({}, {
-    dataDir, seedDays: String(seedDays), syntheticRate: '5', source: 'synthetic', logLevel: 'silent', port: '0', host: '127.0.0.1', apiKeysFile: keys.file
+    dataDir, seedDays: String(seedDays), syntheticRate: '5', source: 'synthetic', logLevel: 'silent', port: '0', host: '127.0.0.1', ...(auth ? { apiKeysFile: keys.file } : {})
   })
   const cleanup = async (): Promise<void> => {
     await rm(dataDir, { recursive: true, force: true })

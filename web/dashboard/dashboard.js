@@ -3,7 +3,7 @@
 // or /v1/metrics/live (minute windows, for the last 15 minutes and hour). The speed part is asked
 // again every `refresh` seconds (URL parameter, default 15): only the range after the boundary,
 // spliced into the answer. Beside the charts: /v1/quality and /v1/reconciliation?limit=1.
-import { apiKey, authHeaders, keyForm } from '/dashboard/api-key.js'
+import { authHeaders, keyForm, keyReady } from '/dashboard/api-key.js'
 import { columns, drawChart } from '/dashboard/charts.js'
 
 const MINUTE = 60_000
@@ -220,7 +220,7 @@ async function loadDimensions () {
 }
 
 async function start () {
-  if (apiKey() === null) {
+  if (!(await keyReady('/dashboard/config.json'))) {
     say('enter an API key above (or Use with none, for a server without keys)')
     return
   }

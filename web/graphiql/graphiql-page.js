@@ -1,8 +1,9 @@
 // GraphiQL on /graphql: queries over HTTP, subscriptions (windowUpdated) over a WebSocket on the same
 // path (graphql-transport-ws, the graphql-ws client), both carrying the tab's API key.
-// Nothing is asked of the server before the key was entered (or "none" chosen) in this tab. The URL may
+// Nothing is asked of the server before the key was entered (or "none" chosen) in this tab, unless the
+// server needs no key. The URL may
 // carry query, variables and operationName (a link to a ready query).
-import { apiKey, authHeaders, keyForm } from '/graphiql/api-key.js'
+import { authHeaders, keyForm, keyReady } from '/graphiql/api-key.js'
 
 const { GraphiQL, React, ReactDOM, graphqlWs } = window
 
@@ -47,8 +48,8 @@ function fromUrl () {
 const host = document.getElementById('graphiql')
 let root = null
 let generation = 0
-function render () {
-  if (apiKey() === null) {
+async function render () {
+  if (!(await keyReady('/graphiql/config.json'))) {
     root?.unmount()
     root = null
     host.textContent = 'Enter an API key above (or Use with none, for a server without keys) to start.'
@@ -66,5 +67,5 @@ function render () {
   }))
 }
 
-keyForm(document.getElementById('key'), render)
-render()
+keyForm(document.getElementById('key'), () => { void render() })
+void render()

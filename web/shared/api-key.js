@@ -12,6 +12,16 @@ export function setApiKey (key) {
   else sessionStorage.setItem(STORAGE, key)
 }
 
+/**
+ * Whether calls can be made: a key was entered (or none chosen) in this tab, or the server asks for
+ * none (`config` is the page's config.json).
+ */
+export async function keyReady (config) {
+  if (apiKey() !== null) return true
+  const res = await fetch(config)
+  return res.ok && (await res.json()).auth_required === false
+}
+
 /** headers carrying the key, or none when no key was entered (a server without authentication) */
 export function authHeaders () {
   const key = apiKey()

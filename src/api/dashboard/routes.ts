@@ -1,7 +1,9 @@
 // The browser pages: the dashboard at /dashboard and GraphiQL at /graphiql, each an HTML shell and
 // the scripts and styles it loads (assets.ts), sent by @fastify/static. The shells hold no data and
 // are public; every call they make for data carries the key the user entered (sessionStorage).
-// Browsers asking for / (Accept: text/html) are sent to /dashboard; JSON clients keep the index.
+// Each page reads config.json beside it to know whether a key is needed at all (no key is asked for
+// on a server without authentication). Browsers asking for / (Accept: text/html) are sent to
+// /dashboard; JSON clients keep the index.
 import fastifyStatic from '@fastify/static'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { type Asset, dashboardAssets, graphiqlAssets } from './assets.js'
@@ -19,7 +21,12 @@ export async function redirectBrowsers (request: FastifyRequest, reply: FastifyR
   await reply.redirect(DASHBOARD_PATH, 302)
 }
 
-const pagesPlugin: FastifyPluginAsync = async (app) => {
+export interface PagesOptions {
+  /** the server asks for credentials (API keys or JWT configured) */
+  authRequired: boolean
+}
+
+const pagesPlugin: FastifyPluginAsync<PagesOptions> = async (app, { authRequired }) => {
   app.addHook('onRoute', (route) => {
     route.schema = { ...route.schema, hide: true }
   })
@@ -34,6 +41,7 @@ const pagesPlugin: FastifyPluginAsync = async (app) => {
       return reply.sendFile(asset.file, asset.dir)
     }
     app.get(prefix, async (_request, reply) => send('', reply))
+    app.get(`${prefix}/config.json`, async () => ({ auth_required: authRequired }))
     app.get<{ Params: { file: string } }>(`${prefix}/:file`, async (request, reply) => {
       const sent = send(request.params.file, reply)
       if (sent === undefined) return reply.callNotFound()
