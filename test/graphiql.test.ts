@@ -71,6 +71,7 @@ describe('GraphiQL offline, in Chromium', () => {
     const result = JSON.parse(text) as { data: { metrics: { rows: unknown[], meta: { sources: Array<{ layer: string }> } } } }
     assert.ok(result.data.metrics.rows.length > 0)
     assert.deepEqual(result.data.metrics.meta.sources.map((s) => s.layer), ['batch', 'speed'])
+    console.log(`# screenshot of GraphiQL: ${await browser.screenshot('graphiql-query')}`)
   })
 
   test('the windowUpdated subscription streams over the WebSocket, with the key in connection_init', async () => {
