@@ -1,5 +1,6 @@
 // Lint: the recommended JS and type-aware TypeScript rules, the import boundaries of DESIGN.md, and lines of at most 160 characters.
 import js from '@eslint/js'
+import globals from 'globals'
 import tseslint from 'typescript-eslint'
 
 const restricted = (from, forbidden) => ({
@@ -36,6 +37,12 @@ export default tseslint.config(
   {
     files: ['src/**/*.ts', 'scripts/**/*.{ts,mjs,js}'],
     rules: { 'max-len': ['error', { code: 160, ignoreUrls: true, ignoreStrings: false, ignoreTemplateLiterals: false }] }
+  },
+  // the browser pages (plain ES modules served as they are) and the libraries' globals they load first
+  {
+    files: ['web/**/*.js'],
+    languageOptions: { globals: { ...globals.browser, uPlot: 'readonly', GraphiQL: 'readonly', React: 'readonly', ReactDOM: 'readonly', graphqlWs: 'readonly' } },
+    rules: { 'max-len': ['error', { code: 160 }] }
   },
   layer('model', ['ingest', 'speed', 'batch', 'merger', 'api']),
   layer('ingest', ['speed', 'batch', 'merger', 'api']),

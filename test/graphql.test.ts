@@ -257,7 +257,7 @@ test('GraphiQL at /graphiql; the GraphQL routes stay out of the OpenAPI document
   const page = await app.inject('/graphiql')
   assert.equal(page.statusCode, 200)
   assert.match(String(page.headers['content-type']), /^text\/html/)
-  for (const asset of ['/graphiql/config.js', '/graphiql/main.js']) assert.equal((await app.inject(asset)).statusCode, 200, asset)
+  for (const asset of ['/graphiql/graphiql.min.js', '/graphiql/graphiql-page.js']) assert.equal((await app.inject(asset)).statusCode, 200, asset)
   const doc = (await app.inject('/docs/json')).json<{ paths: Record<string, unknown> }>()
   assert.ok(!Object.keys(doc.paths).some((p) => p.startsWith('/graphql') || p.startsWith('/graphiql')))
 })

@@ -90,6 +90,11 @@ test('serve listens at once: while it seeds, /healthz is 200, /readyz 503 with t
   }, 300_000)
   assert.ok([...stages].some((s) => s.includes('starting: seeding history')), [...stages].join(' | '))
   assert.ok(p.output.includes('Hourglass is serving on ' + base), p.output)
+  // the start banner names the pages and the OData feed, and each answers
+  for (const path of ['/dashboard', '/graphiql', '/odata/']) {
+    assert.ok(p.output.includes(base + path), `the banner lists ${path}`)
+    assert.equal((await fetch(base + path)).status, 200, path)
+  }
   const served = await call(base, `/v1/metrics?from=${from}&granularity=day`)
   assert.equal(served.status, 200)
   assert.ok(served.body.rows.length > 0)

@@ -10,6 +10,7 @@
 //   kafka.ts, redis.ts, cosmos.ts (+ cosmos-child.mjs)   the services; redis-cluster.ts  3 Redis nodes as one cluster
 //   cli.ts       `npm run services`, `services:fetch`;  smoke.ts  `npm run services:smoke`
 //   python.ts    a venv of pinned PyPI packages for tests (delta-rs)
+//   chromium.ts  Debian's chromium for the browser tests (test/helpers/browser.ts)
 import type { Log } from './common.js'
 import { type KafkaOptions, type KafkaService, startKafka } from './kafka.js'
 import { type RedisOptions, type RedisService, startRedis } from './redis.js'
@@ -23,6 +24,7 @@ export { type RedisOptions, RedisService, startRedis } from './redis.js'
 export { type RedisClusterOptions, RedisClusterService, startRedisCluster } from './redis-cluster.js'
 export { type CosmosServer, startCosmosServer } from './cosmos.js'
 export { DELTA_RS_REQUIREMENTS, ensurePythonVenv, type PythonVenv } from './python.js'
+export { ensureChromium } from './chromium.js'
 
 export interface Services {
   kafka: KafkaService | null

@@ -10,6 +10,7 @@ import type { Registry } from 'prom-client'
 import type { MetricsService, ReconciliationSource, WindowChanges } from '../merger/types.js'
 import { errors } from '../model/index.js'
 import { type AuthSettings, Authenticator, authPlugin, GraphqlGuard, redactUrl } from './auth/index.js'
+import pagesPlugin, { redirectBrowsers } from './dashboard/routes.js'
 import errorsPlugin, { clientErrorHandler, sendError } from './errors.js'
 import corsPlugin from './plugins/cors.js'
 import helmetPlugin from './plugins/helmet.js'
@@ -118,6 +119,8 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
     const bytes = Buffer.byteLength(request.raw.url ?? '')
     if (bytes > MAX_URL_BYTES) throw new errors.HG_ERR_URL_TOO_LONG(bytes, MAX_URL_BYTES)
   })
+  // before authentication: a browser opening / without a key still reaches the dashboard, which asks for one
+  app.addHook('onRequest', redirectBrowsers)
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
   app.register(errorsPlugin)
@@ -139,6 +142,7 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
   app.register(odataRoutes, { service, now, ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
     ...(opts.skiptokenKey === undefined ? {} : { skiptokenKey: opts.skiptokenKey }) })
   const authGuard = new GraphqlGuard(authenticator)
+  app.register(pagesPlugin, { authRequired: authenticator.enabled })
   app.register(graphqlPlugin, { service, now, authGuard, ...opts.graphql, ...(opts.windowChanges === undefined ? {} : { windowChanges: opts.windowChanges }) })
 
   return app

@@ -1,6 +1,6 @@
 // GraphQL at /graphql (mercurius): queries over GET and POST, `subscription windowUpdated` over
-// WebSocket on the same path (graphql-transport-ws, or the older graphql-ws), GraphiQL at
-// /graphiql. Encapsulated: mercurius, its error handler and its hooks apply to these routes only,
+// WebSocket on the same path (graphql-transport-ws, or the older graphql-ws); GraphiQL is served from
+// the package by src/api/dashboard/ (mercurius's own loads it from a CDN). Encapsulated: mercurius, its error handler and its hooks apply to these routes only,
 // and the routes stay out of the OpenAPI document (the SDL is checked in beside it instead).
 // Limits: a body limit of its own (the REST routes need no body at all), a request's shape, a
 // longest document (tokens), depth and cost (limits.ts), and per request a budget of bytes and
@@ -135,7 +135,7 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
     schema: SDL,
     resolvers,
     path: GRAPHQL_PATH,
-    graphiql: true,
+    graphiql: false,
     // compile a query after its first run (graphql-jit): the per-field cost of graphql-js dominates
     // answers of a few hundred rows
     jit: 1,

@@ -1,4 +1,4 @@
-// GET /: a small index of the API, with links to try.
+// GET /: a small index of the API, with links to try (browsers are sent to /dashboard before it: src/api/dashboard/routes.ts).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { bucketStart, DAY_MS, iso } from '../../model/index.js'
 import type { RouteOptions } from './options.js'
@@ -13,7 +13,7 @@ const rootRoutes: FastifyPluginAsyncTypebox<RootRouteOptions> = async (app, { ve
     schema: {
       operationId: 'getIndex',
       summary: 'Index of the API',
-      description: 'Links to the endpoints, with example queries, and to the API documentation.',
+      description: 'Links to the endpoints, with example queries, and to the API documentation. A browser (Accept: text/html) is redirected to /dashboard.',
       tags: ['meta'],
       querystring: NoQueryString,
       response: { 200: described(Index, 'The index'), ...errorResponses(400) }
