@@ -1,4 +1,4 @@
-// The `hourglass` CLI: serve, batch, seed, produce, compact, vacuum. Reads the configuration once (environment + flags).
+// The `hourglass` CLI: serve, batch, seed, produce, compact, vacuum, migrate. Reads the configuration once (environment + flags).
 // The layers (DuckDB, Fastify) are imported by the command that needs them, so --help, a usage
 // error or a bad setting answers at once.
 import { stat } from 'node:fs/promises'
@@ -34,6 +34,7 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = processEnvi
     case 'produce': return await produceCommand(config, parsed.options)
     case 'compact': return await compactCommand(config, parsed.options)
     case 'vacuum': return await vacuumCommand(config, parsed.options)
+    case 'migrate': return await migrateCommand(config)
     case 'keys': return await (await import('./keys-command.js')).keysCommand(config, parsed, Date.now())
     default: return await serveCommand(config)
   }
@@ -81,13 +82,29 @@ async function vacuumCommand (config: Config, options: ParsedArgs['options']): P
   const s = await vacuum({
     dataDir: resolve(config.dataDir),
     retainMs: config.bronzeRetentionMs,
-    keepVersions: config.goldKeepVersions,
+    goldRetentionMs: config.goldRetentionMs,
     now: Date.now(),
     dryRun: options.dryRun === 'true',
     onProgress: print
   })
   print(describeVacuum(s, options.dryRun === 'true'))
   return 0
+}
+
+async function migrateCommand (config: Config): Promise<number> {
+  const { Db, migrateManifestGold } = await import('./batch/index.js')
+  const db = await Db.open()
+  try {
+    const s = await migrateManifestGold({ dataDir: resolve(config.dataDir), db, now: Date.now(), onProgress: print })
+    if (s.busy !== undefined) {
+      process.stderr.write(`hourglass: ${s.busy}; not migrated, try again when it is done\n`)
+      return 1
+    }
+    if (!s.migrated) print('migrate: no gold/_manifest.json: nothing to migrate')
+    return 0
+  } finally {
+    db.close()
+  }
 }
 
 async function seedCommand (config: Config, force: boolean): Promise<number> {

@@ -93,7 +93,7 @@ export class Upkeep implements Part {
   vacuumNow (): Promise<VacuumSummary> {
     return this.inTurn(async () => {
       const { dataDir, config, now, progress } = this.#ctx
-      const s = await vacuum({ dataDir, retainMs: config.bronzeRetentionMs, keepVersions: config.goldKeepVersions, now: now(), onProgress: progress })
+      const s = await vacuum({ dataDir, retainMs: config.bronzeRetentionMs, goldRetentionMs: config.goldRetentionMs, now: now(), onProgress: progress })
       progress(describeVacuum(s))
       return s
     })
