@@ -6,18 +6,20 @@ import assert from 'node:assert/strict'
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { before, test } from 'node:test'
+import { buildApp } from '../src/app/index.js'
 import { runBatch } from '../src/batch/batch-job.js'
 import { BronzeSink } from '../src/batch/bronze-sink.js'
 import { CommitConflictError, writeCommit } from '../src/batch/delta/commit.js'
 import { dailyTableDir, hourlyTableDir } from '../src/batch/delta/own-layout.js'
 import { GoldReader } from '../src/batch/gold-reader.js'
 import { SKETCH_BLOCK } from '../src/batch/sql.js'
+import { loadConfig } from '../src/config.js'
 import type { PartialRow } from '../src/model/partials.js'
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../src/model/time.js'
 import { assertRowsEqual, EventMaker, expected, Feed } from './helpers/bronze.js'
 import { hourglass } from './helpers/cli.js'
 import { DeltaRs, type GoldRow, sortRows } from './helpers/delta-rs.js'
-import { goldState } from './helpers/own-gold.js'
+import { goldState, type GoldState } from './helpers/own-gold.js'
 import { SINK_DEFAULTS } from './helpers/settings.js'
 import { tempData } from './helpers/temp-data.js'
 
@@ -174,13 +176,8 @@ test('two writers of one version: the other writer wins, this run publishes noth
   assertRowsEqual((await served(dataDir, 'hour')).rows, expected(feed.all, H(0), H(13)))
 })
 
-test('hourglass migrate: manifest-based gold becomes the Delta tables (once), served the same, built on by the next run', async (t) => {
-  const { dataDir, feed, sink, maker } = await bronze('migrate', 40)
-  t.after(() => sink.close())
-  await runBatch({ dataDir, db: tmp.db, now: H(41), allowedLatenessMs: LATENESS })
-  const before = { hour: await served(dataDir, 'hour'), day: await served(dataDir, 'day') }
-  const state = (await goldState(tmp.db, dataDir))!
-  // the fixture: the same files published the way older versions did, by gold/_manifest.json and its history
+/** The fixture: the files of our gold published the way older versions did, by gold/_manifest.json (v7) and its history. */
+async function toManifestGold (dataDir: string, state: GoldState): Promise<void> {
   const manifest = {
     format: 'hourglass-gold/1',
     version: 7,
@@ -195,6 +192,15 @@ test('hourglass migrate: manifest-based gold becomes the Delta tables (once), se
   await mkdir(join(dataDir, 'gold'), { recursive: true })
   await writeFile(join(dataDir, 'gold', '_manifest.json'), JSON.stringify(manifest, null, 2))
   await writeFile(join(dataDir, 'gold', '_manifest.v7.json'), JSON.stringify(manifest, null, 2))
+}
+
+test('hourglass migrate: manifest-based gold becomes the Delta tables (once), served the same, built on by the next run', async (t) => {
+  const { dataDir, feed, sink, maker } = await bronze('migrate', 40)
+  t.after(() => sink.close())
+  await runBatch({ dataDir, db: tmp.db, now: H(41), allowedLatenessMs: LATENESS })
+  const before = { hour: await served(dataDir, 'hour'), day: await served(dataDir, 'day') }
+  const state = (await goldState(tmp.db, dataDir))!
+  await toManifestGold(dataDir, state)
   assert.equal(await goldState(tmp.db, dataDir), null, 'no Delta gold before the migration')
 
   const m = await hourglass(['migrate', '--data', dataDir])
@@ -223,4 +229,21 @@ test('hourglass migrate: manifest-based gold becomes the Delta tables (once), se
   assert.deepEqual(r.datesRebuilt, ['2024-05-01'])
   assertRowsEqual((await served(dataDir, 'hour')).rows, expected(feed.all, H(0), H(49)))
   assertRowsEqual((await served(dataDir, 'day')).rows, expected(feed.all, H(0), H(49), DAY_MS))
+})
+
+test('serve migrates manifest-based gold at start and serves it', async (t) => {
+  const { dataDir, feed, sink } = await bronze('migrate-at-start', 30)
+  await sink.close()
+  await runBatch({ dataDir, db: tmp.db, now: H(31), allowedLatenessMs: LATENESS })
+  await toManifestGold(dataDir, (await goldState(tmp.db, dataDir))!)
+  const progress: string[] = []
+  const config = loadConfig({}, { dataDir, source: 'none', seedDays: '0', logLevel: 'silent', port: '0' })
+  const app = await buildApp(config, { now: () => H(31), schedule: false, progress: (l) => progress.push(l) })
+  t.after(() => app.close())
+  assert.ok(progress.some((l) => /^migrate: committed hourly_metrics v1 and daily_metrics v1$/.test(l)), progress.join('\n'))
+  const res = await app.server.inject(`/v1/metrics?from=${new Date(H(0)).toISOString()}&to=${new Date(H(30)).toISOString()}&granularity=hour`)
+  assert.equal(res.statusCode, 200, res.body)
+  const body = res.json<{ rows: Array<{ total_events: number }>, meta: { batch_version: number } }>()
+  assert.equal(body.meta.batch_version, 1)
+  assert.equal(body.rows.reduce((n, r) => n + r.total_events, 0), [...expected(feed.all, H(0), H(30)).values()].reduce((n, p) => n + p.events, 0))
 })
