@@ -3,9 +3,10 @@
 // published before its late events could arrive; a crashed run leaving a half-published version;
 // a reload pulling the files from under a query that is still running.
 import assert from 'node:assert/strict'
-import { readdir, rm, writeFile } from 'node:fs/promises'
+import { readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { writeFileAtomic } from '../src/batch/atomic-file.js'
 import { runBatch } from '../src/batch/batch-job.js'
 import { bronzeFileName, bronzeWatermark, listBronzeHours, topicSafe } from '../src/batch/bronze-layout.js'
 import { readBronzeEvents } from '../src/batch/bronze-reader.js'
@@ -255,17 +256,17 @@ test('bronze reads back as written; the reader polls, and refuses a corrupt comm
   assertRowsEqual(await reader.query(snap!, H(0), H(2), {}), expected(feed.all, H(0), H(2)))
 
   // a second version written by hand: torn, adding a file outside the table, adding a file that does not exist
-  // (a poll may be under way while the commit is written: the reload after it reads the commit as written)
+  // (each written whole, as a Delta writer does; a poll may be under way meanwhile: the reload after it reads the commit)
   const reloadNow = async (): Promise<boolean> => { await reader.reload(); return await reader.reload() }
   const v2 = join(hourlyTableDir(dataDir), '_delta_log', commitName(2))
   const add = (path: string): string => JSON.stringify({ add: { path, partitionValues: { date: '2024-05-01' }, size: 1, modificationTime: 0, dataChange: true } })
-  await writeFile(v2, '{"add": {"path": "date=2024-05-01/x.parquet", "partitionValues": ')
+  await writeFileAtomic(v2, '{"add": {"path": "date=2024-05-01/x.parquet", "partitionValues": ')
   assert.equal(await reloadNow(), false)
   assert.match(String(reader.lastError), /json/i)
-  await writeFile(v2, add('../outside.parquet') + '\n')
+  await writeFileAtomic(v2, add('../outside.parquet') + '\n')
   assert.equal(await reloadNow(), false)
   assert.match(String(reader.lastError), /outside the table/)
-  await writeFile(v2, add('date=2024-05-01/missing.parquet') + '\n')
+  await writeFileAtomic(v2, add('date=2024-05-01/missing.parquet') + '\n')
   assert.equal(await reloadNow(), false)
   assert.match(String(reader.lastError), /missing file/)
   assert.equal(reader.snapshot()?.version, 1, 'the last good version stays in force')

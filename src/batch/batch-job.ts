@@ -1,8 +1,9 @@
 // The batch job: gold for every complete hour not yet built (complete: its end + allowed lateness ≤ the bronze
 // watermark; empty hours too), one date at a time (dedup, hourly rollup, one new gold file per date), a rebuild of every
 // built date whose bronze fingerprint changed since (a late file), and daily gold for the complete dates it touched,
-// published as one new manifest per run. Hours before the bronze retention mark are frozen. A run that fails before
-// the manifest is written publishes nothing; runs never overlap (queued in a process, the batch lock across processes).
+// published as one commit of each gold Delta table per run (delta/own-commit.ts: the daily table's, then the hourly
+// table's, which is the publish). Hours before the bronze retention mark are frozen. A run that fails before the hourly
+// commit publishes nothing; runs never overlap (queued in a process, the batch lock across processes).
 import { randomBytes } from 'node:crypto'
 import { join, resolve } from 'node:path'
 import { type DuckDBConnection, listValue, timestampTZValue } from '@duckdb/node-api'
@@ -30,16 +31,16 @@ export interface BatchOptions {
   /** how long after an hour ends late events may still arrive (config allowedLatenessMs) */
   allowedLatenessMs: number
   onProgress?: (line: string) => void
-  /** test seam: called after the gold files are written, before the manifest is published */
+  /** test seam: called after the gold files are written, before the commits */
   beforePublish?: (files: string[]) => void | Promise<void>
   /** the cross-process batch lock (gold/_lock); false only for tests of the job itself */
   lock?: boolean | LockOptions
 }
 
 export interface BatchSummary {
-  /** whether this run published a new manifest */
+  /** whether this run published a new version */
   published: boolean
-  /** the manifest version in force after the run (null: none yet) */
+  /** the gold version in force after the run: the hourly table's Delta version (null: none yet) */
   version: number | null
   hoursBuilt: number
   /** deduplicated events rolled up */
@@ -57,7 +58,7 @@ export interface BatchSummary {
   datesRebuilt: string[]
   /** daily gold files written (relative to dataDir; also in `files`) */
   dailyFiles: string[]
-  /** files the previous manifest listed and this one no longer does (left for vacuum) */
+  /** files the previous version held and this one removes (left for vacuum) */
   superseded: string[]
   /** set when nothing ran because another process holds the batch lock */
   busy?: string

@@ -61,7 +61,8 @@ function metaData (base: DeltaSnapshot | null, id: string, configuration: Record
     schemaString: GOLD_SCHEMA_STRING,
     partitionColumns: GOLD_PARTITION_COLUMNS,
     configuration: { ...kept, ...configuration },
-    createdTime: now
+    // the table's creation; later metaData actions leave it out
+    ...(base === null ? { createdTime: now } : {})
   }
 }
 
