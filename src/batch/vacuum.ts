@@ -14,7 +14,7 @@ import { bronzeEventsDir, listBronzeHours, readBronzeRetention, writeBronzeReten
 import { acquireLock, batchLockPath, compactionLockPath, type LockOptions } from './lock.js'
 import { dataFilePath } from './delta/gold-table.js'
 import type { DeltaSnapshot } from './delta/log-replay.js'
-import { readOwnGold } from './delta/own-gold.js'
+import { type OwnGoldState, readOwnGold } from './delta/own-gold.js'
 import { dailyTableDir, hourlyTableDir } from './delta/own-layout.js'
 import { Db } from './duckdb.js'
 
@@ -96,7 +96,7 @@ async function vacuumNow (options: VacuumOptions, started: number): Promise<Vacu
   }
 }
 
-async function vacuumState (options: VacuumOptions, started: number, state: Awaited<ReturnType<typeof readOwnGold>>): Promise<VacuumSummary> {
+async function vacuumState (options: VacuumOptions, started: number, state: OwnGoldState): Promise<VacuumSummary> {
   const { dataDir, now, onProgress } = options
   const dry = options.dryRun === true
   const summary: VacuumSummary = {
