@@ -3,7 +3,7 @@
 // and its hourly commit changing what is served; two writers of one version both winning; a data folder with the
 // manifest-based gold of older versions served differently, or rebuilt, after `hourglass migrate`.
 import assert from 'node:assert/strict'
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { before, test } from 'node:test'
 import { buildApp } from '../src/app/index.js'
@@ -246,4 +246,31 @@ test('serve migrates manifest-based gold at start and serves it', async (t) => {
   const body = res.json<{ rows: Array<{ total_events: number }>, meta: { batch_version: number } }>()
   assert.equal(body.meta.batch_version, 1)
   assert.equal(body.rows.reduce((n, r) => n + r.total_events, 0), [...expected(feed.all, H(0), H(30)).values()].reduce((n, p) => n + p.events, 0))
+})
+
+test('a daily commit after the pinned version that changes no data (compaction) is built on; a killed run\'s is not', async (t) => {
+  const { dataDir, feed, sink, maker } = await bronze('daily-compacted', 50)
+  t.after(() => sink.close())
+  await runBatch({ dataDir, db: tmp.db, now: H(51), allowedLatenessMs: LATENESS })
+  const s1 = (await goldState(tmp.db, dataDir))!
+  const first = s1.daily.files[0]!
+  assert.match(first, /date=2024-05-01/)
+  // another writer rewrites the first date's daily file under a new name, as compaction does (dataChange false)
+  const table = dailyTableDir(dataDir)
+  const inTable = first.slice('gold/daily_metrics/'.length)
+  const moved = inTable.replace(/[^/]+\.parquet$/, 'part-compacted.parquet')
+  await copyFile(join(table, inTable), join(table, moved))
+  const size = (await stat(join(table, moved))).size
+  await writeCommit(table, (s1.daily_version ?? 0) + 1, [
+    { commitInfo: { timestamp: H(51), operation: 'OPTIMIZE' } },
+    { remove: { path: inTable, deletionTimestamp: H(51), dataChange: false, partitionValues: { date: '2024-05-01' }, size } },
+    { add: { path: moved, partitionValues: { date: '2024-05-01' }, size, modificationTime: H(51), dataChange: false, stats: '{"numRecords": 1}' } }
+  ])
+  feed.add(maker.make(300, H(50) + 30 * MINUTE_MS, H(73)))
+  await sink.flush()
+  await runBatch({ dataDir, db: tmp.db, now: H(74), allowedLatenessMs: LATENESS })
+  const s2 = (await goldState(tmp.db, dataDir))!
+  assert.deepEqual(s2.daily.files.map((f) => f.split('/').slice(2).join('/')).filter((f) => f.startsWith('date=2024-05-01')), [moved],
+    'the compacted file stays in the daily table')
+  assertRowsEqual((await served(dataDir, 'day')).rows, expected(feed.all, H(0), H(72), DAY_MS))
 })

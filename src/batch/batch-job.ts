@@ -179,7 +179,7 @@ async function runBatchNow (options: BatchOptions): Promise<BatchSummary> {
   const hourlyDir = hourlyTableDir(dataDir)
   const dailyDir = dailyTableDir(dataDir)
   const prevHourly = base.version === null ? [] : base.hourly?.files ?? []
-  const prevDaily = base.version === null ? [] : base.daily?.files ?? []
+  const prevDaily = base.version === null ? [] : base.dailyBase?.files ?? []
   const dailyDates = new Set(prevDaily.map(dateOf))
   const hourlyDates = new Set(prevHourly.map(dateOf))
   // complete dates with hourly gold but no daily gold yet (e.g. gold from before daily existed)

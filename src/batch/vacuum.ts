@@ -159,7 +159,7 @@ async function vacuumState (options: VacuumOptions, started: number, state: OwnG
   // gold: files the tables no longer hold, past the retention
   const tables: Array<[string, Array<DeltaSnapshot | null>]> = [
     [hourlyTableDir(dataDir), [state.hourly]],
-    [dailyTableDir(dataDir), [state.dailyLatest, state.daily]]
+    [dailyTableDir(dataDir), [state.dailyLatest, state.daily, state.dailyBase]]
   ]
   for (const [table, snapshots] of tables) {
     const latest = snapshots[0] ?? null

@@ -2,11 +2,11 @@
 // snapshot is what is published (its version is the gold version; nothing is published until it carries
 // hourglass.complete_until), and the daily table is read at the version the hourly table names in
 // hourglass.daily_version (a run killed between its daily and hourly commits leaves a daily version no one reads).
-import { readdir } from 'node:fs/promises'
-import { relative, sep } from 'node:path'
+import { readdir, readFile } from 'node:fs/promises'
+import { join, relative, sep } from 'node:path'
 import type { Conn } from '../duckdb.js'
 import { dataFilePath } from './gold-table.js'
-import { commitVersion, planReplay } from './log-plan.js'
+import { commitName, commitVersion, planReplay } from './log-plan.js'
 import { type DeltaFile, type DeltaSnapshot, deltaLogDir, replayDeltaLog } from './log-replay.js'
 import { builtFromOf, dailyTableDir, DAILY_VERSION_PROPERTY, hourlyTableDir } from './own-layout.js'
 import { COMPLETE_FROM_PROPERTY, COMPLETE_UNTIL_PROPERTY } from './table-checks.js'
@@ -18,6 +18,8 @@ export interface OwnGoldState {
   daily: DeltaSnapshot | null
   /** the daily table's newest snapshot (a killed run may have committed past the pinned version) */
   dailyLatest: DeltaSnapshot | null
+  /** the daily state a run builds on: the pinned one, or the newest when every commit after the pin changed no data (compaction) */
+  dailyBase: DeltaSnapshot | null
   /** the published gold version: the hourly table's version once it carries complete_until, else null */
   version: number | null
   completeUntil: number | null
@@ -62,15 +64,36 @@ export async function readOwnGold (conn: Conn, dataDir: string): Promise<OwnGold
     ? null
     : dailyVersion === dailyLatest.version ? dailyLatest : await readOwnTable(conn, dailyTableDir(dataDir), dailyVersion)
   const completeUntil = instantOf(hourly, COMPLETE_UNTIL_PROPERTY)
+  const rearranged = daily !== null && dailyLatest !== null && await onlyRearranged(dailyTableDir(dataDir), daily.version, dailyLatest.version)
   return {
     hourly,
     daily,
     dailyLatest,
+    dailyBase: rearranged ? dailyLatest : daily,
     version: hourly === null || completeUntil === null ? null : hourly.version,
     completeUntil,
     completeFrom: instantOf(hourly, COMPLETE_FROM_PROPERTY),
     builtFrom: hourly === null ? {} : builtFromOf(hourly.files)
   }
+}
+
+/** Whether every commit in (from, to] only rearranges files (adds and removes with dataChange false: compaction). */
+async function onlyRearranged (table: string, from: number, to: number): Promise<boolean> {
+  if (to <= from) return true
+  for (let v = from + 1; v <= to; v++) {
+    let text: string
+    try {
+      text = await readFile(join(deltaLogDir(table), commitName(v)), 'utf8')
+    } catch {
+      return false // only in a checkpoint: not known
+    }
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue
+      const a = JSON.parse(line) as { add?: { dataChange?: boolean }, remove?: { dataChange?: boolean } }
+      if ((a.add ?? a.remove)?.dataChange !== false && (a.add !== undefined || a.remove !== undefined)) return false
+    }
+  }
+  return true
 }
 
 /** A file's path relative to the data folder ('/'-separated), e.g. gold/hourly_metrics/date=…/part-….parquet. */
