@@ -73,7 +73,8 @@ export async function readOwnGold (conn: Conn, dataDir: string): Promise<OwnGold
     version: hourly === null || completeUntil === null ? null : hourly.version,
     completeUntil,
     completeFrom: instantOf(hourly, COMPLETE_FROM_PROPERTY),
-    builtFrom: hourly === null ? {} : builtFromOf(hourly.files)
+    // by date (a snapshot's files come in no order)
+    builtFrom: Object.fromEntries(Object.entries(hourly === null ? {} : builtFromOf(hourly.files)).sort(([a], [b]) => (a < b ? -1 : 1)))
   }
 }
 
