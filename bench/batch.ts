@@ -1,5 +1,5 @@
 // Batch layer throughput: events/s of the batch job (dedup, hourly rollup with sketches, sorted
-// zstd gold, daily rollup, manifest) on ≥ 10 million bronze events, against the same run's plain
+// zstd gold, daily rollup, Delta commit) on ≥ 10 million bronze events, against the same run's plain
 // DuckDB GROUP BY over the same files (the limit: no dedup, no sketch, nothing written), their
 // ratio (target ≥ 0.5, reported, not asserted); then a one-day gold query over 90 days of gold
 // with and without partition pruning. Prints JSON; asserts nothing.
@@ -20,9 +20,8 @@ import { runBatch } from '../src/batch/batch-job.js'
 import { advanceBronzeState, bronzeFileName, bronzeHourDir, emptyBronzeState, listBronzeHours, writeBronzeState } from '../src/batch/bronze-layout.js'
 import { Db } from '../src/batch/duckdb.js'
 import { GoldReader } from '../src/batch/gold-reader.js'
-import { writeManifest } from '../src/batch/manifest.js'
-import { SKETCH_BLOCK } from '../src/batch/sql.js'
-import { GOLD_FORMAT } from '../src/model/gold.js'
+import { addActionFor, publishOwnGold } from '../src/batch/delta/own-commit.js'
+import { hourlyTableDir } from '../src/batch/delta/own-layout.js'
 import { DAY_MS, HOUR_MS, iso, utcDate } from '../src/model/time.js'
 
 const { values: args } = parseArgs({
@@ -127,9 +126,11 @@ async function main (): Promise<void> {
       goldFiles.push(rel)
     }
     const goldRows = GOLD_DAYS * 24 * 6 * 10
-    await writeManifest(goldDir, {
-      format: GOLD_FORMAT, version: 1, published_at: iso(Date.now()), complete_until: iso(T0 + GOLD_DAYS * DAY_MS), complete_from: iso(T0),
-      sketch: { ...SKETCH_BLOCK }, tables: { hourly_metrics: { files: goldFiles, rows: goldRows } }
+    const hourlyAdd = await Promise.all(goldFiles.map((rel) => addActionFor(hourlyTableDir(goldDir), rel.replace('gold/hourly_metrics/', ''),
+      /date=([\d-]+)/.exec(rel)?.[1] as string, goldRows / GOLD_DAYS)))
+    await publishOwnGold({
+      dataDir: goldDir, now: Date.now(), hourly: null, dailyLatest: null, completeUntil: T0 + GOLD_DAYS * DAY_MS, completeFrom: T0,
+      hourlyRemove: [], hourlyAdd, dailyWanted: []
     })
     const goldGenMs = performance.now() - g1
     const qDay = T0 + Math.floor(GOLD_DAYS / 2) * DAY_MS

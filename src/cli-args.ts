@@ -5,7 +5,7 @@ import { type ConfigKey, defaultText, envName } from './config.js'
 /** `hourglass produce` without --rate: synthetic records per second */
 export const PRODUCE_RATE = 1000
 
-export type Command = 'serve' | 'batch' | 'seed' | 'produce' | 'compact' | 'vacuum' | 'keys' | 'help' | 'version'
+export type Command = 'serve' | 'batch' | 'seed' | 'produce' | 'compact' | 'vacuum' | 'migrate' | 'keys' | 'help' | 'version'
 
 /** Options of one command that are not settings (they go to ParsedArgs.options, not the config). */
 export type LocalOption = 'force' | 'topic' | 'rate' | 'count' | 'duration' | 'file' | 'hour' | 'all' | 'dryRun' | 'name' | 'scopes' | 'expires'
@@ -66,10 +66,11 @@ const FLAGS: Record<Exclude<Command, 'help' | 'version'>, Record<string, FlagSpe
   },
   vacuum: {
     retain: setting('bronzeRetentionMs', 'keep this much bronze, e.g. 168h'),
-    'keep-versions': setting('goldKeepVersions', 'keep gold files the last N manifests list'),
+    'gold-retain': setting('goldRetentionMs', 'keep gold files removed from the Delta tables this long', 'a table\'s delta.deletedFileRetentionDuration wins'),
     'dry-run': own('dryRun', 'boolean', 'say what would be removed, remove nothing'),
     ...COMMON
   },
+  migrate: { ...COMMON },
   keys: {
     'keys-file': setting('apiKeysFile', 'the API keys file'),
     name: own('name', 'string', 'add: the key\'s name (who uses it, e.g. powerbi)'),
@@ -80,11 +81,12 @@ const FLAGS: Record<Exclude<Command, 'help' | 'version'>, Record<string, FlagSpe
 
 const SUMMARY: Record<Exclude<Command, 'help' | 'version'>, string> = {
   serve: 'run the service: speed layer, scheduled batch job and the APIs (REST, /docs, /metrics)',
-  batch: 'build gold for every complete hour not yet built, then publish a new manifest',
+  batch: 'build gold for every complete hour not yet built, then publish it as one commit of the gold Delta tables',
   seed: 'write synthetic history to bronze and build gold from it (the same bronze → batch path)',
   produce: 'write synthetic events (or a JSON Lines file) to a Kafka topic at a rate, keyed by event_id',
   compact: 'merge the small files of each finished bronze hour, then of each final date of gold, into one sorted file each (safe while the batch runs)',
-  vacuum: 'remove bronze past its retention and gold files no recent manifest lists',
+  vacuum: 'remove bronze past its retention and gold files the Delta tables removed longer ago than the retention',
+  migrate: 'turn gold published by gold/_manifest.json (older versions) into the gold Delta tables; once, idempotent',
   keys: 'manage API keys: `keys add --name N [--scopes] [--expires]`, `keys list`, `keys revoke <id|name>`'
 }
 

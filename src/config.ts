@@ -51,13 +51,13 @@ export const Config = Type.Object({
    * the bronze consumer starts a partition new to bronze this far back
    */
   bronzeRetentionMs: Type.Integer({ minimum: 3_600_000, default: 604_800_000 }), // seven days
-  /** `hourglass vacuum`: gold files listed by any of the last N manifests stay */
-  goldKeepVersions: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  /** `hourglass vacuum`: a gold file removed from its Delta table stays this long (unless the table sets delta.deletedFileRetentionDuration) */
+  goldRetentionMs: Type.Integer({ minimum: 0, default: 604_800_000 }), // seven days, as Delta
   /** `serve`: bronze compaction every this long (0: never; `hourglass compact` still works) */
   compactIntervalMs: Type.Union([Type.Literal(0), Type.Integer({ minimum: 1_000 })], { default: 3_600_000 }), // hourly
   /** our gold Delta tables: a checkpoint every this many commits, unless the table sets delta.checkpointInterval */
   deltaCheckpointInterval: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10 }),
-  /** `serve`: vacuum (bronzeRetentionMs, goldKeepVersions) every this long (0: never) */
+  /** `serve`: vacuum (bronzeRetentionMs, goldRetentionMs) every this long (0: never) */
   vacuumIntervalMs: Type.Union([Type.Literal(0), Type.Integer({ minimum: 1_000 })], { default: 86_400_000 }), // daily
   /** `serve`: how often the bronze sink checks whether a flush is due (at most bronzeFlushMs) */
   bronzeFlushCheckMs: Type.Integer({ minimum: 100, default: 5_000 }),
@@ -169,7 +169,7 @@ const KINDS: Record<ConfigKey, Kind> = {
   bronzeFlushMs: 'duration',
   bronzeFlushEvents: 'int',
   bronzeRetentionMs: 'duration',
-  goldKeepVersions: 'int',
+  goldRetentionMs: 'duration',
   compactIntervalMs: 'duration',
   deltaCheckpointInterval: 'int',
   vacuumIntervalMs: 'duration',

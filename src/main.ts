@@ -1,4 +1,4 @@
-// The `hourglass` CLI: serve, batch, seed, produce, compact, vacuum. Reads the configuration once (environment + flags).
+// The `hourglass` CLI: serve, batch, seed, produce, compact, vacuum, migrate. Reads the configuration once (environment + flags).
 // The layers (DuckDB, Fastify) are imported by the command that needs them, so --help, a usage
 // error or a bad setting answers at once.
 import { stat } from 'node:fs/promises'
@@ -34,6 +34,7 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = processEnvi
     case 'produce': return await produceCommand(config, parsed.options)
     case 'compact': return await compactCommand(config, parsed.options)
     case 'vacuum': return await vacuumCommand(config, parsed.options)
+    case 'migrate': return await migrateCommand(config)
     case 'keys': return await (await import('./keys-command.js')).keysCommand(config, parsed, Date.now())
     default: return await serveCommand(config)
   }
@@ -43,7 +44,8 @@ async function batchCommand (config: Config): Promise<number> {
   const { Db, runBatch } = await import('./batch/index.js')
   const db = await Db.open()
   try {
-    const s = await runBatch({ dataDir: resolve(config.dataDir), db, now: Date.now(), allowedLatenessMs: config.allowedLatenessMs, onProgress: print })
+    const s = await runBatch({ dataDir: resolve(config.dataDir), db, now: Date.now(), allowedLatenessMs: config.allowedLatenessMs,
+      onProgress: print, checkpointInterval: config.deltaCheckpointInterval })
     // a published run has already said so in its last progress line
     if (s.busy !== undefined) print(`batch: ${s.busy}; nothing built`)
     else if (!s.published) print(`batch: nothing new to build; gold version ${s.version ?? 'none'} stays in force`)
@@ -88,13 +90,29 @@ async function vacuumCommand (config: Config, options: ParsedArgs['options']): P
   const s = await vacuum({
     dataDir: resolve(config.dataDir),
     retainMs: config.bronzeRetentionMs,
-    keepVersions: config.goldKeepVersions,
+    goldRetentionMs: config.goldRetentionMs,
     now: Date.now(),
     dryRun: options.dryRun === 'true',
     onProgress: print
   })
   print(describeVacuum(s, options.dryRun === 'true'))
   return 0
+}
+
+async function migrateCommand (config: Config): Promise<number> {
+  const { Db, migrateManifestGold } = await import('./batch/index.js')
+  const db = await Db.open()
+  try {
+    const s = await migrateManifestGold({ dataDir: resolve(config.dataDir), db, now: Date.now(), onProgress: print })
+    if (s.busy !== undefined) {
+      process.stderr.write(`hourglass: ${s.busy}; not migrated, try again when it is done\n`)
+      return 1
+    }
+    if (!s.migrated) print('migrate: no gold/_manifest.json: nothing to migrate')
+    return 0
+  } finally {
+    db.close()
+  }
 }
 
 async function seedCommand (config: Config, force: boolean): Promise<number> {
@@ -107,7 +125,8 @@ async function seedCommand (config: Config, force: boolean): Promise<number> {
       process.stderr.write(`hourglass: ${dataDir}/bronze already holds data; seed writes history into an empty data folder (add --force to add more)\n`)
       return 1
     }
-    await runBatch({ dataDir, db, now: Date.now(), allowedLatenessMs: config.allowedLatenessMs, onProgress: print })
+    await runBatch({ dataDir, db, now: Date.now(), allowedLatenessMs: config.allowedLatenessMs,
+      onProgress: print, checkpointInterval: config.deltaCheckpointInterval })
     return 0
   } finally {
     db.close()

@@ -14,10 +14,10 @@ import { runBatch } from '../src/batch/batch-job.js'
 import { isCompactedName } from '../src/batch/bronze-coverage.js'
 import { bronzeWatermark, listBronzeHours } from '../src/batch/bronze-layout.js'
 import { BronzeSink } from '../src/batch/bronze-sink.js'
-import { listedFiles, readManifest } from '../src/batch/manifest.js'
 import { loadConfig } from '../src/config.js'
 import { DAY_MS, HOUR_MS, iso, MINUTE_MS, utcDate } from '../src/model/time.js'
 import { EventMaker, expected, Feed } from './helpers/bronze.js'
+import { goldState, listedFiles } from './helpers/own-gold.js'
 import { tempData } from './helpers/temp-data.js'
 import { until } from './helpers/wait.js'
 import { SINK_DEFAULTS } from './helpers/settings.js'
@@ -46,7 +46,7 @@ async function startApp (dataDir: string, schedule: boolean, progress: string[])
     compactIntervalMs: '1s',
     vacuumIntervalMs: '1s',
     bronzeRetentionMs: '24h',
-    goldKeepVersions: '1'
+    goldRetentionMs: '0s'
   })
   return await buildApp(config, { now, schedule, progress: (line) => progress.push(line) })
 }
@@ -75,7 +75,7 @@ test('serve compacts small bronze files and vacuums old ones on its timers, in t
   assert.equal(v1.completeUntil, D(3) + 5 * HOUR_MS)
   feed.add(maker.make(20, D(2), D(2) + HOUR_MS)) // late: the app's first batch run rebuilds that date
   await sink.close()
-  const supersededByStart = (await readManifest(dataDir))!.tables.hourly_metrics.files.filter((f) => f.includes(`date=${utcDate(D(2))}`))
+  const supersededByStart = (await goldState(tmp.db, dataDir))!.hourly.files.filter((f) => f.includes(`date=${utcDate(D(2))}`))
   assert.equal(supersededByStart.length, 1)
   const smallBefore = await listBronzeHours(dataDir)
   const wmHour = Math.floor((await bronzeWatermark(dataDir))! / HOUR_MS) * HOUR_MS
@@ -120,7 +120,7 @@ test('serve compacts small bronze files and vacuums old ones on its timers, in t
     await app.close()
   }
   const vacuumLine = progress.find((l) => /^vacuum: bronze /.test(l))!
-  assert.match(vacuumLine, /^vacuum: bronze 2 dates \(\d+ files\), gold 2 files, 1 old manifests removed/) // the hourly and daily files of the rebuilt date
+  assert.match(vacuumLine, /^vacuum: bronze 2 dates \(\d+ files\), gold 2 files removed/) // the hourly and daily files of the rebuilt date
 
   // on disk: D0 and D1 gone from bronze; every finished hour of D2 on is one compacted file
   const afterHours = await listBronzeHours(dataDir)
@@ -131,10 +131,10 @@ test('serve compacts small bronze files and vacuums old ones on its timers, in t
     assert.ok(isCompactedName(files[0]!))
     assert.ok(smallBefore.get(h)!.length >= 6, 'there were small files to merge')
   }
-  const m = (await readManifest(dataDir))!
+  const m = (await goldState(tmp.db, dataDir))!
   assert.equal(m.version, 2)
   const goldOnDisk = (await readdir(join(dataDir, 'gold'), { recursive: true })).filter((f) => f.endsWith('.parquet')).map((f) => 'gold/' + f.split('\\').join('/'))
-  assert.deepEqual(goldOnDisk.sort(), listedFiles(m).sort(), 'only files the live manifest lists stay (keep 1 version)')
+  assert.deepEqual(goldOnDisk.sort(), listedFiles(m).sort(), 'only files the tables hold stay (gold retention 0)')
   assert.ok(supersededByStart.every((f) => !goldOnDisk.includes(f)))
 
   // a fresh process on the folder: the same answers, read from disk; no rebuild is caused

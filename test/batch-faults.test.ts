@@ -1,9 +1,9 @@
 // The batch job killed mid-run leaves gold whole: `hourglass batch` runs as a child process
-// (the CLI from the sources) over a data folder with a previous manifest in force and days of new
+// (the CLI from the sources) over a data folder with a previous gold version in force and days of new
 // bronze (new hours, late files that force rebuilds of built dates, duplicates), and is SIGKILLed
 // at moments spread over its run: some at random delays, some right after it reported a date.
-// After each kill: the manifest in force is the previous one byte for byte or a complete new one;
-// every file it lists exists, reads fully through DuckDB and holds exactly the brute-force rows of
+// After each kill: the hourly Delta table's log (the publish) is the previous one byte for byte or holds one
+// complete new version; every file that version holds exists, reads fully through DuckDB and holds exactly the brute-force rows of
 // its hours (days); the batch lock left by the killed holder does not block the next run. Last, a
 // run to completion publishes gold equal to brute force over every event, and releases the lock.
 import assert from 'node:assert/strict'
@@ -17,13 +17,12 @@ import { runBatch } from '../src/batch/batch-job.js'
 import { BronzeSink } from '../src/batch/bronze-sink.js'
 import { loadGoldFile } from '../src/batch/gold-file-cache.js'
 import { batchLockPath } from '../src/batch/lock.js'
-import { manifestPath, parseManifest, resolveListed } from '../src/batch/manifest.js'
 import { prng } from '../src/ingest/synthetic.js'
 import type { HourglassEvent } from '../src/model/event.js'
-import type { GoldManifest } from '../src/model/gold.js'
 import type { PartialRow } from '../src/model/partials.js'
 import { DAY_MS, HOUR_MS, iso } from '../src/model/time.js'
 import { assertRowsEqual, EventMaker, expected, Feed } from './helpers/bronze.js'
+import { goldState, type GoldState, logText } from './helpers/own-gold.js'
 import { tempData } from './helpers/temp-data.js'
 import { SINK_DEFAULTS } from './helpers/settings.js'
 
@@ -98,23 +97,22 @@ function bruteForce (events: HourglassEvent[], from: number, to: number, bucket:
 }
 
 /**
- * Every file the manifest lists exists, reads fully through DuckDB, and holds exactly the
+ * Every file the published version holds exists, reads fully through DuckDB, and holds exactly the
  * brute-force rows (over `events`) of the hours (days) it holds; together the hourly files cover
  * [complete_from, complete_until) with no hour twice, the daily files every complete date.
  */
-async function assertGoldMatches (dataDir: string, m: GoldManifest, events: HourglassEvent[]): Promise<void> {
+async function assertGoldMatches (dataDir: string, m: GoldState, events: HourglassEvent[]): Promise<void> {
   const completeUntil = Date.parse(m.complete_until!)
   const from = Date.parse(m.complete_from!)
   const conn = await tmp.db.connect()
   try {
     for (const [table, bucket] of [['hourly_metrics', HOUR_MS], ['daily_metrics', DAY_MS]] as const) {
-      const t = m.tables[table]
-      assert.ok(t !== undefined, `${table} listed`)
+      const t = table === 'hourly_metrics' ? m.hourly : m.daily
       const want = bruteForce(events, from, completeUntil, bucket)
       const covered = new Set<number>()
       let total = 0
       for (const rel of t.files) {
-        const path = resolveListed(dataDir, rel)
+        const path = join(dataDir, rel)
         // every column of every row decodes (the direct readers' columns too)
         const all = await conn.rows('SELECT * FROM read_parquet($f, hive_partitioning = false)', { f: path })
         const meta = await conn.rows('SELECT sum(num_rows) AS n FROM parquet_file_metadata($f)', { f: path })
@@ -139,11 +137,16 @@ async function assertGoldMatches (dataDir: string, m: GoldManifest, events: Hour
   }
 }
 
-async function manifestText (dataDir: string): Promise<string> {
-  return await readFile(manifestPath(dataDir), 'utf8')
+/** The published state (the hourly table's log; a killed run may leave a daily commit no version names). */
+async function publishedLog (dataDir: string): Promise<string> {
+  return await logText(dataDir, true)
 }
 
-test('hourglass batch SIGKILLed at moments over its run: the previous manifest or a complete new one, listed files whole and exact, the lock no obstacle; the next run completes', { timeout: 600_000 }, async () => {
+async function published (dataDir: string): Promise<GoldState> {
+  return (await goldState(tmp.db, dataDir))!
+}
+
+test('hourglass batch SIGKILLed at moments over its run: the previous version or a complete new one, its files whole and exact, the lock no obstacle; the next run completes', { timeout: 600_000 }, async () => {
   const dataDir = join(tmp.dir, 'data')
   const rand = prng(5)
   const maker = new EventMaker(11)
@@ -173,7 +176,7 @@ test('hourglass batch SIGKILLed at moments over its run: the previous manifest o
     const full = await batchRun(copy)
     assert.equal(full.code, 0, full.stderr)
     assert.match(full.stdout, /published gold v2/)
-    await assertGoldMatches(copy, parseManifest(await manifestText(copy)), feed.all)
+    await assertGoldMatches(copy, await published(copy), feed.all)
     const dateLines = full.stdout.split('\n').filter((l) => /^batch: \d{4}-\d{2}-\d{2} /.test(l)).length
     assert.ok(dateLines >= NEW_DAYS, full.stdout)
 
@@ -184,7 +187,8 @@ test('hourglass batch SIGKILLed at moments over its run: the previous manifest o
     for (const [nth, jitterMs] of [[1, Math.floor(rand() * 40)], [Math.ceil(dateLines / 2), Math.floor(rand() * 40)], [dateLines, 0]] as const) {
       kills.push({ afterLine: { pattern: /^batch: \d{4}-\d{2}-\d{2} /, nth, jitterMs } })
     }
-    let prev = await manifestText(dataDir)
+    let prev = await publishedLog(dataDir)
+    let inForce = 1
     let killedMidRun = 0
     let leftBy: number | null = null // pid named by a lock a killed run left behind
     const log: string[] = []
@@ -195,21 +199,21 @@ test('hourglass batch SIGKILLed at moments over its run: the previous manifest o
         assert.match(r.stdout, new RegExp(`^lock: took over .*: holder pid ${prevLock} on .* is not running$`, 'm'), 'the killed holder\'s lock is taken over at once')
       }
       leftBy = null
-      const m = parseManifest(await manifestText(dataDir))
-      const inForce = parseManifest(prev)
-      log.push(`${JSON.stringify(kill.afterMs !== undefined ? { afterMs: Math.round(kill.afterMs) } : { nth: kill.afterLine?.nth })}: ${r.signal ?? 'exit ' + String(r.code)} after ${Math.round(r.ms)} ms, manifest v${m.version}, ${r.stdout.split('\n').filter((l) => l !== '').length} lines`)
+      const m = await published(dataDir)
+      log.push(`${JSON.stringify(kill.afterMs !== undefined ? { afterMs: Math.round(kill.afterMs) } : { nth: kill.afterLine?.nth })}: ${r.signal ?? 'exit ' + String(r.code)} after ${Math.round(r.ms)} ms, gold v${m.version}, ${r.stdout.split('\n').filter((l) => l !== '').length} lines`)
       assert.doesNotMatch(r.stdout, /another run is in progress/, 'a killed holder\'s lock never blocks the next run')
       if (r.signal === null) assert.equal(r.code, 0, r.stderr)
-      if (m.version === inForce.version) {
-        assert.equal(await manifestText(dataDir), prev, 'the previous manifest stays in force, unchanged')
+      if (m.version === inForce) {
+        assert.equal(await publishedLog(dataDir), prev, 'the previous version stays in force, unchanged')
         await assertGoldMatches(dataDir, m, eventsFor(m.version))
         if (r.signal === 'SIGKILL') killedMidRun++
       } else {
-        // published before the kill landed: a complete new manifest over every event
-        assert.equal(m.version, inForce.version + 1)
+        // published before the kill landed: a complete new version over every event
+        assert.equal(m.version, inForce + 1)
         versionEvents.set(m.version, feed.all.length)
         await assertGoldMatches(dataDir, m, feed.all)
-        prev = await manifestText(dataDir)
+        prev = await publishedLog(dataDir)
+        inForce = m.version
         // as much to do for the next kills: a late event in the first hour of every built date
         // rebuilds them all
         for (let d = 0; d <= NEW_DAYS + 2; d++) feed.add(maker.make(1, D(d), D(d) + HOUR_MS))
@@ -236,8 +240,8 @@ test('hourglass batch SIGKILLed at moments over its run: the previous manifest o
     assert.equal(last.code, 0, last.stderr)
     if (leftBy !== null) assert.match(last.stdout, new RegExp(`^lock: took over .*: holder pid ${leftBy} on `, 'm'))
     assert.match(last.stdout, /published gold v\d+/)
-    const m = parseManifest(await manifestText(dataDir))
-    assert.equal(m.version, parseManifest(prev).version + 1)
+    const m = await published(dataDir)
+    assert.equal(m.version, inForce + 1)
     await assertGoldMatches(dataDir, m, feed.all)
     await assert.rejects(readFile(batchLockPath(dataDir)), 'the lock is released')
     const again = await batchRun(dataDir)

@@ -10,9 +10,9 @@ import { runBatch } from '../src/batch/batch-job.js'
 import { BronzeSink } from '../src/batch/bronze-sink.js'
 import { GOLD_ROW_GROUP_SIZE } from '../src/batch/gold-build-sql.js'
 import { GoldReader } from '../src/batch/gold-reader.js'
-import { readManifest } from '../src/batch/manifest.js'
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../src/model/time.js'
 import { assertRowsEqual, EventMaker, expected, Feed } from './helpers/bronze.js'
+import { goldState } from './helpers/own-gold.js'
 import { tempData } from './helpers/temp-data.js'
 import { SINK_DEFAULTS } from './helpers/settings.js'
 
@@ -22,7 +22,7 @@ const LATENESS = MINUTE_MS
 
 const tmp = tempData('hourglass-incr-')
 
-test('a late bronze file rebuilds its date: the new manifest lists the new files and drops the superseded ones; daily gold equals the sum of hours', async (t) => {
+test('a late bronze file rebuilds its date: the new version holds the new files and removes the superseded ones; daily gold equals the sum of hours', async (t) => {
   const dataDir = join(tmp.dir, 'late')
   const maker = new EventMaker(11)
   const sink = new BronzeSink({ ...SINK_DEFAULTS, dataDir, db: tmp.db })
@@ -35,10 +35,10 @@ test('a late bronze file rebuilds its date: the new manifest lists the new files
   assert.equal(r1.published, true)
   assert.equal(r1.completeUntil, H(30))
   assert.equal(r1.hoursRebuilt, 0)
-  const m1 = (await readManifest(dataDir))!
-  assert.equal(m1.tables.hourly_metrics.files.length, 2, 'one file per date')
-  assert.deepEqual(m1.tables.daily_metrics?.files.map((f) => f.split('/')[2]), ['date=2024-05-01'], 'daily gold for the complete day only')
-  assert.deepEqual(Object.keys(m1.built_from ?? {}), ['2024-05-01', '2024-05-02'])
+  const m1 = (await goldState(tmp.db, dataDir))!
+  assert.equal(m1.hourly.files.length, 2, 'one file per date')
+  assert.deepEqual(m1.daily.files.map((f) => f.split('/')[2]), ['date=2024-05-01'], 'daily gold for the complete day only')
+  assert.deepEqual(Object.keys(m1.built_from), ['2024-05-01', '2024-05-02'])
   assert.equal(Object.keys(m1.built_from!['2024-05-01']!).length, 24)
 
   const reader = await GoldReader.open({ dataDir, db: tmp.db, pollMs: 0 })
@@ -60,18 +60,18 @@ test('a late bronze file rebuilds its date: the new manifest lists the new files
   assert.deepEqual(r2.datesRebuilt, ['2024-05-01'])
   assert.equal(r2.hoursRebuilt, 24)
   assert.equal(r2.completeUntil, H(30), 'complete_until unchanged')
-  const m2 = (await readManifest(dataDir))!
-  const old0501 = [...m1.tables.hourly_metrics.files, ...m1.tables.daily_metrics!.files].filter((x) => x.includes('date=2024-05-01'))
+  const m2 = (await goldState(tmp.db, dataDir))!
+  const old0501 = [...m1.hourly.files, ...m1.daily.files].filter((x) => x.includes('date=2024-05-01'))
   assert.deepEqual([...r2.superseded].sort(), old0501.sort())
   for (const x of old0501) {
-    assert.ok(![...m2.tables.hourly_metrics.files, ...m2.tables.daily_metrics!.files].includes(x), `${x} no longer listed`)
+    assert.ok(![...m2.hourly.files, ...m2.daily.files].includes(x), `${x} no longer in the table`)
     await access(join(dataDir, x)) // still on disk until vacuum
   }
-  assert.ok(m2.tables.hourly_metrics.files.includes(m1.tables.hourly_metrics.files.find((x) => x.includes('2024-05-02'))!), 'the unchanged date keeps its file')
-  assert.equal(m2.tables.hourly_metrics.files.length, 2)
-  assert.equal(m2.tables.daily_metrics!.files.length, 1)
-  const rows = await (async () => { const c = await tmp.db.connect(); try { return await c.rows('SELECT count(*) AS n FROM read_parquet($f::VARCHAR[])', { f: listValue(m2.tables.hourly_metrics.files.map((x) => join(dataDir, x))) }) } finally { tmp.db.release(c) } })()
-  assert.equal(Number(rows[0]!.n), m2.tables.hourly_metrics.rows, 'manifest row count follows the rebuild')
+  assert.ok(m2.hourly.files.includes(m1.hourly.files.find((x) => x.includes('2024-05-02'))!), 'the unchanged date keeps its file')
+  assert.equal(m2.hourly.files.length, 2)
+  assert.equal(m2.daily.files.length, 1)
+  const rows = await (async () => { const c = await tmp.db.connect(); try { return await c.rows('SELECT count(*) AS n FROM read_parquet($f::VARCHAR[])', { f: listValue(m2.hourly.files.map((x) => join(dataDir, x))) }) } finally { tmp.db.release(c) } })()
+  assert.equal(Number(rows[0]!.n), m2.hourly.rows, 'the row count (the adds\' stats) follows the rebuild')
 
   assert.equal(await reader.reload(), true)
   const s2 = reader.snapshot()!
@@ -88,7 +88,7 @@ test('a late bronze file rebuilds its date: the new manifest lists the new files
   const r4 = await runBatch({ dataDir, db: tmp.db, now: H(50), allowedLatenessMs: LATENESS })
   assert.equal(r4.completeUntil, H(48))
   assert.equal(r4.dailyFiles.length, 1)
-  assert.equal((await readManifest(dataDir))!.tables.daily_metrics!.files.length, 2)
+  assert.equal((await goldState(tmp.db, dataDir))!.daily.files.length, 2)
   await reader.reload()
   assertRowsEqual(await reader.query(reader.snapshot()!, T0, T0 + 3 * DAY_MS, {}, 'day'), expected(feed.all, H(0), H(48), DAY_MS))
 })
@@ -103,10 +103,10 @@ test('gold files are sorted by (window_start, event_type, region) in row groups 
   await sink.close()
   const r = await runBatch({ dataDir, db: tmp.db, now: H(25), allowedLatenessMs: LATENESS })
   assert.ok(r.rows > 2 * GOLD_ROW_GROUP_SIZE, `rows ${r.rows}`)
-  const m = (await readManifest(dataDir))!
+  const m = (await goldState(tmp.db, dataDir))!
   const conn = await tmp.db.connect()
   try {
-    const file = join(dataDir, m.tables.hourly_metrics.files[0]!)
+    const file = join(dataDir, m.hourly.files[0]!)
     const groups = await conn.rows(`SELECT row_group_id, row_group_num_rows AS n, stats_min_value AS lo, stats_max_value AS hi
       FROM parquet_metadata($f) WHERE path_in_schema = 'window_start' ORDER BY row_group_id`, { f: file })
     assert.ok(groups.length >= 2, `row groups: ${groups.length}`)

@@ -1,23 +1,26 @@
 // The batch layer end to end on real Parquet files: bronze sink → batch job → gold reader.
 // Failures this guards against: a duplicate resent by a producer counted twice in gold; an hour
-// published before its late events could arrive; a crashed run leaving a half-published manifest;
+// published before its late events could arrive; a crashed run leaving a half-published version;
 // a reload pulling the files from under a query that is still running.
 import assert from 'node:assert/strict'
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { writeFileAtomic } from '../src/batch/atomic-file.js'
 import { runBatch } from '../src/batch/batch-job.js'
 import { bronzeFileName, bronzeWatermark, listBronzeHours, topicSafe } from '../src/batch/bronze-layout.js'
 import { readBronzeEvents } from '../src/batch/bronze-reader.js'
 import { BronzeSink } from '../src/batch/bronze-sink.js'
 import { GoldReader } from '../src/batch/gold-reader.js'
-import { manifestPath, parseManifest, readManifest } from '../src/batch/manifest.js'
+import { commitName } from '../src/batch/delta/log-plan.js'
+import { hourlyTableDir } from '../src/batch/delta/own-layout.js'
 import type { HourglassEvent } from '../src/model/event.js'
 import type { Partials } from '../src/model/partials.js'
 import { finalise } from '../src/model/partials.js'
 import type { Filters } from '../src/model/query.js'
 import { HOUR_MS, MINUTE_MS } from '../src/model/time.js'
 import { assertRowsEqual, EventMaker, expected as expectedBuckets, Feed } from './helpers/bronze.js'
+import { goldState, logText } from './helpers/own-gold.js'
 import { tempData } from './helpers/temp-data.js'
 import { until } from './helpers/wait.js'
 import { SINK_DEFAULTS } from './helpers/settings.js'
@@ -31,13 +34,13 @@ const makeEvents = (n: number, from: number, to: number): HourglassEvent[] => ma
 const expected = (events: HourglassEvent[], from: number, to: number, filters: Filters = {}): Map<string, Partials> =>
   expectedBuckets(events, from, to, HOUR_MS, filters)
 
-async function manifestText (dataDir: string): Promise<string> {
-  const text = await readFile(manifestPath(dataDir), 'utf8')
-  parseManifest(text) // always valid JSON and a valid manifest
-  return text
-}
-
 const tmp = tempData('hourglass-batch-')
+
+/** The logs' text, after checking that they replay (always a valid state). */
+async function manifestText (dataDir: string): Promise<string> {
+  await goldState(tmp.db, dataDir)
+  return await logText(dataDir)
+}
 
 test('bronze → batch → gold reader: dedup, complete hours only, incremental versions, failed run publishes nothing, reload keeps old snapshots working', async (t) => {
   const dataDir = join(tmp.dir, 'pipeline')
@@ -76,10 +79,11 @@ test('bronze → batch → gold reader: dedup, complete hours only, incremental 
   assert.equal(r1.rows, want1.size)
   assert.equal(r1.events, [...want1.values()].reduce((s, p) => s + p.events, 0))
   assert.ok(progress.some((l) => /^batch: 2024-05-01 4\/24 hours, [\d,]+ events$/.test(l)), progress.join('\n'))
-  const m1 = parseManifest(await manifestText(dataDir))
+  const m1 = (await goldState(tmp.db, dataDir))!
+  assert.equal(m1.version, 1)
   assert.equal(m1.complete_until, new Date(H(4)).toISOString())
   assert.equal(m1.complete_from, new Date(H(0)).toISOString())
-  assert.equal(m1.tables.hourly_metrics.rows, want1.size)
+  assert.equal(m1.hourly.rows, want1.size)
 
   const reader = await GoldReader.open({ dataDir, db: tmp.db, pollMs: 0 })
   t.after(() => reader.close())
@@ -95,7 +99,7 @@ test('bronze → batch → gold reader: dedup, complete hours only, incremental 
   assert.deepEqual(await reader.query(snap1, H(0), H(10), { event_type: ["nope' OR 1=1 --"] }), [])
   assert.deepEqual(await reader.dimensions(snap1), { event_types: ['click', 'purchase', 'search', 'view'], regions: ['ap-south', 'eu-west', 'us-east'] })
 
-  // run 2: no new complete hour → nothing published, manifest untouched
+  // run 2: no new complete hour → nothing published, the tables untouched
   const before2 = await manifestText(dataDir)
   const r2 = await runBatch({ dataDir, db: tmp.db, now: H(5) + 1000, allowedLatenessMs: LATENESS })
   assert.equal(r2.published, false)
@@ -112,9 +116,9 @@ test('bronze → batch → gold reader: dedup, complete hours only, incremental 
   assert.equal(r3.version, 2)
   assert.equal(r3.hoursBuilt, 3, 'hours 4, 5 (empty) and 6')
   assert.equal(r3.completeUntil, H(7))
-  const m2 = parseManifest(await manifestText(dataDir))
-  assert.ok(m1.tables.hourly_metrics.files.every((f) => m2.tables.hourly_metrics.files.includes(f)), 'earlier files still listed')
-  assert.equal(m2.tables.hourly_metrics.files.length, m1.tables.hourly_metrics.files.length + 1)
+  const m2 = (await goldState(tmp.db, dataDir))!
+  assert.ok(m1.hourly.files.every((f) => m2.hourly.files.includes(f)), 'earlier files still in the table')
+  assert.equal(m2.hourly.files.length, m1.hourly.files.length + 1)
 
   // reader: still v1 until reload; a query on the old snapshot started during the reload works
   assert.equal(reader.snapshot()?.version, 1)
@@ -126,9 +130,9 @@ test('bronze → batch → gold reader: dedup, complete hours only, incremental 
   assert.ok(snap2 !== null && snap2.version === 2 && snap2.completeUntil === H(7))
   assertRowsEqual(await reader.query(snap2, H(0), H(10), {}), expected(feed.all, H(0), H(7)))
   assertRowsEqual(await reader.query(snap1, H(0), H(10), {}), want1)
-  assert.equal(await reader.reload(), false, 'same manifest: no swap')
+  assert.equal(await reader.reload(), false, 'same version: no swap')
 
-  // run 4 fails after writing its gold files: the previous manifest stays in force
+  // run 4 fails after writing its gold files: the previous version stays in force
   feed.add(makeEvents(300, H(7) + 30 * MINUTE_MS, H(9) + 30 * MINUTE_MS))
   await sink.flush()
   const before4 = await manifestText(dataDir)
@@ -139,12 +143,12 @@ test('bronze → batch → gold reader: dedup, complete hours only, incremental 
   assert.equal(await reader.reload(), false)
   assert.equal(reader.snapshot()?.version, 2)
 
-  // run 5 succeeds; the failed run's file is written but listed nowhere
+  // run 5 succeeds; the failed run's file is written but in no version
   const r5 = await runBatch({ dataDir, db: tmp.db, now: H(10), allowedLatenessMs: LATENESS })
   assert.equal(r5.version, 3)
   assert.equal(r5.completeUntil, H(9))
-  const m3 = parseManifest(await manifestText(dataDir))
-  assert.ok(!m3.tables.hourly_metrics.files.includes(orphans[0] as string))
+  const m3 = (await goldState(tmp.db, dataDir))!
+  assert.ok(!m3.hourly.files.includes(orphans[0] as string))
   assert.equal(await reader.reload(), true)
   assertRowsEqual(await reader.query(reader.snapshot()!, H(0), H(24), {}), expected(feed.all, H(0), H(9)))
   // no temp files left behind in gold
@@ -160,9 +164,9 @@ test('gold files follow the contract: column types, sort order, and direct-reade
   await sink.close()
   const r = await runBatch({ dataDir, db: tmp.db, now: H(4), allowedLatenessMs: LATENESS })
   assert.equal(r.hoursBuilt, 3)
-  const m = await readManifest(dataDir)
-  const file = join(dataDir, m!.tables.hourly_metrics.files[0]!)
-  assert.match(m!.tables.hourly_metrics.files[0]!, /^gold\/hourly_metrics\/date=2024-05-01\/[^/]+\.parquet$/)
+  const m = await goldState(tmp.db, dataDir)
+  const file = join(dataDir, m!.hourly.files[0]!)
+  assert.match(m!.hourly.files[0]!, /^gold\/hourly_metrics\/date=2024-05-01\/[^/]+\.parquet$/)
   const conn = await tmp.db.connect()
   const types = await conn.rows('SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet($f, hive_partitioning = false))', { f: file })
   assert.deepEqual(types.map((t) => `${t.column_name as string} ${t.column_type as string}`), [
@@ -227,7 +231,7 @@ test('bronze: a replay rewrites the same files; the watermark is the min over pa
   await sink.close()
 })
 
-test('bronze reads back as written; the reader polls, and refuses a corrupt manifest or one listing missing files', async (t) => {
+test('bronze reads back as written; the reader polls, and refuses a corrupt commit or one adding missing files', async (t) => {
   const dataDir = join(tmp.dir, 'poll')
   const sink = new BronzeSink({ ...SINK_DEFAULTS, dataDir, db: tmp.db })
   const feed = new Feed(sink)
@@ -246,24 +250,28 @@ test('bronze reads back as written; the reader polls, and refuses a corrupt mani
   t.after(() => reader.close())
   assert.equal(reader.snapshot(), null)
   await runBatch({ dataDir, db: tmp.db, now: H(3), allowedLatenessMs: LATENESS })
-  await until('the reader to poll the new manifest', () => reader.snapshot() !== null)
+  await until('the reader to poll the new version', () => reader.snapshot() !== null)
   const snap = reader.snapshot()
   assert.equal(snap?.version, 1, 'picked up by polling')
   assertRowsEqual(await reader.query(snap!, H(0), H(2), {}), expected(feed.all, H(0), H(2)))
 
-  const good = await readFile(manifestPath(dataDir), 'utf8')
-  await writeFile(manifestPath(dataDir), '{"format": "hourglass-gold/1", "version": 2')
-  assert.equal(await reader.reload(), false)
-  assert.match(String(reader.lastError), /not JSON/)
-  const m = parseManifest(good)
-  await writeFile(manifestPath(dataDir), JSON.stringify({ ...m, version: 2, tables: { hourly_metrics: { files: [...m.tables.hourly_metrics.files, 'gold/hourly_metrics/date=2024-05-01/missing.parquet'], rows: 1 } } }))
-  assert.equal(await reader.reload(), false)
+  // a second version written by hand: torn, adding a file outside the table, adding a file that does not exist
+  // (each written whole, as a Delta writer does; a poll may be under way meanwhile: the reload after it reads the commit)
+  const reloadNow = async (): Promise<boolean> => { await reader.reload(); return await reader.reload() }
+  const v2 = join(hourlyTableDir(dataDir), '_delta_log', commitName(2))
+  const add = (path: string): string => JSON.stringify({ add: { path, partitionValues: { date: '2024-05-01' }, size: 1, modificationTime: 0, dataChange: true } })
+  await writeFileAtomic(v2, '{"add": {"path": "date=2024-05-01/x.parquet", "partitionValues": ')
+  assert.equal(await reloadNow(), false)
+  assert.match(String(reader.lastError), /json/i)
+  await writeFileAtomic(v2, add('../outside.parquet') + '\n')
+  assert.equal(await reloadNow(), false)
+  assert.match(String(reader.lastError), /outside the table/)
+  await writeFileAtomic(v2, add('date=2024-05-01/missing.parquet') + '\n')
+  assert.equal(await reloadNow(), false)
   assert.match(String(reader.lastError), /missing file/)
-  await writeFile(manifestPath(dataDir), JSON.stringify({ ...m, version: 2, tables: { hourly_metrics: { files: ['../outside.parquet'], rows: 1 } } }))
-  assert.equal(await reader.reload(), false)
-  assert.match(String(reader.lastError), /relative to the data folder/)
-  assert.equal(reader.snapshot()?.version, 1, 'the last good manifest stays in force')
+  assert.equal(reader.snapshot()?.version, 1, 'the last good version stays in force')
   assertRowsEqual(await reader.query(reader.snapshot()!, H(0), H(2), {}), expected(feed.all, H(0), H(2)))
   assert.ok(errors.length >= 3)
-  await writeFile(manifestPath(dataDir), good)
+  await rm(v2)
+  assert.equal(await reloadNow(), false, 'version 1 again: nothing new')
 })

@@ -11,9 +11,9 @@ import { test } from 'node:test'
 import { runBatch } from '../src/batch/batch-job.js'
 import { BronzeSink } from '../src/batch/bronze-sink.js'
 import { acquireLock, batchLockPath } from '../src/batch/lock.js'
-import { readManifest } from '../src/batch/manifest.js'
 import { HOUR_MS, MINUTE_MS } from '../src/model/time.js'
 import { EventMaker, Feed } from './helpers/bronze.js'
+import { goldState } from './helpers/own-gold.js'
 import { tempData } from './helpers/temp-data.js'
 import { sleep } from './helpers/wait.js'
 import { SINK_DEFAULTS } from './helpers/settings.js'
@@ -57,7 +57,7 @@ test('a live holder blocks a second run: "another run is in progress", nothing b
   const r = await runBatch({ dataDir, db: tmp.db, now: T0 + 4 * HOUR_MS, allowedLatenessMs: MINUTE_MS })
   assert.equal(r.published, false)
   assert.match(r.busy ?? '', new RegExp(`^another run is in progress \\(batch, pid ${child.pid} on `))
-  assert.equal(await readManifest(dataDir), null, 'nothing built')
+  assert.equal(await goldState(tmp.db, dataDir), null, 'nothing built')
   assert.equal(await readFile(path, 'utf8'), text, 'the holder keeps its lock')
 
   // a holder on another host is judged by its heartbeat: stale once not touched for staleMs

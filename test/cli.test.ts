@@ -27,7 +27,7 @@ describe('the hourglass CLI', { concurrency: 4 }, () => {
     for (const { args, r } of runs) {
       assert.equal(r.code, 0, args.join(' ') + ': ' + r.stderr)
       assert.match(r.stdout, /^Usage: hourglass <command>/)
-      for (const command of ['serve', 'batch', 'seed', 'produce']) assert.match(r.stdout, new RegExp(`^  ${command} `, 'm'))
+      for (const command of ['serve', 'batch', 'seed', 'produce', 'vacuum', 'migrate']) assert.match(r.stdout, new RegExp(`^  ${command} `, 'm'))
       assert.equal(r.stderr, '')
     }
   })
@@ -45,6 +45,13 @@ describe('the hourglass CLI', { concurrency: 4 }, () => {
     const produce = await hourglass(['produce', '--help'])
     assert.equal(produce.code, 0)
     for (const flag of ['--brokers', '--topic', '--rate', '--count', '--duration', '--file']) assert.match(produce.stdout, new RegExp(`^  ${flag}\\b`, 'm'))
+    const migrate = await hourglass(['migrate', '--help'])
+    assert.equal(migrate.code, 0)
+    assert.match(migrate.stdout, /^Usage: hourglass migrate/)
+    assert.match(migrate.stdout, /_manifest\.json/)
+    for (const flag of ['--data', '--help']) assert.match(migrate.stdout, new RegExp(`^  ${flag}\\b`, 'm'))
+    const vacuum = await hourglass(['vacuum', '--help'])
+    assert.match(vacuum.stdout, /^ {2}--gold-retain\b.*HOURGLASS_GOLD_RETENTION, default 168h/m)
   })
 
   test('produce: bad options exit 2 naming the flag, before connecting to anything', async () => {
@@ -123,14 +130,18 @@ describe('the hourglass CLI', { concurrency: 4 }, () => {
     const bronze = (await listFiles(join(data, 'bronze', 'events'))).filter((f) => f.endsWith('.parquet'))
     assert.ok(bronze.length >= 24, `bronze Parquet files, one or more per hour (got ${bronze.length})`)
     for (const f of bronze) assert.match(f, /date=\d{4}-\d{2}-\d{2}[/\\]hour=\d{2}[/\\][^/\\]+\.parquet$/)
-    const manifest = JSON.parse(await readFile(join(data, 'gold', '_manifest.json'), 'utf8')) as {
-      format: string, version: number, complete_until: string, tables: { hourly_metrics: { files: string[], rows: number } }
-    }
-    assert.equal(manifest.format, 'hourglass-gold/1')
-    assert.equal(manifest.version, 1)
-    assert.ok(manifest.tables.hourly_metrics.rows > 0)
-    assert.ok(manifest.tables.hourly_metrics.files.length > 0)
-    for (const f of manifest.tables.hourly_metrics.files) assert.ok(existsSync(join(data, f)), `listed gold file ${f} exists`)
+    // gold: the hourly Delta table's commit 0 creates it, commit 1 is the publish (read as plain JSON lines here)
+    const hourlyTable = join(data, 'gold', 'hourly_metrics')
+    assert.deepEqual((await readdir(join(hourlyTable, '_delta_log'))).filter((n) => n.endsWith('.json')).sort(),
+      ['00000000000000000000.json', '00000000000000000001.json'])
+    const actions = (await readFile(join(hourlyTable, '_delta_log', '00000000000000000001.json'), 'utf8')).trim().split('\n')
+      .map((l) => JSON.parse(l) as { add?: { path: string, stats: string }, metaData?: { configuration: Record<string, string> } })
+    const adds = actions.flatMap((a) => (a.add === undefined ? [] : [a.add]))
+    assert.ok(adds.length > 0)
+    assert.ok(adds.reduce((n, a) => n + (JSON.parse(a.stats) as { numRecords: number }).numRecords, 0) > 0)
+    for (const a of adds) assert.ok(existsSync(join(hourlyTable, a.path)), `added gold file ${a.path} exists`)
+    const properties = actions.find((a) => a.metaData !== undefined)?.metaData?.configuration
+    assert.match(properties?.['hourglass.complete_until'] ?? '', /^\d{4}-\d{2}-\d{2}T\d{2}:00:00\.000Z$/)
 
     const again = await hourglass(['seed', '--days', '1', '--data', data], env)
     assert.equal(again.code, 1)

@@ -1,6 +1,7 @@
 // Spark as the batch layer: examples/spark/hourly_gold.py (PySpark 4.2.0 with delta-spark 4.4.0 from PyPI, on local[2];
 // Spark fetches the Delta jars from Maven Central through Ivy into .cache/ivy) builds hourly gold from Hourglass's own
-// bronze as a Delta table; `serve --gold delta:PATH` on it answers what Hourglass's own batch job's gold answers.
+// bronze as a Delta table; `serve --gold delta:PATH` on it answers what Hourglass's own batch job's gold answers. And
+// Spark reads Hourglass's own gold table with the rows Hourglass serves.
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -13,6 +14,7 @@ import { tempData } from './helpers/temp-data.js'
 
 const JOB = fileURLToPath(new URL('../examples/spark/hourly_gold.py', import.meta.url))
 const DV = fileURLToPath(new URL('./helpers/spark-dv.py', import.meta.url))
+const READ = fileURLToPath(new URL('./helpers/spark-read.py', import.meta.url))
 /** Spark's Ivy cache under the project's ignored cache folder */
 const SPARK_ENV = (): NodeJS.ProcessEnv => ({ ...process.env, PYSPARK_SUBMIT_ARGS: `--conf spark.jars.ivy=${join(CACHE, 'ivy')} pyspark-shell` })
 const t = tempData('hourglass-delta-spark-')
@@ -33,7 +35,7 @@ async function hourly (app: App, from: string, to: string): Promise<Answer> {
   return res.json<Answer>()
 }
 
-test('Spark builds hourly gold from our bronze as a Delta table; served with --gold delta:PATH it answers what our own gold answers',
+test('Spark reads our own gold; Spark builds hourly gold from our bronze as a Delta table; served with --gold delta:PATH it answers what our own gold answers',
   { timeout: 2_400_000 }, async (t2) => {
     const venv = await ensurePythonVenv(SPARK_REQUIREMENTS, (line) => t2.diagnostic(line))
     const data = join(t.dir, 'data')
@@ -52,6 +54,16 @@ test('Spark builds hourly gold from our bronze as a Delta table; served with --g
       await own.close()
     }
     assert.ok(ours.rows.length > 100, `${ours.rows.length} rows`)
+
+    // our own gold opens in Spark: the hourly table's rows are the rows we serve
+    const printed = (await venv.exec([READ, join(data, 'gold', 'hourly_metrics')], { timeoutMs: 1_800_000, env: SPARK_ENV() }))
+      .trim().split('\n').filter((l) => l.startsWith('RESULT ')).at(-1) ?? ''
+    const [read] = JSON.parse(printed.slice('RESULT '.length)) as Array<{ version: number, rows: Array<Record<string, unknown>> }>
+    const sparkRows = read?.rows ?? []
+    assert.equal(read?.version, 1, 'our first publish is version 1')
+    const key = (r: Record<string, unknown>): string => JSON.stringify([r.window_start, r.event_type, r.region, r.total_events])
+    assert.deepEqual(sparkRows.map(key).sort(), ours.rows.map(key).sort())
+    assert.ok(sparkRows.every((r) => r.date === String(r.window_start).slice(0, 10)), 'date from the partition values')
 
     const table = join(t.dir, 'spark-gold')
     const started = Date.now()

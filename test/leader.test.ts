@@ -12,10 +12,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { BronzeSink, Db, readManifest } from '../src/batch/index.js'
+import { BronzeSink, Db } from '../src/batch/index.js'
 import { HOUR_MS, MINUTE_MS } from '../src/model/index.js'
 import { EventMaker, expected, Feed } from './helpers/bronze.js'
 import { hourglass } from './helpers/cli.js'
+import { goldState } from './helpers/own-gold.js'
 import { killAll, ServeProcess } from './helpers/serve-process.js'
 import { SINK_DEFAULTS } from './helpers/settings.js'
 import { until } from './helpers/wait.js'
@@ -85,7 +86,7 @@ test('one leader per data folder builds gold, the others read it; the leader SIG
     assert.equal(await lockPid(dataDir), first.pid, 'the lock names the leader')
     for (const p of procs) if (p !== first) assert.match(p.output, new RegExp(`is led by pid ${first.pid} `))
 
-    await until('gold v1 published', async () => (await readManifest(dataDir))?.version === 1, 60_000)
+    await until('gold v1 published', async () => (await goldState(db, dataDir))?.version === 1, 60_000)
     const want1 = [...expected(feed.all, H - 3 * HOUR_MS, H - 2 * HOUR_MS).values()].reduce((n, p) => n + p.events, 0)
     for (const p of procs) {
       await until(`${p.name} to serve gold v1`, async () => (await hourly(p, H - 4 * HOUR_MS)).batch_version === 1, 30_000)
@@ -111,7 +112,7 @@ test('one leader per data folder builds gold, the others read it; the leader SIG
     feed2.add(maker.make(20, H - HOUR_MS, H - HOUR_MS + 5 * MINUTE_MS))
     await sink2.close()
     await sink.close()
-    await until('gold v2 published', async () => (await readManifest(dataDir))?.version === 2, 60_000)
+    await until('gold v2 published', async () => (await goldState(db, dataDir))?.version === 2, 60_000)
     const want2 = [...expected([...feed.all, ...feed2.all], H - 2 * HOUR_MS, H - HOUR_MS).values()].reduce((n, p) => n + p.events, 0)
     for (const p of rest) {
       await until(`${p.name} to serve gold v2`, async () => (await hourly(p, H - 4 * HOUR_MS)).batch_version === 2, 30_000)

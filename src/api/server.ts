@@ -5,7 +5,9 @@
 import { readFileSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions, type RawServerDefault } from 'fastify'
+import Fastify, {
+  type FastifyBaseLogger, LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions, type RawServerDefault
+} from 'fastify'
 import type { Registry } from 'prom-client'
 import type { MetricsService, ReconciliationSource, WindowChanges } from '../merger/types.js'
 import { errors } from '../model/index.js'
@@ -91,7 +93,7 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
   const app = Fastify({
     logger: withRedactedUrls(opts.logger),
     // one line per request, at debug (below): a service at info logs what happens to it, not every request
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { ignoreTrailingSlash: true },
     // Unknown query parameters are rejected (HG_ERR_UNKNOWN_PARAMETER), not silently stripped.

@@ -1,10 +1,11 @@
 // History, before anything serves: an empty data folder seeded with synthetic history
-// (`--source synthetic`), gold built for every complete hour (by the data folder's leader only),
-// and the gold reader that follows the versions published later (by this process or another).
+// (`--source synthetic`), gold from before the Delta tables migrated to them and gold built for every
+// complete hour (both by the data folder's leader only), and the gold reader that follows the versions
+// published later (by this process or another).
 // With `--gold delta:PATH` gold is a Delta table another engine writes: no batch job runs, and the
 // reader follows the table's versions (a table Hourglass cannot read stops the start).
 import { resolve } from 'node:path'
-import { DeltaGoldSource, GoldReader, runBatch } from '../batch/index.js'
+import { DeltaGoldSource, GoldReader, migrateManifestGold, runBatch } from '../batch/index.js'
 import type { Config } from '../config.js'
 import type { AppContext } from './context.js'
 import type { Part } from './lifecycle.js'
@@ -34,10 +35,13 @@ export async function openHistory (ctx: AppContext, leading: boolean): Promise<H
   const hourly = deltaPath(config.gold)
   if (hourly === null) {
     if (leading) {
+      ctx.stage('migrating gold')
+      await migrateManifestGold({ dataDir, db, now: now(), onProgress: progress })
       ctx.stage('building gold')
-      await runBatch({ dataDir, db, now: now(), allowedLatenessMs: config.allowedLatenessMs, onProgress: progress })
+      await runBatch({ dataDir, db, now: now(), allowedLatenessMs: config.allowedLatenessMs,
+        onProgress: progress, checkpointInterval: config.deltaCheckpointInterval })
     }
-    const gold = await GoldReader.open({ dataDir, db, pollMs: config.goldPollMs, onError: (err) => log.error({ err }, 'gold manifest could not be loaded') })
+    const gold = await GoldReader.open({ dataDir, db, pollMs: config.goldPollMs, onError: (err) => log.error({ err }, 'gold could not be loaded') })
     return { name: 'gold reader', gold, close: () => gold.close() }
   }
   ctx.stage('reading the gold Delta table')
@@ -45,7 +49,9 @@ export async function openHistory (ctx: AppContext, leading: boolean): Promise<H
   try {
     // at start a table Hourglass cannot read is refused with the reason; later versions are checked as they come
     const first = await listing.latest()
-    progress(`gold: Delta table ${hourly} version ${first.snapshot.version}, complete until ${new Date(first.snapshot.completeUntil ?? 0).toISOString()}`)
+    if (first !== null) {
+      progress(`gold: Delta table ${hourly} version ${first.snapshot.version}, complete until ${new Date(first.snapshot.completeUntil ?? 0).toISOString()}`)
+    }
   } catch (err) {
     await listing.close()
     throw err

@@ -54,7 +54,8 @@ export class Upkeep implements Part {
     this.#batchRunning = this.inTurn(async () => {
       await this.#deps.sink.flush()
       if (!ownGold(config)) return await this.#readDeltaGold()
-      const summary = await runBatch({ dataDir, db, now: now(), allowedLatenessMs: config.allowedLatenessMs, onProgress: progress })
+      const summary = await runBatch({ dataDir, db, now: now(), allowedLatenessMs: config.allowedLatenessMs,
+        onProgress: progress, checkpointInterval: config.deltaCheckpointInterval })
       if (summary.published) {
         await this.#deps.gold.reload()
         await this.#deps.afterPublish()
@@ -101,7 +102,7 @@ export class Upkeep implements Part {
   vacuumNow (): Promise<VacuumSummary> {
     return this.inTurn(async () => {
       const { dataDir, config, now, progress } = this.#ctx
-      const s = await vacuum({ dataDir, retainMs: config.bronzeRetentionMs, keepVersions: config.goldKeepVersions, now: now(), onProgress: progress })
+      const s = await vacuum({ dataDir, retainMs: config.bronzeRetentionMs, goldRetentionMs: config.goldRetentionMs, now: now(), onProgress: progress })
       progress(describeVacuum(s))
       return s
     })

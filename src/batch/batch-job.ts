@@ -1,22 +1,28 @@
 // The batch job: gold for every complete hour not yet built (complete: its end + allowed lateness ≤ the bronze
 // watermark; empty hours too), one date at a time (dedup, hourly rollup, one new gold file per date), a rebuild of every
 // built date whose bronze fingerprint changed since (a late file), and daily gold for the complete dates it touched,
-// published as one new manifest per run. Hours before the bronze retention mark are frozen. A run that fails before
-// the manifest is written publishes nothing; runs never overlap (queued in a process, the batch lock across processes).
+// published as one commit of each gold Delta table per run (delta/own-commit.ts: the daily table's, then the hourly
+// table's, which is the publish). Hours before the bronze retention mark are frozen. A run that fails before the hourly
+// commit publishes nothing; runs never overlap (queued in a process, the batch lock across processes).
 import { randomBytes } from 'node:crypto'
 import { join, resolve } from 'node:path'
 import { type DuckDBConnection, listValue, timestampTZValue } from '@duckdb/node-api'
-import { GOLD_FORMAT, type GoldManifest } from '../model/gold.js'
 import { binValue } from '../model/sketch.js'
 import { DAY_MS, HOUR_MS, iso, utcDate, utcHour } from '../model/time.js'
 import { produceFileAtomic } from './atomic-file.js'
 import { bronzeFingerprint } from './bronze-coverage.js'
 import { bronzeWatermark, listBronzeHours, readBronzeRetention } from './bronze-layout.js'
+import { type AddAction, CommitConflictError } from './delta/commit.js'
+import { dataFilePath } from './delta/gold-table.js'
+import type { DeltaFile } from './delta/log-replay.js'
+import { migrateManifestGold } from './delta/migrate.js'
+import { checkpointIfDue } from './delta/checkpoint.js'
+import { addActionFor, publishOwnGold } from './delta/own-commit.js'
+import { dataRelative, type OwnGoldState, readOwnGold } from './delta/own-gold.js'
+import { builtFromTags, dailyTableDir, hourlyTableDir } from './delta/own-layout.js'
 import { type Conn, type Db, num } from './duckdb.js'
 import { BUILD_DAILY, BUILD_GOLD, COPY_GOLD, CREATE_P95_VALUES, GOLD_BUILD_P95_BINS, GOLD_BUILD_TOTALS } from './gold-build-sql.js'
 import { acquireLock, batchLockPath, type LockOptions } from './lock.js'
-import { readManifest, resolveListed, writeManifest } from './manifest.js'
-import { SKETCH_BLOCK } from './sql.js'
 
 export interface BatchOptions {
   dataDir: string
@@ -26,16 +32,18 @@ export interface BatchOptions {
   /** how long after an hour ends late events may still arrive (config allowedLatenessMs) */
   allowedLatenessMs: number
   onProgress?: (line: string) => void
-  /** test seam: called after the gold files are written, before the manifest is published */
+  /** test seam: called after the gold files are written, before the commits */
   beforePublish?: (files: string[]) => void | Promise<void>
   /** the cross-process batch lock (gold/_lock); false only for tests of the job itself */
   lock?: boolean | LockOptions
+  /** a checkpoint of each gold table every this many commits (config deltaCheckpointInterval; a table's delta.checkpointInterval wins) */
+  checkpointInterval?: number
 }
 
 export interface BatchSummary {
-  /** whether this run published a new manifest */
+  /** whether this run published a new version */
   published: boolean
-  /** the manifest version in force after the run (null: none yet) */
+  /** the gold version in force after the run: the hourly table's Delta version (null: none yet) */
   version: number | null
   hoursBuilt: number
   /** deduplicated events rolled up */
@@ -53,7 +61,7 @@ export interface BatchSummary {
   datesRebuilt: string[]
   /** daily gold files written (relative to dataDir; also in `files`) */
   dailyFiles: string[]
-  /** files the previous manifest listed and this one no longer does (left for vacuum) */
+  /** files the previous version held and this one removes (left for vacuum) */
   superseded: string[]
   /** set when nothing ran because another process holds the batch lock */
   busy?: string
@@ -83,8 +91,7 @@ async function runLocked (options: BatchOptions): Promise<BatchSummary> {
   const r = await acquireLock(batchLockPath(options.dataDir), { purpose: 'batch', onProgress: options.onProgress, ...lockOptions })
   if (!r.acquired) {
     options.onProgress?.(`batch: ${r.reason}; not building`)
-    const base = await readManifest(options.dataDir)
-    return { ...emptySummary(base, 0), busy: r.reason }
+    return { ...emptySummary(await readState(options.db, options.dataDir), 0), busy: r.reason }
   }
   try {
     return await runBatchNow(options)
@@ -93,27 +100,21 @@ async function runLocked (options: BatchOptions): Promise<BatchSummary> {
   }
 }
 
-function emptySummary (base: GoldManifest | null, elapsedMs: number): BatchSummary {
+function emptySummary (base: OwnGoldState, elapsedMs: number): BatchSummary {
   return {
     published: false,
-    version: base?.version ?? null,
+    version: base.version,
     hoursBuilt: 0,
     events: 0,
     rows: 0,
     files: [],
-    completeUntil: base?.complete_until == null ? null : Date.parse(base.complete_until),
+    completeUntil: base.completeUntil,
     elapsedMs,
     hoursRebuilt: 0,
     datesRebuilt: [],
     dailyFiles: [],
     superseded: []
   }
-}
-
-const DATE_OF = /(?:^|\/)date=(\d{4}-\d{2}-\d{2})\//
-
-function dateOf (rel: string): string | null {
-  return DATE_OF.exec(rel)?.[1] ?? null
 }
 
 interface DatePlan {
@@ -125,33 +126,46 @@ interface DatePlan {
   rebuild: boolean
 }
 
+/** Our gold's state, read on a connection of its own (the replay runs without insertion order). */
+async function readState (db: Db, dataDir: string): Promise<OwnGoldState> {
+  const conn = await db.connect()
+  try {
+    await conn.run('SET SESSION preserve_insertion_order = false')
+    return await readOwnGold(conn, dataDir)
+  } finally {
+    db.release(conn)
+  }
+}
+
+const dateOf = (f: { partitionValues: Record<string, string | null> }): string | null => f.partitionValues.date ?? null
+
 async function runBatchNow (options: BatchOptions): Promise<BatchSummary> {
   const { dataDir, db, now, allowedLatenessMs, onProgress } = options
   const started = performance.now()
-  const base = await readManifest(dataDir)
+  await migrateManifestGold({ dataDir, db, now, onProgress, lock: false })
+  const base = await readState(db, dataDir)
   const nothing = (): BatchSummary => emptySummary(base, performance.now() - started)
 
   const watermark = await bronzeWatermark(dataDir)
   if (watermark === null) return nothing()
   const frozenBefore = (await readBronzeRetention(dataDir)) ?? -Infinity
-  const prevUntil = base?.complete_until == null ? null : Date.parse(base.complete_until)
+  const prevUntil = base.completeUntil
   const end = Math.max(completeEnd(watermark, allowedLatenessMs), prevUntil ?? -Infinity) // complete_until never goes back
   const bronze = await listBronzeHours(dataDir, Number.isFinite(frozenBefore) ? frozenBefore : -Infinity, end)
   const firstBronze = Math.min(...bronze.keys())
   if (prevUntil === null && !Number.isFinite(firstBronze)) return nothing()
   // new hours start at complete_until; history that turns up before complete_from is built too
   const start = prevUntil ?? firstBronze
-  const prevFrom = base?.complete_from == null ? start : Date.parse(base.complete_from)
+  const prevFrom = base.completeFrom ?? start
   const completeFrom = Math.min(prevFrom, Number.isFinite(firstBronze) ? firstBronze : prevFrom)
 
-  // dates whose built hours' bronze changed since they were built (no record at all: a manifest
-  // from before fingerprints, or from another writer: every built hour counts as changed)
-  const built = base?.built_from
+  // dates whose built hours' bronze changed since they were built (a file without built-from tags, e.g.
+  // from another writer, records nothing: its hours count as changed)
   const changed = new Set<number>()
   if (prevUntil !== null) {
     for (let h = Math.max(completeFrom, frozenBefore); h < prevUntil; h += HOUR_MS) {
       const files = bronze.get(h) ?? []
-      const recorded = built === undefined ? undefined : (built[utcDate(h)]?.[utcHour(h)] ?? '')
+      const recorded = base.builtFrom[utcDate(h)]?.[utcHour(h)] ?? ''
       if (recorded !== bronzeFingerprint(files.map((path) => ({ path })))) changed.add(Math.floor(h / DAY_MS) * DAY_MS)
     }
   }
@@ -165,55 +179,56 @@ async function runBatchNow (options: BatchOptions): Promise<BatchSummary> {
     }
   }
 
-  const prevHourly = base?.tables.hourly_metrics ?? { files: [], rows: 0 }
-  const prevDaily = base?.tables.daily_metrics ?? { files: [], rows: 0 }
-  const dailyDates = new Set(prevDaily.files.map(dateOf))
-  const hourlyDates = new Set(prevHourly.files.map(dateOf))
+  const hourlyDir = hourlyTableDir(dataDir)
+  const dailyDir = dailyTableDir(dataDir)
+  const prevHourly = base.version === null ? [] : base.hourly?.files ?? []
+  const prevDaily = base.version === null ? [] : base.dailyBase?.files ?? []
+  const dailyDates = new Set(prevDaily.map(dateOf))
+  const hourlyDates = new Set(prevHourly.map(dateOf))
   // complete dates with hourly gold but no daily gold yet (e.g. gold from before daily existed)
   const dailyMissing = [...hourlyDates].filter((d): d is string => d !== null && !dailyDates.has(d) && Date.parse(d + 'T00:00:00Z') + DAY_MS <= end)
   if (plans.length === 0 && dailyMissing.length === 0) return nothing()
 
-  const version = (base?.version ?? 0) + 1
+  const version = (base.hourly?.version ?? 0) + 1
   const runId = randomBytes(4).toString('hex')
   const partName = `part-v${String(version).padStart(6, '0')}-${runId}.parquet`
   const written: string[] = []
   const dailyWritten: string[] = []
   const superseded: string[] = []
-  const builtFrom: Record<string, Record<string, string>> = {}
-  for (const [date, hours] of Object.entries(built ?? {})) {
-    if (Date.parse(date + 'T00:00:00Z') >= frozenBefore) builtFrom[date] = { ...hours }
+  const hourlyRemove: DeltaFile[] = []
+  const hourlyAdd: AddAction[] = []
+  /** the hourly files of each date after this run (absolute paths) */
+  const hourlyPaths = new Map<string, string[]>()
+  for (const f of prevHourly) {
+    const d = dateOf(f)
+    if (d !== null) hourlyPaths.set(d, [...(hourlyPaths.get(d) ?? []), dataFilePath(hourlyDir, f.path)])
   }
-  let hourlyFiles = [...prevHourly.files]
-  let hourlyRows = prevHourly.rows
-  let dailyFiles = [...prevDaily.files]
-  let dailyRows = prevDaily.rows
   let events = 0
   let rows = 0
   let hoursRebuilt = 0
   const datesRebuilt: string[] = []
   const touched = new Set<string>()
+  const dailyReplaced = new Set<string>()
+  const dailyAdd: AddAction[] = []
   const conn = await db.connect()
   try {
     for (const plan of plans) {
       const date = utcDate(plan.day)
-      const rel = join('gold', 'hourly_metrics', `date=${date}`, partName).split('\\').join('/')
-      const out = await buildDateFromBronze(conn, dataDir, plan, bronze, join(dataDir, rel))
+      const rel = `date=${date}/${partName}`
+      const out = await buildDateFromBronze(conn, dataDir, plan, bronze, join(hourlyDir, `date=${date}`, partName))
       if (plan.rebuild) {
-        const old = hourlyFiles.filter((f) => dateOf(f) === date)
-        hourlyRows -= await rowsOf(conn, dataDir, old)
-        hourlyFiles = hourlyFiles.filter((f) => dateOf(f) !== date)
-        superseded.push(...old)
-        builtFrom[date] = {}
+        const old = prevHourly.filter((f) => dateOf(f) === date)
+        hourlyRemove.push(...old)
+        superseded.push(...old.map((f) => dataRelative(dataDir, hourlyDir, f)))
+        hourlyPaths.delete(date)
         hoursRebuilt += (Math.min(plan.to, prevUntil ?? plan.from) - plan.from) / HOUR_MS
         datesRebuilt.push(date)
       }
-      const fps = (builtFrom[date] ??= {})
-      for (const [h, fp] of out.fingerprints) fps[utcHour(h)] = fp
-      if (Object.keys(fps).length === 0) delete builtFrom[date]
       if (out.rows > 0) {
-        written.push(rel)
-        hourlyFiles.push(rel)
-        hourlyRows += out.rows
+        const hours = Object.fromEntries([...out.fingerprints].map(([h, fp]) => [utcHour(h), fp]))
+        hourlyAdd.push(await addActionFor(hourlyDir, rel, date, out.rows, builtFromTags(hours)))
+        written.push(`gold/hourly_metrics/${rel}`)
+        hourlyPaths.set(date, [...(hourlyPaths.get(date) ?? []), join(hourlyDir, `date=${date}`, partName)])
       }
       touched.add(date)
       events += out.events
@@ -225,21 +240,18 @@ async function runBatchNow (options: BatchOptions): Promise<BatchSummary> {
     for (const date of [...new Set([...touched, ...dailyMissing])].sort()) {
       const day = Date.parse(date + 'T00:00:00Z')
       if (day + DAY_MS > end) continue
-      const old = dailyFiles.filter((f) => dateOf(f) === date)
-      dailyRows -= await rowsOf(conn, dataDir, old)
-      dailyFiles = dailyFiles.filter((f) => dateOf(f) !== date)
-      superseded.push(...old)
-      const hourly = hourlyFiles.filter((f) => dateOf(f) === date)
+      dailyReplaced.add(date)
+      superseded.push(...prevDaily.filter((f) => dateOf(f) === date).map((f) => dataRelative(dataDir, dailyDir, f)))
+      const hourly = hourlyPaths.get(date) ?? []
       if (hourly.length === 0) continue
-      const rel = join('gold', 'daily_metrics', `date=${date}`, partName).split('\\').join('/')
+      const rel = `date=${date}/${partName}`
       const n = await conn.exclusive(async (raw) => {
-        await raw.run(BUILD_DAILY, { files: listValue(hourly.map((f) => resolveListed(dataDir, f))), from: tsValue(day), to: tsValue(day + DAY_MS) })
-        return await writeBuilt(raw, join(dataDir, rel))
+        await raw.run(BUILD_DAILY, { files: listValue(hourly), from: tsValue(day), to: tsValue(day + DAY_MS) })
+        return await writeBuilt(raw, join(dailyDir, `date=${date}`, partName))
       })
       if (n.rows > 0) {
-        dailyWritten.push(rel)
-        dailyFiles.push(rel)
-        dailyRows += n.rows
+        dailyAdd.push(await addActionFor(dailyDir, rel, date, n.rows))
+        dailyWritten.push(`gold/daily_metrics/${rel}`)
       }
     }
   } finally {
@@ -247,33 +259,33 @@ async function runBatchNow (options: BatchOptions): Promise<BatchSummary> {
   }
 
   await options.beforePublish?.([...written, ...dailyWritten])
-  const current = await readManifest(dataDir)
-  if ((current?.version ?? 0) !== (base?.version ?? 0)) {
-    throw new Error(`gold manifest moved from version ${base?.version ?? 0} to ${current?.version ?? 0} during this run; nothing published`)
+  let published: { version: number, dailyVersion: number }
+  try {
+    const kept = prevDaily.filter((f) => !dailyReplaced.has(dateOf(f) ?? '')).map((f) => f.action)
+    published = (await publishOwnGold({
+      dataDir,
+      now,
+      hourly: base.hourly,
+      dailyLatest: base.dailyLatest,
+      completeUntil: end,
+      completeFrom,
+      hourlyRemove,
+      hourlyAdd,
+      dailyWanted: [...kept, ...dailyAdd]
+    }))
+  } catch (err) {
+    if (err instanceof CommitConflictError) throw new CommitConflictError(`gold: ${err.message} during this run; nothing published`)
+    throw err
   }
-  const manifest: GoldManifest = {
-    format: GOLD_FORMAT,
-    version,
-    published_at: iso(now),
-    complete_until: iso(end),
-    complete_from: iso(completeFrom),
-    sketch: { ...SKETCH_BLOCK },
-    tables: {
-      ...(base?.tables ?? {}),
-      hourly_metrics: { files: hourlyFiles, rows: hourlyRows },
-      daily_metrics: { files: dailyFiles, rows: dailyRows }
-    },
-    built_from: Object.fromEntries(Object.entries(builtFrom).sort(([a], [b]) => (a < b ? -1 : 1)))
-  }
-  await writeManifest(dataDir, manifest)
+  const checkpoints = await checkpointTables(db, dataDir, published, options.checkpointInterval, now)
   const elapsedMs = performance.now() - started
   const hoursBuilt = Math.max(0, (end - start) / HOUR_MS)
-  onProgress?.(`batch: published gold v${version}: ${hoursBuilt} new hours to ${iso(end)}` +
+  onProgress?.(`batch: published gold v${published.version}${checkpoints}: ${hoursBuilt} new hours to ${iso(end)}` +
     `${hoursRebuilt > 0 ? `, ${hoursRebuilt} rebuilt (${datesRebuilt.join(', ')})` : ''}, ` +
     `${events.toLocaleString('en-US')} events, ${rows.toLocaleString('en-US')} rows in ${(elapsedMs / 1000).toFixed(1)} s`)
   return {
     published: true,
-    version,
+    version: published.version,
     hoursBuilt,
     events,
     rows,
@@ -287,16 +299,32 @@ async function runBatchNow (options: BatchOptions): Promise<BatchSummary> {
   }
 }
 
-function tsValue (ms: number): ReturnType<typeof timestampTZValue> {
-  return timestampTZValue(BigInt(ms) * 1000n)
+/**
+ * Checkpoints of the tables just committed, where due; a failed one is reported in the progress line (the commits stand,
+ * readers replay the JSON commits). Returns the line's note.
+ */
+async function checkpointTables (
+  db: Db, dataDir: string, v: { version: number, dailyVersion: number }, interval: number | undefined, now: number
+): Promise<string> {
+  const notes: string[] = []
+  const conn = await db.connect()
+  try {
+    for (const [name, table, version] of [['hourly', hourlyTableDir(dataDir), v.version], ['daily', dailyTableDir(dataDir), v.dailyVersion]] as const) {
+      try {
+        const cp = await checkpointIfDue(conn, table, version, interval ?? Infinity, now)
+        if (cp !== null) notes.push(`${name} checkpoint v${cp.version}`)
+      } catch (err) {
+        notes.push(`${name} checkpoint failed (${(err as Error).message})`)
+      }
+    }
+  } finally {
+    db.release(conn)
+  }
+  return notes.length === 0 ? '' : ` (${notes.join(', ')})`
 }
 
-/** Rows of listed gold files, from their Parquet footers. */
-async function rowsOf (conn: Conn, dataDir: string, rels: string[]): Promise<number> {
-  if (rels.length === 0) return 0
-  const r = await conn.rows('SELECT coalesce(sum(num_rows), 0) AS n FROM parquet_file_metadata($files::VARCHAR[])',
-    { files: listValue(rels.map((f) => resolveListed(dataDir, f))) })
-  return num(r[0]?.n)
+function tsValue (ms: number): ReturnType<typeof timestampTZValue> {
+  return timestampTZValue(BigInt(ms) * 1000n)
 }
 
 const MISSING_FILE = /no such file|no files found|cannot open file|could not open/i

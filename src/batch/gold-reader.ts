@@ -1,11 +1,11 @@
-// The gold reader: implements GoldSource over the files the current manifest lists (or another listing: a Delta
-// table's snapshot, src/batch/delta/). It loads the listing at open, then polls it (or is told to reload()); a new
+// The gold reader: implements GoldSource over the files of a listing: our own gold's Delta tables (the default), or
+// a Delta table another engine writes (src/batch/delta/gold-table.ts). It loads the listing at open, then polls it (or is told to reload()); a new
 // version is prepared off to the side and swapped in with one assignment, so a query never waits for a reload, and a
 // snapshot keeps its file list while the caller holds it (gold files are immutable). Whole days are read from daily
 // gold where the snapshot has it, other days rolled up from hourly rows.
 import { stat } from 'node:fs/promises'
 import { listValue } from '@duckdb/node-api'
-import type { GoldGranularity, GoldManifest, GoldSnapshot, GoldSource } from '../model/gold.js'
+import type { GoldGranularity, GoldSnapshot, GoldSource } from '../model/gold.js'
 import { clonePartials, mergePartials, type PartialRow } from '../model/partials.js'
 import type { Filters } from '../model/query.js'
 import type { Sketch } from '../model/sketch.js'
@@ -13,37 +13,21 @@ import { DAY_MS, utcDate } from '../model/time.js'
 import { runSliced, STEP, type Steps } from '../model/steps.js'
 import type { Conn, Db } from './duckdb.js'
 import { type GoldFileData, GoldFileCache, loadGoldFile } from './gold-file-cache.js'
-import { ManifestError, parseManifest, readManifestText, resolveListed, snapshotOf } from './manifest.js'
+import { DeltaGoldSource } from './delta/gold-table.js'
+import { dailyTableDir, hourlyTableDir } from './delta/own-layout.js'
+import type { GoldFile, GoldListing, GoldListingSource } from './gold-listing.js'
 
-export interface GoldFile {
-  path: string
-  /** YYYY-MM-DD from a date= folder or partition value, null when the file has none (never pruned) */
-  date: string | null
-  /** gold columns held in the table's partition values rather than in the file */
-  partitionValues?: Record<string, string | null>
-}
+export type { GoldFile, GoldListing, GoldListingSource } from './gold-listing.js'
 
-/** One version of gold: what the merger sees of it and its files. */
-export interface GoldListing {
-  /** the same key is the same listing (not prepared again) */
-  key: string
-  snapshot: GoldSnapshot
-  /** Hourglass's own manifest (null for other listings) */
-  manifest: GoldManifest | null
-  hourly: GoldFile[]
-  /** daily gold: whole UTC days, each file with its date */
-  daily: GoldFile[]
-}
-
-/** Where versions of gold come from; latest() resolves null while there is none, and throws what makes one unusable. */
-export interface GoldListingSource {
-  latest (): Promise<GoldListing | null>
+/** A gold version that cannot be served (the one in force stays). */
+export class GoldVersionError extends Error {
+  override name = 'GoldVersionError'
 }
 
 export interface GoldReaderOptions {
   dataDir: string
   db: Db
-  /** how often to look for a new manifest (ms); 0 = only on reload() */
+  /** how often to look for a new version (ms); 0 = only on reload() */
   pollMs: number
   /** DuckDB connections used for reading files (statements on one connection run one at a time) */
   connections?: number
@@ -51,17 +35,16 @@ export interface GoldReaderOptions {
   cacheBins?: number
   /** on a new version, decode the files of its newest N dates in the background (default 2) */
   prefetchDates?: number
-  /** where gold versions come from (default: the manifest in the data folder) */
+  /** where gold versions come from (default: our own gold's Delta tables in the data folder) */
   listing?: GoldListingSource
-  /** a manifest that could not be loaded (the previous one stays in force) */
+  /** a version that could not be loaded (the previous one stays in force) */
   onError?: (err: Error) => void
-  /** a new manifest version is in force */
+  /** a new version is in force */
   onSwap?: (snapshot: GoldSnapshot) => void
 }
 
 interface State {
   snapshot: GoldSnapshot
-  manifest: GoldManifest | null
   files: GoldFile[]
   /** daily gold by date */
   daily: Map<string, string[]>
@@ -72,7 +55,6 @@ interface State {
 
 interface Dimensions { event_types: string[], regions: string[] }
 
-const DATE_FOLDER = /(?:^|\/)date=(\d{4}-\d{2}-\d{2})\//
 const KEEP_VERSIONS = 8
 
 export class GoldReader implements GoldSource {
@@ -85,6 +67,8 @@ export class GoldReader implements GoldSource {
   readonly #onError: ((err: Error) => void) | undefined
   readonly #onSwap: ((snapshot: GoldSnapshot) => void) | undefined
   readonly #source: GoldListingSource
+  /** the default source, which this reader closes */
+  readonly #ownSource: DeltaGoldSource | null = null
   /** partition values of the files that have any, by path */
   readonly #partitionValues = new Map<string, Record<string, string | null>>()
   #next = 0
@@ -109,10 +93,14 @@ export class GoldReader implements GoldSource {
     this.#prefetchDates = options.prefetchDates ?? 2
     this.#onError = options.onError
     this.#onSwap = options.onSwap
-    this.#source = options.listing ?? manifestListing(options.dataDir)
+    if (options.listing !== undefined) this.#source = options.listing
+    else {
+      this.#ownSource = new DeltaGoldSource({ db: options.db, hourly: hourlyTableDir(options.dataDir), daily: dailyTableDir(options.dataDir), own: true })
+      this.#source = this.#ownSource
+    }
   }
 
-  /** Open the reader: load the manifest in force (if any) and start polling. */
+  /** Open the reader: load the version in force (if any) and start polling. */
   static async open (options: GoldReaderOptions): Promise<GoldReader> {
     const reader = new GoldReader(options)
     for (let i = 0; i < reader.#connCount; i++) reader.#conns.push(await options.db.connect())
@@ -128,14 +116,9 @@ export class GoldReader implements GoldSource {
     return this.#current?.snapshot ?? null
   }
 
-  /** The manifest in force (null: none, or gold that is not Hourglass's own). */
-  manifest (): GoldManifest | null {
-    return this.#current?.manifest ?? null
-  }
-
   /**
-   * Look for a new manifest now; true when a new version was swapped in. Never throws: a manifest
-   * that cannot be used is reported through onError / lastError and the current one stays.
+   * Look for a new version now; true when one was swapped in. Never throws: a version that
+   * cannot be used is reported through onError / lastError and the current one stays.
    */
   reload (): Promise<boolean> {
     this.#reloading ??= this.#reloadNow().finally(() => { this.#reloading = null })
@@ -152,7 +135,7 @@ export class GoldReader implements GoldSource {
       if (cur !== null && version <= cur.snapshot.version) {
         this.#lastKey = listing.key
         if (version < cur.snapshot.version) {
-          throw new ManifestError(`gold version went back from ${cur.snapshot.version} to ${version}; keeping ${cur.snapshot.version}`)
+          throw new GoldVersionError(`gold version went back from ${cur.snapshot.version} to ${version}; keeping ${cur.snapshot.version}`)
         }
         return false
       }
@@ -187,10 +170,10 @@ export class GoldReader implements GoldSource {
         missing.push(f.path)
       }
     }))
-    if (missing.length > 0) throw new ManifestError(`gold v${listing.snapshot.version} lists ${missing.length} missing file(s), e.g. ${missing[0]}`)
+    if (missing.length > 0) throw new GoldVersionError(`gold v${listing.snapshot.version} lists ${missing.length} missing file(s), e.g. ${missing[0]}`)
     for (const f of unchecked) this.#checked.add(f.path)
     for (const f of [...files, ...dailyFiles]) if (f.partitionValues !== undefined) this.#partitionValues.set(f.path, f.partitionValues)
-    return { snapshot: listing.snapshot, manifest: listing.manifest, files, daily }
+    return { snapshot: listing.snapshot, files, daily }
   }
 
   /** Decode the newest dates of a new version in the background: they are the most asked for. */
@@ -333,6 +316,7 @@ export class GoldReader implements GoldSource {
     const conns = this.#conns.splice(0)
     await Promise.all(conns.map((c) => c.idle()))
     if (!this.#db.closed) for (const c of conns) this.#db.release(c)
+    await this.#ownSource?.close()
   }
 }
 
@@ -383,33 +367,6 @@ function lowerBound (a: Float64Array, t: number): number {
     if ((a[mid] as number) < t) lo = mid + 1; else hi = mid
   }
   return lo
-}
-
-/** The gold manifest in the data folder, as listings (a manifest read again only when its text changed). */
-function manifestListing (dataDir: string): GoldListingSource {
-  let last: { text: string, listing: GoldListing } | null = null
-  let read = 0
-  const goldFile = (rel: string): GoldFile => {
-    const d = DATE_FOLDER.exec(rel)
-    return { path: resolveListed(dataDir, rel), date: d === null ? null : (d[1] as string) }
-  }
-  return {
-    async latest () {
-      const text = await readManifestText(dataDir)
-      if (text === null) return null
-      if (last?.text === text) return last.listing
-      const manifest = parseManifest(text)
-      const listing: GoldListing = {
-        key: `manifest ${++read}`,
-        snapshot: snapshotOf(manifest),
-        manifest,
-        hourly: manifest.tables.hourly_metrics.files.map(goldFile),
-        daily: (manifest.tables.daily_metrics?.files ?? []).map(goldFile)
-      }
-      last = { text, listing }
-      return listing
-    }
-  }
 }
 
 /** Instants beyond what a Date can hold (±8.64e15 ms) read as unbounded. */

@@ -1,11 +1,9 @@
-// The gold manifest (docs/design.md, "Gold"): read and validate <dataDir>/gold/_manifest.json, publish
-// a new one atomically. Readers only ever read the files a manifest lists; the manifest may come
-// from another engine (Spark, Databricks), so everything in it is checked before use.
-import { readdir, readFile } from 'node:fs/promises'
+// The gold manifest of data folders from before the Delta tables (<dataDir>/gold/_manifest.json): read and
+// validated only to migrate it (delta/migrate.ts); gold is published as Delta commits now.
+import { readFile } from 'node:fs/promises'
 import { isAbsolute, join, resolve, sep } from 'node:path'
-import { GOLD_FORMAT, type GoldManifest, type GoldSnapshot } from '../model/gold.js'
+import { GOLD_FORMAT, type GoldManifest } from '../model/gold.js'
 import { RELATIVE_ACCURACY, ZERO_BIN } from '../model/sketch.js'
-import { writeFileAtomic } from './atomic-file.js'
 
 export class ManifestError extends Error {
   override name = 'ManifestError'
@@ -96,63 +94,10 @@ export async function readManifest (dataDir: string): Promise<GoldManifest | nul
   return text === null ? null : parseManifest(text)
 }
 
-/** Where version N of the manifest is kept once published (history for vacuum's keepVersions). */
-export function manifestHistoryPath (dataDir: string, version: number): string {
-  return join(goldDir(dataDir), `_manifest.v${version}.json`)
-}
-
-/** Versions of the manifest history on disk, ascending. */
-export async function listManifestHistory (dataDir: string): Promise<number[]> {
-  let names: string[]
-  try {
-    names = await readdir(goldDir(dataDir))
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw err
-  }
-  return names.map((n) => /^_manifest\.v(\d+)\.json$/.exec(n)).filter((m) => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b)
-}
-
-/** A version from the history; null when it is not kept. */
-export async function readManifestVersion (dataDir: string, version: number): Promise<GoldManifest | null> {
-  try {
-    return parseManifest(await readFile(manifestHistoryPath(dataDir, version), 'utf8'))
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw err
-  }
-}
-
-/**
- * Publish: validate, keep a copy as _manifest.v<N>.json (history: vacuum keeps the files of the
- * last N versions), then write temp + rename, so readers see the old manifest or the new one.
- */
-export async function writeManifest (dataDir: string, manifest: GoldManifest): Promise<void> {
-  validateManifest(manifest)
-  const text = JSON.stringify(manifest, null, 2) + '\n'
-  await writeFileAtomic(manifestHistoryPath(dataDir, manifest.version), text)
-  await writeFileAtomic(manifestPath(dataDir), text)
-}
-
-/** Every file a manifest lists, in every table (relative to the data folder). */
-export function listedFiles (m: GoldManifest): string[] {
-  return Object.values(m.tables).flatMap((t) => t?.files ?? [])
-}
-
 /** Absolute path of a listed file (the manifest holds paths relative to the data folder). */
 export function resolveListed (dataDir: string, rel: string): string {
   const root = resolve(dataDir)
   const abs = resolve(root, rel)
   if (!abs.startsWith(root + sep)) throw new ManifestError(`gold manifest: ${rel} lies outside the data folder`)
   return abs
-}
-
-/** What the merger needs of a manifest. */
-export function snapshotOf (m: GoldManifest): GoldSnapshot {
-  return {
-    version: m.version,
-    completeUntil: m.complete_until === null ? null : Date.parse(m.complete_until),
-    completeFrom: m.complete_from === undefined || m.complete_from === null ? null : Date.parse(m.complete_from),
-    publishedAt: Date.parse(m.published_at)
-  }
 }

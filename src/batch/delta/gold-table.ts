@@ -1,15 +1,17 @@
 // Gold from Delta tables another engine writes (`--gold delta:PATH`, optional `--gold-daily delta:PATH`), as
 // listings for the gold reader: each poll lists `_delta_log` and replays it only when the hourly table has a new
 // version; the snapshot's version is that Delta version, its boundary the table property hourglass.complete_until.
+// Our own gold's tables are read the same way, the daily one pinned to the version the hourly one names.
 import { isAbsolute, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { GoldSnapshot } from '../../model/gold.js'
 import { DAY_MS } from '../../model/time.js'
 import type { Conn, Db } from '../duckdb.js'
-import type { GoldFile, GoldListing, GoldListingSource } from '../gold-reader.js'
-import { DeltaError, planReplay } from './log-plan.js'
+import type { GoldFile, GoldListing, GoldListingSource } from '../gold-listing.js'
+import { DeltaError, holdsVersions, planReplay, type ReplayPlan } from './log-plan.js'
 import { type DeltaSnapshot, listDeltaLog, replayDeltaLog } from './log-replay.js'
-import { checkGoldMetadata, checkProtocol, type GoldTableInfo } from './table-checks.js'
+import { DAILY_VERSION_PROPERTY } from './own-layout.js'
+import { checkGoldMetadata, checkProtocol, COMPLETE_UNTIL_PROPERTY, type GoldTableInfo } from './table-checks.js'
 
 export interface DeltaGoldTable {
   snapshot: DeltaSnapshot
@@ -55,6 +57,11 @@ export interface DeltaGoldOptions {
   hourly: string
   /** the daily gold table's folder, if any */
   daily?: string | null
+  /**
+   * Hourglass's own tables (own-layout.ts): a table without a commit or without hourglass.complete_until is
+   * no gold yet (null, not an error), and the daily table is read at the hourly table's hourglass.daily_version
+   */
+  own?: boolean
 }
 
 /** Listings of Delta gold for the gold reader. close() releases its connection. */
@@ -77,16 +84,34 @@ export class DeltaGoldSource implements GoldListingSource {
     return this.#conn
   }
 
-  /** The newest version (the previous listing when the hourly table has none newer). */
-  async latest (): Promise<GoldListing> {
+  /** The plan of a table's newest version (or of `upTo`); null: one of our own tables without a commit yet. */
+  async #plan (table: string, upTo = Infinity): Promise<ReplayPlan | null> {
+    if (this.#opts.own !== true) return planReplay(await listDeltaLog(table), upTo)
+    let names: string[]
+    try {
+      names = await listDeltaLog(table)
+    } catch (err) {
+      if (err instanceof DeltaError) return null
+      throw err
+    }
+    return holdsVersions(names) ? planReplay(names, upTo) : null
+  }
+
+  /** The newest version (the previous listing when the hourly table has none newer); null: no gold yet (own tables only). */
+  async latest (): Promise<GoldListing | null> {
     const { hourly, daily } = this.#opts
-    const plan = planReplay(await listDeltaLog(hourly))
+    const plan = await this.#plan(hourly)
+    if (plan === null) return null
     if (this.#last?.version === plan.version) return this.#last.listing
     const conn = await this.#connection()
-    const h = goldTableOf(hourly, await replayDeltaLog(conn, hourly, plan))
+    const hs = await replayDeltaLog(conn, hourly, plan)
+    if (this.#opts.own === true && (hs.metadata.configuration[COMPLETE_UNTIL_PROPERTY] ?? null) === null) return null
+    const h = goldTableOf(hourly, hs)
     let dailyFiles: GoldFile[] = []
-    if (daily !== undefined && daily !== null) {
-      const d = goldTableOf(daily, await replayDeltaLog(conn, daily, planReplay(await listDeltaLog(daily))))
+    const pinned = this.#opts.own === true ? Number(hs.metadata.configuration[DAILY_VERSION_PROPERTY] ?? NaN) : Infinity
+    const dailyPlan = daily === undefined || daily === null || Number.isNaN(pinned) ? null : await this.#plan(daily, pinned)
+    if (daily !== undefined && daily !== null && dailyPlan !== null) {
+      const d = goldTableOf(daily, await replayDeltaLog(conn, daily, dailyPlan))
       // a day is read from daily gold only when both tables say it is final
       const until = Math.min(d.info.completeUntil, h.info.completeUntil)
       dailyFiles = d.files.filter((f) => f.date !== null && Date.parse(`${f.date}T00:00:00Z`) + DAY_MS <= until)
@@ -97,7 +122,7 @@ export class DeltaGoldSource implements GoldListingSource {
       completeFrom: h.info.completeFrom,
       publishedAt: h.snapshot.committedAt
     }
-    const listing: GoldListing = { key: `delta v${plan.version}`, snapshot, manifest: null, hourly: h.files, daily: dailyFiles }
+    const listing: GoldListing = { key: `delta v${plan.version}`, snapshot, hourly: h.files, daily: dailyFiles }
     this.#last = { version: plan.version, listing }
     return listing
   }

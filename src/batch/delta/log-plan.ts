@@ -35,6 +35,11 @@ export function commitName (version: number): string {
   return `${String(version).padStart(20, '0')}.json`
 }
 
+/** Whether a `_delta_log` listing holds any version: a commit, or a checkpoint (a log cleaned up to it has no commit before). */
+export function holdsVersions (names: readonly string[]): boolean {
+  return names.some((n) => commitVersion(n) !== null) || checkpoints(names).length > 0
+}
+
 /** Complete checkpoints by version, newest first (a multi-part one with a part missing is left out). */
 export function checkpoints (names: readonly string[]): CheckpointRef[] {
   const byVersion = new Map<number, CheckpointRef>()

@@ -140,7 +140,8 @@ export async function replayDeltaLog (conn: Conn, table: string, plan: ReplayPla
 function normalMetadata (m: Record<string, unknown>): DeltaMetadata {
   // a checkpoint's MAP columns read back (to_json) as JSON objects, like the commits' own
   const configuration = (m.configuration ?? {}) as Record<string, string | null>
-  return { schemaString: String(m.schemaString ?? ''), partitionColumns: (m.partitionColumns ?? []) as string[], configuration }
+  const id = typeof m.id === 'string' ? { id: m.id } : {}
+  return { ...id, schemaString: String(m.schemaString ?? ''), partitionColumns: (m.partitionColumns ?? []) as string[], configuration }
 }
 
 /**

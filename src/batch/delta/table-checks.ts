@@ -13,6 +13,8 @@ export interface DeltaProtocol {
 }
 
 export interface DeltaMetadata {
+  /** the table's id (kept by a writer's later metaData actions) */
+  id?: string
   schemaString: string
   partitionColumns: string[]
   configuration: Record<string, string | null>
