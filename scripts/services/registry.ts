@@ -1,6 +1,7 @@
 // A Confluent-compatible schema registry on a loopback port: Apicurio Registry (registry-build.ts) with in-memory
 // storage, run as `java -jar .cache/registry/registry-<hash>.jar`. Its Confluent API is at /apis/ccompat/v7; health
-// is that API answering. Every start is empty (in-memory storage), like Redis here.
+// is that API answering. By default every start is empty (H2 in memory); with `storage: 'file'` the schemas are kept in
+// an H2 file in the run folder, so a restart keeps them (as a real registry's restart does), until close().
 import path from 'node:path'
 import { HOST, seconds, tail } from './common.js'
 import { ensureJava } from './install.js'
@@ -15,12 +16,15 @@ export interface RegistryOptions extends ServiceOptions {
   port?: number
   /** JVM -Xmx, default '256m' (or SERVICES_REGISTRY_HEAP) */
   heap?: string
+  /** 'memory' (default): every start is empty; 'file': an H2 file in the run folder, kept by restart() */
+  storage?: 'memory' | 'file'
 }
 
 export class RegistryService extends Service {
   private assignedPort: number | null
   readonly fixedPorts: boolean
   readonly heap: string
+  readonly storage: 'memory' | 'file'
   protected readonly graceMs: number
 
   constructor (opts: RegistryOptions = {}) {
@@ -28,6 +32,7 @@ export class RegistryService extends Service {
     this.assignedPort = opts.port ?? null
     this.fixedPorts = opts.port != null
     this.heap = opts.heap ?? process.env.SERVICES_REGISTRY_HEAP ?? '256m'
+    this.storage = opts.storage ?? 'memory'
     this.graceMs = opts.stopTimeoutMs ?? 10_000
   }
 
@@ -37,7 +42,12 @@ export class RegistryService extends Service {
   get url (): string { return `http://${HOST}:${this.port}${CCOMPAT_PATH}` }
   get logFile (): string | null { return this.runDir && path.join(this.runDir, 'stdout.log') }
 
-  /** Start (again) on the same port; storage is in memory, so always empty. */
+  /** Apicurio's H2 database: in memory, or a file in the run folder */
+  #storageEnv (runDir: string): Record<string, string> {
+    return this.storage === 'file' ? { REGISTRY_DATASOURCE_URL: `jdbc:h2:file:${path.join(runDir, 'h2', 'registry')}` } : {}
+  }
+
+  /** Start (again) on the same port: empty, or with `storage: 'file'` with the schemas registered before. */
   async start (): Promise<this> {
     if (this.running) return this
     const t0 = Date.now()
@@ -55,7 +65,7 @@ export class RegistryService extends Service {
         // run folder as the JVM's temp folder, so nothing is left elsewhere
         `-Djava.io.tmpdir=${runDir}`,
         '-jar', jar
-      ], { logFile, attached: this.attached, runDir })
+      ], { logFile, attached: this.attached, runDir, env: this.#storageEnv(runDir) })
       this.recordOwner()
       try {
         await waitReady(`the schema registry on ${this.url}`, this.child, logFile, async () => {
@@ -79,7 +89,7 @@ export class RegistryService extends Service {
     return this
   }
 
-  /** stop() + start() on the same port: in-memory storage, so always empty. */
+  /** stop() + start() on the same port (empty unless `storage: 'file'`). */
   async restart (): Promise<void> {
     await this.stop()
     await this.start()

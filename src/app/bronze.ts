@@ -8,6 +8,8 @@ import { BronzeFeed } from './bronze-feed.js'
 import type { BronzeShare } from './bronze-share.js'
 import { type AppContext, kafkaLogLevel } from './context.js'
 import type { Part } from './lifecycle.js'
+import { InThreadDecoder } from '../speed/index.js'
+import { valueFormats } from './value-formats.js'
 
 export interface Bronze extends Part {
   readonly sink: BronzeSink
@@ -103,6 +105,7 @@ function newFeed (ctx: AppContext, sink: BronzeSink, share: BronzeShare | undefi
     now,
     progress,
     maxRecordBytes: config.maxRecordBytes,
+    decoder: new InThreadDecoder(config.maxRecordBytes, valueFormats(ctx)),
     source: {
       brokers: config.kafkaBrokers,
       topics: config.kafkaTopics,

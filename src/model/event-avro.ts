@@ -67,3 +67,15 @@ export function wireToAvro (wire: Record<string, unknown>): Record<string, unkno
   }
   return r
 }
+
+/** The format of each topic from settings such as ['avro'] or ['json', 'clicks=avro'] (a bare format: every other topic). */
+export function topicFormats (settings: readonly string[]): (topic: string) => ValueFormat {
+  let fallback: ValueFormat = 'json'
+  const byTopic = new Map<string, ValueFormat>()
+  for (const s of settings) {
+    const at = s.lastIndexOf('=')
+    if (at < 0) fallback = s as ValueFormat
+    else byTopic.set(s.slice(0, at), s.slice(at + 1) as ValueFormat)
+  }
+  return (topic) => byTopic.get(topic) ?? fallback
+}

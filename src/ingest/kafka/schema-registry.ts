@@ -118,3 +118,42 @@ export class SchemaRegistryClient {
     if (status !== 200) throw new RegistryUnavailableError(`the schema registry answered ${status} setting ${subject}'s compatibility`)
   }
 }
+
+export interface WriterSchemaSourceOptions {
+  /** the registry stopped answering at `since` (with why), or answers again (null) */
+  onUnavailable?: (since: number | null, err?: Error) => void
+  /** stop retrying (the process is stopping): the batch then fails instead of waiting */
+  signal?: AbortSignal
+  /** the longest wait between two attempts (default 5 s; the first is 100 ms, doubling) */
+  maxBackoffMs?: number
+  now?: () => number
+}
+
+/**
+ * The writer schemas of `ids` (null for an id the registry does not have). While the registry does not answer, tries
+ * again with backoff for as long as that lasts: a record is never judged for the registry's outage.
+ */
+export function writerSchemaSource (client: SchemaRegistryClient, o: WriterSchemaSourceOptions = {}): (ids: number[]) => Promise<Map<number, string | null>> {
+  const now = o.now ?? Date.now
+  let since: number | null = null
+  const one = (id: number): Promise<[number, string | null]> => client.schemaById(id).then(
+    (schema) => [id, schema],
+    (err: unknown) => { if (err instanceof UnknownSchemaError) return [id, null]; throw err })
+  return async (ids) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const got = new Map(await Promise.all(ids.map(one)))
+        if (since !== null) { since = null; o.onUnavailable?.(null) }
+        return got
+      } catch (err) {
+        if (!(err instanceof RegistryUnavailableError) || o.signal?.aborted === true) throw err
+        if (since === null) { since = now(); o.onUnavailable?.(since, err) }
+        const wait = Math.min(o.maxBackoffMs ?? 5000, 100 * 2 ** Math.min(attempt, 10))
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, wait)
+          o.signal?.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
+        })
+      }
+    }
+  }
+}
