@@ -150,8 +150,9 @@ export function writerSchemaSource (client: SchemaRegistryClient, o: WriterSchem
         if (since === null) { since = now(); o.onUnavailable?.(since, err) }
         const wait = Math.min(o.maxBackoffMs ?? 5000, 100 * 2 ** Math.min(attempt, 10))
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, wait)
-          o.signal?.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
+          const done = (): void => { clearTimeout(timer); o.signal?.removeEventListener('abort', done); resolve() }
+          const timer = setTimeout(done, wait)
+          o.signal?.addEventListener('abort', done, { once: true })
         })
       }
     }
