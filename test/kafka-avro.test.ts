@@ -13,10 +13,12 @@ import avro from 'avsc'
 import { type App, buildApp } from '../src/app/index.js'
 import { loadConfig } from '../src/config.js'
 import { DLQ_HEADERS, eventKey, type OutgoingRecord, SchemaRegistryClient } from '../src/ingest/kafka/index.js'
-import { EVENT_AVRO_SCHEMA, frameAvro, parseEvent, toWire, wireToAvro } from '../src/model/index.js'
+import { EVENT_AVRO_SCHEMA, frameAvro, framedSchemaId, parseEvent, toWire, wireToAvro } from '../src/model/index.js'
+import { decodeValue } from '../src/speed/decode-avro.js'
 import { assertEqualsBrute, brute, makeLines, speedEvents, validRecords } from './helpers/events.js'
 import { get, H0, now, T0 } from './helpers/kafka-e2e.js'
 import { H, M } from './helpers/events.js'
+import { hourglass } from './helpers/cli.js'
 import { consumeAll } from './helpers/kafka.js'
 import { registryForFile } from './helpers/registry.js'
 import { servicesForFile } from './helpers/services.js'
@@ -140,5 +142,23 @@ it('Avro and JSON on auto and avro topics: windows equal brute force, bad record
   } finally {
     await app?.close().catch(() => undefined)
     await rm(dir, { recursive: true, force: true })
+  }
+})
+
+it('hourglass produce --format avro registers the contract\'s schema and sends framed records', { timeout: 120_000 }, async () => {
+  const topic = `avro-produce-${process.pid}`
+  const run = await hourglass(['produce', '--format', 'avro', '--topic', topic, '--count', '40', '--rate', '200'], {
+    HOURGLASS_KAFKA_BROKERS: k.kafka.brokers, HOURGLASS_SCHEMA_REGISTRY_URL: r.registry.url, HOURGLASS_INVALID_SHARE: '0'
+  })
+  assert.equal(run.code, 0, run.stderr)
+  assert.match(run.stdout, /Avro, schema id \d+ \(subject .*-value\)/)
+  const got = await consumeAll(k.kafka.brokers, topic, 40, 60_000)
+  assert.equal(got.length, 40)
+  const client = new SchemaRegistryClient({ url: r.registry.url })
+  for (const m of got) {
+    const id = framedSchemaId(m.value)
+    assert.ok(id !== null, 'framed')
+    const v = decodeValue(m.value, Date.now(), { format: 'avro', schemas: new Map([[id, await client.schemaById(id)]]) })
+    assert.equal(v.ok, true, JSON.stringify(v))
   }
 })

@@ -4,6 +4,7 @@ export {
   brokersGone, createKafka, endSockets, type KafkaClientOptions, type KafkaLog, type KafkaLogLevel, parseBrokers, retryWhileBrokersGone
 } from './client.js'
 export { KafkaSource, type KafkaSourceOptions, type RebuildPartition } from './consumer.js'
+export { avroEncoder } from './avro-encode.js'
 export { DeadLetterProducer, type DeadLetterProducerOptions, DLQ_HEADERS, type OriginalRecord } from './dead-letters.js'
 export {
   type Compatibility, RegistryUnavailableError, SchemaRegistryClient, type SchemaRegistryOptions, SchemaRejectedError, UnknownSchemaError,
