@@ -42,7 +42,7 @@ export function decodeAvroEvent (bytes: Uint8Array, schemas: WriterSchemas, now:
   if (schema === undefined || schema === null) return bad('unknown_schema_id', `the schema registry has no schema with id ${id}`)
   const resolver = resolverFor(schema)
   if (typeof resolver === 'string') return bad('schema_not_resolvable', `writer schema ${id} cannot be read as the event contract: ${resolver}`)
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   let decoded: { value: unknown, offset: number }
   try {
     decoded = READER.decode(buf, 5, resolver)
