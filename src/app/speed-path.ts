@@ -73,7 +73,7 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
   const inHand = new BatchesInHand()
   // aborted by close(): waits for the store or the schema registry give up
   const closing = new AbortController()
-  const formats = kafka ? valueFormats(ctx, closing.signal) : {}
+  const formats = kafka ? valueFormats(ctx, 'the speed consumer', closing.signal) : {}
   const decoder = config.decodeWorkers === 0
     ? new InThreadDecoder(config.maxRecordBytes, formats)
     : new DecodePool({

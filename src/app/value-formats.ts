@@ -6,7 +6,8 @@ import { topicFormats } from '../model/index.js'
 import type { ValueFormats } from '../speed/index.js'
 import type { AppContext } from './context.js'
 
-export function valueFormats (ctx: AppContext, signal?: AbortSignal): ValueFormats {
+/** `who`: the consumer these formats are for, named in readiness while the registry does not answer it */
+export function valueFormats (ctx: AppContext, who: string, signal?: AbortSignal): ValueFormats {
   const { config, log } = ctx
   const formatOf = topicFormats(config.kafkaFormat)
   if (config.schemaRegistryUrl === '') return { formatOf }
@@ -17,9 +18,10 @@ export function valueFormats (ctx: AppContext, signal?: AbortSignal): ValueForma
     now: ctx.now,
     ...(signal === undefined ? {} : { signal }),
     onUnavailable: (since, err) => {
-      if (since === null) log.info({ registry: client.url }, 'the schema registry answers again')
-      else log.warn({ registry: client.url, err }, 'the schema registry does not answer: batches needing a writer schema wait')
-      ctx.problem?.('schema registry', since === null ? null : `the schema registry does not answer (${err?.message ?? 'unknown'})`, since ?? undefined)
+      if (since === null) log.info({ registry: client.url, who }, 'the schema registry answers again')
+      else log.warn({ registry: client.url, who, err }, 'the schema registry does not answer: batches needing a writer schema wait')
+      const text = since === null ? null : `the schema registry does not answer ${who} (${err?.message ?? 'unknown'})`
+      ctx.problem?.(`schema registry for ${who}`, text, since ?? undefined)
     }
   })
   return { formatOf, writerSchemas }
