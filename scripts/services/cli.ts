@@ -53,6 +53,8 @@ From code (tests, benchmarks):
   const s = await startServices({ kafka: true, redis: true })
   s.kafka.brokers; s.redis.url; await s.restartKafka(); await s.restartRedis({ empty: true })
   await s.stop()
+  const registry = await startRegistry({ storage: 'file' })   // 'file': restart() keeps the schemas
+  registry.url   (http://127.0.0.1:PORT/apis/ccompat/v7); await registry.close()
 `
 
 interface Options {
