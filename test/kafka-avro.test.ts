@@ -115,6 +115,10 @@ it('Avro and JSON on auto and avro topics: windows equal brute force, bad record
       assertEqualsBrute(live, brute(speedEvents(validRecords(all, T0), 10 * M), H0 - H, T0 + H, 'minute', G2), G2, label)
     }
     await assertWindows(lines, 'Avro v1, v2 and JSON')
+    // bronze decodes by the same rules (its own consumer; the records the speed path judged are taken from it)
+    await until('bronze to have read every record', () => (a.bronze?.received ?? 0) >= received, 60_000)
+    assert.equal(a.bronze?.invalid, q.invalid, 'bronze leaves out exactly the invalid records')
+    assert.equal(a.bronze?.valid, q.valid)
 
     // every bad record in the dead-letter topic: its original bytes, its reason
     const letters = await consumeAll(k.kafka.brokers, dlq, jsonInvalid + badCount, 120_000)
@@ -139,6 +143,8 @@ it('Avro and JSON on auto and avro topics: windows equal brute force, bad record
     assert.equal(a.service.quality().invalid, q.invalid, 'none of them dead-lettered')
     assert.equal(a.service.quality().received, received + more.length)
     await assertWindows([...lines, ...more], 'after the registry restart')
+    await until('bronze to have read the records written during the outage', () => (a.bronze?.received ?? 0) >= received + more.length, 60_000)
+    assert.equal(a.bronze?.invalid, q.invalid)
   } finally {
     await app?.close().catch(() => undefined)
     await rm(dir, { recursive: true, force: true })
