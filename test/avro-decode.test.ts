@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import avro from 'avsc'
-import { EVENT_AVRO_SCHEMA, frameAvro, parseEvent, toWire, type Validation, type ValueFormat, wireToAvro } from '../src/model/index.js'
+import { EVENT_AVRO_SCHEMA, frameAvro, parseEvent, topicFormats, toWire, type Validation, type ValueFormat, wireToAvro } from '../src/model/index.js'
 import { decodeValue, type WriterSchemas } from '../src/speed/decode-avro.js'
 import { DecodePool, InThreadDecoder } from '../src/speed/decode-pool.js'
 
@@ -77,6 +77,12 @@ describe('Avro writer schemas against the contract\'s reader schema', () => {
 })
 
 describe('framing faults and formats', () => {
+  it('formats per topic: a bare format for every topic, TOPIC=FORMAT for one', () => {
+    const f = topicFormats(['auto', 'clicks=avro', 'legacy=json'])
+    assert.deepEqual(['events', 'clicks', 'legacy'].map(f), ['auto', 'avro', 'json'])
+    assert.equal(topicFormats(['clicks=avro'])('events'), 'json')
+  })
+
   const schemas: WriterSchemas = new Map([[7, JSON.stringify(EVENT_AVRO_SCHEMA)], [8, null]])
   const body = avro.Type.forSchema(EVENT_AVRO_SCHEMA as unknown as avro.Schema).toBuffer(wireToAvro(FULL))
   const framed = frameAvro(7, body)
