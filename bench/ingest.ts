@@ -2,6 +2,7 @@
 //
 //   node --import tsx bench/ingest.ts [--events 500000] [--partitions 4] [--store memory|redis|cosmos]
 //                                     [--rate 50000] [--seconds 10] [--decode-workers 0] [--bronze-share-wait 1s]
+//   node --import tsx bench/ingest.ts --format avro [--events 100000]   (Avro decode vs JSON.parse: bench/avro-decode.ts)
 // (--seconds 600: the ten-minute RSS run at the default one-hour retention)
 //
 // 1. throughput: N synthetic events are produced to a fresh topic first; then, on that topic,
@@ -56,6 +57,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '10' },
     'decode-workers': { type: 'string', default: '0' },
     'bronze-share-wait': { type: 'string' },
+    format: { type: 'string', default: 'json' },
     // child mode: produce at a rate with probes, print probe send times
     'produce-child': { type: 'string' },
     brokers: { type: 'string' }
@@ -66,6 +68,14 @@ if (args['produce-child'] !== undefined) {
   await produceChild(args.brokers as string, args['produce-child'], Number(args.rate), Number(args.seconds))
   process.exit(0)
 }
+
+// --format avro: Avro decoding against JSON.parse on the same events, in this process (no services)
+if (args.format === 'avro') {
+  const { avroVsJson } = await import('./avro-decode.js')
+  console.log(JSON.stringify({ format: 'avro', ...avroVsJson(Math.min(Number(args.events), 100_000), 5, sharesOf(loadConfig({}))) }, null, 2))
+  process.exit(0)
+}
+if (args.format !== 'json') throw new Error(`--format json|avro, not ${args.format}`)
 
 const EVENTS = Number(args.events)
 const PARTITIONS = Number(args.partitions)

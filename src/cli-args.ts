@@ -8,7 +8,7 @@ export const PRODUCE_RATE = 1000
 export type Command = 'serve' | 'batch' | 'seed' | 'produce' | 'compact' | 'vacuum' | 'migrate' | 'keys' | 'help' | 'version'
 
 /** Options of one command that are not settings (they go to ParsedArgs.options, not the config). */
-export type LocalOption = 'force' | 'topic' | 'rate' | 'count' | 'duration' | 'file' | 'hour' | 'all' | 'dryRun' | 'name' | 'scopes' | 'expires'
+export type LocalOption = 'force' | 'topic' | 'rate' | 'count' | 'duration' | 'file' | 'format' | 'hour' | 'all' | 'dryRun' | 'name' | 'scopes' | 'expires'
 
 interface FlagSpec { key: ConfigKey | LocalOption, local?: true, type: 'string' | 'boolean', help: string }
 
@@ -57,6 +57,7 @@ const FLAGS: Record<Exclude<Command, 'help' | 'version'>, Record<string, FlagSpe
     count: own('count', 'string', 'stop after this many records'),
     duration: own('duration', 'string', 'stop after this long, e.g. 30s, 5m (default: until Ctrl-C, or the end of --file)'),
     file: own('file', 'string', 'send the lines of this JSON Lines file instead of synthetic events'),
+    format: own('format', 'string', `json (default) or avro: Confluent-framed Avro, the schema registered at ${envName('schemaRegistryUrl')}`),
     'log-level': COMMON['log-level'] as FlagSpec
   },
   compact: {

@@ -19,6 +19,13 @@ export const Config = Type.Object({
   /** the bronze sink's own consumer group (--source kafka) */
   kafkaBronzeGroup: Type.String({ minLength: 1, default: 'hourglass-bronze' }),
   dlqTopic: Type.String({ pattern: '^[A-Za-z0-9._-]{1,249}$', default: 'events.dlq' }),
+  /** the record value format: json | avro | auto for every topic, and/or TOPIC=FORMAT for one */
+  kafkaFormat: Type.Array(Type.String({ pattern: '^([A-Za-z0-9._-]{1,249}=)?(json|avro|auto)$' }), { minItems: 1, default: ['json'] }),
+  /** a Confluent-compatible schema registry's API (needed by a topic in avro or auto) */
+  schemaRegistryUrl: Type.String({ pattern: '^(|https?://\\S+)$', default: '' }),
+  /** its basic-auth user and password: from the environment only, the password never logged */
+  schemaRegistryUser: Type.String({ default: '' }),
+  schemaRegistryPassword: Type.String({ default: '' }),
   /** one URL, or with redisMode cluster the seed nodes, comma-separated */
   redisUrl: Type.String({ pattern: '^\\s*rediss?://[^\\s,]+(\\s*,\\s*rediss?://[^\\s,]+)*\\s*$', default: 'redis://127.0.0.1:6379' }),
   /** standalone: one Redis server; cluster: a Redis Cluster (ioredis Cluster), all keys in the slot of their hash tag */
@@ -149,6 +156,10 @@ const KINDS: Record<ConfigKey, Kind> = {
   kafkaGroup: 'string',
   kafkaBronzeGroup: 'string',
   dlqTopic: 'string',
+  kafkaFormat: 'list',
+  schemaRegistryUrl: 'string',
+  schemaRegistryUser: 'string',
+  schemaRegistryPassword: 'string',
   redisUrl: 'string',
   redisMode: 'string',
   redisTimeoutMs: 'duration',
@@ -266,7 +277,7 @@ function convert (key: ConfigKey, raw: string, origin: string): unknown {
 }
 
 /** Settings whose values never appear in a message. */
-const SECRETS = new Set<ConfigKey>(['cosmosKey', 'skiptokenKey'])
+const SECRETS = new Set<ConfigKey>(['cosmosKey', 'skiptokenKey', 'schemaRegistryPassword'])
 
 /** What a value must look like, where the schema's own message would not say it. */
 function expected (key: ConfigKey): string | null {
@@ -274,6 +285,8 @@ function expected (key: ConfigKey): string | null {
   if (key === 'kafkaBrokers') return 'expected host:port, comma-separated'
   if (key === 'kafkaTopics') return 'expected topic names (letters, digits, . _ -), comma-separated'
   if (key === 'dlqTopic') return 'expected a topic name (letters, digits, . _ -)'
+  if (key === 'kafkaFormat') return 'expected json, avro or auto, and/or TOPIC=json|avro|auto, comma-separated'
+  if (key === 'schemaRegistryUrl') return 'expected http(s)://host:port[/path] of a Confluent-compatible API'
   if (key === 'redisUrl') return 'expected redis://host:port (or rediss://); with HOURGLASS_REDIS_MODE=cluster, several comma-separated'
   if (key === 'gold') return 'expected own or delta:PATH (the folder of a Delta table)'
   if (key === 'goldDaily') return 'expected delta:PATH (the folder of a Delta table), or nothing'
@@ -333,6 +346,10 @@ export function loadConfig (
   if (c.store === 'cosmos' && c.cosmosKey === '') {
     const store = origins.store?.name ?? envName('store')
     throw new ConfigError(`${envName('cosmosKey')} is required with ${store}=cosmos (the account key; it is read from the environment only)`)
+  }
+  if (c.schemaRegistryUrl === '' && c.kafkaFormat.some((f) => !f.endsWith('json'))) {
+    const format = origins.kafkaFormat?.name ?? envName('kafkaFormat')
+    throw new ConfigError(`${format} reads Avro: set ${envName('schemaRegistryUrl')} (the schema registry's Confluent-compatible API)`)
   }
   if (c.redisMode === 'standalone' && c.redisUrl.includes(',')) {
     throw new ConfigError(`${envName('redisUrl')} lists several servers: set ${envName('redisMode')}=cluster for the seed nodes of a Redis Cluster`)

@@ -157,6 +157,9 @@ async function produceCommand (config: Config, options: ParsedArgs['options']): 
     durationMs = d
   }
   if (count !== undefined && durationMs !== undefined) return fail('give --count or --duration, not both')
+  const format = options.format ?? 'json'
+  if (format !== 'json' && format !== 'avro') return fail(`--format="${format}" is not json or avro`)
+  if (format === 'avro' && config.schemaRegistryUrl === '') return fail('--format avro needs HOURGLASS_SCHEMA_REGISTRY_URL (the schema registry)')
   let file: string | undefined
   if (options.file !== undefined) {
     file = resolve(options.file)
@@ -164,7 +167,9 @@ async function produceCommand (config: Config, options: ParsedArgs['options']): 
     if (info === null || !info.isFile()) return fail(`--file="${options.file}": ${file} is not a readable file`)
   }
 
-  const [{ default: pino }, { produce }, { sharesOf }] = await Promise.all([import('pino'), import('./ingest/kafka/index.js'), import('./ingest/index.js')])
+  const [{ default: pino }, { avroEncoder, produce, SchemaRegistryClient }, { sharesOf }] = await Promise.all([
+    import('pino'), import('./ingest/kafka/index.js'), import('./ingest/index.js')
+  ])
   const log = pino({ level: config.logLevel }, pino.destination(2))
   const abort = new AbortController()
   const onSignal = (): void => abort.abort()
@@ -179,6 +184,13 @@ async function produceCommand (config: Config, options: ParsedArgs['options']): 
     (file === undefined && count === undefined && durationMs === undefined ? ' (Ctrl-C stops)' : '')
   print(`produce: ${source} → ${topic} on ${config.kafkaBrokers}, ${pace}${bounds}`)
   try {
+    let encode: ((line: string) => Buffer | string) | undefined
+    if (format === 'avro') {
+      const registry = { url: config.schemaRegistryUrl, username: config.schemaRegistryUser, password: config.schemaRegistryPassword }
+      const avro = await avroEncoder(new SchemaRegistryClient(registry), topic)
+      encode = avro.encode
+      print(`produce: Avro, schema id ${avro.id} (subject ${topic}-value); lines that are not valid events are sent as JSON`)
+    }
     const summary = await produce({
       brokers: config.kafkaBrokers,
       topic,
@@ -187,6 +199,7 @@ async function produceCommand (config: Config, options: ParsedArgs['options']): 
       ...(count === undefined ? {} : { count }),
       ...(durationMs === undefined ? {} : { durationMs }),
       ...(file === undefined ? {} : { file }),
+      ...(encode === undefined ? {} : { encode }),
       signal: abort.signal,
       log,
       onProgress: (p) => {

@@ -44,7 +44,7 @@ describe('the hourglass CLI', { concurrency: 4 }, () => {
     for (const flag of ['--store', '--brokers', '--topics', '--group', '--redis-url']) assert.match(r.stdout, new RegExp(`^  ${flag}\\b`, 'm'))
     const produce = await hourglass(['produce', '--help'])
     assert.equal(produce.code, 0)
-    for (const flag of ['--brokers', '--topic', '--rate', '--count', '--duration', '--file']) assert.match(produce.stdout, new RegExp(`^  ${flag}\\b`, 'm'))
+    for (const flag of ['--brokers', '--topic', '--rate', '--count', '--duration', '--file', '--format']) assert.match(produce.stdout, new RegExp(`^  ${flag}\\b`, 'm'))
     const migrate = await hourglass(['migrate', '--help'])
     assert.equal(migrate.code, 0)
     assert.match(migrate.stdout, /^Usage: hourglass migrate/)
@@ -61,7 +61,9 @@ describe('the hourglass CLI', { concurrency: 4 }, () => {
       [['--duration', 'soon'], /^hourglass: --duration="soon" is not a duration/],
       [['--count', '5', '--duration', '5s'], /^hourglass: give --count or --duration, not both/],
       [['--file', '/nonexistent/events.jsonl'], /^hourglass: --file="\/nonexistent\/events.jsonl": .* is not a readable file/],
-      [['--topic', 'a b'], /^hourglass: --topic="a b" is not a topic name/]
+      [['--topic', 'a b'], /^hourglass: --topic="a b" is not a topic name/],
+      [['--format', 'xml'], /^hourglass: --format="xml" is not json or avro/],
+      [['--format', 'avro'], /^hourglass: --format avro needs HOURGLASS_SCHEMA_REGISTRY_URL/]
     ]
     const runs = await Promise.all(cases.map(async ([args]) => await hourglass(['produce', ...args])))
     runs.forEach((r, i) => {

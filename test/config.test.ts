@@ -218,6 +218,20 @@ test('--store cosmos needs HOURGLASS_COSMOS_KEY from the environment, and names 
   assert.equal(envName('cosmosKey'), 'HOURGLASS_COSMOS_KEY')
 })
 
+test('record formats: json by default, avro|auto per topic, a registry needed for Avro, its password never shown', () => {
+  assert.deepEqual(loadConfig({}).kafkaFormat, ['json'])
+  assert.match(configError(() => loadConfig({ HOURGLASS_KAFKA_FORMAT: 'auto' })), /^HOURGLASS_KAFKA_FORMAT reads Avro: set HOURGLASS_SCHEMA_REGISTRY_URL/)
+  assert.match(configError(() => loadConfig({ HOURGLASS_KAFKA_FORMAT: 'xml' })), /^HOURGLASS_KAFKA_FORMAT="xml" is not valid: expected json, avro or auto/)
+  const c = loadConfig({
+    HOURGLASS_KAFKA_FORMAT: 'json,clicks=avro', HOURGLASS_SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8081',
+    HOURGLASS_SCHEMA_REGISTRY_USER: 'u', HOURGLASS_SCHEMA_REGISTRY_PASSWORD: 'secret'
+  })
+  assert.deepEqual(c.kafkaFormat, ['json', 'clicks=avro'])
+  assert.equal(c.schemaRegistryPassword, 'secret')
+  const bad = configError(() => loadConfig({ HOURGLASS_SCHEMA_REGISTRY_URL: 'ftp://x' }))
+  assert.match(bad, /^HOURGLASS_SCHEMA_REGISTRY_URL="ftp:\/\/x" is not valid/)
+})
+
 test('compaction and vacuum inside serve: hourly and daily by default, 0 turns one off, at least 1s otherwise', () => {
   const d = loadConfig()
   assert.equal(d.compactIntervalMs, 3_600_000)

@@ -1,4 +1,4 @@
-// The services CLI: `node --import tsx scripts/services/cli.ts fetch|start|stop|status|run [kafka|redis|all]`
+// The services CLI: `node --import tsx scripts/services/cli.ts fetch|start|stop|status|run [kafka|redis|registry|all]`
 // (`npm run services` is `run`, `npm run services:fetch` is `fetch`; --help says more).
 import fs from 'node:fs'
 import path from 'node:path'
@@ -8,38 +8,44 @@ import { ensureJava, ensureRedis, fetchKafka, KAFKA_VERSION, kafkaFetched } from
 import { describeKafka, KafkaService } from './kafka.js'
 import { killAllNow, terminate } from './process.js'
 import { RedisService, shutdownRedis, withRedis } from './redis.js'
+import { RegistryService } from './registry.js'
+import { buildRegistry, REGISTRY_VERSION, registryBuilt, registryJar } from './registry-build.js'
 import { type Kind, removeState, runningState, writeEnvFile, writeState } from './run-dirs.js'
 import type { Service } from './service.js'
 
-const HELP = `Usage: node --import tsx scripts/services/cli.ts <command> [kafka|redis|all] [options]
+const HELP = `Usage: node --import tsx scripts/services/cli.ts <command> [kafka|redis|registry|all] [options]
        (\`npm run services\` is the command run, \`npm run services:fetch\` is fetch)
 
 Real services for Hourglass on loopback ports: Apache Kafka ${KAFKA_VERSION} (single node, KRaft,
-broker + controller) from Maven Central, and Redis from Debian's redis-server package.
+broker + controller) from Maven Central, Redis from Debian's redis-server package, and a Confluent-compatible
+schema registry: Apicurio Registry ${REGISTRY_VERSION} (in-memory storage) built from Maven Central.
 
 Commands
   run     start the services, print their URLs, stay in the foreground; Ctrl-C stops them
           (this is \`npm run services\`)
   fetch   download what is missing: Kafka's jars into .cache/kafka/lib (mvn), redis-server
-          (apt-get, as root); nothing else is downloaded (\`npm run services:fetch\`)
+          (apt-get, as root), the registry's jar built into .cache/registry (mvn); nothing
+          else is downloaded (\`npm run services:fetch\`)
   start   start the services in the background and print their URLs
   stop    stop the services started by \`start\`
   status  say what is running, where
 
-Target: kafka, redis or all (default all).
+Target: kafka, redis, registry or all (default all).
 
 Options
   --kafka-port N   broker port (default: a free port); the controller takes another free one
   --redis-port N   Redis port (default: a free port)
+  --registry-port N  schema registry port (default: a free port)
   -q, --quiet      only the URLs (start, run)
   -h, --help       this text
 
 Environment
   SERVICES_KAFKA_HEAP     broker heap (-Xmx), default 512m
+  SERVICES_REGISTRY_HEAP  schema registry heap (-Xmx), default 256m
   SERVICES_REDIS_SERVER   path of redis-server (default: PATH, else apt-get install)
   SERVICES_CACHE_DIR      instead of .cache in the repository
 
-Files: .cache/kafka/lib (jars), .cache/services/run/<service>-*/ (data, server.log, stdout.log),
+Files: .cache/kafka/lib (jars), .cache/registry/registry-*.jar, .cache/services/run/<service>-*/ (data, server.log, stdout.log),
 .cache/services/state/*.json (what \`start\` started), .cache/services/services.env (URLs).
 
 From code (tests, benchmarks):
@@ -47,13 +53,16 @@ From code (tests, benchmarks):
   const s = await startServices({ kafka: true, redis: true })
   s.kafka.brokers; s.redis.url; await s.restartKafka(); await s.restartRedis({ empty: true })
   await s.stop()
+  const registry = await startRegistry({ storage: 'file' })   // 'file': restart() keeps the schemas
+  registry.url   (http://127.0.0.1:PORT/apis/ccompat/v7); await registry.close()
 `
 
 interface Options {
   command: string | null
-  target: 'kafka' | 'redis' | 'all'
+  target: 'kafka' | 'redis' | 'registry' | 'all'
   kafkaPort: number | undefined
   redisPort: number | undefined
+  registryPort: number | undefined
   quiet: boolean
   help: boolean
 }
@@ -72,24 +81,28 @@ function parseCli (argv: string[]): Options {
     options: {
       'kafka-port': { type: 'string' },
       'redis-port': { type: 'string' },
+      'registry-port': { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
   const [command = null, target = 'all', ...rest] = positionals
   if (rest.length > 0) throw new Error(`unexpected arguments: ${rest.join(' ')}`)
-  if (target !== 'kafka' && target !== 'redis' && target !== 'all') throw new Error(`unknown target ${target} (kafka, redis or all)`)
+  if (target !== 'kafka' && target !== 'redis' && target !== 'registry' && target !== 'all') {
+    throw new Error(`unknown target ${target} (kafka, redis, registry or all)`)
+  }
   return {
     command,
     target,
     kafkaPort: portOption('kafka-port', values['kafka-port']),
     redisPort: portOption('redis-port', values['redis-port']),
+    registryPort: portOption('registry-port', values['registry-port']),
     quiet: values.quiet,
     help: values.help
   }
 }
 
-function targets (target: Options['target']): Kind[] { return target === 'all' ? ['kafka', 'redis'] : [target] }
+function targets (target: Options['target']): Kind[] { return target === 'all' ? ['kafka', 'redis', 'registry'] : [target] }
 
 async function cliStart (opts: Options, { attached }: { attached: boolean }): Promise<Service[]> {
   const log = opts.quiet ? false : undefined
@@ -104,7 +117,9 @@ async function cliStart (opts: Options, { attached }: { attached: boolean }): Pr
   const results = await Promise.allSettled(wanted.map(async (kind) => {
     const svc = kind === 'kafka'
       ? new KafkaService({ log, attached, port: opts.kafkaPort })
-      : new RedisService({ log, attached, port: opts.redisPort })
+      : kind === 'redis'
+        ? new RedisService({ log, attached, port: opts.redisPort })
+        : new RegistryService({ log, attached, port: opts.registryPort })
     started.push(svc)
     await svc.start()
     writeState({
@@ -117,7 +132,7 @@ async function cliStart (opts: Options, { attached }: { attached: boolean }): Pr
       attached,
       owner: process.pid,
       startedAt: new Date().toISOString(),
-      version: kind === 'kafka' ? KAFKA_VERSION : undefined
+      version: kind === 'kafka' ? KAFKA_VERSION : kind === 'registry' ? REGISTRY_VERSION : undefined
     })
   }))
   const failed = results.find((r) => r.status === 'rejected')
@@ -134,6 +149,8 @@ function printUrls (): void {
   const redis = runningState('redis')
   if (kafka) console.log(`kafka  ${kafka.url}      HOURGLASS_KAFKA_BROKERS=${kafka.url}`)
   if (redis) console.log(`redis  ${redis.url}  HOURGLASS_REDIS_URL=${redis.url}`)
+  const registry = runningState('registry')
+  if (registry) console.log(`registry  ${registry.url}  HOURGLASS_SCHEMA_REGISTRY_URL=${registry.url}`)
 }
 
 async function cliStop (opts: Options): Promise<void> {
@@ -155,6 +172,10 @@ async function health (kind: Kind, url: string): Promise<string> {
     const c = await describeKafka(url, 2000)
     return `answers (cluster ${c.clusterId}, ${c.brokers.length} broker)`
   }
+  if (kind === 'registry') {
+    const res = await fetch(`${url}/subjects`, { signal: AbortSignal.timeout(2000) })
+    return `answers ${res.status} on /subjects`
+  }
   const pong = await withRedis(url, 2000, (redis) => redis.ping())
   return pong === 'PONG' ? 'answers PING' : `answers ${pong}`
 }
@@ -175,6 +196,7 @@ async function cliStatus (opts: Options): Promise<number> {
     console.log(`${kind}: ${s.url} pid ${s.pid}, started ${s.startedAt} by ${how}; ${said}`)
   }
   console.log(`kafka jars: ${kafkaFetched() ? `${KAFKA_VERSION} in ${path.relative(ROOT, KAFKA_LIB)}` : 'not fetched (`fetch kafka`)'}`)
+  console.log(`registry jar: ${registryBuilt() ? `${REGISTRY_VERSION} ${path.relative(ROOT, registryJar())}` : 'not built (`fetch registry`)'}`)
   return down
 }
 
@@ -215,6 +237,10 @@ async function cliFetch (opts: Options): Promise<void> {
       const r = await fetchKafka({})
       await ensureJava(makeLog(undefined))
       console.log(r.fetched ? `kafka: fetched ${KAFKA_VERSION} in ${seconds(r.ms)}` : `kafka: ${KAFKA_VERSION} already in ${path.relative(ROOT, KAFKA_LIB)}`)
+    } else if (kind === 'registry') {
+      const r = await buildRegistry({})
+      const where = path.relative(ROOT, r.jar)
+      console.log(r.built ? `registry: built ${REGISTRY_VERSION} in ${seconds(r.ms)}` : `registry: ${REGISTRY_VERSION} already in ${where}`)
     } else {
       const t = Date.now()
       const bin = await ensureRedis({})

@@ -1,6 +1,6 @@
 // Real services for tests, benchmarks and users, on loopback ports, fetched only from package
-// registries: a single-node Apache Kafka (KRaft) from Maven Central, Redis from Debian, and the
-// Cosmos DB API server from npm. The files, by job:
+// registries: a single-node Apache Kafka (KRaft) from Maven Central, Redis from Debian, the
+// Cosmos DB API server from npm, and a schema registry built from Maven Central. The files, by job:
 //
 //   common.ts    paths under .cache/, logging, the cross-process lock (src/batch/lock.ts)
 //   install.ts   apt-get (Java, Maven, redis-server) and Kafka's jars (mvn)
@@ -8,6 +8,7 @@
 //   run-dirs.ts  run folders and the CLI's records of what runs
 //   service.ts   what both services share (start/stop/kill/restart/close)
 //   kafka.ts, redis.ts, cosmos.ts (+ cosmos-child.mjs)   the services; redis-cluster.ts  3 Redis nodes as one cluster
+//   registry.ts  the schema registry (Apicurio, Confluent API); registry-build.ts  its jar (mvn, scripts/registry/)
 //   cli.ts       `npm run services`, `services:fetch`;  smoke.ts  `npm run services:smoke`
 //   python.ts    a venv of pinned PyPI packages for tests (delta-rs)
 //   chromium.ts  Debian's chromium for the browser tests (test/helpers/browser.ts)
@@ -23,6 +24,8 @@ export { describeKafka, type KafkaOptions, KafkaService, startKafka } from './ka
 export { type RedisOptions, RedisService, startRedis } from './redis.js'
 export { type RedisClusterOptions, RedisClusterService, startRedisCluster } from './redis-cluster.js'
 export { type CosmosServer, startCosmosServer } from './cosmos.js'
+export { CCOMPAT_PATH, type RegistryOptions, RegistryService, startRegistry } from './registry.js'
+export { buildRegistry, REGISTRY_VERSION } from './registry-build.js'
 export { DELTA_RS_REQUIREMENTS, ensurePythonVenv, type PythonVenv } from './python.js'
 export { ensureChromium } from './chromium.js'
 

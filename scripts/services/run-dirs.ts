@@ -6,7 +6,7 @@ import path from 'node:path'
 import { RUN_ROOT, SERVICES_DIR, STATE_DIR } from './common.js'
 import { alive, aliveWith } from './process.js'
 
-export type Kind = 'kafka' | 'redis'
+export type Kind = 'kafka' | 'redis' | 'registry'
 
 interface Owner { kind: Kind, owner: number, background: boolean, pid: number | null }
 
@@ -91,6 +91,8 @@ export function writeEnvFile (): string[] {
   const lines: string[] = []
   if (kafka) lines.push(`HOURGLASS_KAFKA_BROKERS=${kafka.url}`)
   if (redis) lines.push(`HOURGLASS_REDIS_URL=${redis.url}`)
+  const registry = runningState('registry')
+  if (registry) lines.push(`HOURGLASS_SCHEMA_REGISTRY_URL=${registry.url}`)
   fs.mkdirSync(SERVICES_DIR, { recursive: true })
   fs.writeFileSync(path.join(SERVICES_DIR, 'services.env'), lines.join('\n') + (lines.length ? '\n' : ''))
   return lines

@@ -21,10 +21,10 @@
 import {
   type BronzeSink, type FlushedPartition, type PartitionRef, readBronzeState, removeUnrecordedBronze, setPending, settlePending
 } from '../batch/index.js'
-import type { RawBatch } from '../ingest/index.js'
+import type { RawBatch, RawRecord } from '../ingest/index.js'
 import { BronzeKafkaSource, type BronzeSourceOptions, type StartPosition } from '../ingest/kafka/index.js'
-import { type HourglassEvent, partitionKey } from '../model/index.js'
-import { decodeRecord } from '../speed/index.js'
+import { partitionKey } from '../model/index.js'
+import { type Decoder, InThreadDecoder } from '../speed/index.js'
 import type { BronzeShare } from './bronze-share.js'
 
 export interface BronzeFeedOptions {
@@ -36,6 +36,8 @@ export interface BronzeFeedOptions {
   progress?: (line: string) => void
   /** a larger record is invalid (too_large), as in the speed layer */
   maxRecordBytes?: number // no limit
+  /** how records are decoded (their topic's format; Avro's writer schemas): by default JSON, in this thread */
+  decoder?: Decoder
   /** the speed path's validations of the same records, taken instead of parsing them again where it has them */
   share?: BronzeShare
 }
@@ -54,7 +56,7 @@ export class BronzeFeed {
   readonly #dataDir: string
   readonly #now: () => number
   readonly #progress: (line: string) => void
-  readonly #maxRecordBytes: number
+  readonly #decoder: Decoder
   readonly #share: BronzeShare | undefined
   /** per partition, the highest offset handled here (added to the sink, or invalid) */
   readonly #handled = new Map<string, bigint>()
@@ -74,7 +76,7 @@ export class BronzeFeed {
     this.#dataDir = options.dataDir
     this.#now = options.now ?? Date.now
     this.#progress = options.progress ?? (() => undefined)
-    this.#maxRecordBytes = options.maxRecordBytes ?? Infinity
+    this.#decoder = options.decoder ?? new InThreadDecoder(options.maxRecordBytes ?? Infinity)
     this.#share = options.share
     this.source = new BronzeKafkaSource({
       ...options.source,
@@ -146,6 +148,11 @@ export class BronzeFeed {
     const t = this.#now()
     const settling = this.#settling.get(key)
     let last = done
+    // the records the speed path has not judged, decoded here by the same rules (Avro: writer schemas fetched first)
+    const own = records.flatMap((r, i) => shared?.[i] === undefined && BigInt(r.offset) > done ? [i] : [])
+    const values = own.map((i) => (records[i] as RawRecord).bytes ?? (records[i] as RawRecord).value)
+    const decoded = own.length === 0 ? [] : await this.#decoder.decode(values, t, topic)
+    const ownEvent = new Map(own.map((i, k) => [i, decoded[k]]))
     for (let i = 0; i < records.length; i++) {
       const r = records[i] as (typeof records)[number]
       const offset = BigInt(r.offset)
@@ -153,7 +160,8 @@ export class BronzeFeed {
       // the speed path's event (null: invalid), else the text the speed layer validates too, validated here
       const judged = shared?.[i]
       if (judged !== undefined) this.shared++
-      const event = judged !== undefined ? judged : this.#decode(r.value, t)
+      const v = ownEvent.get(i)
+      const event = judged !== undefined ? judged : v?.ok === true ? v.event : null
       if (event !== null) {
         this.#sink.add(event, { topic, partition, offset: r.offset }, t)
         this.valid++
@@ -172,11 +180,6 @@ export class BronzeFeed {
     }
     // over the size bound (or the oldest buffered event waited flushMs): wait for the flush
     await this.#sink.flushIfDue(t)
-  }
-
-  #decode (value: string, now: number): HourglassEvent | null {
-    const v = decodeRecord(value, now, this.#maxRecordBytes)
-    return v.ok ? v.event : null
   }
 
   /** Files renamed into place and recorded: commit their offsets to Kafka (a hint for lag tools). */

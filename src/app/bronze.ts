@@ -8,6 +8,8 @@ import { BronzeFeed } from './bronze-feed.js'
 import type { BronzeShare } from './bronze-share.js'
 import { type AppContext, kafkaLogLevel } from './context.js'
 import type { Part } from './lifecycle.js'
+import { InThreadDecoder } from '../speed/index.js'
+import { valueFormats } from './value-formats.js'
 
 export interface Bronze extends Part {
   readonly sink: BronzeSink
@@ -70,6 +72,8 @@ export function openBronzeFeed (ctx: AppContext, sink: BronzeSink, lead: Lead, s
   })
   done.catch(() => undefined) // reported to whoever awaits done, never as unhandled
   let stopped = false
+  // aborted by close(): a batch waiting for the schema registry gives up
+  const closing = new AbortController()
   return {
     name: 'bronze feed',
     done,
@@ -80,12 +84,13 @@ export function openBronzeFeed (ctx: AppContext, sink: BronzeSink, lead: Lead, s
     get shared () { return feed?.shared ?? 0 },
     start: () => {
       if (feed !== null || stopped) return
-      const f = feed = newFeed(ctx, sink, share)
+      const f = feed = newFeed(ctx, sink, share, closing.signal)
       f.done.catch(fail)
       f.start().catch((err: unknown) => ctx.log.error({ err }, 'the bronze consumer could not start'))
     },
     close: async () => {
       stopped = true
+      closing.abort()
       // a leader that lost its lock leaves the group without the last flush
       const stop = lead.leading ? feed?.stop() : feed?.source.stop()
       await stop?.catch((err: unknown) => ctx.log.error({ err }, 'bronze consumer did not stop cleanly'))
@@ -94,7 +99,7 @@ export function openBronzeFeed (ctx: AppContext, sink: BronzeSink, lead: Lead, s
   }
 }
 
-function newFeed (ctx: AppContext, sink: BronzeSink, share: BronzeShare | undefined): BronzeFeed {
+function newFeed (ctx: AppContext, sink: BronzeSink, share: BronzeShare | undefined, signal: AbortSignal): BronzeFeed {
   const { config, dataDir, now, progress, log } = ctx
   return new BronzeFeed({
     sink,
@@ -103,6 +108,7 @@ function newFeed (ctx: AppContext, sink: BronzeSink, share: BronzeShare | undefi
     now,
     progress,
     maxRecordBytes: config.maxRecordBytes,
+    decoder: new InThreadDecoder(config.maxRecordBytes, valueFormats(ctx, 'the bronze consumer', signal)),
     source: {
       brokers: config.kafkaBrokers,
       topics: config.kafkaTopics,

@@ -18,6 +18,8 @@ export interface AppContext {
   stage: (what: string) => void
   /** a Kafka consumer group reaches no broker since `since` (epoch ms), or does again (null) */
   kafkaOutage: (group: string, since: number | null) => void
+  /** a readiness problem about `about` since `since`, or over (null) */
+  problem?: (about: string, text: string | null, since?: number) => void
 }
 
 /** What kafkajs logs: errors only, unless the app's own level asks for detail. */

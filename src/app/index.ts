@@ -104,7 +104,10 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
     life.add({ name: 'DuckDB', close: () => db.close() })
     const kafkaOutage = reportKafkaOutages(starting, observability)
     const progress = opts.progress ?? ((line: string) => log.info(line))
-    const ctx: AppContext = { config, dataDir, db, log, now, progress, stage: (what) => starting.enter(what), kafkaOutage }
+    const ctx: AppContext = {
+      config, dataDir, db, log, now, progress, stage: (what) => starting.enter(what), kafkaOutage,
+      problem: (about, text, since) => starting.problem(about, text, since)
+    }
     const leadership = life.add(await Leadership.open(ctx))
     const { gold } = life.add(await openHistory(ctx, leadership.leading))
     const bronze = life.add(openBronzeSink(ctx, () => leadership.leading))

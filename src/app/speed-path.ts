@@ -23,6 +23,7 @@ import { rebuildFromBronze } from './replay.js'
 import { kafkaSource, localSource } from './sources.js'
 import type { SpeedShare } from './speed-share.js'
 import { storeUnreachable } from './store-watch.js'
+import { valueFormats } from './value-formats.js'
 
 /** the longest wait between two attempts of a batch while the store does not answer */
 const STORE_RETRY_MAX_MS = 5_000
@@ -70,13 +71,20 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
     })
     : null
   const inHand = new BatchesInHand()
+  // aborted by close(): waits for the store or the schema registry give up
+  const closing = new AbortController()
+  const formats = kafka ? valueFormats(ctx, 'the speed consumer', closing.signal) : {}
   const decoder = config.decodeWorkers === 0
-    ? new InThreadDecoder(config.maxRecordBytes)
+    ? new InThreadDecoder(config.maxRecordBytes, formats)
     : new DecodePool({
-      threads: config.decodeWorkers, maxRecordBytes: config.maxRecordBytes, heapMb: config.decodeWorkerHeapMb, log: log.child({ component: 'decode' })
+      threads: config.decodeWorkers,
+      maxRecordBytes: config.maxRecordBytes,
+      heapMb: config.decodeWorkerHeapMb,
+      log: log.child({ component: 'decode' }),
+      ...formats
     })
   const pipeline = new SpeedPipeline({
-    decode: (values, at) => decoder.decode(values, at),
+    decode: (values, at, topic) => decoder.decode(values, at, topic),
     store: withWindowChanges(store, windowChanges),
     dedupWindowMs: config.dedupWindowMs,
     dedup,
@@ -140,7 +148,6 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
     else bronzeShare?.offer(batch.topic, batch.partition, batch.records, result)
   }
 
-  const closing = new AbortController()
   // A store that does not answer holds the batch in hand (the source heartbeats meanwhile, so the consumer keeps its
   // partitions; the partition's next batch waits for this one, and the fetches for it): the attempt is made again, backing off
   // up to 5 s, until the store answers or the path closes. An attempt that failed applied nothing

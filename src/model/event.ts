@@ -1,6 +1,9 @@
 // The event contract (docs/design.md, "Event") and its validation. Reasons are stable codes: they name
 // the dead-letter header, the quality counters and the /v1/quality breakdown. `too_large` (a record over the
-// size limit, not parsed) and `decode_failed` (its decoding crashed the thread decoding it) come from the decode step.
+// size limit, not parsed) and `decode_failed` (its decoding crashed the thread decoding it) come from the decode step, and so
+// do the Avro ones (event-avro.ts): `not_avro` (no Confluent framing on an avro topic, e.g. JSON), `truncated_avro` (the
+// bytes end early or are not Avro of the writer schema), `unknown_schema_id` (the registry has no such id) and
+// `schema_not_resolvable` (the writer schema cannot be read as the contract's by Avro's resolution rules).
 import { MINUTE_MS, parseInstant } from './time.js'
 
 /** A valid event, normalised: event time in epoch ms, revenue in integer cents. */
@@ -28,7 +31,11 @@ export const INVALID_REASONS = [
   'bad_revenue',
   'bad_user_id',
   'too_large',
-  'decode_failed'
+  'decode_failed',
+  'not_avro',
+  'truncated_avro',
+  'unknown_schema_id',
+  'schema_not_resolvable'
 ] as const
 export type InvalidReason = typeof INVALID_REASONS[number]
 

@@ -1,4 +1,5 @@
 export * from './event.js'
+export * from './event-avro.js'
 export * from './errors.js'
 export * from './gold.js'
 export * from './partials.js'

@@ -3,6 +3,7 @@
 // moved, not copied; event types and regions as indexes into a per-batch list of names). Cloning one
 // object per event costs about as much as parsing it (docs/design.md, "Decoding"). Pure logic.
 import { type HourglassEvent, INVALID_REASONS, type InvalidReason, parseEvent, type Validation } from '../model/index.js'
+import { decodeValue, JSON_VALUES, type ValueDecoding } from './decode-avro.js'
 
 /** A record's value as consumed */
 export type RawValue = string | Uint8Array
@@ -49,11 +50,11 @@ export function decodeFailed (why: string): Validation {
 }
 
 /** One record in this thread: over the size limit it is not parsed. */
-export function decodeRecord (value: RawValue, now: number, maxBytes: number): Validation {
+export function decodeRecord (value: RawValue, now: number, maxBytes: number, decoding: ValueDecoding = JSON_VALUES): Validation {
   const n = byteLength(value)
   if (n > maxBytes) return tooLarge(n, maxBytes)
   try {
-    return parseEvent(value, now)
+    return decodeValue(value, now, decoding)
   } catch (err) {
     return decodeFailed(err instanceof Error ? err.message : String(err))
   }
@@ -78,7 +79,7 @@ export function packRecords (values: readonly RawValue[]): PackedRecords {
 const REASON_STATUS = new Map<InvalidReason, number>(INVALID_REASONS.map((r, i) => [r, i + 1]))
 
 /** Parse and validate every packed record at wall-clock time `now`. */
-export function decodeColumns ({ bytes, ends }: PackedRecords, now: number): DecodedColumns {
+export function decodeColumns ({ bytes, ends }: PackedRecords, now: number, decoding: ValueDecoding = JSON_VALUES): DecodedColumns {
   const n = ends.length
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const c: DecodedColumns = {
@@ -110,7 +111,7 @@ export function decodeColumns ({ bytes, ends }: PackedRecords, now: number): Dec
   let j = 0
   for (let i = 0; i < n; i++) {
     const end = ends[i] as number
-    const v = parseEvent(text.toString('utf8', start, end), now)
+    const v = decoding.format === 'json' ? parseEvent(text.toString('utf8', start, end), now) : decodeValue(bytes.subarray(start, end), now, decoding)
     start = end
     if (!v.ok) {
       c.status[i] = REASON_STATUS.get(v.reason) as number

@@ -9,23 +9,27 @@ import type { Validation } from '../model/index.js'
 import {
   byteLength, type DecodedColumns, decodeFailed, decodeRecord, packRecords, type RawValue, tooLarge, unpackColumns
 } from './decode-columns.js'
+import { decodingFor, type ValueDecoding, type ValueFormats } from './decode-avro.js'
 import type { DecodeTask } from './decode-worker.js'
 
 export interface Decoder {
-  /** one validation per value, in order */
-  decode (values: readonly RawValue[], now: number): Promise<Validation[]>
+  /** one validation per value of a batch of `topic` (its value format: ValueFormats), in order */
+  decode (values: readonly RawValue[], now: number, topic?: string): Promise<Validation[]>
   close (): Promise<void>
 }
 
 export class InThreadDecoder implements Decoder {
   readonly #maxBytes: number
+  readonly #formats: ValueFormats
 
-  constructor (maxRecordBytes: number) {
+  constructor (maxRecordBytes: number, formats: ValueFormats = {}) {
     this.#maxBytes = maxRecordBytes
+    this.#formats = formats
   }
 
-  decode (values: readonly RawValue[], now: number): Promise<Validation[]> {
-    return Promise.resolve(values.map((v) => decodeRecord(v, now, this.#maxBytes)))
+  async decode (values: readonly RawValue[], now: number, topic?: string): Promise<Validation[]> {
+    const decoding = await decodingFor(values, topic, this.#formats)
+    return values.map((v) => decodeRecord(v, now, this.#maxBytes, decoding))
   }
 
   close (): Promise<void> {
@@ -33,7 +37,7 @@ export class InThreadDecoder implements Decoder {
   }
 }
 
-export interface DecodePoolOptions {
+export interface DecodePoolOptions extends ValueFormats {
   threads: number
   maxRecordBytes: number
   /** each thread's heap limit (MB): a record whose decoding needs more kills that thread only */
@@ -107,7 +111,8 @@ export class DecodePool implements Decoder {
     return this.#failedTasks
   }
 
-  async decode (values: readonly RawValue[], now: number): Promise<Validation[]> {
+  async decode (values: readonly RawValue[], now: number, topic?: string): Promise<Validation[]> {
+    const decoding = await decodingFor(values, topic, this.#options)
     const out = new Array<Validation>(values.length)
     const todo: number[] = []
     values.forEach((v, i) => {
@@ -118,7 +123,7 @@ export class DecodePool implements Decoder {
     const chunks = Math.max(1, Math.min(this.#threads, Math.floor(todo.length / MIN_CHUNK)))
     const size = Math.ceil(todo.length / chunks)
     const runs: Promise<void>[] = []
-    for (let at = 0; at < todo.length; at += size) runs.push(this.#decodeSome(values, todo.slice(at, at + size), now, out, 1))
+    for (let at = 0; at < todo.length; at += size) runs.push(this.#decodeSome(values, todo.slice(at, at + size), now, decoding, out, 1))
     await Promise.all(runs)
     return out
   }
@@ -129,33 +134,34 @@ export class DecodePool implements Decoder {
   }
 
   /** Decode values[i] for each i of `which` into out[i]; a failed task is tried `tries` times more, then split. */
-  async #decodeSome (values: readonly RawValue[], which: number[], now: number, out: Validation[], tries: number): Promise<void> {
+  async #decodeSome (values: readonly RawValue[], which: number[], now: number, d: ValueDecoding, out: Validation[], tries: number): Promise<void> {
     if (which.length === 0) return
     let got: Validation[]
     try {
-      got = await this.#run(which.map((i) => values[i] as RawValue), now)
+      got = await this.#run(which.map((i) => values[i] as RawValue), now, d)
     } catch (err) {
       this.#failedTasks++
       this.#log?.warn({ err, records: which.length }, 'decode pool: a task failed (its thread is replaced); trying again')
-      if (tries > 0) return await this.#decodeSome(values, which, now, out, tries - 1)
+      if (tries > 0) return await this.#decodeSome(values, which, now, d, out, tries - 1)
       // a pool that cannot decode even nothing is broken: the batch fails rather than its records
-      await this.#run([], now).catch((broken: unknown) => { throw new Error('decode pool: the threads do not work', { cause: broken }) })
+      await this.#run([], now, d).catch((broken: unknown) => { throw new Error('decode pool: the threads do not work', { cause: broken }) })
       if (which.length === 1) {
         out[which[0] as number] = decodeFailed(err instanceof Error ? err.message : String(err))
         return
       }
       const half = which.length >> 1
       // a lone record is tried once more before it is declared failed: the thread may have died for another reason
-      await this.#decodeSome(values, which.slice(0, half), now, out, half === 1 ? 1 : 0)
-      await this.#decodeSome(values, which.slice(half), now, out, which.length - half === 1 ? 1 : 0)
+      await this.#decodeSome(values, which.slice(0, half), now, d, out, half === 1 ? 1 : 0)
+      await this.#decodeSome(values, which.slice(half), now, d, out, which.length - half === 1 ? 1 : 0)
       return
     }
     which.forEach((i, k) => { out[i] = got[k] as Validation })
   }
 
-  async #run (values: readonly RawValue[], now: number): Promise<Validation[]> {
+  async #run (values: readonly RawValue[], now: number, decoding: ValueDecoding): Promise<Validation[]> {
     const packed = packRecords(values)
-    const columns = await this.#live().run({ ...packed, now }, { transferList: [packed.bytes.buffer as ArrayBuffer, packed.ends.buffer as ArrayBuffer] })
+    const task: DecodeTask = { ...packed, now, ...(decoding.format === 'json' ? {} : { decoding }) }
+    const columns = await this.#live().run(task, { transferList: [packed.bytes.buffer as ArrayBuffer, packed.ends.buffer as ArrayBuffer] })
     return unpackColumns(columns)
   }
 }

@@ -1,5 +1,6 @@
 // The speed layer: validate → dedup → one-minute windows + watermark → speed store.
 export { type DecodedColumns, decodeRecord, type RawValue } from './decode-columns.js'
+export { type ValueFormats, type WriterSchemas } from './decode-avro.js'
 export { DecodePool, type DecodePoolOptions, type Decoder, InThreadDecoder } from './decode-pool.js'
 export { Deduplicator, type DedupOptions } from './dedup.js'
 export { parseOffset } from './offsets.js'

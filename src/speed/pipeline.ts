@@ -14,6 +14,8 @@ import { MinuteWindows } from './windows.js'
 
 export interface InputRecord {
   value: string | Uint8Array
+  /** the original bytes, when the source has them (Kafka): decoded instead of value (Avro is binary) */
+  bytes?: Uint8Array
   /** decimal int64 string */
   offset: string
 }
@@ -49,7 +51,7 @@ export interface SpeedPipelineOptions {
    * parse and validate a batch's values, one validation per value in order (decode-pool.ts); started as the batch
    * arrives, before the batches ahead of it are applied. Without it, parseEvent here.
    */
-  decode?: (values: readonly (string | Uint8Array)[], now: number) => Promise<Validation[]>
+  decode?: (values: readonly (string | Uint8Array)[], now: number, topic: string) => Promise<Validation[]>
 }
 
 /** A valid event and the offset of the record it came from. */
@@ -147,7 +149,7 @@ export class SpeedPipeline implements QualitySource {
   process (batch: InputBatch, now: number, stale?: () => boolean): Promise<ProcessResult> {
     const key = partitionKey(batch.topic, batch.partition)
     // decoding starts at once (in decode threads, while earlier batches are applied); the run below awaits it
-    const decoded = this.#ahead.get(batch) ?? this.#decode?.(batch.records.map((r) => r.value), now)
+    const decoded = this.#ahead.get(batch) ?? this.#decode?.(batch.records.map((r) => r.bytes ?? r.value), now, batch.topic)
     this.#ahead.delete(batch)
     decoded?.catch(() => undefined)
     const resetting = this.#resetting
@@ -162,7 +164,7 @@ export class SpeedPipeline implements QualitySource {
 
   /** Start decoding a batch that process() will be given later (it may not be: a dropped batch's decoding is lost). */
   decodeAhead (batch: InputBatch, now: number): void {
-    const decoded = this.#decode?.(batch.records.map((r) => r.value), now)
+    const decoded = this.#decode?.(batch.records.map((r) => r.bytes ?? r.value), now, batch.topic)
     if (decoded === undefined) return
     decoded.catch(() => undefined)
     this.#ahead.set(batch, decoded)

@@ -135,6 +135,8 @@ export interface ProduceOptions {
   durationMs?: number
   /** a JSON Lines file to send instead of synthetic traffic (blank lines are skipped) */
   file?: string
+  /** each line's record value (default: the line itself, JSON), e.g. Avro: avro-encode.ts */
+  encode?: (line: string) => Buffer | string
   /** synthetic traffic */
   seed?: number // the clock
   shares: Shares
@@ -205,8 +207,9 @@ export async function produce (options: ProduceOptions): Promise<ProduceSummary>
         for (let i = 0; i < n; i++) {
           const line = await next(t)
           if (line === null) { exhausted = true; break }
-          records.push({ key: eventKey(line), value: line })
-          bytes += Buffer.byteLength(line)
+          const value = options.encode === undefined ? line : options.encode(line)
+          records.push({ key: eventKey(line), value })
+          bytes += typeof value === 'string' ? Buffer.byteLength(value) : value.byteLength
         }
         if (records.length > 0) await writer.send(topic, records)
         sent += records.length
