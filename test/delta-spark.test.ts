@@ -6,17 +6,14 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { ensurePythonVenv, SPARK_REQUIREMENTS } from '../scripts/services/python.js'
-import { CACHE } from '../scripts/services/common.js'
 import { type App, buildApp } from '../src/app/index.js'
 import { loadConfig } from '../src/config.js'
+import { sparkEnv, sparkVenv } from './helpers/spark.js'
 import { tempData } from './helpers/temp-data.js'
 
 const JOB = fileURLToPath(new URL('../examples/spark/hourly_gold.py', import.meta.url))
 const DV = fileURLToPath(new URL('./helpers/spark-dv.py', import.meta.url))
 const READ = fileURLToPath(new URL('./helpers/spark-read.py', import.meta.url))
-/** Spark's Ivy cache under the project's ignored cache folder */
-const SPARK_ENV = (): NodeJS.ProcessEnv => ({ ...process.env, PYSPARK_SUBMIT_ARGS: `--conf spark.jars.ivy=${join(CACHE, 'ivy')} pyspark-shell` })
 const t = tempData('hourglass-delta-spark-')
 
 async function open (env: Record<string, string>): Promise<App> {
@@ -37,7 +34,7 @@ async function hourly (app: App, from: string, to: string): Promise<Answer> {
 
 test('Spark reads our own gold; Spark builds hourly gold from our bronze as a Delta table; served with --gold delta:PATH it answers what our own gold answers',
   { timeout: 2_400_000 }, async (t2) => {
-    const venv = await ensurePythonVenv(SPARK_REQUIREMENTS, (line) => t2.diagnostic(line))
+    const venv = await sparkVenv((line) => t2.diagnostic(line))
     const data = join(t.dir, 'data')
     // our own: a day of synthetic history seeded into bronze, rolled up by our batch job (the live source is not started)
     const own = await open({ HOURGLASS_DATA_DIR: data, HOURGLASS_SOURCE: 'synthetic', HOURGLASS_SEED_DAYS: '1', HOURGLASS_SYNTHETIC_RATE: '2' })
@@ -56,7 +53,7 @@ test('Spark reads our own gold; Spark builds hourly gold from our bronze as a De
     assert.ok(ours.rows.length > 100, `${ours.rows.length} rows`)
 
     // our own gold opens in Spark: the hourly table's rows are the rows we serve
-    const printed = (await venv.exec([READ, join(data, 'gold', 'hourly_metrics')], { timeoutMs: 1_800_000, env: SPARK_ENV() }))
+    const printed = (await venv.exec([READ, join(data, 'gold', 'hourly_metrics')], { timeoutMs: 1_800_000, env: sparkEnv() }))
       .trim().split('\n').filter((l) => l.startsWith('RESULT ')).at(-1) ?? ''
     const [read] = JSON.parse(printed.slice('RESULT '.length)) as Array<{ version: number, rows: Array<Record<string, unknown>> }>
     const sparkRows = read?.rows ?? []
@@ -68,7 +65,7 @@ test('Spark reads our own gold; Spark builds hourly gold from our bronze as a De
     const table = join(t.dir, 'spark-gold')
     const started = Date.now()
     const out = await venv.exec([JOB, '--bronze', join(data, 'bronze', 'events'), '--gold', table, '--until', until], {
-      timeoutMs: 1_800_000, env: SPARK_ENV()
+      timeoutMs: 1_800_000, env: sparkEnv()
     })
     t2.diagnostic(`spark job: ${((Date.now() - started) / 1000).toFixed(0)} s; ${out.trim().split('\n').at(-1) ?? ''}`)
     assert.match(out, new RegExp(`hourglass.complete_until = ${until.replace('.', '\\.')}`))
@@ -94,9 +91,9 @@ test('Spark reads our own gold; Spark builds hourly gold from our bronze as a De
 
 test('a table Spark wrote with deletion vectors, after a DELETE, is refused at start naming the feature (never served with the deleted rows)',
   { timeout: 2_400_000 }, async (t2) => {
-    const venv = await ensurePythonVenv(SPARK_REQUIREMENTS, (line) => t2.diagnostic(line))
+    const venv = await sparkVenv((line) => t2.diagnostic(line))
     const table = join(t.dir, 'spark-dv')
-    const out = await venv.exec([DV, table], { timeoutMs: 1_800_000, env: SPARK_ENV() })
+    const out = await venv.exec([DV, table], { timeoutMs: 1_800_000, env: sparkEnv() })
     t2.diagnostic(out.trim())
     assert.match(out, /DELETE/, 'the last commit is the DELETE')
     await assert.rejects(open({ HOURGLASS_DATA_DIR: join(t.dir, 'dv-reader'), HOURGLASS_SEED_DAYS: '0', HOURGLASS_GOLD: `delta:${table}` }), /deletionVectors/)
