@@ -118,13 +118,15 @@ test('GET /healthz is always 200; GET /readyz is 200 when ready, 503 HG_ERR_NOT_
 
 test('GET / links the endpoints and the docs; /docs serves Swagger UI and /docs/json the document', async (t) => {
   const { app } = setup(t)
-  const index = (await app.inject('/')).json<{ docs: string, openapi: string, links: Record<string, string> }>()
+  const index = (await app.inject('/')).json<{ docs: string, openapi: string, links: Record<string, string>, pages: Record<string, string> }>()
   assert.equal(index.docs, '/docs')
   for (const path of ['metrics', 'live', 'dimensions', 'quality', 'dead_letters', 'health', 'ready', 'prometheus']) {
     assert.equal(typeof index.links[path], 'string', path)
   }
   const example = await app.inject(index.links.metrics ?? '')
   assert.equal(example.statusCode, 200, 'the example query in the index works')
+  assert.deepEqual(index.pages, { dashboard: '/dashboard', graphiql: '/graphiql', graphql: '/graphql', odata: '/odata/' })
+  for (const page of ['/dashboard', '/graphiql', '/odata/']) assert.equal((await app.inject(page)).statusCode, 200, `${page} is served`)
   const docs = await app.inject('/docs')
   assert.ok(docs.statusCode === 200 || docs.statusCode === 302)
   const json = await app.inject('/docs/json')

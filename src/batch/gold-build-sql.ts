@@ -2,6 +2,7 @@
 // (hour, event_type, region) with the partials of docs/design.md and the sketch bins. Only constants
 // and identifiers of our own are in the text; files, times and paths are bound ($files, $from,
 // $to, $path).
+import { LATENCY_DECIMALS } from '../model/partials.js'
 import { SQL_BINS_TYPE, sqlBinOf, sqlQuantileRank } from './sql.js'
 
 /** The quantile the gold p95_response column holds. */
@@ -119,8 +120,8 @@ export const GOLD_ROW_GROUP_SIZE = 4096
 export const COPY_GOLD = `COPY (
   SELECT g.window_start, g.event_type, g.region,
          g.total_events, g.latency_sum, g.latency_count, g.revenue_cents, g.response_bins,
-         CASE WHEN g.latency_count = 0 THEN NULL ELSE g.latency_sum / g.latency_count END AS avg_latency,
-         p.value AS p95_response,
+         CASE WHEN g.latency_count = 0 THEN NULL ELSE round(g.latency_sum / g.latency_count, ${LATENCY_DECIMALS}) END AS avg_latency,
+         round(p.value, ${LATENCY_DECIMALS}) AS p95_response,
          CAST(CAST(g.revenue_cents AS DECIMAL(18,0)) * CAST(0.01 AS DECIMAL(3,2)) AS DECIMAL(18,2)) AS total_revenue
   FROM gold_build g LEFT JOIN p95_values p ON p.bin = g.p95_bin
   ORDER BY g.window_start, g.event_type, g.region

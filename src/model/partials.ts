@@ -14,6 +14,22 @@ export interface Partials {
 export const METRIC_NAMES = ['total_events', 'avg_latency', 'p95_response', 'total_revenue'] as const
 export type MetricName = typeof METRIC_NAMES[number]
 
+/** What each served metric means and its unit: the one text REST, GraphQL and OData describe them with. */
+export const METRIC_DESCRIPTIONS: Readonly<Record<MetricName, string>> = {
+  total_events: 'Events in the bucket (duplicates removed).',
+  avg_latency: 'Mean processing_time in milliseconds, rounded to 0.1 ms; null when no event carried one.',
+  p95_response: '95th percentile of response_time in milliseconds (within 1% relative error), rounded to 0.1 ms; null when no event carried one.',
+  total_revenue: 'Sum of revenue in the events\' currency, exact to the cent.'
+}
+
+/** Decimals served for latencies (ms): inputs are whole or fractional ms and the sketch is 1% accurate, so finer digits mean nothing. */
+export const LATENCY_DECIMALS = 1
+
+/** A latency (≥ 0) rounded as served: half up, as DuckDB's round(x, 1) on gold files' columns, so both agree. */
+export function roundLatency (ms: number): number {
+  return Math.round(ms * 10 ** LATENCY_DECIMALS) / 10 ** LATENCY_DECIMALS
+}
+
 export interface Metrics {
   total_events: number
   avg_latency: number | null
@@ -47,11 +63,15 @@ export function clonePartials (p: Partials): Partials {
   return { ...p, response: new Map(p.response) }
 }
 
+function roundNullable (ms: number | null): number | null {
+  return ms === null ? null : roundLatency(ms)
+}
+
 export function finalise (p: Partials): Metrics {
   return {
     total_events: p.events,
-    avg_latency: p.latency_count === 0 ? null : p.latency_sum / p.latency_count,
-    p95_response: sketchQuantile(p.response, 0.95),
+    avg_latency: p.latency_count === 0 ? null : roundLatency(p.latency_sum / p.latency_count),
+    p95_response: roundNullable(sketchQuantile(p.response, 0.95)),
     total_revenue: p.revenue_cents / 100
   }
 }

@@ -4,7 +4,7 @@
 // the model's lists, so a new metric or dimension reaches GraphQL with nothing else to edit.
 // openapi/schema.graphql is the checked-in copy (scripts/write-graphql-schema.ts writes it;
 // test/graphql-schema.test.ts fails when it drifts).
-import { DIMENSIONS, GRANULARITIES, INVALID_REASONS, METRIC_NAMES } from '../../model/index.js'
+import { DIMENSIONS, GRANULARITIES, INVALID_REASONS, METRIC_DESCRIPTIONS, METRIC_NAMES } from '../../model/index.js'
 
 const values = (list: readonly string[]): string => list.map((v) => `  ${v}`).join('\n')
 
@@ -68,13 +68,13 @@ type Row {
   event_type: String
   "Present when grouped by region."
   region: String
-  "Events in the bucket (duplicates removed)."
+  "${METRIC_DESCRIPTIONS.total_events}"
   total_events: Long
-  "Mean processing_time, ms; null when no event carried one."
+  "${METRIC_DESCRIPTIONS.avg_latency}"
   avg_latency: Float
-  "95th percentile of response_time, ms, within 1% relative error; null when no event carried one."
+  "${METRIC_DESCRIPTIONS.p95_response}"
   p95_response: Float
-  "Sum of revenue."
+  "${METRIC_DESCRIPTIONS.total_revenue}"
   total_revenue: Float
 }
 

@@ -1,7 +1,7 @@
 // The OData entity model of /odata and its CSDL XML ($metadata). One entity type, `Metric`, keyed
 // by (window_start, event_type, region); one entity set per granularity. The property list here is
 // the single source: the filter parser, $select/$orderby and the serialiser all read it.
-import { DAY_MS, type Granularity } from '../../model/index.js'
+import { DAY_MS, type Granularity, METRIC_DESCRIPTIONS } from '../../model/index.js'
 
 export const NAMESPACE = 'Hourglass'
 export const ENTITY_TYPE = 'Metric'
@@ -27,13 +27,13 @@ export const PROPERTIES: readonly PropertyDef[] = [
   },
   { name: 'event_type', edm: 'Edm.String', type: 'string', nullable: false, description: 'Event type' },
   { name: 'region', edm: 'Edm.String', type: 'string', nullable: false, description: 'Region' },
-  { name: 'total_events', edm: 'Edm.Int64', type: 'number', nullable: false, description: 'Events in the window (duplicates removed)' },
-  { name: 'avg_latency', edm: 'Edm.Double', type: 'number', nullable: true, description: 'Mean processing_time, ms; null when no event carried one' },
+  { name: 'total_events', edm: 'Edm.Int64', type: 'number', nullable: false, description: METRIC_DESCRIPTIONS.total_events },
+  { name: 'avg_latency', edm: 'Edm.Double', type: 'number', nullable: true, description: METRIC_DESCRIPTIONS.avg_latency },
+  { name: 'p95_response', edm: 'Edm.Double', type: 'number', nullable: true, description: METRIC_DESCRIPTIONS.p95_response },
   {
-    name: 'p95_response', edm: 'Edm.Double', type: 'number', nullable: true,
-    description: '95th percentile of response_time, ms, within 1% relative error; null when no event carried one'
-  },
-  { name: 'total_revenue', edm: 'Edm.Decimal', type: 'number', nullable: false, facets: { Precision: '18', Scale: '2' }, description: 'Sum of revenue' }
+    name: 'total_revenue', edm: 'Edm.Decimal', type: 'number', nullable: false, facets: { Precision: '18', Scale: '2' },
+    description: METRIC_DESCRIPTIONS.total_revenue
+  }
 ]
 
 export const KEY = ['window_start', 'event_type', 'region'] as const

@@ -13,7 +13,8 @@ const rootRoutes: FastifyPluginAsyncTypebox<RootRouteOptions> = async (app, { ve
     schema: {
       operationId: 'getIndex',
       summary: 'Index of the API',
-      description: 'Links to the endpoints, with example queries, and to the API documentation. A browser (Accept: text/html) is redirected to /dashboard.',
+      description: 'Links to the endpoints, with example queries, to the API documentation and to the other interfaces ' +
+        '(dashboard, GraphiQL, GraphQL, OData). A browser (Accept: text/html) is redirected to /dashboard.',
       tags: ['meta'],
       querystring: NoQueryString,
       response: { 200: described(Index, 'The index'), ...errorResponses(400) }
@@ -33,6 +34,12 @@ const rootRoutes: FastifyPluginAsyncTypebox<RootRouteOptions> = async (app, { ve
       health: '/healthz',
       ready: '/readyz',
       prometheus: '/metrics'
+    },
+    pages: {
+      dashboard: '/dashboard',
+      graphiql: '/graphiql',
+      graphql: '/graphql',
+      odata: '/odata/'
     }
   }))
 }

@@ -3,7 +3,7 @@
 // are declared as strings: the schema checks which parameters exist; src/api/rest/parse-query.ts
 // checks what they mean and answers with catalogue codes.
 import { type Static, type TSchema, Type } from '@sinclair/typebox'
-import { INVALID_REASONS, METRIC_NAMES } from '../../model/index.js'
+import { INVALID_REASONS, METRIC_DESCRIPTIONS, METRIC_NAMES } from '../../model/index.js'
 
 /** A JSON Schema `type: [T, 'null']` (OpenAPI 3.1), which fast-json-stringify serialises directly. */
 function Nullable<T extends TSchema> (schema: T, options: { description?: string } = {}) {
@@ -144,12 +144,10 @@ export const ResultRow = Type.Object({
   window_start: Instant('Start of the bucket (UTC)'),
   event_type: Type.Optional(Type.String({ description: 'present when grouped by event_type' })),
   region: Type.Optional(Type.String({ description: 'present when grouped by region' })),
-  total_events: Type.Optional(Type.Integer({ minimum: 0, description: 'events in the bucket (duplicates removed)' })),
-  avg_latency: Type.Optional(Nullable(Type.Number(), { description: 'mean processing_time, ms; null when no event carried one' })),
-  p95_response: Type.Optional(Nullable(Type.Number(), {
-    description: '95th percentile of response_time, ms, within 1% relative error; null when no event carried one'
-  })),
-  total_revenue: Type.Optional(Type.Number({ minimum: 0, description: 'sum of revenue' }))
+  total_events: Type.Optional(Type.Integer({ minimum: 0, description: METRIC_DESCRIPTIONS.total_events })),
+  avg_latency: Type.Optional(Nullable(Type.Number(), { description: METRIC_DESCRIPTIONS.avg_latency })),
+  p95_response: Type.Optional(Nullable(Type.Number(), { description: METRIC_DESCRIPTIONS.p95_response })),
+  total_revenue: Type.Optional(Type.Number({ minimum: 0, description: METRIC_DESCRIPTIONS.total_revenue }))
 }, { additionalProperties: false })
 
 const SourceRange = Type.Object({
@@ -272,7 +270,8 @@ export const Index = Type.Object({
   version: Type.String(),
   docs: Type.String({ description: 'Swagger UI' }),
   openapi: Type.String({ description: 'the OpenAPI document' }),
-  links: Type.Record(Type.String(), Type.String(), { description: 'endpoints, with example queries' })
+  links: Type.Record(Type.String(), Type.String(), { description: 'endpoints, with example queries' }),
+  pages: Type.Record(Type.String(), Type.String(), { description: 'the other interfaces: browser pages, GraphQL, the OData service root' })
 }, { additionalProperties: false })
 
 /** Schemas that routes refer to by $id: the server adds them (app.addSchema) before the routes. */
