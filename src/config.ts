@@ -77,7 +77,7 @@ export const Config = Type.Object({
   gold: Type.String({ pattern: '^(own|delta:.+)$', default: 'own' }),
   /** with `--gold delta:…`: a daily gold Delta table (`delta:PATH`) whole days are read from; '' none */
   goldDaily: Type.String({ pattern: '^(|delta:.+)$', default: '' }),
-  /** `serve`: how often the gold reader looks for a manifest another process published (or a new Delta version) */
+  /** `serve`: how often the gold reader looks for a gold version another process published (a new Delta commit) */
   goldPollMs: Type.Integer({ minimum: 100, default: 2_000 }),
   /** `serve`: the batch job also runs this long after each hour becomes complete (hour end + allowed lateness) */
   batchHourDelayMs: Type.Integer({ minimum: 0, default: 5_000 }),

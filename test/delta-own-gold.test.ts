@@ -12,9 +12,9 @@ import { BronzeSink } from '../src/batch/bronze-sink.js'
 import { CommitConflictError, writeCommit } from '../src/batch/delta/commit.js'
 import { dailyTableDir, hourlyTableDir } from '../src/batch/delta/own-layout.js'
 import { GoldReader } from '../src/batch/gold-reader.js'
-import { SKETCH_BLOCK } from '../src/batch/sql.js'
 import { loadConfig } from '../src/config.js'
 import type { PartialRow } from '../src/model/partials.js'
+import { RELATIVE_ACCURACY, ZERO_BIN } from '../src/model/sketch.js'
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../src/model/time.js'
 import { assertRowsEqual, EventMaker, expected, Feed } from './helpers/bronze.js'
 import { hourglass } from './helpers/cli.js'
@@ -184,7 +184,7 @@ async function toManifestGold (dataDir: string, state: GoldState): Promise<void>
     published_at: new Date(H(41)).toISOString(),
     complete_until: state.complete_until,
     complete_from: state.complete_from,
-    sketch: { ...SKETCH_BLOCK },
+    sketch: { kind: 'ddsketch-log', relative_accuracy: RELATIVE_ACCURACY, zero_bin: ZERO_BIN },
     tables: { hourly_metrics: state.hourly, daily_metrics: state.daily },
     built_from: state.built_from
   }

@@ -118,8 +118,8 @@ export function createObservability (opts: ObservabilityOptions = {}): Observabi
     })
   }
   gauge('hourglass_speed_watermark_lag_seconds', 'Now minus the newest event time the speed layer applied, seconds', (s) => s.watermarkLagSeconds)
-  gauge('hourglass_batch_version', 'Version of the gold manifest being served', (s) => s.batchVersion)
-  gauge('hourglass_batch_age_seconds', 'Seconds since the served gold manifest was published', (s) => s.batchAgeSeconds)
+  gauge('hourglass_batch_version', 'Version of the gold being served (Delta table version)', (s) => s.batchVersion)
+  gauge('hourglass_batch_age_seconds', 'Seconds since the served gold version was published', (s) => s.batchAgeSeconds)
 
   new Gauge({
     name: 'hourglass_ready',

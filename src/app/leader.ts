@@ -1,7 +1,7 @@
 // Leadership of a data folder. Several `serve --source kafka` processes may share one data folder
 // (and a Redis or Cosmos DB speed store): exactly one of them, the leader, runs the bronze feed and
 // the batch layer's upkeep (batch job, compaction, vacuum); the others only read the gold it
-// publishes (their gold readers poll the manifest) and serve. The leader holds `<data>/_leader.lock`
+// publishes (their gold readers poll the gold table's `_delta_log`) and serve. The leader holds `<data>/_leader.lock`
 // (src/batch/lock.ts: pid, host and a token, touched every quarter of HOURGLASS_LEADER_TIMEOUT).
 // Followers try to take it as often, and take it over once it is stale: at once when its pid is
 // dead on this host, after the timeout when it was not touched (a holder on another host).

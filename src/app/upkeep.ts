@@ -98,7 +98,7 @@ export class Upkeep implements Part {
     })
   }
 
-  /** Remove bronze past its retention and gold files no recent manifest lists (in turn with the batch job). */
+  /** Remove bronze past its retention and gold files no version within the retention holds (in turn with the batch job). */
   vacuumNow (): Promise<VacuumSummary> {
     return this.inTurn(async () => {
       const { dataDir, config, now, progress } = this.#ctx

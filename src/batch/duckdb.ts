@@ -2,7 +2,7 @@
 //
 // Values never get pasted into SQL text. That includes file paths: `COPY … TO $path` and
 // `read_parquet($files::VARCHAR[])` accept bound parameters in @duckdb/node-api 1.5 (checked),
-// so even our own manifest and data-dir paths are bound, and no quoting helper exists to misuse.
+// so even our own data-dir paths are bound, and no quoting helper exists to misuse.
 // The only text we build into SQL are identifiers and numeric constants from our own code
 // (see sql.ts).
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api'

@@ -1,6 +1,6 @@
 // Decoded gold files, kept in memory in columnar typed arrays.
 //
-// A gold file never changes once a manifest lists it (a rebuild writes a new file under a new
+// A gold file never changes once a gold version holds it (a rebuild writes a new file under a new
 // name), so its decoded rows can be cached by path for as long as memory allows. Reading a day of
 // gold through DuckDB costs a few ms of Parquet decoding plus ~10 ms of turning ~100k sketch bins
 // into JS values; a cached day answers in well under a millisecond. The cache is bounded by the

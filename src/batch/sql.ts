@@ -1,7 +1,7 @@
 // SQL fragments built from our own constants: the DDSketch bin of src/model/sketch.ts in DuckDB,
 // and the quantile rank rule of sketchQuantile. Only identifiers and numbers from this codebase
 // are put into SQL text here; every outside value is bound as a parameter.
-import { LN_GAMMA, RELATIVE_ACCURACY, ZERO_BIN } from '../model/sketch.js'
+import { LN_GAMMA, ZERO_BIN } from '../model/sketch.js'
 
 /**
  * A finite JS double as a DuckDB DOUBLE expression with exactly the same value.
@@ -48,8 +48,6 @@ export function sqlQuantileRank (q: number, totalColumn: string): string {
   return `floor(${sqlDouble(q)} * CAST(${ident(totalColumn)} - 1 AS DOUBLE))`
 }
 
-/** The sketch parameters written into the gold manifest. */
-export const SKETCH_BLOCK = { kind: 'ddsketch-log', relative_accuracy: RELATIVE_ACCURACY, zero_bin: ZERO_BIN } as const
 
 /** The gold column type of a response sketch. */
 export const SQL_BINS_TYPE = 'STRUCT(bin INTEGER, n BIGINT)[]'

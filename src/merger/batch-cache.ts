@@ -1,4 +1,4 @@
-// The batch part of an answer never changes for a given manifest version, so it is cached keyed
+// The batch part of an answer never changes for a given gold version, so it is cached keyed
 // by (version, range, granularity, grouping, filters), least recently used out first.
 // The service keeps its other immutable parts in the same kind of cache (settled speed parts and
 // finalised answers, keyed by the speed store's change token).

@@ -45,7 +45,7 @@ export interface GroupComparison extends Comparison {
 export interface Reconciliation extends Comparison {
   /** start of the hour (epoch ms, UTC, hour-aligned) */
   hour: number
-  /** the gold manifest version compared against */
+  /** the gold version compared against */
   batch_version: number
   /** the (event_type, region) groups whose events or revenue differ, sorted */
   differing_groups: GroupComparison[]
@@ -121,7 +121,7 @@ export interface ReconcileInput {
   speed: readonly CountRow[]
   /** what the speed side holds */
   coverage: SpeedCoverage
-  /** the gold manifest version the gold rows come from */
+  /** the gold version the gold rows come from */
   batchVersion: number
 }
 

@@ -44,7 +44,7 @@ interface Part { key: string, part: FinalisedRollup | null }
 
 export class MergingMetricsService implements MetricsService {
   readonly limits: Limits
-  /** batch parts by (manifest version, range, shape), kept with their finalised groups */
+  /** batch parts by (gold version, range, shape), kept with their finalised groups */
   readonly cache: BatchCache<FinalisedRollup>
   /**
    * settled speed parts (minute windows the watermark has passed), rolled up over their batch part,

@@ -29,7 +29,7 @@ export interface GoldManifest {
 /** Bucket size of gold rows a query asks for: hourly rows, or rows rolled up per UTC day. */
 export type GoldGranularity = 'hour' | 'day'
 
-/** What the merger needs of the current manifest. */
+/** What the merger needs of the gold version in force (a Delta table version). */
 export interface GoldSnapshot {
   version: number
   completeUntil: number | null
@@ -38,7 +38,7 @@ export interface GoldSnapshot {
 }
 
 export interface GoldSource {
-  /** the manifest in force, or null when no gold has been published */
+  /** the gold version in force, or null when no gold has been published */
   snapshot (): GoldSnapshot | null
   /**
    * Partial rows of that snapshot covering hours in [from, to): hourly rows (the default), or with

@@ -114,7 +114,7 @@ type Meta {
   complete: Boolean!
   gaps: [Gap!]!
   freshness: Freshness!
-  "Version of the gold manifest read (null: no gold yet)."
+  "Version of the gold read: the Delta table version (null: no gold yet)."
   batch_version: Int
 }
 

@@ -178,7 +178,7 @@ export const ResultMeta = Type.Object({
     watermark: Nullable(Instant('the speed layer\'s watermark: minute windows before it are closed')),
     lag_ms: Nullable(Type.Number({ minimum: 0, description: 'now minus the newest event time the speed layer applied, ms' }))
   }, { additionalProperties: false }),
-  batch_version: Nullable(Type.Integer({ description: 'version of the gold read: manifest version, or Delta table version (null: no gold yet)' }))
+  batch_version: Nullable(Type.Integer({ description: 'version of the gold read: the Delta table version of gold/hourly_metrics (null: no gold yet)' }))
 }, { additionalProperties: false })
 
 export const MetricsResult = Type.Object({
@@ -242,7 +242,7 @@ const comparisonFields = {
 
 export const Reconciliation = Type.Object({
   hour: Instant('start of the hour compared (UTC)'),
-  batch_version: Type.Integer({ description: 'the gold manifest version compared against' }),
+  batch_version: Type.Integer({ description: 'the gold version (Delta table version) compared against' }),
   ...comparisonFields,
   differing_groups: Type.Array(Type.Object({
     event_type: Type.String(),
