@@ -13,12 +13,15 @@ export interface ConsumedRecord {
 
 /**
  * Consume `topic` from the beginning with a fresh group until `expected` records arrived (then
- * `settleMs` more, so that extra records would be seen too) or `timeoutMs` passed.
+ * `settleMs` more, so that extra records would be seen too) or `timeoutMs` passed. Each record is
+ * returned once, by (partition, offset): a rebalance of the reading group (a loaded machine misses a
+ * heartbeat) hands a partition back from its last commit, and the records read again are the same
+ * records, not ones written twice (a producer's duplicate has an offset of its own and is kept).
  */
 export async function consumeAll (brokers: string, topic: string, expected: number, timeoutMs: number, settleMs = 1000): Promise<ConsumedRecord[]> {
   const kafka = createKafka({ brokers, logLevel: 'nothing' })
   const consumer = kafka.consumer({ groupId: `read-${topic}-${Date.now()}-${Math.floor(Math.random() * 1e6)}` })
-  const out: ConsumedRecord[] = []
+  const out = new Map<string, ConsumedRecord>()
   await consumer.connect()
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true })
@@ -26,13 +29,13 @@ export async function consumeAll (brokers: string, topic: string, expected: numb
       eachMessage: async ({ partition, message }) => {
         const headers: Record<string, string | undefined> = {}
         for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = v === undefined ? undefined : Buffer.isBuffer(v) ? v.toString('utf8') : String(v)
-        out.push({ partition, offset: message.offset, key: message.key, value: message.value ?? Buffer.alloc(0), headers, timestamp: Number(message.timestamp) })
+        out.set(`${partition}:${message.offset}`, { partition, offset: message.offset, key: message.key, value: message.value ?? Buffer.alloc(0), headers, timestamp: Number(message.timestamp) })
       }
     })
     const deadline = Date.now() + timeoutMs
-    while (out.length < expected && Date.now() < deadline) await sleep(100)
+    while (out.size < expected && Date.now() < deadline) await sleep(100)
     await sleep(settleMs)
-    return out.slice()
+    return [...out.values()]
   } finally {
     await consumer.disconnect()
   }
