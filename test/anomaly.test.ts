@@ -2,6 +2,7 @@
 // rows, the series from minute rows, and what is (and is not) an anomaly.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { AnomalyLog } from '../src/merger/index.js'
 import {
   type Anomaly, DAY_MS, detectAnomalies, detectGroup, type DetectorSettings, emptyPartials, type Expected, expectedAt, groupKey,
   groupSeries, type GroupSeries, HOUR_MS, hourlyBaseline, median, MINUTE_MS, type MinuteValues, type PartialRow, robustSpread, sketchAdd
@@ -111,4 +112,25 @@ test('the seasonal baseline follows the daily curve: a rise that happens every d
   const gone = groupSeries(speed.filter((r) => r.window_start < today + 7 * HOUR_MS), baseline)
   const found = detectAnomalies(gone, today + 7 * HOUR_MS, today + 7 * HOUR_MS + MINUTE_MS, today + 4 * HOUR_MS, SETTINGS)
   assert.deepEqual(found.map((a) => [a.event_type, a.region, a.metric, a.kind]), [[null, null, 'total_events', 'drop'], ['view', 'us', 'total_events', 'drop']])
+})
+
+test('AnomalyLog: one entry per minute, group and metric; filters; the oldest go past the capacity; listeners told once', () => {
+  const log = new AnomalyLog(3)
+  const heard: Anomaly[] = []
+  const stop = log.subscribe((a) => heard.push(a))
+  const a = (m: number, event_type: string | null, metric: Anomaly['metric'] = 'total_events'): Anomaly =>
+    ({ window_start: T0 + m * MINUTE_MS, event_type, region: event_type === null ? null : 'eu', metric, kind: 'spike', observed: 9, expected: 1, score: 8 })
+  assert.equal(log.add([a(1, 'buy'), a(1, null)]).length, 2)
+  assert.equal(log.add([a(1, 'buy')]).length, 0, 'judged again: nothing new')
+  assert.deepEqual(log.list({ from: T0, to: T0 + HOUR_MS, event_type: ['buy'] }).map((x) => x.event_type), ['buy'])
+  assert.deepEqual(log.list({ from: T0, to: T0 + HOUR_MS }).map((x) => x.event_type), [null, 'buy'], 'overall first')
+  log.add([a(2, 'buy'), a(3, 'buy', 'total_revenue')])
+  assert.equal(log.size, 3)
+  assert.deepEqual(log.list({ from: T0, to: T0 + HOUR_MS }).map((x) => x.window_start), [T0 + MINUTE_MS, T0 + 2 * MINUTE_MS, T0 + 3 * MINUTE_MS])
+  assert.equal(heard.length, 4)
+  assert.deepEqual(log.counts().sort((x, y) => x.metric.localeCompare(y.metric)), [
+    { metric: 'total_events', kind: 'spike', n: 3 }, { metric: 'total_revenue', kind: 'spike', n: 1 }
+  ])
+  stop()
+  assert.equal(log.listeners, 0)
 })

@@ -87,4 +87,9 @@ export class AnomalyLog implements AnomalySource {
   get size (): number {
     return this.#entries.size
   }
+
+  /** listeners subscribed now */
+  get listeners (): number {
+    return this.#listeners.size
+  }
 }

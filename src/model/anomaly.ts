@@ -180,7 +180,8 @@ function quantile (sorted: readonly number[], q: number): number {
  * The anomalies of one group in the closed minutes [from, to), each judged against the `historyMinutes` before it
  * (never before `coveredFrom`, the first minute the series holds): the minute alone, and the mean of the
  * trimmed mean of the `WINDOW` minutes ending with it (a dip or shift lasting a few minutes stands out of the noise there, one
- * odd minute does not). Observed and expected are per minute: of the minute, or the window's trimmed mean when only the
+ * odd minute does not; and only where the minute itself leans the same way by a standard deviation, so a window
+ * does not echo an anomaly that is over). Observed and expected are per minute: of the minute, or the window's trimmed mean when only the
  * window stands out.
  */
 export function detectGroup (series: GroupSeries, from: number, to: number, coveredFrom: number, settings: DetectorSettings): Anomaly[] {
@@ -197,6 +198,8 @@ export function detectGroup (series: GroupSeries, from: number, to: number, cove
       if (!zeroDrop && (j === null || Math.abs(j.score) < settings.sensitivity)) {
         const wide = t - (WINDOW - 1) * MINUTE_MS >= historyFrom ? judge(series, metric, t, historyFrom, WINDOW) : null
         if (wide === null || Math.abs(wide.score) < settings.sensitivity) continue
+        // the minute itself must lean the same way, or the window only remembers an anomaly that is over
+        if (j === null || Math.sign(j.score) !== Math.sign(wide.score) || Math.abs(j.score) < 1) continue
         j = wide
       }
       if (j === null) continue

@@ -1,17 +1,14 @@
 // GraphQL's anomalies: the `anomalies` query (GET /v1/anomalies's arguments and rows) and the `anomalyDetected`
-// subscription, fed by the anomaly log through mercurius's pubsub (one topic; each subscriber's filter applied by
-// withFilter). The SDL extends Query and Subscription, so schema.ts stays as it is.
-import type { FastifyInstance } from 'fastify'
-import type { GraphQLResolveInfo } from 'graphql'
-import mercurius, { type IResolvers, type MercuriusContext } from 'mercurius'
+// subscription, fed by the anomaly log's listeners (each subscriber's filter applied as it is told). The SDL extends
+// Query and Subscription, so schema.ts stays as it is.
+import type { IResolvers } from 'mercurius'
 import type { AnomalySource } from '../../merger/anomaly-log.js'
-import { ANOMALY_KINDS, ANOMALY_METRICS, type Anomaly } from '../../model/index.js'
+import { ANOMALY_KINDS, ANOMALY_METRICS, type Anomaly, errors } from '../../model/index.js'
 import { type AnomaliesInput, parseAnomaliesInput } from '../rest/anomaly-query.js'
 import { presentAnomaly } from '../rest/anomaly-schemas.js'
 import { type FilterInput, parseFilters } from '../rest/parse-query.js'
 import { coded } from './resolvers.js'
 
-const TOPIC = 'hourglass.anomalyDetected'
 const values = (list: readonly string[]): string => list.map((v) => `  ${v}`).join('\n')
 
 export const ANOMALY_SDL = `
@@ -65,6 +62,47 @@ function matches (a: ReturnType<typeof presentAnomaly>, f: Matcher): boolean {
   return true
 }
 
+/**
+ * The anomalies the log records from now on that pass `keep`, as an async iterator (what a subscription resolver
+ * returns): queued while no one asks, the log's listener removed by return().
+ */
+export class AnomalyStream<T> implements AsyncIterableIterator<T> {
+  readonly #queue: T[] = []
+  readonly #unsubscribe: () => void
+  #wake: (() => void) | null = null
+  #closed = false
+
+  constructor (source: AnomalySource, keep: (a: Anomaly) => T | null) {
+    this.#unsubscribe = source.subscribe((a) => {
+      const value = keep(a)
+      if (value === null || this.#closed) return
+      this.#queue.push(value)
+      this.#wake?.()
+    })
+  }
+
+  [Symbol.asyncIterator] (): this {
+    return this
+  }
+
+  async next (): Promise<IteratorResult<T>> {
+    while (!this.#closed) {
+      const value = this.#queue.shift()
+      if (value !== undefined) return { value, done: false }
+      await new Promise<void>((resolve) => { this.#wake = resolve })
+      this.#wake = null
+    }
+    return { value: undefined, done: true }
+  }
+
+  async return (): Promise<IteratorResult<T>> {
+    this.#closed = true
+    this.#unsubscribe()
+    this.#wake?.()
+    return { value: undefined, done: true }
+  }
+}
+
 export const anomalyResolvers: IResolvers = {
   Query: {
     anomalies: coded<AnomaliesInput, unknown>((args, { service, now, anomalies }, ctx) => {
@@ -74,23 +112,15 @@ export const anomalyResolvers: IResolvers = {
   },
   Subscription: {
     anomalyDetected: {
-      subscribe: mercurius.withFilter<{ anomalyDetected: ReturnType<typeof presentAnomaly> }, unknown, MercuriusContext, { filter?: FilterInput | null }>(
-        coded<{ filter?: FilterInput | null }, unknown>((args, { service }, ctx) => {
-          // a bad filter is the client's error, before anything is subscribed
-          parseFilters(args.filter, service.limits)
-          return ctx.pubsub.subscribe(TOPIC)
-        }) as (root: unknown, args: { filter?: FilterInput | null }, ctx: MercuriusContext, info: GraphQLResolveInfo) => unknown,
-        (payload, args, ctx) => matches(payload.anomalyDetected, parseFilters(args.filter, ctx.hourglass.service.limits))
-      )
+      subscribe: coded<{ filter?: FilterInput | null }, AsyncIterableIterator<unknown>>((args, { service, anomalies }) => {
+        // a bad filter is the client's error, whatever this process can push
+        const filter = parseFilters(args.filter, service.limits)
+        if (anomalies === undefined) throw new errors.HG_ERR_NOT_READY('this process does not detect anomalies (anomalyDetected)')
+        return new AnomalyStream(anomalies, (a) => {
+          const row = presentAnomaly(a)
+          return matches(row, filter) ? { anomalyDetected: row } : null
+        })
+      })
     }
   }
-}
-
-/** Publish each anomaly the log records to the subscribers of this server, until it closes. */
-export function publishAnomalies (app: FastifyInstance, source: AnomalySource | undefined): void {
-  if (source === undefined) return
-  const stop = source.subscribe((a: Anomaly) => {
-    void app.graphql.pubsub.publish({ topic: TOPIC, payload: { anomalyDetected: presentAnomaly(a) } }, () => {})
-  })
-  app.addHook('onClose', async () => { stop() })
 }

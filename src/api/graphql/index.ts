@@ -17,7 +17,7 @@ import { codedGraphQLError, formatGraphQLErrors, toCodedGraphQLError } from '../
 import { type BudgetLimits, BYTES_PER_CELL, RequestBudget } from './budget.js'
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_INTROSPECTION_DEPTH, defaultMaxCost, depthLimitRule, operationCost } from './limits.js'
 import type { AnomalySource } from '../../merger/anomaly-log.js'
-import { ANOMALY_SDL, anomalyResolvers, publishAnomalies } from './anomalies.js'
+import { ANOMALY_SDL, anomalyResolvers } from './anomalies.js'
 import { type GraphqlDeps, resolvers } from './resolvers.js'
 import { SDL } from './schema.js'
 import { checkTokens, documentRules, RequiredArgumentsRule } from './validation.js'
@@ -161,7 +161,6 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
     additionalRouteOptions: { bodyLimit: limits.bodyLimit }
   })
   app.addHook('preValidation', async (request) => { checkShape(request) })
-  publishAnomalies(app, opts.anomalies)
 
   // per query text: its token check; for GET, whether it names an operation that exists
   const tokensChecked = checkedTexts()
