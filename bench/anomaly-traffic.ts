@@ -1,6 +1,7 @@
 // Synthetic per-minute traffic for bench/anomaly.ts: a handful of (event_type, region) groups with a daily curve,
 // day-to-day level changes, over-dispersed counts, log-normal response times and revenue per event, and anomalies
 // injected at known minutes (a drop to zero, a spike, a p95 shift, a revenue dip). Seeded: the same run every time.
+import { prng } from '../src/ingest/synthetic.js'
 import { DAY_MS, emptyPartials, MINUTE_MS, type PartialRow, sketchAdd } from '../src/model/index.js'
 
 export type InjectionKind = 'drop_to_zero' | 'spike' | 'p95_shift' | 'revenue_dip'
@@ -31,17 +32,6 @@ export interface GroupSpec {
   inject: readonly InjectionKind[]
 }
 
-export function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 function gaussian (rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand())
 }
@@ -64,7 +54,7 @@ function daily (t: number, peakHour: number): number {
 
 /** Minute partial rows of `days` days from `start`, with the injections applied. */
 export function generateTraffic (groups: readonly GroupSpec[], start: number, days: number, injections: readonly Injection[], seed: number): PartialRow[] {
-  const rand = mulberry32(seed)
+  const rand = prng(seed)
   const rows: PartialRow[] = []
   const levels = Array.from({ length: days * groups.length }, () => 1 + 0.1 * gaussian(rand))
   for (let t = start; t < start + days * DAY_MS; t += MINUTE_MS) {
@@ -107,7 +97,7 @@ const LENGTH_MIN: Record<InjectionKind, number> = { drop_to_zero: 10, spike: 5, 
  * each is judged against a normal recent history).
  */
 export function planInjections (groups: readonly GroupSpec[], from: number, days: number, seed: number): Injection[] {
-  const rand = mulberry32(seed)
+  const rand = prng(seed)
   const out: Injection[] = []
   for (let d = 0; d < days; d++) {
     for (const g of groups) {

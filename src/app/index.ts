@@ -93,7 +93,7 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
     now,
     windowChanges,
     reconciliations: starting.reconciliations(reconciliations),
-    anomalies,
+    anomalies: starting.anomalies(anomalies),
     ...edgeOptions(config, now, tls),
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel }
   })
