@@ -3,7 +3,7 @@
 // (src/model/anomaly.ts) and recorded in the log. Each run judges the minutes closed since the last one. What a minute
 // is judged to be depends only on the store's rows and gold, so every process reading one shared store finds the same.
 import {
-  type Anomaly, DAY_MS, detectAnomalies, type DetectorSettings, type GoldSource, groupSeries, type HourlyBaseline, hourlyBaseline,
+  type Anomaly, compareAnomalies, DAY_MS, detectGroup, type DetectorSettings, type GoldSource, groupSeries, type HourlyBaseline, hourlyBaseline,
   MIN_HISTORY, MINUTE_MS, type SpeedStore
 } from '../model/index.js'
 import type { AnomalyLog } from './anomaly-log.js'
@@ -17,6 +17,9 @@ export interface AnomalyDetectionOptions {
     baselineDays: number
   }
 }
+
+/** longest the detection holds the event loop at a time, ms */
+const SLICE_MS = 10
 
 const floorMinute = (t: number): number => Math.floor(t / MINUTE_MS) * MINUTE_MS
 const ceilMinute = (t: number): number => Math.ceil(t / MINUTE_MS) * MINUTE_MS
@@ -46,10 +49,18 @@ export class AnomalyDetection {
     const historyFrom = Math.max(covered, first - settings.historyMinutes * MINUTE_MS)
     const rows = await store.query(historyFrom, closedUntil, {})
     const found: Anomaly[] = []
+    let turn = performance.now()
     for (let day = Math.floor(first / DAY_MS) * DAY_MS; day < closedUntil; day += DAY_MS) {
-      const groups = groupSeries(rows, await this.#baselineOf(day))
-      found.push(...detectAnomalies(groups, Math.max(first, day), Math.min(closedUntil, day + DAY_MS), historyFrom, settings))
+      for (const group of groupSeries(rows, await this.#baselineOf(day))) {
+        found.push(...detectGroup(group, Math.max(first, day), Math.min(closedUntil, day + DAY_MS), historyFrom, settings))
+        // many groups and minutes (a first run judges the store's whole hour): the event loop gets a turn every 10 ms
+        if (performance.now() - turn > SLICE_MS) {
+          await new Promise((resolve) => setImmediate(resolve))
+          turn = performance.now()
+        }
+      }
     }
+    found.sort(compareAnomalies)
     this.#next = closedUntil
     return log.add(found)
   }
