@@ -95,9 +95,13 @@ test('a spike and a drop to zero: found in REST, GraphQL, OData and /metrics, an
   assert.ok(spike.score >= config.anomalySensitivity, `score ${spike.score}`)
   const all = (await app.server.inject(`/v1/anomalies?from=${from}`)).json() as { anomalies: Row[] }
   assert.ok(all.anomalies.some((r) => brief(r) === `${iso(SPIKE).slice(11, 16)} */* total_events spike`), 'the overall group sees the spike')
-  const bad = await app.server.inject('/v1/anomalies?from=yesterday')
-  assert.equal(bad.statusCode, 400)
-  assert.equal((bad.json() as { code: string }).code, 'HG_ERR_BAD_TIMESTAMP')
+  for (const [query, code] of [
+    ['from=yesterday', 'HG_ERR_BAD_TIMESTAMP'], ['', 'HG_ERR_MISSING_PARAMETER'], [`from=${from}&to=${from}`, 'HG_ERR_EMPTY_RANGE'],
+    [`from=${from}&region=`, 'HG_ERR_BAD_FILTER_VALUE'], [`from=${from}&metric=total_events`, 'HG_ERR_UNKNOWN_PARAMETER']
+  ]) {
+    const bad = await app.server.inject(`/v1/anomalies?${query}`)
+    assert.deepEqual([bad.statusCode, (bad.json() as { code: string }).code], [400, code], query)
+  }
 
   // GraphQL: the same rows
   const gql = await app.server.inject({

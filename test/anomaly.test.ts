@@ -2,7 +2,7 @@
 // rows, the series from minute rows, and what is (and is not) an anomaly.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { AnomalyLog } from '../src/merger/index.js'
+import { AnomalyDetection, AnomalyLog } from '../src/merger/index.js'
 import {
   type Anomaly, DAY_MS, detectAnomalies, detectGroup, type DetectorSettings, emptyPartials, type Expected, expectedAt, groupKey,
   groupSeries, type GroupSeries, HOUR_MS, hourlyBaseline, median, MINUTE_MS, type MinuteValues, type PartialRow, robustSpread, sketchAdd
@@ -133,4 +133,35 @@ test('AnomalyLog: one entry per minute, group and metric; filters; the oldest go
   ])
   stop()
   assert.equal(log.listeners, 0)
+})
+
+test('AnomalyDetection: two processes reading one store at different times record the same anomalies', async () => {
+  // a shared store stand-in: minute rows of one group, closed up to the watermark the test moves
+  const rows: PartialRow[] = []
+  const start = T0 - HOUR_MS
+  for (let t = start, i = 0; t < T0 + 30 * MINUTE_MS; t += MINUTE_MS, i++) {
+    const p = emptyPartials()
+    p.events = t === T0 + 7 * MINUTE_MS ? 0 : t === T0 + 20 * MINUTE_MS ? 300 : Math.round(100 + wiggle(i, 8))
+    sketchAdd(p.response, 120, p.events)
+    p.revenue_cents = p.events * 250
+    if (p.events > 0) rows.push({ window_start: t, event_type: 'buy', region: 'eu', partials: p })
+  }
+  let watermark = T0
+  const store = {
+    coverage: async () => ({ oldest: start, newest: T0 + 29 * MINUTE_MS, watermark, maxEventTime: watermark, coveredFrom: start }),
+    query: async (from: number, to: number) => rows.filter((r) => r.window_start >= from && r.window_start < to)
+  }
+  const gold = { snapshot: () => null, query: async () => [], dimensions: async () => ({ event_types: [], regions: [] }) }
+  const settings = { ...SETTINGS, baselineDays: 7 }
+  const often = new AnomalyLog()
+  const seldom = new AnomalyLog()
+  const a = new AnomalyDetection({ store, gold, log: often, settings })
+  const b = new AnomalyDetection({ store, gold, log: seldom, settings })
+  for (; watermark <= T0 + 30 * MINUTE_MS; watermark += 30_000) await a.run()
+  await b.run()
+  const all = { from: start, to: T0 + HOUR_MS }
+  assert.deepEqual(often.list(all), seldom.list(all))
+  assert.deepEqual(often.list(all).filter((x) => x.metric === 'total_events').map((x) => [x.window_start, x.event_type, x.kind]), [
+    [T0 + 7 * MINUTE_MS, null, 'drop'], [T0 + 7 * MINUTE_MS, 'buy', 'drop'], [T0 + 20 * MINUTE_MS, null, 'spike'], [T0 + 20 * MINUTE_MS, 'buy', 'spike']
+  ])
 })
