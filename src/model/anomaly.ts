@@ -178,11 +178,11 @@ function quantile (sorted: readonly number[], q: number): number {
 
 /**
  * The anomalies of one group in the closed minutes [from, to), each judged against the `historyMinutes` before it
- * (never before `coveredFrom`, the first minute the series holds): the minute alone, and the mean of the
- * trimmed mean of the `WINDOW` minutes ending with it (a dip or shift lasting a few minutes stands out of the noise there, one
- * odd minute does not; and only where the minute itself leans the same way by a standard deviation, so a window
- * does not echo an anomaly that is over). Observed and expected are per minute: of the minute, or the window's trimmed mean when only the
- * window stands out.
+ * (never before `coveredFrom`, the first minute the series holds): the minute alone, and the trimmed mean of the
+ * `WINDOW` minutes ending with it (a dip or shift lasting a few minutes stands out of the noise there, one odd minute
+ * does not), the window only where the minute itself leans the same way by a standard deviation (so it does not echo
+ * an anomaly that is over). Observed and expected are per minute: of the minute, or the window's trimmed mean when only
+ * the window stands out.
  */
 export function detectGroup (series: GroupSeries, from: number, to: number, coveredFrom: number, settings: DetectorSettings): Anomaly[] {
   const out: Anomaly[] = []
