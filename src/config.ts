@@ -83,6 +83,20 @@ export const Config = Type.Object({
   batchHourDelayMs: Type.Integer({ minimum: 0, default: 5_000 }),
   /** `serve`: speed against batch every this long (also at start and after each published batch run) */
   reconcileIntervalMs: Type.Integer({ minimum: 1_000, default: 15_000 }),
+  /** `serve`: anomaly detection on closed minute windows (on | off) */
+  anomalyDetection: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
+  /** the robust z-score beyond which a closed minute is an anomaly */
+  anomalySensitivity: Type.Number({ exclusiveMinimum: 0, maximum: 100, default: 6 }),
+  /** fewest events a minute a group must be expected to see before it may alert */
+  anomalyMinVolume: Type.Number({ minimum: 0, default: 5 }),
+  /** recent closed minutes whose residuals give a group's level and spread */
+  anomalyHistoryMinutes: Type.Integer({ minimum: 10, maximum: 1_440, default: 60 }),
+  /** whole previous days of hourly gold the seasonal baseline is the median of */
+  anomalyBaselineDays: Type.Integer({ minimum: 1, maximum: 28, default: 7 }),
+  /** how often `serve` judges the minutes closed since the last time */
+  anomalyIntervalMs: Type.Integer({ minimum: 100, default: 10_000 }),
+  /** detected anomalies kept in memory for the APIs, the oldest out first */
+  anomalyKeep: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
   /**
    * `serve`: the data folder's leader (bronze feed, batch, compaction, vacuum) is replaced when its lock was not touched
    * this long (at once when its pid is dead on this host); followers try every quarter of it
@@ -191,6 +205,13 @@ const KINDS: Record<ConfigKey, Kind> = {
   goldPollMs: 'duration',
   batchHourDelayMs: 'duration',
   reconcileIntervalMs: 'duration',
+  anomalyDetection: 'string',
+  anomalySensitivity: 'number',
+  anomalyMinVolume: 'number',
+  anomalyHistoryMinutes: 'int',
+  anomalyBaselineDays: 'int',
+  anomalyIntervalMs: 'duration',
+  anomalyKeep: 'int',
   leaderTimeoutMs: 'duration',
   closeTimeoutMs: 'duration',
   corsOrigins: 'list',

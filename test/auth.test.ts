@@ -27,6 +27,7 @@ const ROUTES: Route[] = [
   { method: 'GET', url: '/v1/quality', need: 'ops:read', ok: 200 },
   { method: 'GET', url: '/v1/dead-letters?limit=5', need: 'ops:read', ok: 200 },
   { method: 'GET', url: '/v1/reconciliation', need: 'ops:read', ok: 200 },
+  { method: 'GET', url: `/v1/anomalies?from=${from}`, need: 'metrics:read', ok: 200 },
   { method: 'GET', url: '/metrics', need: 'ops:read', ok: 200 },
   { method: 'GET', url: '/healthz', need: 'public', ok: 200 },
   { method: 'GET', url: '/readyz', need: 'public', ok: 200 },
@@ -34,6 +35,8 @@ const ROUTES: Route[] = [
   { method: 'GET', url: '/odata/$metadata', need: 'metrics:read', ok: 200, basic: true },
   { method: 'GET', url: '/odata/HourlyMetrics?$top=2', need: 'metrics:read', ok: 200, basic: true },
   { method: 'GET', url: '/odata/HourlyMetrics/$count', need: 'metrics:read', ok: 200, basic: true },
+  { method: 'GET', url: '/odata/Anomalies?$top=2', need: 'metrics:read', ok: 200, basic: true },
+  { method: 'GET', url: '/odata/Anomalies/$count', need: 'metrics:read', ok: 200, basic: true },
   { method: 'GET', url: '/graphql?query=%7Bdimensions%7Bevent_types%7D%7D', need: 'metrics:read', ok: 200 },
   { method: 'POST', url: '/graphql', need: 'metrics:read', ok: 200, payload: { query: '{ dimensions { event_types } }' } },
   // the pages' shells and scripts hold no data: public (their calls for data carry the key)

@@ -2,7 +2,7 @@
 // seeded, gold built, the synthetic stream feeding the speed layer) with API keys required: a
 // browser opening / lands there, the key entered once is kept for the tab, the charts have data, the
 // shading of each chart is the meta.sources of the very answer it drew (and the boundary and gaps
-// too), the speed part is asked again on its own, the quality and reconciliation panels fill, no
+// too), the speed part is asked again on its own, anomalies are marked, the quality and reconciliation panels fill, no
 // request leaves 127.0.0.1 and the page logs no error. A screenshot is written for a person to see.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
@@ -34,10 +34,13 @@ describe('the dashboard, in Chromium', () => {
   })
 
   /** what a chart records it drew */
-  const drawn = (id: string): Promise<{ sources: string, gaps: string, boundary: string, points: string }> =>
+  const drawn = (id: string): Promise<{ sources: string, gaps: string, boundary: string, points: string, marks: string, title: string }> =>
     browser.page.$eval(`#${id}`, (el) => {
       const d = (el as unknown as { dataset: Record<string, string> }).dataset
-      return { sources: d.sources ?? '', gaps: d.gaps ?? '', boundary: d.boundary ?? '', points: d.points ?? '0' }
+      return {
+        sources: d.sources ?? '', gaps: d.gaps ?? '', boundary: d.boundary ?? '', points: d.points ?? '0', marks: d.marks ?? '0',
+        title: (el as unknown as { title: string }).title
+      }
     })
   const bodyData = (name: string): Promise<string | null> => browser.page.$eval('body', (el, n) => (el as unknown as { dataset: Record<string, string> }).dataset[n] ?? null, name)
 
@@ -129,6 +132,16 @@ describe('the dashboard, in Chromium', () => {
     await browser.page.select('#region', region)
     await until('the filtered drawing', async () => (await bodyData('query') ?? '').includes(`region=${encodeURIComponent(region)}`), 30_000)
     await assertShadingMatches()
+  })
+
+  test('an anomaly in the range is marked on the chart of its metric', async () => {
+    const region = await browser.page.$eval('#region', (el) => (el as unknown as { value: string }).value)
+    assert.ok(region !== '', 'still filtered by a region')
+    const minute = Math.floor(Date.now() / 60_000) * 60_000 - 5 * 60_000
+    pages.app.anomalies.add([{ window_start: minute, event_type: 'marked', region, metric: 'total_events', kind: 'spike', observed: 99, expected: 5, score: 12 }])
+    await until('a mark on the events chart', async () => (await drawn('events')).title.includes('marked/'), 30_000)
+    assert.ok(Number((await drawn('events')).marks) >= 1)
+    assert.ok(!(await drawn('revenue')).title.includes('marked/'), 'not on the charts of other metrics')
   })
 
   test('nothing left 127.0.0.1, and the page logged no error', () => {

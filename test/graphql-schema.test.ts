@@ -17,13 +17,19 @@ const args = (f: GraphQLField<unknown, unknown> | undefined) => Object.fromEntri
 test('the operations: metrics, live, dimensions, quality and the windowUpdated subscription, with REST\'s arguments', () => {
   const schema = buildSchema(readFileSync(GRAPHQL_SCHEMA_PATH, 'utf8'))
   const query = schema.getQueryType()?.getFields() ?? {}
-  assert.deepEqual(Object.keys(query).sort(), ['dimensions', 'live', 'metrics', 'quality'])
+  assert.deepEqual(Object.keys(query).sort(), ['anomalies', 'dimensions', 'live', 'metrics', 'quality'])
+  assert.deepEqual(args(query.anomalies), { from: 'String!', to: 'String', filter: 'Filter' })
+  assert.equal(String(query.anomalies?.type), '[Anomaly!]!')
   assert.deepEqual(args(query.metrics), { from: 'String!', to: 'String', granularity: 'Granularity', groupBy: '[Dimension!]', filter: 'Filter', metrics: '[Metric!]' })
   assert.deepEqual(args(query.live), { last: 'String', groupBy: '[Dimension!]', filter: 'Filter', metrics: '[Metric!]' })
   assert.equal(String(query.metrics?.type), 'MetricsResult!')
   const sub = schema.getSubscriptionType()?.getFields() ?? {}
   assert.deepEqual(args(sub.windowUpdated), { filter: 'Filter', groupBy: '[Dimension!]' })
   assert.equal(String(sub.windowUpdated?.type), 'WindowUpdate!')
+  assert.deepEqual(args(sub.anomalyDetected), { filter: 'Filter' })
+  assert.equal(String(sub.anomalyDetected?.type), 'Anomaly!')
+  const anomaly = schema.getType('Anomaly') as GraphQLObjectType
+  assert.deepEqual(Object.keys(anomaly.getFields()), ['window_start', 'event_type', 'region', 'metric', 'kind', 'observed', 'expected', 'score'])
   const meta = schema.getType('Meta') as GraphQLObjectType
   assert.deepEqual(Object.keys(meta.getFields()).sort(), ['batch_version', 'boundary', 'complete', 'freshness', 'from', 'gaps', 'granularity', 'sources', 'to'])
   const row = schema.getType('Row') as GraphQLObjectType

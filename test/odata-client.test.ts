@@ -47,7 +47,7 @@ async function metadata (): Promise<Edmx.Edmx> {
   return (await read({ requestUri: `${base}/odata/$metadata` }, oData.metadataHandler)).data as unknown as Edmx.Edmx
 }
 
-test('the client parses $metadata: the entity type, its key, its property types, the entity sets', async () => {
+test('the client parses $metadata: the entity types, their keys, the property types, the entity sets', async () => {
   const md = await metadata()
   const schema = md.dataServices.schema[0] as unknown as {
     namespace: string
@@ -67,8 +67,12 @@ test('the client parses $metadata: the entity type, its key, its property types,
   ])
   assert.deepEqual([props.get('total_revenue')?.precision, props.get('total_revenue')?.scale], ['18', '2'])
   assert.deepEqual(schema.entityContainer.entitySet.map((s) => [s.name, s.entityType]), [
-    ['HourlyMetrics', 'Hourglass.Metric'], ['DailyMetrics', 'Hourglass.Metric'], ['MinuteMetrics', 'Hourglass.Metric']
+    ['HourlyMetrics', 'Hourglass.Metric'], ['DailyMetrics', 'Hourglass.Metric'], ['MinuteMetrics', 'Hourglass.Metric'], ['Anomalies', 'Hourglass.Anomaly']
   ])
+  const anomaly = schema.entityType[1]
+  assert.equal(anomaly?.name, 'Anomaly')
+  assert.deepEqual(anomaly?.key.propertyRef.map((p) => p.name), ['id'])
+  assert.deepEqual(anomaly?.property.map((p) => p.name), ['id', 'window_start', 'event_type', 'region', 'metric', 'kind', 'observed', 'expected', 'score'])
 })
 
 const SETS: Array<[string, string]> = [

@@ -190,7 +190,7 @@ describe('OData documents and errors (stub service)', () => {
     return { app, service }
   }
 
-  test('service document at /odata/ and /odata: the three entity sets, an absolute context from Host', async (t) => {
+  test('service document at /odata/ and /odata: the three entity sets and Anomalies, an absolute context from Host', async (t) => {
     const { app } = setup(t)
     for (const url of ['/odata/', '/odata']) {
       const res = await app.inject({ url, headers: { host: 'bi.example:8443' } })
@@ -198,7 +198,7 @@ describe('OData documents and errors (stub service)', () => {
       assert.match(String(res.headers['content-type']), /^application\/json;odata\.metadata=minimal/)
       assert.deepEqual(res.json(), {
         '@odata.context': 'http://bi.example:8443/odata/$metadata',
-        value: ['HourlyMetrics', 'DailyMetrics', 'MinuteMetrics'].map((name) => ({ name, kind: 'EntitySet', url: name }))
+        value: ['HourlyMetrics', 'DailyMetrics', 'MinuteMetrics', 'Anomalies'].map((name) => ({ name, kind: 'EntitySet', url: name }))
       })
     }
   })
@@ -213,7 +213,8 @@ describe('OData documents and errors (stub service)', () => {
     assert.match(xml, /<Schema xmlns="http:\/\/docs\.oasis-open\.org\/odata\/ns\/edm" Namespace="Hourglass">/)
     const key = [...(/<Key>([\s\S]*?)<\/Key>/.exec(xml)?.[1] ?? '').matchAll(/PropertyRef Name="(\w+)"/g)].map((m) => m[1])
     assert.deepEqual(key, ['window_start', 'event_type', 'region'])
-    const props = Object.fromEntries([...xml.matchAll(/<Property ([^>]*?)>/g)].map((m) => {
+    const metricType = /<EntityType Name="Metric">[\s\S]*?<\/EntityType>/.exec(xml)?.[0] ?? ''
+    const props = Object.fromEntries([...metricType.matchAll(/<Property ([^>]*?)>/g)].map((m) => {
       const attrs = Object.fromEntries([...(m[1] as string).matchAll(/(\w+)="([^"]*)"/g)].map((a) => [a[1], a[2]]))
       return [attrs.Name, attrs]
     }))
@@ -228,6 +229,8 @@ describe('OData documents and errors (stub service)', () => {
     })
     const sets = [...xml.matchAll(/<EntitySet Name="(\w+)" EntityType="Hourglass\.Metric">/g)].map((m) => m[1])
     assert.deepEqual(sets, ['HourlyMetrics', 'DailyMetrics', 'MinuteMetrics'])
+    assert.match(xml, /<EntitySet Name="Anomalies" EntityType="Hourglass\.Anomaly">/)
+    assert.match(xml, /<EntityType Name="Anomaly">\s*<Key>\s*<PropertyRef Name="id"\/>\s*<\/Key>/)
     assert.match(xml, /last 7 days/, 'the default window is documented')
   })
 

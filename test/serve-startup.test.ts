@@ -63,7 +63,7 @@ test('serve listens at once: while it seeds, /healthz is 200, /readyz 503 with t
   assert.deepEqual([rest.body.code, rest.body.statusCode], ['HG_ERR_NOT_READY', 503])
   assert.match(rest.body.message, /starting: /)
   assert.equal(rest.retryAfter, '5')
-  for (const path of ['/v1/quality', '/v1/dimensions', '/v1/dead-letters', '/v1/reconciliation', '/v1/metrics/live?last=5m']) {
+  for (const path of ['/v1/quality', '/v1/dimensions', '/v1/dead-letters', '/v1/reconciliation', '/v1/metrics/live?last=5m', `/v1/anomalies?from=${from}`]) {
     const r = await call(base, path)
     assert.deepEqual([r.status, r.body.code, r.retryAfter], [503, 'HG_ERR_NOT_READY', '5'], path)
   }

@@ -9,6 +9,8 @@ import Fastify, {
   type FastifyBaseLogger, LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions, type RawServerDefault
 } from 'fastify'
 import type { Registry } from 'prom-client'
+import type { AnomalySource } from '../merger/anomaly-log.js'
+import { registerAnomalyMetrics } from './anomaly-metrics.js'
 import type { MetricsService, ReconciliationSource, WindowChanges } from '../merger/types.js'
 import { errors } from '../model/index.js'
 import { type AuthSettings, Authenticator, authPlugin, GraphqlGuard, redactUrl } from './auth/index.js'
@@ -23,6 +25,7 @@ import observabilityPlugin, { createObservability, type Observability } from './
 import odataRoutes from './odata/routes.js'
 import swaggerPlugin from './plugins/swagger.js'
 import pressurePlugin, { type PressureOptions } from './plugins/under-pressure.js'
+import anomalyRoutes from './rest/anomalies.js'
 import dataRoutes from './rest/data.js'
 import healthRoutes from './rest/health.js'
 import metricsRoutes from './rest/metrics.js'
@@ -52,6 +55,8 @@ export interface BuildServerOptions {
   windowChanges?: WindowChanges
   /** speed-vs-batch reconciliations, for GET /v1/reconciliation and /metrics (absent: none) */
   reconciliations?: ReconciliationSource
+  /** anomalies detected on closed minute windows, for GET /v1/anomalies, GraphQL, OData and /metrics (absent: none) */
+  anomalies?: AnomalySource
   /** API keys, JWT, rate limits and the subscription cap (absent: no authentication, no limits) */
   auth?: AuthSettings
   /** the base of absolute URLs the API writes (HOURGLASS_PUBLIC_URL); absent or '': the scheme and host the client reached */
@@ -140,12 +145,17 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
   app.register(metricsRoutes, { service, now })
   app.register(dataRoutes, { service, now })
   app.register(reconciliationRoutes, { service, now, ...(opts.reconciliations === undefined ? {} : { reconciliations: opts.reconciliations }) })
+  const anomalies = opts.anomalies === undefined ? {} : { anomalies: opts.anomalies }
+  registerAnomalyMetrics(observability.registry, opts.anomalies)
+  app.register(anomalyRoutes, { service, now, ...anomalies })
   app.register(healthRoutes, { service, now })
   app.register(odataRoutes, { service, now, ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
-    ...(opts.skiptokenKey === undefined ? {} : { skiptokenKey: opts.skiptokenKey }) })
+    ...(opts.skiptokenKey === undefined ? {} : { skiptokenKey: opts.skiptokenKey }), ...anomalies })
   const authGuard = new GraphqlGuard(authenticator)
   app.register(pagesPlugin, { authRequired: authenticator.enabled })
-  app.register(graphqlPlugin, { service, now, authGuard, ...opts.graphql, ...(opts.windowChanges === undefined ? {} : { windowChanges: opts.windowChanges }) })
+  app.register(graphqlPlugin, {
+    service, now, authGuard, ...opts.graphql, ...anomalies, ...(opts.windowChanges === undefined ? {} : { windowChanges: opts.windowChanges })
+  })
 
   return app
 }

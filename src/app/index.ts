@@ -12,9 +12,10 @@ import { type BatchSummary, type BronzeSink, type CompactSummary, Db, type GoldR
 import type { Config } from '../config.js'
 import type { RecordSource } from '../ingest/index.js'
 import type { DeadLetterProducer } from '../ingest/kafka/index.js'
-import { MergingMetricsService, ReconciliationLog, WindowChangeHub } from '../merger/index.js'
+import { AnomalyLog, MergingMetricsService, ReconciliationLog, WindowChangeHub } from '../merger/index.js'
 import type { SpeedStore } from '../model/index.js'
 import type { SpeedPipeline } from '../speed/index.js'
+import { openAnomalies } from './anomalies.js'
 import { type BronzeFeedView, openBronzeFeed, openBronzeSink } from './bronze.js'
 import { BronzeShare } from './bronze-share.js'
 import type { AppContext } from './context.js'
@@ -54,6 +55,10 @@ export interface App {
   gold: GoldReader
   sink: BronzeSink
   observability: Observability
+  /** the anomalies detected on closed minute windows */
+  anomalies: AnomalyLog
+  /** judge the minute windows closed since the last time now (also on a timer, anomalyIntervalMs) */
+  detectAnomaliesNow (): Promise<void>
   source: RecordSource | null
   /** the dead-letter topic's producer (Kafka source only) */
   deadLetters: DeadLetterProducer | null
@@ -80,6 +85,7 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
   const starting = new StartingService(limitsOf(config), opts.signal)
   const windowChanges = new WindowChangeHub()
   const reconciliations = new ReconciliationLog()
+  const anomalies = new AnomalyLog(config.anomalyKeep, (err) => { log.error({ err }, 'an anomaly listener failed') })
   const tls = await readTls(config)
   const server = buildServer({
     service: starting,
@@ -87,6 +93,7 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
     now,
     windowChanges,
     reconciliations: starting.reconciliations(reconciliations),
+    anomalies: starting.anomalies(anomalies),
     ...edgeOptions(config, now, tls),
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel }
   })
@@ -125,13 +132,14 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
     })
     starting.enter('reconciling speed against batch')
     const reconciliation = life.add(await openReconciliation(ctx, { gold, store, reconciliations, partial: () => share.partial }))
+    const detection = life.add(openAnomalies(ctx, { gold, store, log: anomalies, partial: () => share.partial }))
     const upkeep = life.add(new Upkeep(ctx, { sink: bronze.sink, gold, afterPublish: () => reconciliation.run() }))
     life.add(http)
     httpAdded = true
     // the speed path and the bronze feed use nothing of each other: their consumers leave their groups side by side
     life.add(closedTogether(feed === null ? [speed] : [feed, speed]))
     const schedule = opts.schedule !== false
-    if (schedule) for (const timed of [bronze, reconciliation]) timed.start()
+    if (schedule) for (const timed of [bronze, reconciliation, detection]) timed.start()
     // the leader's work: now, or once this process takes the data folder over
     let sourceStarted = false
     leadership.follow(() => {
@@ -150,6 +158,8 @@ export async function buildApp (config: Config, opts: AppOptions = {}): Promise<
       gold,
       sink: bronze.sink,
       observability,
+      anomalies,
+      detectAnomaliesNow: () => detection.run(),
       source: speed.source,
       deadLetters: speed.deadLetters,
       bronze: feed,

@@ -6,6 +6,7 @@
 // (a Kafka outage).
 import type { Observability } from '../api/observability.js'
 import type { Config } from '../config.js'
+import type { AnomalySource } from '../merger/anomaly-log.js'
 import type { Dimensions, Limits, MetricsService, QualityReport, Readiness, ReconciliationSource } from '../merger/types.js'
 import { type DeadLetter, errors, iso, type LiveQuery, type MetricsQuery, type MetricsResult } from '../model/index.js'
 
@@ -55,6 +56,15 @@ export class StartingService implements MetricsService {
     return {
       latest: (limit) => { this.#ready(); return log.latest(limit) },
       get recorded () { return log.recorded }
+    }
+  }
+
+  /** the anomaly log as the server reads it: its list HG_ERR_NOT_READY until start-up is done (counts and pushes pass) */
+  anomalies (log: AnomalySource): AnomalySource {
+    return {
+      list: (filter) => { this.#ready(); return log.list(filter) },
+      counts: () => log.counts(),
+      subscribe: (listener) => log.subscribe(listener)
     }
   }
 

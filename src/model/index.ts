@@ -1,3 +1,5 @@
+export * from './anomaly.js'
+export * from './anomaly-input.js'
 export * from './event.js'
 export * from './event-avro.js'
 export * from './errors.js'

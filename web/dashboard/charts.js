@@ -1,6 +1,7 @@
 // uPlot charts with the answer's provenance drawn under the series: the ranges served by batch and
 // by speed shaded in two colours (meta.sources), the boundary as a dashed line (meta.boundary), and
-// the gaps (meta.gaps) hatched with their reason, their buckets left empty so the lines break there.
+// the gaps (meta.gaps) hatched with their reason, their buckets left empty so the lines break there;
+// detected anomalies (GET /v1/anomalies) as red marks over the series.
 const { uPlot } = window
 
 const SHADES = { batch: 'rgba(59, 130, 246, 0.12)', speed: 'rgba(249, 115, 22, 0.14)' }
@@ -46,6 +47,39 @@ function span (u, from, to) {
   const x0 = Math.max(left, Math.min(right, u.valToPos(ms(from) / 1000, 'x', true)))
   const x1 = Math.max(left, Math.min(right, u.valToPos(ms(to) / 1000, 'x', true)))
   return [x0, x1]
+}
+
+/** anomalies as marks: a red line at each anomaly's minute, a triangle pointing its way (up: spike or shift up) */
+function marksPlugin (marks) {
+  return {
+    hooks: {
+      draw: [(u) => {
+        const { ctx, bbox } = u
+        const px = devicePixelRatio
+        ctx.save()
+        for (const m of marks) {
+          const x = u.valToPos(ms(m.window_start) / 1000, 'x', true)
+          if (x < bbox.left || x > bbox.left + bbox.width) continue
+          ctx.strokeStyle = 'rgba(220, 38, 38, 0.7)'
+          ctx.lineWidth = 1.5 * px
+          ctx.beginPath()
+          ctx.moveTo(x, bbox.top)
+          ctx.lineTo(x, bbox.top + bbox.height)
+          ctx.stroke()
+          const up = m.score > 0
+          const y = bbox.top + 2 * px
+          ctx.fillStyle = '#dc2626'
+          ctx.beginPath()
+          ctx.moveTo(x - 5 * px, up ? y + 8 * px : y)
+          ctx.lineTo(x + 5 * px, up ? y + 8 * px : y)
+          ctx.lineTo(x, up ? y : y + 8 * px)
+          ctx.closePath()
+          ctx.fill()
+        }
+        ctx.restore()
+      }]
+    }
+  }
 }
 
 function provenancePlugin (meta) {
@@ -105,9 +139,9 @@ function provenancePlugin (meta) {
 
 /**
  * Draws (again) the chart in `figure` and records on it what it drew: data-sources and data-gaps
- * (the meta it shaded), data-boundary, data-points (values drawn).
+ * (the meta it shaded), data-boundary, data-points (values drawn), data-marks (anomalies marked).
  */
-export function drawChart (figure, { names, data }, meta, { unit = '', stepped = false } = {}) {
+export function drawChart (figure, { names, data }, meta, { unit = '', stepped = false, marks = [] } = {}) {
   const host = figure.querySelector('.plot')
   figure.chart?.destroy()
   host.textContent = ''
@@ -125,11 +159,14 @@ export function drawChart (figure, { names, data }, meta, { unit = '', stepped =
     series,
     scales: { x: { time: true, range: () => [ms(meta.from) / 1000, ms(meta.to) / 1000] } },
     axes: [{}, { size: 60 }],
-    plugins: [provenancePlugin(meta)]
+    plugins: [provenancePlugin(meta), marksPlugin(marks)]
   }
   figure.chart = new uPlot(opts, data, host)
   figure.dataset.sources = JSON.stringify(meta.sources)
   figure.dataset.gaps = JSON.stringify(meta.gaps)
   figure.dataset.boundary = meta.boundary ?? ''
+  figure.dataset.marks = String(marks.length)
+  figure.title = marks.map((m) => `${new Date(m.window_start).toLocaleString()}: ${m.event_type ?? 'all'}/${m.region ?? 'all'} ${m.kind} ` +
+    `(${m.observed} against ${m.expected})`).join('\n')
   figure.dataset.points = String(data.slice(1).reduce((n, col) => n + col.filter((v) => v !== null && v !== undefined).length, 0))
 }

@@ -2,7 +2,8 @@
 // filtered by event type and region, from GET /v1/metrics (hourly; the merged batch + speed answer)
 // or /v1/metrics/live (minute windows, for the last 15 minutes and hour). The speed part is asked
 // again every `refresh` seconds (URL parameter, default 15): only the range after the boundary,
-// spliced into the answer. Beside the charts: /v1/quality and /v1/reconciliation?limit=1.
+// spliced into the answer; the anomalies of the range (/v1/anomalies) are marked on the charts of their metric.
+// Beside the charts: /v1/quality and /v1/reconciliation?limit=1.
 import { authHeaders, keyForm, keyReady } from '/dashboard/api-key.js'
 import { columns, drawChart } from '/dashboard/charts.js'
 
@@ -58,10 +59,12 @@ export function queryOf (range, filters, now = Date.now()) {
   if (filters.event_type) common.set('event_type', filters.event_type)
   if (filters.region) common.set('region', filters.region)
   const with_ = (extra) => { const p = new URLSearchParams(common); for (const [k, v] of Object.entries(extra)) p.set(k, v); return p }
+  const anomalies = (from) => `/v1/anomalies?${with_({ from })}`
   if (r.live !== undefined) {
     return {
       bucketMs: MINUTE,
       unit: 'minute',
+      anomalies: anomalies(new Date(Math.floor(now / MINUTE) * MINUTE + MINUTE - Number.parseInt(r.live) * MINUTE).toISOString()),
       events: `/v1/metrics/live?${with_({ last: r.live, group_by: 'event_type', metrics: 'total_events' })}`,
       totals: `/v1/metrics/live?${with_({ last: r.live, metrics: 'p95_response,total_revenue' })}`
     }
@@ -71,10 +74,12 @@ export function queryOf (range, filters, now = Date.now()) {
   return {
     bucketMs: HOUR,
     unit: 'hour',
+    anomalies: anomalies(from),
     events: hourly(from, { group_by: 'event_type', metrics: 'total_events' }),
     totals: hourly(from, { metrics: 'p95_response,total_revenue' }),
     /** the same queries from `since` on (the speed part) */
     since: (since) => ({
+      anomalies: anomalies(from),
       events: hourly(since, { group_by: 'event_type', metrics: 'total_events' }),
       totals: hourly(since, { metrics: 'p95_response,total_revenue' })
     })
@@ -96,18 +101,21 @@ export function splice (older, fresh) {
   }
 }
 
-let state = null // { query, events, totals }
+let state = null // { query, events, totals, anomalies }
 let timer = null
 /** counts loads: an answer that arrives after a newer load began is dropped */
 let generation = 0
 
 function draw () {
-  const { query, events, totals } = state
+  const { query, events, totals, anomalies } = state
+  const marks = (metric) => anomalies.filter((a) => a.metric === metric)
   for (const el of document.querySelectorAll('.unit')) el.textContent = query.unit
   drawChart($('events'), columns(events.rows, events.meta, query.bucketMs, (r) => r.event_type ?? 'all', (r) => r.total_events, 0), events.meta,
-    { stepped: true })
-  drawChart($('p95'), columns(totals.rows, totals.meta, query.bucketMs, () => 'p95 response', (r) => r.p95_response, null), totals.meta, { unit: ' ms' })
-  drawChart($('revenue'), columns(totals.rows, totals.meta, query.bucketMs, () => 'revenue', (r) => r.total_revenue, 0), totals.meta, { stepped: true })
+    { stepped: true, marks: marks('total_events') })
+  drawChart($('p95'), columns(totals.rows, totals.meta, query.bucketMs, () => 'p95 response', (r) => r.p95_response, null), totals.meta,
+    { unit: ' ms', marks: marks('p95_response') })
+  drawChart($('revenue'), columns(totals.rows, totals.meta, query.bucketMs, () => 'revenue', (r) => r.total_revenue, 0), totals.meta,
+    { stepped: true, marks: marks('total_revenue') })
   const m = events.meta
   $('coverage').textContent = `· ${m.complete ? 'complete' : 'incomplete'}` +
     (m.batch_version === null ? '' : ` · gold v${m.batch_version}`) +
@@ -122,16 +130,16 @@ function draw () {
 }
 
 /**
- * Asks both queries of `urls` and, unless a newer load began meanwhile, hands the answers to `use`
+ * Asks both queries of `urls` and the anomalies and, unless a newer load began meanwhile, hands the answers to `use`
  * (which draws and returns the counter it bumped, or false when it started another load), then
  * schedules the next refresh.
  */
 async function ask (urls, use) {
   const mine = generation
   try {
-    const [events, totals] = await Promise.all([getJson(urls.events), getJson(urls.totals)])
+    const [events, totals, found] = await Promise.all([getJson(urls.events), getJson(urls.totals), getJson(urls.anomalies)])
     if (mine !== generation) return
-    const counter = use(events, totals)
+    const counter = use(events, totals, found.anomalies)
     if (counter === false) return
     document.body.dataset[counter] = String(Number(document.body.dataset[counter] ?? 0) + 1)
   } catch (err) {
@@ -145,8 +153,8 @@ async function load () {
   clearTimeout(timer)
   generation++
   const query = queryOf($('range').value, { event_type: $('event_type').value, region: $('region').value })
-  await ask(query, (events, totals) => {
-    state = { query, events, totals }
+  await ask(query, (events, totals, anomalies) => {
+    state = { query, events, totals, anomalies }
     draw()
     return 'loads'
   })
@@ -156,12 +164,12 @@ async function load () {
 async function refresh () {
   if (state === null || state.query.since === undefined || state.events.meta.boundary === null) return load()
   const boundary = state.events.meta.boundary
-  await ask(state.query.since(boundary), (events, totals) => {
+  await ask(state.query.since(boundary), (events, totals, anomalies) => {
     if (events.meta.boundary !== boundary || totals.meta.boundary !== boundary) {
       void load()
       return false
     }
-    state = { ...state, events: splice(state.events, events), totals: splice(state.totals, totals) }
+    state = { ...state, events: splice(state.events, events), totals: splice(state.totals, totals), anomalies }
     draw()
     return 'refreshes'
   })

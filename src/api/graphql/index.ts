@@ -8,7 +8,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { getOperationAST, Kind, parse, Source, validate } from 'graphql'
 import { LRUCache } from 'lru-cache'
-import mercurius, { type MercuriusContext } from 'mercurius'
+import mercurius, { type IResolvers, type MercuriusContext } from 'mercurius'
 import { defaultValue } from '../../config.js'
 import type { Dimensions, MetricsService, WindowChanges } from '../../merger/types.js'
 import { errors } from '../../model/index.js'
@@ -16,6 +16,8 @@ import type { GraphqlGuard } from '../auth/index.js'
 import { codedGraphQLError, formatGraphQLErrors, toCodedGraphQLError } from '../errors.js'
 import { type BudgetLimits, BYTES_PER_CELL, RequestBudget } from './budget.js'
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_INTROSPECTION_DEPTH, defaultMaxCost, depthLimitRule, operationCost } from './limits.js'
+import type { AnomalySource } from '../../merger/anomaly-log.js'
+import { ANOMALY_SDL, anomalyResolvers } from './anomalies.js'
 import { type GraphqlDeps, resolvers } from './resolvers.js'
 import { SDL } from './schema.js'
 import { checkTokens, documentRules, RequiredArgumentsRule } from './validation.js'
@@ -55,6 +57,8 @@ export interface GraphqlPluginOptions extends Partial<GraphqlLimits> {
   maxIntrospectionDepth?: number // 16
   /** most cost per operation (limits.ts); default defaultMaxCost(the service's maxBuckets) */
   maxCost?: number
+  /** the anomaly log, for `anomalies` and `anomalyDetected` (absent: none) */
+  anomalies?: AnomalySource
   /** field scopes, subscription authentication and its per-key cap (src/api/auth/graphql-guard.ts); absent: none */
   authGuard?: GraphqlGuard
 }
@@ -120,7 +124,8 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
     now: opts.now,
     windowChanges: opts.windowChanges,
     updateIntervalMs: opts.updateIntervalMs ?? DEFAULT_UPDATE_INTERVAL_MS,
-    log: app.log
+    log: app.log,
+    anomalies: opts.anomalies
   }
   const limits: GraphqlLimits = {
     bodyLimit: opts.bodyLimit ?? FALLBACK_LIMITS.bodyLimit,
@@ -132,8 +137,12 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
   const rules = documentRules(depthRule)
 
   await app.register(mercurius, {
-    schema: SDL,
-    resolvers,
+    schema: SDL + ANOMALY_SDL,
+    resolvers: {
+      ...resolvers,
+      Query: { ...resolvers.Query as object, ...anomalyResolvers.Query as object },
+      Subscription: { ...resolvers.Subscription as object, ...anomalyResolvers.Subscription as object }
+    } as IResolvers,
     path: GRAPHQL_PATH,
     graphiql: false,
     // compile a query after its first run (graphql-jit): the per-field cost of graphql-js dominates

@@ -6,6 +6,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { GraphQLError, type GraphQLResolveInfo, GraphQLScalarType, Kind } from 'graphql'
 import type { IResolvers, MercuriusContext } from 'mercurius'
+import type { AnomalySource } from '../../merger/anomaly-log.js'
 import type { MetricsService, QualityReport, WindowChanges } from '../../merger/types.js'
 import { errors, INVALID_REASONS, type MetricsResult } from '../../model/index.js'
 import { type LiveInput, type MetricsInput, parseFilters, parseGroupBy, parseLiveInput, parseMetricsInput } from '../rest/parse-query.js'
@@ -23,6 +24,8 @@ export interface GraphqlDeps {
   windowChanges: WindowChanges | undefined
   updateIntervalMs: number
   log: FastifyBaseLogger
+  /** the anomaly log, for `anomalies` and `anomalyDetected` (absent: none) */
+  anomalies?: AnomalySource | undefined
 }
 
 /** windowUpdated's arguments: a live query's shape, without `last` and `metrics`. */
@@ -37,7 +40,7 @@ declare module 'mercurius' {
 }
 
 /** A resolver whose errors carry their catalogue code (and hide what is not ours to show). */
-function coded<A, R> (fn: (args: A, deps: GraphqlDeps, ctx: MercuriusContext, info: GraphQLResolveInfo) => R | Promise<R>) {
+export function coded<A, R> (fn: (args: A, deps: GraphqlDeps, ctx: MercuriusContext, info: GraphQLResolveInfo) => R | Promise<R>) {
   return async (_root: unknown, args: A, ctx: MercuriusContext, info: GraphQLResolveInfo): Promise<R> => {
     try {
       return await fn(args, ctx.hourglass, ctx, info)

@@ -2,6 +2,7 @@
 // by (window_start, event_type, region); one entity set per granularity. The property list here is
 // the single source: the filter parser, $select/$orderby and the serialiser all read it.
 import { DAY_MS, type Granularity, METRIC_DESCRIPTIONS } from '../../model/index.js'
+import { ANOMALY_TYPE_XML, anomalySetXml } from './anomaly-csdl.js'
 
 export const NAMESPACE = 'Hourglass'
 export const ENTITY_TYPE = 'Metric'
@@ -122,8 +123,10 @@ ${KEY.map((k) => `          <PropertyRef Name="${k}"/>`).join('\n')}
         </Key>
 ${props}
       </EntityType>
+${ANOMALY_TYPE_XML}
       <EntityContainer Name="${CONTAINER}">
 ${sets}
+${anomalySetXml(NAMESPACE, pageSize)}
       </EntityContainer>
     </Schema>
   </edmx:DataServices>

@@ -8,8 +8,11 @@ import { gzip as gzipCb } from 'node:zlib'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { errors, iso, METRIC_NAMES, MINUTE_MS, type ResultRow, bucketStart } from '../../model/index.js'
+import type { AnomalySource } from '../../merger/anomaly-log.js'
 import type { MetricsService } from '../../merger/types.js'
 import type { RouteOptions } from '../rest/options.js'
+import { anomalySetRoutes } from './anomalies.js'
+import { ANOMALY_SET } from './anomaly-csdl.js'
 import { buildCsdl, ENTITY_SETS, entitySet, type EntitySetDef, KEY, PROPERTY_NAMES, type PropertyName } from './csdl.js'
 import { sendError } from '../errors.js'
 import { baseUrl } from './base-url.js'
@@ -27,6 +30,8 @@ export interface ODataRouteOptions extends RouteOptions {
   publicUrl?: string
   /** the key $skiptoken is signed with (HOURGLASS_SKIPTOKEN_KEY); '' or absent: a random key of this process */
   skiptokenKey?: string
+  /** the anomaly log, served as the entity set Anomalies (absent: an empty set) */
+  anomalies?: AnomalySource
 }
 
 const gzip = promisify(gzipCb)
@@ -146,7 +151,7 @@ const odataRoutes: FastifyPluginAsyncTypebox<ODataRouteOptions> = async (app, op
     const root = serviceRoot(request)
     const body = {
       '@odata.context': `${root}$metadata`,
-      value: ENTITY_SETS.map((s) => ({ name: s.name, kind: 'EntitySet', url: s.name }))
+      value: [...ENTITY_SETS.map((s) => s.name), ANOMALY_SET].map((name) => ({ name, kind: 'EntitySet', url: name }))
     }
     return reply.type(JSON_TYPE).send(JSON.stringify(body))
   })
@@ -180,6 +185,7 @@ const odataRoutes: FastifyPluginAsyncTypebox<ODataRouteOptions> = async (app, op
     return reply.type(JSON_TYPE).send(JSON.stringify(body))
   }
 
+  anomalySetRoutes(app, { anomalies: opts.anomalies, pageSize, serviceRoot, rawQuery })
   app.get<{ Params: { set: string } }>('/odata/:set', hidden, async (request, reply) => entityRequest(request, reply, false))
   app.get<{ Params: { set: string } }>('/odata/:set/$count', hidden, async (request, reply) => entityRequest(request, reply, true))
 

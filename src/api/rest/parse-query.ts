@@ -67,7 +67,7 @@ export const MAX_FILTER_VALUE_LENGTH = 64
 export const EARLIEST = Date.UTC(2000, 0, 1) // inclusive
 export const LATEST = Date.UTC(2101, 0, 1) // exclusive: the year 2100 is still allowed
 
-function instant (name: 'from' | 'to', text: string): number {
+export function instant (name: 'from' | 'to', text: string): number {
   const t = parseInstant(text)
   if (t === null) throw new errors.HG_ERR_BAD_TIMESTAMP(text)
   if (t < EARLIEST || t >= LATEST) throw new errors.HG_ERR_TIMESTAMP_OUT_OF_RANGE(`${name}=${text}`)

@@ -6,15 +6,15 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import { INVALID_REASONS, METRIC_DESCRIPTIONS, METRIC_NAMES } from '../../model/index.js'
 
 /** A JSON Schema `type: [T, 'null']` (OpenAPI 3.1), which fast-json-stringify serialises directly. */
-function Nullable<T extends TSchema> (schema: T, options: { description?: string } = {}) {
+export function Nullable<T extends TSchema> (schema: T, options: { description?: string } = {}) {
   const { type } = schema as unknown as { type: string }
   return Type.Unsafe<T['static'] | null>({ ...schema, ...options, type: [type, 'null'] })
 }
 
-const Instant = (description: string) => Type.String({ format: 'date-time', description })
+export const Instant = (description: string) => Type.String({ format: 'date-time', description })
 
 /** A string from a fixed list, as one `enum` (rather than a union of literals). */
-function StringEnum<const T extends readonly string[]> (values: T, options: { description?: string } = {}) {
+export function StringEnum<const T extends readonly string[]> (values: T, options: { description?: string } = {}) {
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options })
 }
 
