@@ -32,6 +32,13 @@ export interface Enrichment {
   entities: string[]
 }
 
+/**
+ * Why an event with text was left unenriched: the batch's time budget was spent (`budget`), the enricher failed
+ * (`error`: timed out, refused, answered wrongly), or its circuit breaker is open (`unavailable`).
+ */
+export const ENRICH_SKIP_REASONS = ['budget', 'error', 'unavailable'] as const
+export type EnrichSkipReason = typeof ENRICH_SKIP_REASONS[number]
+
 /** The longest `text` the contract takes (UTF-16 code units, as every string limit here). */
 export const MAX_TEXT_LENGTH = 4096
 
