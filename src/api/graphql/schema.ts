@@ -76,6 +76,14 @@ type Row {
   p95_response: Float
   "Sum of revenue."
   total_revenue: Float
+  "Mean sentiment score of the events whose text was enriched, -1..1, 3 decimals; null when none was."
+  avg_sentiment: Float
+  "Enriched events labelled positive."
+  sentiment_positive: Long
+  "Enriched events labelled neutral."
+  sentiment_neutral: Long
+  "Enriched events labelled negative."
+  sentiment_negative: Long
 }
 
 "The part of the range one layer answered, [from, to)."

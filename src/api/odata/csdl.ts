@@ -33,11 +33,19 @@ export const PROPERTIES: readonly PropertyDef[] = [
     name: 'p95_response', edm: 'Edm.Double', type: 'number', nullable: true,
     description: '95th percentile of response_time, ms, within 1% relative error; null when no event carried one'
   },
-  { name: 'total_revenue', edm: 'Edm.Decimal', type: 'number', nullable: false, facets: { Precision: '18', Scale: '2' }, description: 'Sum of revenue' }
+  { name: 'total_revenue', edm: 'Edm.Decimal', type: 'number', nullable: false, facets: { Precision: '18', Scale: '2' }, description: 'Sum of revenue' },
+  {
+    name: 'avg_sentiment', edm: 'Edm.Double', type: 'number', nullable: true,
+    description: 'Mean sentiment score (-1..1) of the events whose text was enriched; null when none was'
+  },
+  { name: 'sentiment_positive', edm: 'Edm.Int64', type: 'number', nullable: false, description: 'Enriched events labelled positive' },
+  { name: 'sentiment_neutral', edm: 'Edm.Int64', type: 'number', nullable: false, description: 'Enriched events labelled neutral' },
+  { name: 'sentiment_negative', edm: 'Edm.Int64', type: 'number', nullable: false, description: 'Enriched events labelled negative' }
 ]
 
 export const KEY = ['window_start', 'event_type', 'region'] as const
 export type PropertyName = 'window_start' | 'event_type' | 'region' | 'total_events' | 'avg_latency' | 'p95_response' | 'total_revenue'
+  | 'avg_sentiment' | 'sentiment_positive' | 'sentiment_neutral' | 'sentiment_negative'
 export const PROPERTY_NAMES: readonly PropertyName[] = PROPERTIES.map((p) => p.name as PropertyName)
 
 /** name → value type, for the filter parser */

@@ -149,7 +149,13 @@ export const ResultRow = Type.Object({
   p95_response: Type.Optional(Nullable(Type.Number(), {
     description: '95th percentile of response_time, ms, within 1% relative error; null when no event carried one'
   })),
-  total_revenue: Type.Optional(Type.Number({ minimum: 0, description: 'sum of revenue' }))
+  total_revenue: Type.Optional(Type.Number({ minimum: 0, description: 'sum of revenue' })),
+  avg_sentiment: Type.Optional(Nullable(Type.Number({ minimum: -1, maximum: 1 }), {
+    description: 'mean sentiment score of the events whose text was enriched, -1..1, 3 decimals; null when none was'
+  })),
+  sentiment_positive: Type.Optional(Type.Integer({ minimum: 0, description: 'enriched events labelled positive' })),
+  sentiment_neutral: Type.Optional(Type.Integer({ minimum: 0, description: 'enriched events labelled neutral' })),
+  sentiment_negative: Type.Optional(Type.Integer({ minimum: 0, description: 'enriched events labelled negative' }))
 }, { additionalProperties: false })
 
 const SourceRange = Type.Object({
