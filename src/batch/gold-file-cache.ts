@@ -50,13 +50,17 @@ const PARTITION_TYPES: Record<string, string> = {
 /** The sentiment columns: gold written before them (or by an engine that has none) reads them as 0. */
 export const GOLD_SENTIMENT_COLUMNS = ['sentiment_sum', 'sentiment_count', 'sentiment_positive', 'sentiment_neutral', 'sentiment_negative'] as const
 
+/** Gold keeps the most frequent entities of each row (hour or day × event_type × region), at most this many. */
+export const TOP_ENTITIES = 10
+export const TOP_ENTITIES_TYPE = 'STRUCT(entity VARCHAR, n BIGINT)[]'
+
 /**
- * Gold files as a relation that has the sentiment columns whether the files hold them or not (a missing one is NULL):
- * `files` is a read_parquet(…) call.
+ * Gold files as a relation that has the enrichment columns (sentiment partials, top_entities) whether the files hold
+ * them or not (a missing one is NULL): `files` is a read_parquet(…) call.
  */
-export function withSentimentColumns (files: string): string {
+export function withEnrichmentColumns (files: string): string {
   const missing = GOLD_SENTIMENT_COLUMNS.map((c) => `CAST(NULL AS ${PARTITION_TYPES[c] as string}) AS ${c}`).join(', ')
-  return `(SELECT * FROM ${files} UNION ALL BY NAME (SELECT ${missing} WHERE false))`
+  return `(SELECT * FROM ${files} UNION ALL BY NAME (SELECT ${missing}, CAST(NULL AS ${TOP_ENTITIES_TYPE}) AS top_entities WHERE false))`
 }
 
 /** The load statement; the columns in `fromPartition` are bound values ($p_<column>) instead of the file's columns. */
@@ -68,7 +72,7 @@ function loadSql (fromPartition: readonly string[]): string {
        coalesce(list_transform(response_bins, s -> CAST(s.bin AS INTEGER)), []),
        coalesce(list_transform(response_bins, s -> CAST(s.n AS DOUBLE)), []),
        ${GOLD_SENTIMENT_COLUMNS.map((c) => `CAST(coalesce(${col(c)}, 0) AS DOUBLE)`).join(', ')}
-FROM ${withSentimentColumns('read_parquet($file, hive_partitioning = false)')}
+FROM ${withEnrichmentColumns('read_parquet($file, hive_partitioning = false)')}
 ORDER BY 1, 2, 3`
 }
 
