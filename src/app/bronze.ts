@@ -21,7 +21,7 @@ export interface Bronze extends Part {
 /** `mayWrite`: whether this process still leads its data folder (flushes, the last one at close too, only then) */
 export function openBronzeSink (ctx: AppContext, mayWrite: () => boolean): Bronze {
   const { config, dataDir, db, now, log } = ctx
-  const enrich = bronzeEnrichment(ctx)
+  const enrich = bronzeEnrichment(config, log)
   const sink = new BronzeSink({
     dataDir, db, flushMs: config.bronzeFlushMs, maxBuffered: config.bronzeFlushEvents, ...(enrich === undefined ? {} : { enrich })
   })

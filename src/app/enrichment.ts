@@ -2,6 +2,8 @@
 // enricher's failure to the log (once a minute at most: a down service fails every batch).
 import type { Observability } from '../api/observability.js'
 import { createEnricher, EnrichStage } from '../enrich/index.js'
+import type { Logger } from 'pino'
+import type { Config } from '../config.js'
 import type { HourglassEvent } from '../model/index.js'
 import type { AppContext } from './context.js'
 
@@ -11,16 +13,16 @@ const FAILURE_LOG_EVERY_MS = 60_000
  * The batch side's enrichment, run by the bronze sink before a flush writes: the events the speed layer left unenriched
  * (past its budget, the enricher failing, or bronze parsed them itself), with no budget; undefined with `none`.
  */
-export function bronzeEnrichment (ctx: AppContext): ((events: HourglassEvent[]) => Promise<unknown>) | undefined {
-  const enricher = createEnricher(ctx.config)
+export function bronzeEnrichment (config: Config, parentLog?: Logger): ((events: HourglassEvent[]) => Promise<unknown>) | undefined {
+  const enricher = createEnricher(config)
   if (enricher === null) return undefined
-  const log = ctx.log.child({ component: 'enrich', layer: 'bronze' })
+  const log = parentLog?.child({ component: 'enrich', layer: 'bronze' })
   const stage = new EnrichStage({
     enricher,
     budgetMs: Infinity,
     onOutcome: (o) => {
       if (o.error !== undefined || o.skipped.unavailable !== undefined) {
-        log.warn({ err: o.error, skipped: o.skipped, enricher: enricher.name }, 'enrichment failed: bronze keeps these events without sentiment')
+        log?.warn({ err: o.error, skipped: o.skipped, enricher: enricher.name }, 'enrichment failed: bronze keeps these events without sentiment')
       }
     }
   })
