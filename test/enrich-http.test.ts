@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, beforeEach, describe, it } from 'node:test'
-import { EnricherAnswerError, EnricherUnavailableError, EnrichStage, HttpEnricher } from '../src/enrich/index.js'
+import { loadConfig } from '../src/config.js'
+import { createEnricher, EnricherAnswerError, EnricherUnavailableError, EnrichStage, HttpEnricher, WinkEnricher } from '../src/enrich/index.js'
 import type { HourglassEvent } from '../src/model/index.js'
 import { until } from './helpers/wait.js'
 
@@ -126,5 +127,17 @@ describe('the HTTP enricher', () => {
     assert.deepEqual(await new EnrichStage({ enricher: h, budgetMs: 100 }).enrich([e]), { enriched: 0, skipped: { budget: 1 } })
     assert.ok(performance.now() - started < 1000)
     await until('the abandoned request is closed', () => open.size === 0, 5000)
+  })
+})
+
+describe('the enricher settings', () => {
+  it('http needs a URL; each kind makes its enricher (none: no enricher)', () => {
+    assert.throws(() => loadConfig({ HOURGLASS_ENRICHER: 'http' }), /HOURGLASS_ENRICHER=http needs HOURGLASS_ENRICHER_URL/)
+    assert.throws(() => loadConfig({ HOURGLASS_ENRICHER: 'spacy' }), /HOURGLASS_ENRICHER/)
+    const http = loadConfig({ HOURGLASS_ENRICHER: 'http', HOURGLASS_ENRICHER_URL: 'http://127.0.0.1:9/enrich', HOURGLASS_ENRICHER_TIMEOUT: '250ms' })
+    assert.equal(http.enricherTimeoutMs, 250)
+    assert.ok(createEnricher(http) instanceof HttpEnricher)
+    assert.equal(createEnricher(loadConfig({ HOURGLASS_ENRICHER: 'none' })), null)
+    assert.ok(createEnricher(loadConfig({})) instanceof WinkEnricher, 'wink by default')
   })
 })
