@@ -44,12 +44,14 @@ export default tseslint.config(
     languageOptions: { globals: { ...globals.browser, uPlot: 'readonly', GraphiQL: 'readonly', React: 'readonly', ReactDOM: 'readonly', graphqlWs: 'readonly' } },
     rules: { 'max-len': ['error', { code: 160 }] }
   },
-  layer('model', ['ingest', 'speed', 'batch', 'merger', 'api']),
-  layer('ingest', ['speed', 'batch', 'merger', 'api']),
+  layer('model', ['ingest', 'speed', 'batch', 'merger', 'api', 'enrich']),
+  layer('ingest', ['speed', 'batch', 'merger', 'api', 'enrich']),
+  // enrichment is a stage both speed and batch run: it imports only model
+  layer('enrich', ['ingest', 'speed', 'batch', 'merger', 'api']),
   layer('speed', ['ingest', 'batch', 'merger', 'api']),
   layer('batch', ['ingest', 'speed', 'merger', 'api']),
-  layer('merger', ['ingest', 'speed', 'batch', 'api']),
-  layer('api', ['ingest', 'speed', 'batch']),
+  layer('merger', ['ingest', 'speed', 'batch', 'api', 'enrich']),
+  layer('api', ['ingest', 'speed', 'batch', 'enrich']),
   // nor the CLI: the app is built from a Config, whoever parsed it
   restricted('app', ['main', 'cli-args'])
 )

@@ -2,7 +2,9 @@
 // fed with synthetic traffic in 1000-record batches (--batch), no broker; also the history
 // generator's rate. Prints JSON; asserts nothing.
 //   node --expose-gc --import tsx bench/pipeline.ts [--records 1000000] [--batch 1000] [--store memory|redis] [--rate 2000]
-//                                                   [--threads 0] [--in-flight 1]
+//                                                   [--threads 0] [--in-flight 1] [--enrich SHARE]
+// --enrich SHARE: instead, events/s with and without enrichment (wink, the default budget) in one run, SHARE of the valid
+// events carrying a review text, memory store (bench/enrich-run.ts); e.g. --records 100000 --enrich 0.2.
 // (--expose-gc keeps the generator's garbage out of the timed part; without it the figure is lower). With decode
 // threads (a DecodePool) and batches in flight > 1, a batch is decoded while those ahead of it are applied;
 // main_thread_busy is the share of the time the main thread worked (the rest it waited for the threads or the store).
@@ -15,6 +17,7 @@ import { loadConfig } from '../src/config.js'
 import { generateHistory, type HistoryBatch, sharesOf } from '../src/ingest/index.js'
 import type { SpeedStore } from '../src/model/index.js'
 import { DecodePool, MemorySpeedStore, RedisSpeedStore, SpeedPipeline } from '../src/speed/index.js'
+import { enrichComparison } from './enrich-run.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -23,7 +26,8 @@ const { values: args } = parseArgs({
     store: { type: 'string', default: 'memory' },
     rate: { type: 'string', default: '2000' },
     threads: { type: 'string', default: '0' },
-    'in-flight': { type: 'string', default: '1' }
+    'in-flight': { type: 'string', default: '1' },
+    enrich: { type: 'string' }
   }
 })
 const threads = Number(args.threads)
@@ -39,6 +43,12 @@ const shares = sharesOf(settings)
 const rate = Number(args.rate)
 const from = Date.UTC(2026, 0, 5, 12)
 const to = from + Math.ceil((records / rate) * 1000)
+
+if (args.enrich !== undefined) {
+  const batches = [...generateHistory({ from, to, rate, seed: 7, shares, topic: 'bench', chunkSize: batchSize })]
+  console.log(JSON.stringify(await enrichComparison(batches, Number(args.enrich), settings), null, 2))
+  process.exit(0)
+}
 
 // the generator alone (records are dropped as they come)
 let generated = 0

@@ -131,6 +131,14 @@ export const Config = Type.Object({
   decodeWorkers: Type.Integer({ minimum: 0, maximum: 64, default: 0 }),
   /** heap limit of each decode thread (MB): a record whose decoding needs more kills only that thread (decode_failed) */
   decodeWorkerHeapMb: Type.Integer({ minimum: 4, default: 64 }),
+  /** the enricher of events' text: none, wink (the model shipped in npm, in process) or http (a service at enricherUrl) */
+  enricher: Type.Union([Type.Literal('none'), Type.Literal('wink'), Type.Literal('http')], { default: 'wink' }),
+  /** with enricher http: the URL a batch of texts is POSTed to */
+  enricherUrl: Type.String({ pattern: '^(|https?://\\S+)$', default: '' }),
+  /** with enricher http: one attempt's time limit */
+  enricherTimeoutMs: Type.Integer({ minimum: 10, default: 1_000 }),
+  /** the most a consumed batch waits for its enrichment; past it the rest of its events pass unenriched (counted) */
+  enrichBudgetMs: Type.Integer({ minimum: 1, default: 200 }),
   /** auto: authentication when keys or a JWT issuer are configured (required off loopback); none: no authentication at all */
   auth: Type.Union([Type.Literal('auto'), Type.Literal('none')], { default: 'auto' }),
   /** the API keys file (`hourglass keys add|list|revoke`); '' none */
@@ -230,6 +238,10 @@ const KINDS: Record<ConfigKey, Kind> = {
   maxRecordBytes: 'int',
   decodeWorkers: 'int',
   decodeWorkerHeapMb: 'int',
+  enricher: 'string',
+  enricherUrl: 'string',
+  enricherTimeoutMs: 'duration',
+  enrichBudgetMs: 'duration',
   auth: 'string',
   apiKeysFile: 'string',
   jwtIssuer: 'string',
@@ -307,6 +319,7 @@ function expected (key: ConfigKey): string | null {
   if (key === 'kafkaTopics') return 'expected topic names (letters, digits, . _ -), comma-separated'
   if (key === 'dlqTopic') return 'expected a topic name (letters, digits, . _ -)'
   if (key === 'kafkaFormat') return 'expected json, avro or auto, and/or TOPIC=json|avro|auto, comma-separated'
+  if (key === 'enricherUrl') return 'expected http(s)://host:port[/path] of an enrichment service'
   if (key === 'schemaRegistryUrl') return 'expected http(s)://host:port[/path] of a Confluent-compatible API'
   if (key === 'redisUrl') return 'expected redis://host:port (or rediss://); with HOURGLASS_REDIS_MODE=cluster, several comma-separated'
   if (key === 'gold') return 'expected own or delta:PATH (the folder of a Delta table)'
@@ -367,6 +380,9 @@ export function loadConfig (
   if (c.store === 'cosmos' && c.cosmosKey === '') {
     const store = origins.store?.name ?? envName('store')
     throw new ConfigError(`${envName('cosmosKey')} is required with ${store}=cosmos (the account key; it is read from the environment only)`)
+  }
+  if (c.enricher === 'http' && c.enricherUrl === '') {
+    throw new ConfigError(`${envName('enricher')}=http needs ${envName('enricherUrl')} (where batches of texts are POSTed)`)
   }
   if (c.schemaRegistryUrl === '' && c.kafkaFormat.some((f) => !f.endsWith('json'))) {
     const format = origins.kafkaFormat?.name ?? envName('kafkaFormat')

@@ -33,7 +33,11 @@ const TABLE: Row[] = [
     expect: evt({ processing_time: 3.5, response_time: 120, revenue_cents: 1234, user_id: 'u1' }) },
   { what: 'v1 without user_id (the reader fills its default)', schema: record(without('user_id')), value: { ...FULL, user_id: undefined },
     expect: evt({ processing_time: 3.5, response_time: 120, revenue_cents: 1234 }) },
-  { what: 'only the required fields', schema: record(without('processing_time', 'response_time', 'revenue', 'user_id')),
+  { what: 'v2 with text', schema: record(CONTRACT), value: { ...FULL, text: 'Great service' },
+    expect: evt({ processing_time: 3.5, response_time: 120, revenue_cents: 1234, user_id: 'u1', text: 'Great service' }) },
+  { what: 'v1 without text (the reader fills its default)', schema: record(without('text')), value: FULL,
+    expect: evt({ processing_time: 3.5, response_time: 120, revenue_cents: 1234, user_id: 'u1' }) },
+  { what: 'only the required fields', schema: record(without('processing_time', 'response_time', 'revenue', 'user_id', 'text')),
     value: { event_id: 'e1', timestamp: TS, event_type: 'click', region: 'eu' }, expect: evt() },
   { what: 'a newer writer with a field the reader does not know (dropped)', schema: record([...CONTRACT, { name: 'browser', type: 'string', default: '' }]),
     value: { ...FULL, browser: 'firefox' }, expect: evt({ processing_time: 3.5, response_time: 120, revenue_cents: 1234, user_id: 'u1' }) },
@@ -109,7 +113,8 @@ describe('framing faults and formats', () => {
   it('an Avro event validates to exactly what its JSON form does', () => {
     const events = Array.from({ length: 50 }, (_, i) => ({
       event_id: `e${i}`, timestamp: TS + i, event_type: `t${i % 3}`, region: `r${i % 2}`,
-      ...(i % 2 === 0 ? { processing_time: i * 1.5, revenue: i / 4 } : {}), ...(i % 3 === 0 ? { user_id: `u${i}` } : {})
+      ...(i % 2 === 0 ? { processing_time: i * 1.5, revenue: i / 4 } : {}), ...(i % 3 === 0 ? { user_id: `u${i}` } : {}),
+      ...(i % 5 === 0 ? { text: `text ${i} ✓` } : {})
     }))
     const type = avro.Type.forSchema(EVENT_AVRO_SCHEMA as unknown as avro.Schema)
     for (const e of events) {

@@ -80,7 +80,11 @@ function toRows (data: Awaited<ReturnType<typeof loadGoldFile>>): PartialRow[] {
       window_start: data.windowStart[i]!,
       event_type: data.eventType[i]!,
       region: data.region[i]!,
-      partials: { events: data.events[i]!, latency_sum: data.latencySum[i]!, latency_count: data.latencyCount[i]!, revenue_cents: data.revenueCents[i]!, response }
+      partials: {
+        events: data.events[i]!, latency_sum: data.latencySum[i]!, latency_count: data.latencyCount[i]!, revenue_cents: data.revenueCents[i]!, response,
+        sentiment_sum: data.sentimentSum[i]!, sentiment_count: data.sentimentCount[i]!, sentiment_positive: data.sentimentPositive[i]!,
+        sentiment_neutral: data.sentimentNeutral[i]!, sentiment_negative: data.sentimentNegative[i]!
+      }
     })
   }
   return rows

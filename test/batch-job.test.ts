@@ -172,7 +172,8 @@ test('gold files follow the contract: column types, sort order, and direct-reade
   assert.deepEqual(types.map((t) => `${t.column_name as string} ${t.column_type as string}`), [
     'window_start TIMESTAMP WITH TIME ZONE', 'event_type VARCHAR', 'region VARCHAR', 'total_events BIGINT', 'latency_sum DOUBLE',
     'latency_count BIGINT', 'revenue_cents BIGINT', 'response_bins STRUCT(bin INTEGER, n BIGINT)[]', 'avg_latency DOUBLE',
-    'p95_response DOUBLE', 'total_revenue DECIMAL(18,2)'
+    'p95_response DOUBLE', 'total_revenue DECIMAL(18,2)', 'sentiment_sum DOUBLE', 'sentiment_count BIGINT', 'sentiment_positive BIGINT',
+    'sentiment_neutral BIGINT', 'sentiment_negative BIGINT', 'avg_sentiment DOUBLE', 'top_entities STRUCT(entity VARCHAR, n BIGINT)[]'
   ])
   const rows = await conn.rows(`SELECT CAST(epoch_ms(window_start) AS DOUBLE) AS ws, event_type, region, avg_latency, p95_response,
     latency_sum, CAST(latency_count AS DOUBLE) AS latency_count,
@@ -197,7 +198,8 @@ test('gold files follow the contract: column types, sort order, and direct-reade
     { f: (await listBronzeHours(dataDir)).get(H(0))![0]! })
   assert.deepEqual(bronze.map((t) => `${t.column_name as string} ${t.column_type as string}`), [
     'event_id VARCHAR', 'event_time TIMESTAMP WITH TIME ZONE', 'event_type VARCHAR', 'region VARCHAR', 'processing_time DOUBLE',
-    'response_time DOUBLE', 'revenue_cents BIGINT', 'user_id VARCHAR', 'src_topic VARCHAR', 'src_partition INTEGER', 'src_offset BIGINT'
+    'response_time DOUBLE', 'revenue_cents BIGINT', 'user_id VARCHAR', 'src_topic VARCHAR', 'src_partition INTEGER', 'src_offset BIGINT',
+    'text VARCHAR', 'sentiment_score DOUBLE', 'sentiment_label VARCHAR', 'entities VARCHAR[]'
   ])
   tmp.db.release(conn)
 })

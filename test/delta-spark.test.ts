@@ -22,7 +22,7 @@ async function open (env: Record<string, string>): Promise<App> {
 }
 
 interface Answer {
-  rows: Array<Record<string, unknown> & { avg_latency: number | null }>
+  rows: Array<Record<string, unknown> & { avg_latency: number | null, avg_sentiment: number | null }>
   meta: { boundary: string, batch_version: number, sources: Array<{ layer: string }> }
 }
 
@@ -76,13 +76,17 @@ test('Spark reads our own gold; Spark builds hourly gold from our bronze as a De
       assert.equal(theirs.meta.boundary, until, 'the boundary is the property the job set')
       assert.deepEqual(theirs.meta.sources.map((s) => s.layer), ['batch'])
       assert.equal(theirs.rows.length, ours.rows.length)
-      // the same rows; the average latency within float rounding (Spark sums the latencies in another order)
-      const exact = (rows: Answer['rows']): unknown[] => rows.map(({ avg_latency: _a, ...rest }) => rest)
+      // the same rows; the average latency within float rounding (Spark sums the latencies in another order), and so the
+      // average sentiment, served to 3 decimals: a sum a last bit apart may round one unit apart
+      const exact = (rows: Answer['rows']): unknown[] => rows.map(({ avg_latency: _a, avg_sentiment: _s, ...rest }) => rest)
       assert.deepEqual(exact(theirs.rows), exact(ours.rows))
       theirs.rows.forEach((r, i) => {
         const o = ours.rows[i]?.avg_latency ?? null
         if (r.avg_latency === null || o === null) assert.equal(r.avg_latency, o)
         else assert.ok(Math.abs(r.avg_latency - o) <= 1e-9 * Math.max(1, Math.abs(o)), `avg_latency ${r.avg_latency} against ${o}`)
+        const s = ours.rows[i]?.avg_sentiment ?? null
+        if (r.avg_sentiment === null || s === null) assert.equal(r.avg_sentiment, s)
+        else assert.ok(Math.abs(r.avg_sentiment - s) <= 0.001 + 1e-9, `avg_sentiment ${r.avg_sentiment} against ${s}`)
       })
     } finally {
       await served.close()

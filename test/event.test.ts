@@ -68,7 +68,10 @@ test('validation: each rule has its stable reason code', () => {
     [{ ...ok, response_time: '5' }, 'bad_response_time'],
     [{ ...ok, revenue: -0.01 }, 'bad_revenue'],
     [{ ...ok, revenue: 1.005 }, 'bad_revenue'],
-    [{ ...ok, user_id: 5 }, 'bad_user_id']
+    [{ ...ok, user_id: 5 }, 'bad_user_id'],
+    [{ ...ok, text: 5 }, 'bad_text'],
+    [{ ...ok, text: ['great'] }, 'bad_text'],
+    [{ ...ok, text: 'x'.repeat(4097) }, 'bad_text']
   ]
   for (const [input, reason] of table) {
     const v = validateEvent(input, NOW)
@@ -83,14 +86,24 @@ test('validation: each rule has its stable reason code', () => {
 })
 
 test('a valid event is normalised (ms, integer cents) and round-trips through its wire form', () => {
-  const v = validateEvent({ ...ok, processing_time: 12.5, response_time: 0, revenue: 19.99, user_id: 'u1', timestamp: NOW + 4 * 60_000 }, NOW)
+  const v = validateEvent({ ...ok, processing_time: 12.5, response_time: 0, revenue: 19.99, user_id: 'u1', text: 'Lovely 😀', timestamp: NOW + 4 * 60_000 }, NOW)
   assert.ok(v.ok)
   if (!v.ok) return
   assert.equal(v.event.revenue_cents, 1999)
+  assert.equal(v.event.text, 'Lovely 😀')
   assert.equal(v.event.ts, NOW + 4 * 60_000)
   const again = parseEvent(JSON.stringify(toWire(v.event)), NOW)
   assert.ok(again.ok)
   if (again.ok) assert.deepEqual(again.event, v.event)
   const cents = validateEvent({ ...ok, revenue: 0.29 }, NOW)
   assert.ok(cents.ok && cents.event.revenue_cents === 29)
+})
+
+test('text is optional: absent, null or empty leave none; 4096 characters are taken', () => {
+  for (const text of [undefined, null, '']) {
+    const v = validateEvent({ ...ok, text }, NOW)
+    assert.ok(v.ok && v.event.text === undefined, String(text))
+  }
+  const long = validateEvent({ ...ok, text: 'y'.repeat(4096) }, NOW)
+  assert.ok(long.ok && long.event.text?.length === 4096)
 })

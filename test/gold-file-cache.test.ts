@@ -9,6 +9,7 @@ function data (rows: number, bins: number): GoldFileData {
   const f = (n: number) => new Float64Array(n)
   return {
     rows, windowStart: f(rows), eventType: [], region: [], events: f(rows), latencySum: f(rows), latencyCount: f(rows), revenueCents: f(rows),
+    sentimentSum: f(rows), sentimentCount: f(rows), sentimentPositive: f(rows), sentimentNeutral: f(rows), sentimentNegative: f(rows),
     binStart: new Uint32Array(rows + 1), bins: new Int32Array(bins), counts: f(bins)
   }
 }

@@ -38,6 +38,8 @@ async function gql<T = Record<string, unknown>> (app: App, query: string, variab
 
 const ROW = 'window_start event_type region total_events avg_latency p95_response total_revenue'
 const META = 'from to granularity boundary sources { layer from to } complete gaps { from to reason } freshness { watermark lag_ms } batch_version'
+/** the sentiment fields of a row */
+const SENTIMENT = 'avg_sentiment sentiment_positive sentiment_neutral sentiment_negative'
 const RESULT = `{ rows { ${ROW} } meta { ${META} } }`
 
 test('metrics: the same answer as GET /v1/metrics for the same query, from the same parsed query', async (t) => {
@@ -286,13 +288,13 @@ test('the real merger over a real speed store: GraphQL and REST give the same nu
   await pipeline.process({ topic: 'events', partition: 0, records }, T)
 
   const rest = (await app.inject('/v1/metrics/live?last=15m&group_by=event_type,region')).json<{ rows: Array<{ total_events: number }> }>()
-  const live = await gql<{ live: unknown }>(app, `{ live(last: "15m", groupBy: [event_type, region]) ${RESULT} }`)
+  const live = await gql<{ live: unknown }>(app, `{ live(last: "15m", groupBy: [event_type, region]) { rows { ${ROW} ${SENTIMENT} } meta { ${META} } } }`)
   assert.deepEqual(live.body.data?.live, rest)
   assert.equal(rest.rows.reduce((n, r) => n + r.total_events, 0), 60)
 
   const from = iso(T - 20 * M)
   const restMinutes = (await app.inject(`/v1/metrics?from=${from}&granularity=minute&group_by=region&region=eu-west`)).json()
-  const minutes = await gql<{ metrics: unknown }>(app, `{ metrics(from: "${from}", granularity: minute, groupBy: [region], filter: { region: ["eu-west"] }) { rows { window_start region total_events avg_latency p95_response total_revenue } meta { ${META} } } }`)
+  const minutes = await gql<{ metrics: unknown }>(app, `{ metrics(from: "${from}", granularity: minute, groupBy: [region], filter: { region: ["eu-west"] }) { rows { window_start region total_events avg_latency p95_response total_revenue ${SENTIMENT} } meta { ${META} } } }`)
   assert.deepEqual(minutes.body.data?.metrics, restMinutes)
 
   const dims = await gql<{ dimensions: unknown }>(app, '{ dimensions { event_types regions } }')

@@ -63,7 +63,8 @@ test('the client parses $metadata: the entity types, their keys, the property ty
   for (const k of key ?? []) assert.equal(props.get(k)?.nullable, 'false', `${k} is not nullable`)
   assert.deepEqual([...props].map(([n, p]) => `${n}:${p.type}`), [
     'window_start:Edm.DateTimeOffset', 'event_type:Edm.String', 'region:Edm.String', 'total_events:Edm.Int64',
-    'avg_latency:Edm.Double', 'p95_response:Edm.Double', 'total_revenue:Edm.Decimal'
+    'avg_latency:Edm.Double', 'p95_response:Edm.Double', 'total_revenue:Edm.Decimal',
+    'avg_sentiment:Edm.Double', 'sentiment_positive:Edm.Int64', 'sentiment_neutral:Edm.Int64', 'sentiment_negative:Edm.Int64'
   ])
   assert.deepEqual([props.get('total_revenue')?.precision, props.get('total_revenue')?.scale], ['18', '2'])
   assert.deepEqual(schema.entityContainer.entitySet.map((s) => [s.name, s.entityType]), [

@@ -18,7 +18,7 @@ import { after, before, describe, test } from 'node:test'
 import { type App, buildApp } from '../src/app/index.js'
 import { buildServer } from '../src/api/server.js'
 import { loadConfig } from '../src/config.js'
-import { bucketStart, DAY_MS, HOUR_MS, iso, MINUTE_MS } from '../src/model/index.js'
+import { bucketStart, DAY_MS, HOUR_MS, iso, METRIC_NAMES, MINUTE_MS } from '../src/model/index.js'
 import { StubMetricsService } from './helpers/stub-service.js'
 
 const T0 = bucketStart(Date.now(), 'hour') - 30 * MINUTE_MS
@@ -225,7 +225,11 @@ describe('OData documents and errors (stub service)', () => {
       total_events: { Name: 'total_events', Type: 'Edm.Int64', Nullable: 'false' },
       avg_latency: { Name: 'avg_latency', Type: 'Edm.Double' },
       p95_response: { Name: 'p95_response', Type: 'Edm.Double' },
-      total_revenue: { Name: 'total_revenue', Type: 'Edm.Decimal', Nullable: 'false', Precision: '18', Scale: '2' }
+      total_revenue: { Name: 'total_revenue', Type: 'Edm.Decimal', Nullable: 'false', Precision: '18', Scale: '2' },
+      avg_sentiment: { Name: 'avg_sentiment', Type: 'Edm.Double' },
+      sentiment_positive: { Name: 'sentiment_positive', Type: 'Edm.Int64', Nullable: 'false' },
+      sentiment_neutral: { Name: 'sentiment_neutral', Type: 'Edm.Int64', Nullable: 'false' },
+      sentiment_negative: { Name: 'sentiment_negative', Type: 'Edm.Int64', Nullable: 'false' }
     })
     const sets = [...xml.matchAll(/<EntitySet Name="(\w+)" EntityType="Hourglass\.Metric">/g)].map((m) => m[1])
     assert.deepEqual(sets, ['HourlyMetrics', 'DailyMetrics', 'MinuteMetrics'])
@@ -243,7 +247,7 @@ describe('OData documents and errors (stub service)', () => {
     assert.equal((await app.inject('/odata/MinuteMetrics')).statusCode, 200)
     const [folded, hourly, daily, minute] = service.calls
     assert.deepEqual(folded?.kind === 'query' ? folded.q : null, {
-      from: Date.parse('2026-01-05T00:00:00Z'), to: Date.parse('2026-01-12T00:00:00Z'), granularity: 'hour', groupBy: ['event_type', 'region'], filters: { region: ['eu-west'] }, metrics: ['total_events', 'avg_latency', 'p95_response', 'total_revenue']
+      from: Date.parse('2026-01-05T00:00:00Z'), to: Date.parse('2026-01-12T00:00:00Z'), granularity: 'hour', groupBy: ['event_type', 'region'], filters: { region: ['eu-west'] }, metrics: [...METRIC_NAMES]
     })
     const end = Date.parse('2026-01-12T03:00:00Z')
     assert.deepEqual(hourly?.kind === 'query' ? [hourly.q.from, hourly.q.to, hourly.q.filters] : null, [end - 7 * DAY_MS, end, {}])

@@ -6,6 +6,7 @@ import { test, type TestContext } from 'node:test'
 import createError from '@fastify/error'
 import { toHourglassError } from '../src/api/errors.js'
 import { buildServer, type BuildServerOptions } from '../src/api/server.js'
+import { METRIC_NAMES } from '../src/model/index.js'
 import { StubMetricsService, type StubOptions } from './helpers/stub-service.js'
 
 const now = Date.parse('2026-01-12T02:30:00Z')
@@ -42,7 +43,7 @@ test('GET /v1/metrics: rows and the full meta block, as JSON', async (t) => {
   const call = service.calls[0]
   assert.equal(call?.kind, 'query')
   assert.deepEqual(call?.kind === 'query' ? call.q : null, {
-    from: now - 6 * H - 30 * 60_000, to: now + 30 * 60_000, granularity: 'hour', groupBy: ['event_type', 'region'], filters: {}, metrics: ['total_events', 'avg_latency', 'p95_response', 'total_revenue']
+    from: now - 6 * H - 30 * 60_000, to: now + 30 * 60_000, granularity: 'hour', groupBy: ['event_type', 'region'], filters: {}, metrics: [...METRIC_NAMES]
   })
 })
 

@@ -19,7 +19,9 @@ function good (i: number, extra: Record<string, unknown> = {}): string {
 const MIXED: (string | Uint8Array)[] = [
   good(1),
   good(2, { processing_time: 3.5, response_time: 0, revenue: 12.34, user_id: 'ü-😀' }),
-  good(3, { user_id: '' }),
+  good(3, { user_id: '', text: 'Schön 😀 and a new line\n' }),
+  good(8, { text: '' }),
+  good(9, { text: 42 }),
   good(4, { revenue: null, user_id: null, processing_time: null }),
   JSON.stringify({ event_id: 'ë'.repeat(40), timestamp: new Date(NOW).toISOString(), event_type: 'κλικ', region: '東京' }),
   'not json',

@@ -1,6 +1,7 @@
 // The speed store contract against the in-memory store, plus what only the memory store does.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { emptyPartials } from '../src/model/index.js'
 import { MemorySpeedStore } from '../src/speed/index.js'
 import { speedStoreContract } from './contract/speed-store-contract.js'
 import { sleep } from './helpers/wait.js'
@@ -20,7 +21,7 @@ test('memory: the background sweep drops expired windows without any access', as
   const clock = { t: Date.UTC(2026, 0, 1, 12) }
   const store = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => clock.t, retentionMs: 60_000, sweepIntervalMs: 5 })
   t.after(() => store.close())
-  const partials = { events: 1, latency_sum: 0, latency_count: 0, revenue_cents: 0, response: new Map<number, number>() }
+  const partials = { ...emptyPartials(), events: 1 }
   await store.apply({ deltas: [{ window_start: clock.t, event_type: 'a', region: 'r', partials }], position: { topic: 't', partition: 0, offset: '0' } })
   assert.equal(store.rowCount, 1)
   clock.t += 2 * 60_000

@@ -1,7 +1,8 @@
 """Hourglass hourly gold from Hourglass bronze, as a Spark job writing a Delta Lake table.
 
 What a Databricks (or any Spark) batch layer does to publish gold that `hourglass serve --gold delta:PATH` serves:
-the hourly rollup of docs/design.md (deduplicated events → partials and DDSketch bins per hour, event_type and region),
+the hourly rollup of docs/design.md (deduplicated events → partials, sentiment partials and DDSketch bins per hour,
+event_type and region),
 written as a Delta table partitioned by `date`, and the boundary the service cuts queries at published as the table
 property `hourglass.complete_until` after the data commit (a reader that sees the new rows before the property still
 cuts at the old boundary, so it never serves a half-built hour).
@@ -26,7 +27,7 @@ ZERO_BIN = -32768
 ROLLUP = f"""
 WITH src AS (
   SELECT event_id, event_time, event_type, region, processing_time, response_time, revenue_cents,
-         src_topic, src_partition, src_offset
+         src_topic, src_partition, src_offset, sentiment_score, sentiment_label
   FROM bronze
   WHERE event_time >= TIMESTAMP '{{start}}' AND event_time < TIMESTAMP '{{until}}'
 ),
@@ -38,6 +39,7 @@ events AS (
 ),
 binned AS (
   SELECT date_trunc('HOUR', event_time) AS window_start, event_type, region, processing_time, revenue_cents,
+         sentiment_score, sentiment_label,
          CASE WHEN response_time = 0 THEN {ZERO_BIN}
               ELSE CAST(ceil(ln(response_time) / CAST('{LN_GAMMA}' AS DOUBLE)) AS INT) END AS bin
   FROM events
@@ -47,7 +49,12 @@ base AS (
          count(*) AS total_events,
          CAST(coalesce(sum(processing_time), 0) AS DOUBLE) AS latency_sum,
          count(processing_time) AS latency_count,
-         CAST(coalesce(sum(revenue_cents), 0) AS BIGINT) AS revenue_cents
+         CAST(coalesce(sum(revenue_cents), 0) AS BIGINT) AS revenue_cents,
+         CAST(coalesce(sum(sentiment_score), 0) AS DOUBLE) AS sentiment_sum,
+         count(sentiment_score) AS sentiment_count,
+         count(CASE WHEN sentiment_score IS NOT NULL AND sentiment_label = 'positive' THEN 1 END) AS sentiment_positive,
+         count(CASE WHEN sentiment_score IS NOT NULL AND sentiment_label = 'neutral' THEN 1 END) AS sentiment_neutral,
+         count(CASE WHEN sentiment_score IS NOT NULL AND sentiment_label = 'negative' THEN 1 END) AS sentiment_negative
   FROM binned
   GROUP BY window_start, event_type, region
 ),
@@ -64,6 +71,7 @@ sketch AS (
 )
 SELECT b.window_start, b.event_type, b.region, b.total_events, b.latency_sum, b.latency_count, b.revenue_cents,
        coalesce(s.response_bins, CAST(array() AS ARRAY<STRUCT<bin: INT, n: BIGINT>>)) AS response_bins,
+       b.sentiment_sum, b.sentiment_count, b.sentiment_positive, b.sentiment_neutral, b.sentiment_negative,
        date_format(b.window_start, 'yyyy-MM-dd') AS date
 FROM base b LEFT JOIN sketch s ON s.window_start = b.window_start AND s.event_type = b.event_type AND s.region = b.region
 """
@@ -107,9 +115,15 @@ def main(argv: list[str]) -> int:
     a = p.parse_args(argv)
     until = hour_instant(a.until)
 
+    from pyspark.sql.functions import lit
+
     spark = delta_session(a.master, 'hourglass-hourly-gold')
     try:
-        bronze = spark.read.parquet(a.bronze)
+        # files from before the enrichment columns beside newer ones: merged by name; none has them: added as NULL
+        bronze = spark.read.option('mergeSchema', 'true').parquet(a.bronze)
+        for name, kind in (('sentiment_score', 'double'), ('sentiment_label', 'string')):
+            if name not in bronze.columns:
+                bronze = bronze.withColumn(name, lit(None).cast(kind))
         bronze.createOrReplaceTempView('bronze')
         first = a.from_date
         if first is None:
@@ -123,8 +137,9 @@ def main(argv: list[str]) -> int:
         last_date = until.strftime('%Y-%m-%d') if until.hour > 0 else None
         gold = spark.sql(ROLLUP.format(start=start, until=end))
         dates = f"date >= '{first}'" + (f" AND date <= '{last_date}'" if last_date else f" AND date < '{until.strftime('%Y-%m-%d')}'")
+        # mergeSchema: a table written before the sentiment columns takes them on
         (gold.write.format('delta').mode('overwrite').partitionBy('date')
-             .option('replaceWhere', dates).save(a.gold))
+             .option('replaceWhere', dates).option('mergeSchema', 'true').save(a.gold))
         stamp = until.strftime('%Y-%m-%dT%H:%M:%S.000Z')
         spark.sql(f"ALTER TABLE delta.`{a.gold}` SET TBLPROPERTIES ('hourglass.complete_until' = '{stamp}')")
         rows = spark.read.format('delta').load(a.gold).count()

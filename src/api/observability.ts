@@ -10,7 +10,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import { INVALID_REASONS, isHourglassError } from '../model/index.js'
+import { ENRICH_SKIP_REASONS, type EnrichSkipReason, INVALID_REASONS, isHourglassError } from '../model/index.js'
 import type { MetricsService, ReconciliationSource } from '../merger/types.js'
 
 /** What the scrape-time metrics read. */
@@ -28,6 +28,8 @@ export interface Observability {
   bindReconciliations (source: ReconciliationSource): void
   /** a Kafka consumer group lost every broker at `since` (epoch ms), or has them again (null) */
   kafkaOutage (group: string, since: number | null): void
+  /** the speed layer's enrichment stage enriched these events and left these unenriched, by reason */
+  observeEnrich (enriched: number, skipped: Partial<Record<EnrichSkipReason, number>>): void
 }
 
 export interface ObservabilityOptions {
@@ -172,9 +174,23 @@ export function createObservability (opts: ObservabilityOptions = {}): Observabi
     }
   })
 
+  // enrichment (speed layer): counted as it happens
+  const enriched = new Counter({ name: 'hourglass_events_enriched_total', help: 'Events whose text the speed layer enriched', registers: [registry] })
+  const enrichSkipped = new Counter({
+    name: 'hourglass_enrich_skipped_total',
+    help: 'Events with text the speed layer left unenriched, by reason: budget (time budget spent), error, unavailable (breaker open)',
+    labelNames: ['reason'] as const,
+    registers: [registry]
+  })
+  for (const reason of ENRICH_SKIP_REASONS) enrichSkipped.inc({ reason }, 0)
+
   return {
     registry,
     observeApply (seconds) { apply.observe(seconds) },
+    observeEnrich (n, skipped) {
+      if (n > 0) enriched.inc(n)
+      for (const [reason, k] of Object.entries(skipped)) if (k > 0) enrichSkipped.inc({ reason }, k)
+    },
     observeRequest (method, route, statusCode, seconds) {
       http.observe({ method, route, status_code: String(statusCode) }, seconds)
     },

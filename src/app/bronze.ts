@@ -7,6 +7,7 @@ import { BronzeSink } from '../batch/index.js'
 import { BronzeFeed } from './bronze-feed.js'
 import type { BronzeShare } from './bronze-share.js'
 import { type AppContext, kafkaLogLevel } from './context.js'
+import { bronzeEnrichment } from './enrichment.js'
 import type { Part } from './lifecycle.js'
 import { InThreadDecoder } from '../speed/index.js'
 import { valueFormats } from './value-formats.js'
@@ -20,7 +21,10 @@ export interface Bronze extends Part {
 /** `mayWrite`: whether this process still leads its data folder (flushes, the last one at close too, only then) */
 export function openBronzeSink (ctx: AppContext, mayWrite: () => boolean): Bronze {
   const { config, dataDir, db, now, log } = ctx
-  const sink = new BronzeSink({ dataDir, db, flushMs: config.bronzeFlushMs, maxBuffered: config.bronzeFlushEvents })
+  const enrich = bronzeEnrichment(config, log)
+  const sink = new BronzeSink({
+    dataDir, db, flushMs: config.bronzeFlushMs, maxBuffered: config.bronzeFlushEvents, ...(enrich === undefined ? {} : { enrich })
+  })
   let timer: NodeJS.Timeout | undefined
   return {
     name: 'bronze sink',

@@ -5,6 +5,7 @@ import { type BronzeSink, BronzeSink as Sink, type Db, readBronzeState } from '.
 import type { Config } from '../config.js'
 import { generateHistory, sharesOf } from '../ingest/index.js'
 import { DAY_MS, HOUR_MS, parseEvent, utcDate } from '../model/index.js'
+import { bronzeEnrichment } from './enrichment.js'
 
 export const HISTORY_TOPIC = 'synthetic-history'
 /** seed writes bronze in flushes of this many events (larger than bronzeFlushEvents: history comes all at once) */
@@ -35,7 +36,10 @@ export async function seedHistory (o: SeedOptions): Promise<SeedSummary> {
   const previous = state.partitions.find((p) => p.topic === HISTORY_TOPIC && p.partition === 0)
   // whole hours: the first gold hour is a full one
   const from = Math.floor((o.now - o.config.seedDays * DAY_MS) / HOUR_MS) * HOUR_MS
-  const sink: BronzeSink = new Sink({ dataDir: o.dataDir, db: o.db, flushMs: o.config.bronzeFlushMs, maxBuffered: o.config.bronzeFlushEvents })
+  const enrich = bronzeEnrichment(o.config)
+  const sink: BronzeSink = new Sink({
+    dataDir: o.dataDir, db: o.db, flushMs: o.config.bronzeFlushMs, maxBuffered: o.config.bronzeFlushEvents, ...(enrich === undefined ? {} : { enrich })
+  })
   let records = 0; let valid = 0; let invalid = 0
   let day = ''
   const days = `${o.config.seedDays} day${o.config.seedDays === 1 ? '' : 's'}`

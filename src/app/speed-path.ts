@@ -14,9 +14,10 @@ import { FileSource, type RawBatch, type RecordSource } from '../ingest/index.js
 import { DeadLetterProducer, KafkaSource, retryWhileBrokersGone } from '../ingest/kafka/index.js'
 import { type WindowChangeHub, withWindowChanges } from '../merger/index.js'
 import type { DeadLetter, SpeedStore } from '../model/index.js'
-import { DecodePool, Deduplicator, InThreadDecoder, SpeedPipeline } from '../speed/index.js'
+import { DecodePool, Deduplicator, enrichDecoded, InThreadDecoder, SpeedPipeline } from '../speed/index.js'
 import type { BronzeShare } from './bronze-share.js'
 import { type AppContext, kafkaLogLevel } from './context.js'
+import { speedEnrichment } from './enrichment.js'
 import { BatchesInHand } from './in-hand.js'
 import type { Part } from './lifecycle.js'
 import { rebuildFromBronze } from './replay.js'
@@ -83,8 +84,9 @@ export async function openSpeedPath (ctx: AppContext, { store, sink, observabili
       log: log.child({ component: 'decode' }),
       ...formats
     })
+  const enrichment = speedEnrichment(ctx, observability)
   const pipeline = new SpeedPipeline({
-    decode: (values, at, topic) => decoder.decode(values, at, topic),
+    decode: (values, at, topic) => enrichDecoded(decoder.decode(values, at, topic), enrichment),
     store: withWindowChanges(store, windowChanges),
     dedupWindowMs: config.dedupWindowMs,
     dedup,

@@ -2,7 +2,8 @@
 // restart). Events come back as they were flushed, duplicates included, in event-time order
 // (ties by source position): deduplication is the reader's job, as it is the stream's.
 import { listValue, timestampTZValue } from '@duckdb/node-api'
-import type { HourglassEvent } from '../model/event.js'
+import type { HourglassEvent, SentimentLabel } from '../model/event.js'
+import { bronzeFiles } from './bronze-columns.js'
 import { HOUR_MS } from '../model/time.js'
 import { listBronzeHours } from './bronze-layout.js'
 import type { Db } from './duckdb.js'
@@ -16,8 +17,9 @@ export interface ReadBronzeOptions {
 }
 
 const READ_SQL = `SELECT event_id, CAST(epoch_ms(event_time) AS DOUBLE) AS ts, event_type, region,
-       processing_time, response_time, CAST(revenue_cents AS DOUBLE) AS revenue_cents, user_id
-FROM read_parquet($files::VARCHAR[], hive_partitioning = false)
+       processing_time, response_time, CAST(revenue_cents AS DOUBLE) AS revenue_cents, user_id,
+       text, sentiment_score, sentiment_label, entities
+FROM ${bronzeFiles()}
 WHERE event_time >= $from AND event_time < $to
 ORDER BY event_time, src_topic, src_partition, src_offset`
 
@@ -34,8 +36,9 @@ export async function readBronzeEvents (o: ReadBronzeOptions): Promise<Hourglass
       to: timestampTZValue(BigInt(Math.ceil(o.to)) * 1000n)
     })).getColumnsJS())
     if (cols.length === 0) return [] // no row matched: DuckDB hands back no columns at all
-    const [id, ts, type, region, proc, resp, rev, user] = cols as [
-      string[], number[], string[], string[], Array<number | null>, Array<number | null>, Array<number | null>, Array<string | null>
+    const [id, ts, type, region, proc, resp, rev, user, text, score, label, entities] = cols as [
+      string[], number[], string[], string[], Array<number | null>, Array<number | null>, Array<number | null>, Array<string | null>,
+      Array<string | null>, Array<number | null>, Array<SentimentLabel | null>, Array<string[] | null>
     ]
     const out: HourglassEvent[] = new Array(id.length)
     for (let i = 0; i < id.length; i++) {
@@ -44,6 +47,8 @@ export async function readBronzeEvents (o: ReadBronzeOptions): Promise<Hourglass
       if (resp[i] != null) e.response_time = resp[i] as number
       if (rev[i] != null) e.revenue_cents = rev[i] as number
       if (user[i] != null) e.user_id = user[i] as string
+      if (text[i] != null) e.text = text[i] as string
+      if (score[i] != null) e.enrichment = { score: score[i] as number, label: label[i] as SentimentLabel, entities: entities[i] ?? [] }
       out[i] = e
     }
     return out

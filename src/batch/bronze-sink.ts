@@ -31,6 +31,11 @@ export interface BronzeSinkOptions {
   onProgress?: (line: string) => void
   /** test seam: called in a flush's state update, after the state was read and before it is written */
   beforeStateWrite?: () => void | Promise<void>
+  /**
+   * enrich the events with text and no enrichment yet, in place, before a flush writes them (e.g. EnrichStage.enrich);
+   * must not reject: an event it leaves unenriched is written without sentiment
+   */
+  enrich?: (events: HourglassEvent[]) => Promise<unknown>
 }
 
 /** What a flush made safe: per (topic, partition), the last offset bronze now holds. */
@@ -73,7 +78,8 @@ const OFFSET = /^(0|[1-9]\d{0,18})$/
 const BUFFER_TABLE = 'bronze_buffer'
 const CREATE_BUFFER = `CREATE OR REPLACE TEMP TABLE ${BUFFER_TABLE} (
   event_id VARCHAR, ts_ms DOUBLE, event_type VARCHAR, region VARCHAR,
-  processing_time DOUBLE, response_time DOUBLE, revenue_cents DOUBLE, user_id VARCHAR, src_offset VARCHAR)`
+  processing_time DOUBLE, response_time DOUBLE, revenue_cents DOUBLE, user_id VARCHAR, src_offset VARCHAR,
+  text VARCHAR, sentiment_score DOUBLE, sentiment_label VARCHAR, entities_json VARCHAR)`
 // ts_ms is an integer well inside 2^53, so DOUBLE holds it exactly; make_timestamptz takes µs.
 const COPY_BUFFER = `COPY (
   SELECT event_id,
@@ -81,7 +87,8 @@ const COPY_BUFFER = `COPY (
          event_type, region, processing_time, response_time,
          CAST(revenue_cents AS BIGINT) AS revenue_cents, user_id,
          CAST($topic AS VARCHAR) AS src_topic, CAST($partition AS INTEGER) AS src_partition,
-         CAST(src_offset AS BIGINT) AS src_offset
+         CAST(src_offset AS BIGINT) AS src_offset,
+         text, sentiment_score, sentiment_label, CAST(from_json(entities_json, '["VARCHAR"]') AS VARCHAR[]) AS entities
   FROM ${BUFFER_TABLE}
 ) TO $path (FORMAT parquet, COMPRESSION snappy)`
 
@@ -92,6 +99,7 @@ export class BronzeSink {
   readonly #flushMs: number
   readonly #onProgress: ((line: string) => void) | undefined
   readonly #beforeStateWrite: (() => void | Promise<void>) | undefined
+  readonly #enrich: BronzeSinkOptions['enrich']
   #conn: Conn | undefined
   #buffer: Buffered[] = []
   #oldestAt: number | null = null
@@ -109,6 +117,7 @@ export class BronzeSink {
     this.#flushMs = options.flushMs
     this.#onProgress = options.onProgress
     this.#beforeStateWrite = options.beforeStateWrite
+    this.#enrich = options.enrich
   }
 
   /** Buffer one valid event with its source position. Cheap; nothing is written until flush. */
@@ -188,6 +197,8 @@ export class BronzeSink {
     const files: string[] = []
     const slices = sliceByHour(batch)
     try {
+      // the batch side's enrichment: events the speed layer did not enrich (no budget here; a failing enricher leaves them without)
+      if (this.#enrich !== undefined) await this.#enrich(batch.map((b) => b.e))
       const conn = await this.#connection()
       for (const s of slices) files.push(await this.#writeSlice(conn, s))
       await this.#writeState(slices, finish)
@@ -277,6 +288,13 @@ export class BronzeSink {
             if (e.revenue_cents === undefined) a.appendNull(); else a.appendDouble(e.revenue_cents)
             if (e.user_id === undefined) a.appendNull(); else a.appendVarchar(e.user_id)
             a.appendVarchar(offset)
+            if (e.text === undefined) a.appendNull(); else a.appendVarchar(e.text)
+            const x = e.enrichment
+            if (x === undefined) { a.appendNull(); a.appendNull(); a.appendNull() } else {
+              a.appendDouble(x.score)
+              a.appendVarchar(x.label)
+              a.appendVarchar(JSON.stringify(x.entities))
+            }
             a.endRow()
           }
         } finally {

@@ -8,6 +8,7 @@ import { basename, dirname, join } from 'node:path'
 import { listValue } from '@duckdb/node-api'
 import { HOUR_MS, iso } from '../model/time.js'
 import { tempPathFor } from './atomic-file.js'
+import { bronzeFiles } from './bronze-columns.js'
 import { compactedName, covers, isCompactedName, type OffsetRange, packCompacted, parseBronzeName, unionRanges } from './bronze-coverage.js'
 import { bronzeWatermark, listBronzeHours } from './bronze-layout.js'
 import { type Db, num } from './duckdb.js'
@@ -45,8 +46,8 @@ export interface CompactSummary {
 
 const COPY_COMPACTED = `COPY (
   SELECT event_id, event_time, event_type, region, processing_time, response_time, revenue_cents, user_id,
-         src_topic, src_partition, src_offset
-  FROM read_parquet($files::VARCHAR[], hive_partitioning = false)
+         src_topic, src_partition, src_offset, text, sentiment_score, sentiment_label, entities
+  FROM ${bronzeFiles()}
   QUALIFY row_number() OVER (PARTITION BY event_id, event_time ORDER BY src_topic, src_partition, src_offset) = 1
   ORDER BY event_type, region, event_time, event_id
 ) TO $path (FORMAT parquet, COMPRESSION zstd)`

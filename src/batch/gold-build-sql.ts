@@ -2,16 +2,19 @@
 // (hour, event_type, region) with the partials of docs/design.md and the sketch bins. Only constants
 // and identifiers of our own are in the text; files, times and paths are bound ($files, $from,
 // $to, $path).
-import { LATENCY_DECIMALS } from '../model/partials.js'
+import { LATENCY_DECIMALS, SENTIMENT_DECIMALS } from '../model/partials.js'
+import { bronzeFiles } from './bronze-columns.js'
+import { TOP_ENTITIES, TOP_ENTITIES_TYPE, withEnrichmentColumns } from './gold-file-cache.js'
 import { SQL_BINS_TYPE, sqlBinOf, sqlQuantileRank } from './sql.js'
 
 /** The quantile the gold p95_response column holds. */
 export const GOLD_QUANTILE = 0.95
 
 /**
- * The common tail of both builds: from CTEs base(window_start, event_type, region, partials…) and
- * bins(window_start, event_type, region, bin, n), the rows of gold_build with the sketch as a
- * sorted list and p95_bin, the bin holding rank floor(0.95·(n−1)) as in model sketchQuantile.
+ * The common tail of both builds: from CTEs base(window_start, event_type, region, partials…),
+ * bins(window_start, event_type, region, bin, n) and entity_counts(window_start, event_type, region, entity, n), the rows
+ * of gold_build with the sketch as a sorted list, p95_bin, the bin holding rank floor(0.95·(n−1)) as in model
+ * sketchQuantile, and the row's most frequent entities (ties by name).
  */
 const SKETCH_TAIL = `cum AS (
   SELECT *,
@@ -25,11 +28,21 @@ sketch AS (
          min(bin) FILTER (WHERE running > ${sqlQuantileRank(GOLD_QUANTILE, 'total')}) AS p95_bin
   FROM cum
   GROUP BY window_start, event_type, region
+),
+top AS (
+  SELECT window_start, event_type, region, list({'entity': entity, 'n': n} ORDER BY n DESC, entity) AS top_entities
+  FROM (
+    SELECT *, row_number() OVER (PARTITION BY window_start, event_type, region ORDER BY n DESC, entity) AS r FROM entity_counts
+  )
+  WHERE r <= ${TOP_ENTITIES}
+  GROUP BY window_start, event_type, region
 )
 SELECT b.window_start, b.event_type, b.region, b.total_events, b.latency_sum, b.latency_count, b.revenue_cents,
        coalesce(s.response_bins, CAST([] AS ${SQL_BINS_TYPE})) AS response_bins,
-       s.p95_bin
-FROM base b LEFT JOIN sketch s USING (window_start, event_type, region)`
+       s.p95_bin,
+       b.sentiment_sum, b.sentiment_count, b.sentiment_positive, b.sentiment_neutral, b.sentiment_negative,
+       coalesce(t.top_entities, CAST([] AS ${TOP_ENTITIES_TYPE})) AS top_entities
+FROM base b LEFT JOIN sketch s USING (window_start, event_type, region) LEFT JOIN top t USING (window_start, event_type, region)`
 
 /**
  * Builds TEMP TABLE gold_build(window_start, event_type, region, total_events, latency_sum,
@@ -41,8 +54,8 @@ FROM base b LEFT JOIN sketch s USING (window_start, event_type, region)`
 export const BUILD_GOLD = `CREATE OR REPLACE TEMP TABLE gold_build AS
 WITH src AS (
   SELECT event_id, event_time, event_type, region, processing_time, response_time, revenue_cents,
-         src_topic, src_partition, src_offset
-  FROM read_parquet($files::VARCHAR[], hive_partitioning = false)
+         src_topic, src_partition, src_offset, sentiment_score, sentiment_label, entities
+  FROM ${bronzeFiles()}
   WHERE event_time >= $from AND event_time < $to
 ),
 events AS (
@@ -51,6 +64,7 @@ events AS (
 ),
 binned AS (
   SELECT date_trunc('hour', event_time) AS window_start, event_type, region, processing_time, revenue_cents,
+         sentiment_score, sentiment_label, entities,
          ${sqlBinOf('response_time')} AS bin
   FROM events
 ),
@@ -59,9 +73,19 @@ base AS (
          count(*) AS total_events,
          CAST(coalesce(sum(processing_time), 0) AS DOUBLE) AS latency_sum,
          count(processing_time) AS latency_count,
-         CAST(coalesce(sum(revenue_cents), 0) AS BIGINT) AS revenue_cents
+         CAST(coalesce(sum(revenue_cents), 0) AS BIGINT) AS revenue_cents,
+         CAST(coalesce(sum(sentiment_score), 0) AS DOUBLE) AS sentiment_sum,
+         count(sentiment_score) AS sentiment_count,
+         count(*) FILTER (WHERE sentiment_score IS NOT NULL AND sentiment_label = 'positive') AS sentiment_positive,
+         count(*) FILTER (WHERE sentiment_score IS NOT NULL AND sentiment_label = 'neutral') AS sentiment_neutral,
+         count(*) FILTER (WHERE sentiment_score IS NOT NULL AND sentiment_label = 'negative') AS sentiment_negative
   FROM binned
   GROUP BY window_start, event_type, region
+),
+entity_counts AS (
+  SELECT window_start, event_type, region, entity, count(*) AS n
+  FROM (SELECT window_start, event_type, region, unnest(entities) AS entity FROM binned WHERE entities IS NOT NULL)
+  GROUP BY ALL
 ),
 bins AS (
   SELECT window_start, event_type, region, bin, count(*) AS n
@@ -77,8 +101,9 @@ ${SKETCH_TAIL}`
  */
 export const BUILD_DAILY = `CREATE OR REPLACE TEMP TABLE gold_build AS
 WITH h AS (
-  SELECT window_start, event_type, region, total_events, latency_sum, latency_count, revenue_cents, response_bins
-  FROM read_parquet($files::VARCHAR[], hive_partitioning = false)
+  SELECT window_start, event_type, region, total_events, latency_sum, latency_count, revenue_cents, response_bins,
+         sentiment_sum, sentiment_count, sentiment_positive, sentiment_neutral, sentiment_negative, top_entities
+  FROM ${withEnrichmentColumns('read_parquet($files::VARCHAR[], hive_partitioning = false, union_by_name = true)')}
   WHERE window_start >= $from AND window_start < $to
 ),
 base AS (
@@ -86,9 +111,19 @@ base AS (
          CAST(sum(total_events) AS BIGINT) AS total_events,
          CAST(sum(latency_sum) AS DOUBLE) AS latency_sum,
          CAST(sum(latency_count) AS BIGINT) AS latency_count,
-         CAST(sum(revenue_cents) AS BIGINT) AS revenue_cents
+         CAST(sum(revenue_cents) AS BIGINT) AS revenue_cents,
+         CAST(coalesce(sum(sentiment_sum), 0) AS DOUBLE) AS sentiment_sum,
+         CAST(coalesce(sum(sentiment_count), 0) AS BIGINT) AS sentiment_count,
+         CAST(coalesce(sum(sentiment_positive), 0) AS BIGINT) AS sentiment_positive,
+         CAST(coalesce(sum(sentiment_neutral), 0) AS BIGINT) AS sentiment_neutral,
+         CAST(coalesce(sum(sentiment_negative), 0) AS BIGINT) AS sentiment_negative
   FROM h
   GROUP BY 1, 2, 3
+),
+entity_counts AS (
+  SELECT date_trunc('day', window_start) AS window_start, event_type, region, e.entity AS entity, CAST(sum(e.n) AS BIGINT) AS n
+  FROM (SELECT window_start, event_type, region, unnest(top_entities) AS e FROM h WHERE top_entities IS NOT NULL)
+  GROUP BY 1, 2, 3, 4
 ),
 bins AS (
   SELECT date_trunc('day', window_start) AS window_start, event_type, region, b.bin AS bin, CAST(sum(b.n) AS BIGINT) AS n
@@ -122,7 +157,10 @@ export const COPY_GOLD = `COPY (
          g.total_events, g.latency_sum, g.latency_count, g.revenue_cents, g.response_bins,
          CASE WHEN g.latency_count = 0 THEN NULL ELSE round(g.latency_sum / g.latency_count, ${LATENCY_DECIMALS}) END AS avg_latency,
          round(p.value, ${LATENCY_DECIMALS}) AS p95_response,
-         CAST(CAST(g.revenue_cents AS DECIMAL(18,0)) * CAST(0.01 AS DECIMAL(3,2)) AS DECIMAL(18,2)) AS total_revenue
+         CAST(CAST(g.revenue_cents AS DECIMAL(18,0)) * CAST(0.01 AS DECIMAL(3,2)) AS DECIMAL(18,2)) AS total_revenue,
+         g.sentiment_sum, g.sentiment_count, g.sentiment_positive, g.sentiment_neutral, g.sentiment_negative,
+         CASE WHEN g.sentiment_count = 0 THEN NULL ELSE round(g.sentiment_sum / g.sentiment_count, ${SENTIMENT_DECIMALS}) END AS avg_sentiment,
+         g.top_entities
   FROM gold_build g LEFT JOIN p95_values p ON p.bin = g.p95_bin
   ORDER BY g.window_start, g.event_type, g.region
 ) TO $path (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${GOLD_ROW_GROUP_SIZE})`

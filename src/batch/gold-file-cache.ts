@@ -19,6 +19,12 @@ export interface GoldFileData {
   latencySum: Float64Array
   latencyCount: Float64Array
   revenueCents: Float64Array
+  /** the sentiment partials (0 in gold written before they were kept) */
+  sentimentSum: Float64Array
+  sentimentCount: Float64Array
+  sentimentPositive: Float64Array
+  sentimentNeutral: Float64Array
+  sentimentNegative: Float64Array
   /** the bins of row i are bins[binStart[i] .. binStart[i+1]) with counts at the same places */
   binStart: Uint32Array
   bins: Int32Array
@@ -33,7 +39,28 @@ const PARTITION_TYPES: Record<string, string> = {
   total_events: 'BIGINT',
   latency_sum: 'DOUBLE',
   latency_count: 'BIGINT',
-  revenue_cents: 'BIGINT'
+  revenue_cents: 'BIGINT',
+  sentiment_sum: 'DOUBLE',
+  sentiment_count: 'BIGINT',
+  sentiment_positive: 'BIGINT',
+  sentiment_neutral: 'BIGINT',
+  sentiment_negative: 'BIGINT'
+}
+
+/** The sentiment columns: gold written before them (or by an engine that has none) reads them as 0. */
+export const GOLD_SENTIMENT_COLUMNS = ['sentiment_sum', 'sentiment_count', 'sentiment_positive', 'sentiment_neutral', 'sentiment_negative'] as const
+
+/** Gold keeps the most frequent entities of each row (hour or day × event_type × region), at most this many. */
+export const TOP_ENTITIES = 10
+export const TOP_ENTITIES_TYPE = 'STRUCT(entity VARCHAR, n BIGINT)[]'
+
+/**
+ * Gold files as a relation that has the enrichment columns (sentiment partials, top_entities) whether the files hold
+ * them or not (a missing one is NULL): `files` is a read_parquet(…) call.
+ */
+export function withEnrichmentColumns (files: string): string {
+  const missing = GOLD_SENTIMENT_COLUMNS.map((c) => `CAST(NULL AS ${PARTITION_TYPES[c] as string}) AS ${c}`).join(', ')
+  return `(SELECT * FROM ${files} UNION ALL BY NAME (SELECT ${missing}, CAST(NULL AS ${TOP_ENTITIES_TYPE}) AS top_entities WHERE false))`
 }
 
 /** The load statement; the columns in `fromPartition` are bound values ($p_<column>) instead of the file's columns. */
@@ -43,8 +70,9 @@ function loadSql (fromPartition: readonly string[]): string {
        CAST(${col('total_events')} AS DOUBLE), CAST(${col('latency_sum')} AS DOUBLE), CAST(${col('latency_count')} AS DOUBLE),
        CAST(${col('revenue_cents')} AS DOUBLE),
        coalesce(list_transform(response_bins, s -> CAST(s.bin AS INTEGER)), []),
-       coalesce(list_transform(response_bins, s -> CAST(s.n AS DOUBLE)), [])
-FROM read_parquet($file, hive_partitioning = false)
+       coalesce(list_transform(response_bins, s -> CAST(s.n AS DOUBLE)), []),
+       ${GOLD_SENTIMENT_COLUMNS.map((c) => `CAST(coalesce(${col(c)}, 0) AS DOUBLE)`).join(', ')}
+FROM ${withEnrichmentColumns('read_parquet($file, hive_partitioning = false)')}
 ORDER BY 1, 2, 3`
 }
 
@@ -67,6 +95,7 @@ export async function loadGoldFile (conn: Conn, path: string, partitionValues: R
     const ws: number[] = []; const et: string[] = []; const rg: string[] = []
     const ev: number[] = []; const ls: number[] = []; const lc: number[] = []; const rc: number[] = []
     const start: number[] = [0]; const bins: number[] = []; const counts: number[] = []
+    const sentiment: number[][] = GOLD_SENTIMENT_COLUMNS.map(() => [])
     for (;;) {
       const chunk = await result.fetchChunk()
       if (chunk === null || chunk.rowCount === 0) break
@@ -82,6 +111,7 @@ export async function loadGoldFile (conn: Conn, path: string, partitionValues: R
       const bChild = cB.childVector
       const nChild = cN.childVector
       if (!(bChild instanceof DuckDBIntegerVector) || !(nChild instanceof DuckDBDoubleVector)) throw new Error('gold file: unexpected response_bins layout')
+      const cS = sentiment.map((_, k) => column(chunk, 9 + k, DuckDBDoubleVector))
       for (let i = 0; i < chunk.rowCount; i++) {
         ws.push(cWs.getItem(i) as number)
         et.push(cEt.getItem(i) as string)
@@ -97,6 +127,7 @@ export async function loadGoldFile (conn: Conn, path: string, partitionValues: R
           counts.push(nChild.getItem(no + j) as number)
         }
         start.push(bins.length)
+        for (let k = 0; k < cS.length; k++) (sentiment[k] as number[]).push((cS[k] as DuckDBDoubleVector).getItem(i) ?? 0)
       }
     }
     return {
@@ -108,6 +139,11 @@ export async function loadGoldFile (conn: Conn, path: string, partitionValues: R
       latencySum: Float64Array.from(ls),
       latencyCount: Float64Array.from(lc),
       revenueCents: Float64Array.from(rc),
+      sentimentSum: Float64Array.from(sentiment[0] as number[]),
+      sentimentCount: Float64Array.from(sentiment[1] as number[]),
+      sentimentPositive: Float64Array.from(sentiment[2] as number[]),
+      sentimentNeutral: Float64Array.from(sentiment[3] as number[]),
+      sentimentNegative: Float64Array.from(sentiment[4] as number[]),
       binStart: Uint32Array.from(start),
       bins: Int32Array.from(bins),
       counts: Float64Array.from(counts)

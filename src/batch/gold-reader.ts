@@ -346,7 +346,12 @@ function * fileRows (datas: readonly GoldFileData[], from: number, to: number, f
           latency_sum: d.latencySum[i] as number,
           latency_count: d.latencyCount[i] as number,
           revenue_cents: d.revenueCents[i] as number,
-          response
+          response,
+          sentiment_sum: d.sentimentSum[i] as number,
+          sentiment_count: d.sentimentCount[i] as number,
+          sentiment_positive: d.sentimentPositive[i] as number,
+          sentiment_neutral: d.sentimentNeutral[i] as number,
+          sentiment_negative: d.sentimentNegative[i] as number
         }
       })
       if (out.length % STEP === 0) yield

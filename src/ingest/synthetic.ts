@@ -79,6 +79,19 @@ const LN_RESPONSE = EVENT_TYPES.map((t) => Math.log(t.responseMs))
 const LN_PROCESSING = EVENT_TYPES.map((t) => Math.log(t.responseMs / 8))
 const LN_REVENUE_CENTS = Math.log(3500) // median purchase $35
 const RECENT = 16
+
+/** Review texts of the synthetic stream (enriched with sentiment and entities), a few of each tone. */
+const REVIEWS = [
+  'Great service, the parcel arrived a day early in Berlin!', 'Love the new checkout, so fast.', 'Excellent support from Anna, thank you!',
+  'Terrible wait, nobody answered for two hours.', 'The refund never came. Awful.', 'Broken on arrival, very disappointed with Contoso.',
+  'Delivered to Paris on Monday.', 'The app works as described.', 'Ordered the blue one from the Seattle store.'
+]
+/** 2% of the events carry a review: a band of the user draw, so no other value of the stream changes */
+function review (u: number): string {
+  if (u < REVIEW_BAND[0] || u >= REVIEW_BAND[1]) return ''
+  return ',"text":' + JSON.stringify(REVIEWS[Math.floor((u - REVIEW_BAND[0]) * 1e6) % REVIEWS.length])
+}
+const REVIEW_BAND = [0.15, 0.17] as const
 /** `","event_type":"…","region":"…"` for every pair: fewer pieces to join per record */
 const TYPE_REGION = EVENT_TYPES.map((t) => REGIONS.map((r) => '","event_type":"' + t.name + '","region":"' + r + '"'))
 
@@ -154,7 +167,7 @@ export class TrafficGenerator {
     const response = Math.round(Math.exp((LN_RESPONSE[type] as number) + 0.6 * this.#normal()) * 10) / 10
     const processing = Math.max(0.01, Math.round(Math.exp((LN_PROCESSING[type] as number) + 0.5 * this.#normal()) * 100) / 100)
     const u = rand()
-    const user = u < 0.15 ? '' : ',"user_id":"u' + Math.floor(100_000 * u * u) + '"'
+    const user = (u < 0.15 ? '' : ',"user_id":"u' + Math.floor(100_000 * u * u) + '"') + review(u)
     const json = '{"event_id":"' + id + '","timestamp":"' + this.#iso(ts) + typeRegion + user +
       ',"processing_time":' + processing + ',"response_time":' + response
     return { type, json }

@@ -18,7 +18,9 @@ export const errors = {
   HG_ERR_UNKNOWN_GRANULARITY: createError('HG_ERR_UNKNOWN_GRANULARITY', 'Unknown granularity "%s"; use minute, hour or day', 400),
   HG_ERR_UNKNOWN_DIMENSION: createError('HG_ERR_UNKNOWN_DIMENSION', 'Unknown dimension "%s" in group_by; use event_type and/or region', 400),
   HG_ERR_DUPLICATE_DIMENSION: createError('HG_ERR_DUPLICATE_DIMENSION', 'Dimension "%s" appears twice in group_by', 400),
-  HG_ERR_UNKNOWN_METRIC: createError('HG_ERR_UNKNOWN_METRIC', 'Unknown metric "%s"; use total_events, avg_latency, p95_response, total_revenue', 400),
+  HG_ERR_UNKNOWN_METRIC: createError('HG_ERR_UNKNOWN_METRIC',
+    'Unknown metric "%s"; use total_events, avg_latency, p95_response, total_revenue, avg_sentiment, sentiment_positive, sentiment_neutral, ' +
+    'sentiment_negative', 400),
   HG_ERR_BAD_FILTER_VALUE: createError('HG_ERR_BAD_FILTER_VALUE',
     'Filter %s has an invalid value: each value must be 1..64 characters, comma-separated', 400),
   HG_ERR_TOO_MANY_VALUES: createError('HG_ERR_TOO_MANY_VALUES', 'Filter %s lists %s values; at most %s are allowed', 400),

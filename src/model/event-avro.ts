@@ -24,7 +24,8 @@ export const EVENT_AVRO_SCHEMA = {
     { name: 'processing_time', type: ['null', 'double'], default: null },
     { name: 'response_time', type: ['null', 'double'], default: null },
     { name: 'revenue', type: ['null', 'double'], default: null },
-    { name: 'user_id', type: ['null', 'string'], default: null }
+    { name: 'user_id', type: ['null', 'string'], default: null },
+    { name: 'text', type: ['null', 'string'], default: null }
   ]
 } as const
 

@@ -16,7 +16,31 @@ export interface HourglassEvent {
   response_time?: number
   revenue_cents?: number
   user_id?: string
+  /** free text (a review, a message), enriched with sentiment and entities (src/enrich/) */
+  text?: string
+  /** the enrichment of `text`, when an enricher gave one in time */
+  enrichment?: Enrichment
 }
+
+export const SENTIMENT_LABELS = ['positive', 'neutral', 'negative'] as const
+export type SentimentLabel = typeof SENTIMENT_LABELS[number]
+
+/** What an enricher makes of a text: a sentiment score in [−1, 1], its label, and the named entities. */
+export interface Enrichment {
+  score: number
+  label: SentimentLabel
+  entities: string[]
+}
+
+/**
+ * Why an event with text was left unenriched: the batch's time budget was spent (`budget`), the enricher failed
+ * (`error`: timed out, refused, answered wrongly), or its circuit breaker is open (`unavailable`).
+ */
+export const ENRICH_SKIP_REASONS = ['budget', 'error', 'unavailable'] as const
+export type EnrichSkipReason = typeof ENRICH_SKIP_REASONS[number]
+
+/** The longest `text` the contract takes (UTF-16 code units, as every string limit here). */
+export const MAX_TEXT_LENGTH = 4096
 
 export const INVALID_REASONS = [
   'not_json',
@@ -30,6 +54,7 @@ export const INVALID_REASONS = [
   'bad_response_time',
   'bad_revenue',
   'bad_user_id',
+  'bad_text',
   'too_large',
   'decode_failed',
   'not_avro',
@@ -82,11 +107,16 @@ export function validateEvent (value: unknown, now: number): Validation {
     revenueCents = cents
   }
   if (r.user_id !== undefined && r.user_id !== null && typeof r.user_id !== 'string') return bad('bad_user_id', 'user_id must be a string')
+  const text = r.text
+  if (text !== undefined && text !== null && (typeof text !== 'string' || text.length > MAX_TEXT_LENGTH)) {
+    return bad('bad_text', `text must be a string of at most ${MAX_TEXT_LENGTH} characters`)
+  }
   const event: HourglassEvent = { event_id: r.event_id, ts, event_type: r.event_type, region: r.region }
   if (processing !== undefined) event.processing_time = processing
   if (response !== undefined) event.response_time = response
   if (revenueCents !== undefined) event.revenue_cents = revenueCents
   if (typeof r.user_id === 'string') event.user_id = r.user_id
+  if (typeof text === 'string' && text.length > 0) event.text = text
   return { ok: true, event }
 }
 
@@ -110,6 +140,7 @@ export function toWire (e: HourglassEvent): Record<string, unknown> {
   if (e.response_time !== undefined) w.response_time = e.response_time
   if (e.revenue_cents !== undefined) w.revenue = e.revenue_cents / 100
   if (e.user_id !== undefined) w.user_id = e.user_id
+  if (e.text !== undefined) w.text = e.text
   return w
 }
 

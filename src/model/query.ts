@@ -63,6 +63,10 @@ export interface ResultRow {
   avg_latency?: number | null
   p95_response?: number | null
   total_revenue?: number
+  avg_sentiment?: number | null
+  sentiment_positive?: number
+  sentiment_neutral?: number
+  sentiment_negative?: number
 }
 
 export interface MetricsResult {

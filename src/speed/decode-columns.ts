@@ -35,6 +35,9 @@ export interface DecodedColumns {
   /** user_id as the ids, with an end of −1 where absent */
   users: string
   userEnds: Int32Array
+  /** text as user_id */
+  texts: string
+  textEnds: Int32Array
 }
 
 export function byteLength (value: RawValue): number {
@@ -95,12 +98,16 @@ export function decodeColumns ({ bytes, ends }: PackedRecords, now: number, deco
     response: new Float64Array(n),
     revenue: new Float64Array(n),
     users: '',
-    userEnds: new Int32Array(n)
+    userEnds: new Int32Array(n),
+    texts: '',
+    textEnds: new Int32Array(n)
   }
   const ids: string[] = []
   const users: string[] = []
   let idEnd = 0
   let userEnd = 0
+  const texts: string[] = []
+  let textEnd = 0
   const nameIndex = new Map<string, number>()
   const name = (s: string): number => {
     let i = nameIndex.get(s)
@@ -134,16 +141,23 @@ export function decodeColumns ({ bytes, ends }: PackedRecords, now: number, deco
       userEnd += e.user_id.length
       c.userEnds[j] = userEnd
     }
+    if (e.text === undefined) c.textEnds[j] = -1
+    else {
+      texts.push(e.text)
+      textEnd += e.text.length
+      c.textEnds[j] = textEnd
+    }
     j++
   }
   c.ids = ids.join('')
   c.users = users.join('')
+  c.texts = texts.join('')
   return c
 }
 
 /** The buffers of `c` that can be moved instead of copied */
 export function columnBuffers (c: DecodedColumns): ArrayBuffer[] {
-  return [c.status, c.idEnds, c.ts, c.types, c.regions, c.processing, c.response, c.revenue, c.userEnds].map((a) => a.buffer as ArrayBuffer)
+  return [c.status, c.idEnds, c.ts, c.types, c.regions, c.processing, c.response, c.revenue, c.userEnds, c.textEnds].map((a) => a.buffer as ArrayBuffer)
 }
 
 /** The validations again, one per record, as parseEvent returns them. */
@@ -153,6 +167,7 @@ export function unpackColumns (c: DecodedColumns): Validation[] {
   let k = 0
   let idStart = 0
   let userStart = 0
+  let textStart = 0
   for (let i = 0; i < c.status.length; i++) {
     const s = c.status[i] as number
     if (s !== 0) {
@@ -177,6 +192,11 @@ export function unpackColumns (c: DecodedColumns): Validation[] {
     if (userEnd >= 0) {
       event.user_id = c.users.slice(userStart, userEnd)
       userStart = userEnd
+    }
+    const textEnd = c.textEnds[j] as number
+    if (textEnd >= 0) {
+      event.text = c.texts.slice(textStart, textEnd)
+      textStart = textEnd
     }
     out[i] = { ok: true, event }
     j++

@@ -3,6 +3,7 @@ export { type DecodedColumns, decodeRecord, type RawValue } from './decode-colum
 export { type ValueFormats, type WriterSchemas } from './decode-avro.js'
 export { DecodePool, type DecodePoolOptions, type Decoder, InThreadDecoder } from './decode-pool.js'
 export { Deduplicator, type DedupOptions } from './dedup.js'
+export { enrichDecoded } from './enrich-decoded.js'
 export { parseOffset } from './offsets.js'
 export { type InputBatch, type InputRecord, type ProcessResult, SpeedPipeline, type SpeedPipelineOptions, type ValidRecord } from './pipeline.js'
 export { CosmosSpeedStore, type CosmosSpeedStoreOptions, type CosmosStoreStats } from './stores/cosmos.js'

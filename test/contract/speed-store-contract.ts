@@ -43,7 +43,9 @@ function plain (rows: PartialRow[]): unknown[] {
       latency_sum: r.partials.latency_sum,
       latency_count: r.partials.latency_count,
       revenue_cents: r.partials.revenue_cents,
-      response: sketchToBins(r.partials.response)
+      response: sketchToBins(r.partials.response),
+      sentiment: [r.partials.sentiment_sum, r.partials.sentiment_count, r.partials.sentiment_positive, r.partials.sentiment_neutral,
+        r.partials.sentiment_negative]
     }))
     .sort((a, b) => a.window_start - b.window_start || a.event_type.localeCompare(b.event_type) || a.region.localeCompare(b.region))
 }
@@ -81,13 +83,15 @@ export function speedStoreContract (name: string, factory: SpeedStoreFactory): v
   const setA = [
     ev(1, T0 + 5_000, 'click', 'us-east'),
     ev(2, T0 + 6_000, 'click', 'us-east', { revenue_cents: 0 }),
-    ev(3, T0 + 7_000, 'purchase', 'eu-west', { revenue_cents: 1999 }),
+    ev(3, T0 + 7_000, 'purchase', 'eu-west', { revenue_cents: 1999, text: 'great', enrichment: { score: 0.8, label: 'positive', entities: [] } }),
     ev(4, T0 + M + 1, 'click', 'eu-west'),
     ev(5, T0 + 2 * M + 59_999, 'page_view', 'us-east', { processing_time: undefined, response_time: 0 })
   ]
   const setB = [
     ev(6, T0 + 9_000, 'click', 'us-east'),
-    ev(7, T0 + M + 30_000, 'purchase', 'eu-west', { revenue_cents: 250 }),
+    ev(7, T0 + M + 30_000, 'purchase', 'eu-west', { revenue_cents: 250, text: 'bad', enrichment: { score: -0.7, label: 'negative', entities: ['X'] } }),
+    ev(9, T0 + M + 31_000, 'purchase', 'eu-west', { text: 'ok', enrichment: { score: 0.1, label: 'neutral', entities: [] } }),
+    ev(10, T0 + 7_500, 'purchase', 'eu-west', { text: 'fine', enrichment: { score: 0.30000000000000004, label: 'positive', entities: [] } }),
     ev(8, T0 + 2 * M + 1_000, 'page_view', 'ap-south', { response_time: 1234.5 })
   ]
 
@@ -105,6 +109,9 @@ export function speedStoreContract (name: string, factory: SpeedStoreFactory): v
     const click = (await store.query(T0, T0 + M, { event_type: ['click'] }))[0] as PartialRow
     assert.equal(click.partials.events, 3)
     assert.equal(click.partials.latency_count, 3)
+    const purchase = (await store.query(T0, T0 + M, { event_type: ['purchase'] }))[0] as PartialRow
+    assert.equal(purchase.partials.sentiment_sum, 0.8 + 0.30000000000000004, 'sums as doubles, exactly')
+    assert.deepEqual([purchase.partials.sentiment_count, purchase.partials.sentiment_positive, purchase.partials.sentiment_negative], [2, 2, 0])
   })
 
   test(`${name}: apply neither keeps nor hands out references to the caller's objects`, async (t) => {

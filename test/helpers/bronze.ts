@@ -80,5 +80,8 @@ export function assertRowsEqual (rows: PartialRow[], want: Map<string, Partials>
     assert.equal(g.revenue_cents, w.revenue_cents, key)
     assert.ok(Math.abs(g.latency_sum - w.latency_sum) <= 1e-9 * Math.max(1, Math.abs(w.latency_sum)), `${key} latency_sum ${g.latency_sum} vs ${w.latency_sum}`)
     assert.deepEqual(new Map([...g.response].sort((a, b) => a[0] - b[0])), new Map([...w.response].sort((a, b) => a[0] - b[0])), key)
+    assert.deepEqual([g.sentiment_count, g.sentiment_positive, g.sentiment_neutral, g.sentiment_negative],
+      [w.sentiment_count, w.sentiment_positive, w.sentiment_neutral, w.sentiment_negative], `${key} sentiment counts`)
+    assert.ok(Math.abs(g.sentiment_sum - w.sentiment_sum) <= 1e-9 * Math.max(1, Math.abs(w.sentiment_sum)), `${key} sentiment_sum`)
   }
 }

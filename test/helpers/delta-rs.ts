@@ -2,7 +2,7 @@
 // the gold Delta tables Hourglass reads in the tests, and reads them back; plus the brute force the
 // answers are compared with.
 import { fileURLToPath } from 'node:url'
-import { mergePartials, finalise, type Metrics, type Partials } from '../../src/model/partials.js'
+import { emptyPartials, mergePartials, finalise, type Metrics, type Partials } from '../../src/model/partials.js'
 import { ensurePythonVenv, type PythonVenv } from '../../scripts/services/python.js'
 
 const SCRIPT = fileURLToPath(new URL('./delta-rs.py', import.meta.url))
@@ -89,11 +89,11 @@ export function bruteForce (rows: readonly GoldRow[], from: number, to: number):
     const t = Date.parse(r.window_start)
     if (t < from || t >= to) continue
     const p: Partials = {
+      ...emptyPartials(),
       events: r.total_events,
       latency_sum: r.latency_sum,
       latency_count: r.latency_count,
-      revenue_cents: r.revenue_cents,
-      response: new Map()
+      revenue_cents: r.revenue_cents
     }
     for (const [bin, n] of r.response_bins) p.response.set(bin, (p.response.get(bin) ?? 0) + n)
     const key = `${r.window_start}|${r.event_type}|${r.region}`

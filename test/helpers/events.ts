@@ -4,18 +4,26 @@
 import assert from 'node:assert/strict'
 import { prng } from '../../src/ingest/synthetic.js'
 import type { Granularity, MetricsResult, ResultRow } from '../../src/model/index.js'
-import { bucketStart, iso } from '../../src/model/index.js'
+import { winkEnrich } from '../../src/enrich/index.js'
+import { bucketStart, type Enrichment, iso, type SentimentLabel } from '../../src/model/index.js'
 
 export const M = 60_000
 export const H = 3_600_000
 const TYPES = ['view', 'click', 'buy', 'search']
 const REGIONS = ['eu', 'us', 'ap']
 
-export interface Ev { event_id: string, ts: number, event_type: string, region: string, processing_time?: number, response_time?: number, revenue?: number }
+export interface Ev {
+  event_id: string, ts: number, event_type: string, region: string, processing_time?: number, response_time?: number, revenue?: number, text?: string
+}
+
+/** review texts of every fourth event (LineOptions.texts), without drawing from the random sequence */
+const TEXTS = ['Great service, I love it!', 'Awful delay in London, never again.', 'The parcel came on Monday.', 'Nice app from Contoso.', 'Bad.']
 
 export interface LineOptions {
   /** late events (3 to 20 minutes behind the stream) among the others; default true */
   late?: boolean
+  /** review texts on every fourth event (enriched by the app's default enricher); default false */
+  texts?: boolean
 }
 
 /** Lines of a JSON Lines file: events in time order over [from, to) plus duplicates, late and invalid records. */
@@ -31,6 +39,7 @@ export function makeLines (from: number, to: number, n: number, seed: number, id
     if (rand() < 0.9) e.processing_time = Math.round(rand() * 2000) / 10
     if (rand() < 0.95) e.response_time = rand() < 0.02 ? 0 : Math.exp(4 + rand() * 2 + rand())
     if (type === 'buy') e.revenue = Math.round(rand() * 50_000) / 100
+    if (options.texts === true && i % 4 === 0) e.text = TEXTS[(i / 4) % TEXTS.length] as string
     emitted.push(e)
     lines.push(JSON.stringify({ ...e, timestamp: new Date(ts).toISOString(), ts: undefined }))
     const r = rand()
@@ -100,7 +109,19 @@ export function speedEvents (records: Parsed[], allowedLatenessMs = M): Ev[] {
   return out
 }
 
-export interface Expected { total_events: number, revenue_cents: number, latency: number[], response: number[] }
+export interface Expected {
+  total_events: number, revenue_cents: number, latency: number[], response: number[]
+  /** the enriched events' scores, and their count by label */
+  sentiment: number[], labels: Record<SentimentLabel, number>
+}
+
+const enrichments = new Map<string, Enrichment>()
+/** what the default enricher (wink) makes of a text: deterministic, so the brute force can ask it too */
+function enrichmentOf (text: string): Enrichment {
+  let e = enrichments.get(text)
+  if (e === undefined) enrichments.set(text, e = winkEnrich(text))
+  return e
+}
 
 export function brute (events: Ev[], from: number, to: number, g: Granularity, groupBy: ('event_type' | 'region')[]): Map<string, Expected> {
   const out = new Map<string, Expected>()
@@ -108,7 +129,15 @@ export function brute (events: Ev[], from: number, to: number, g: Granularity, g
     if (e.ts < from || e.ts >= to) continue
     const key = [iso(bucketStart(e.ts, g)), ...groupBy.map((d) => e[d])].join('|')
     let x = out.get(key)
-    if (x === undefined) { x = { total_events: 0, revenue_cents: 0, latency: [], response: [] }; out.set(key, x) }
+    if (x === undefined) {
+      x = { total_events: 0, revenue_cents: 0, latency: [], response: [], sentiment: [], labels: { positive: 0, neutral: 0, negative: 0 } }
+      out.set(key, x)
+    }
+    if (e.text !== undefined) {
+      const s = enrichmentOf(e.text)
+      x.sentiment.push(s.score)
+      x.labels[s.label]++
+    }
     x.total_events++
     if (e.revenue !== undefined) x.revenue_cents += Math.round(e.revenue * 100)
     if (e.processing_time !== undefined) x.latency.push(e.processing_time)
@@ -140,6 +169,15 @@ export function assertEqualsBrute (res: MetricsResult, expected: Map<string, Exp
       // the sketch's 1% relative error, then the rounding to 0.1 ms
       assert.ok(Math.abs(p95 - exact) <= 0.01 * exact + 0.05, `${label} ${key}: p95 ${p95} vs exact ${exact}`)
       assert.equal(Math.round(p95 * 10) / 10, p95, `${label} ${key}: p95 ${p95} is rounded to 0.1 ms`)
+    }
+    if (r.avg_sentiment === undefined) continue // a query for other metrics
+    assert.deepEqual([r.sentiment_positive, r.sentiment_neutral, r.sentiment_negative], [x.labels.positive, x.labels.neutral, x.labels.negative],
+      `${label} ${key}: sentiment labels`)
+    if (x.sentiment.length === 0) assert.equal(r.avg_sentiment, null, `${label} ${key}: avg_sentiment`)
+    else {
+      // served rounded to 3 decimals; the sum's order differs between the layers
+      const avg = x.sentiment.reduce((a, b) => a + b, 0) / x.sentiment.length
+      assert.ok(Math.abs((r.avg_sentiment as number) - avg) <= 0.0005 + 1e-9, `${label} ${key}: avg_sentiment ${r.avg_sentiment} vs ${avg}`)
     }
   }
 }

@@ -76,6 +76,14 @@ type Row {
   p95_response: Float
   "${METRIC_DESCRIPTIONS.total_revenue}"
   total_revenue: Float
+  "${METRIC_DESCRIPTIONS.avg_sentiment}"
+  avg_sentiment: Float
+  "${METRIC_DESCRIPTIONS.sentiment_positive}"
+  sentiment_positive: Long
+  "${METRIC_DESCRIPTIONS.sentiment_neutral}"
+  sentiment_neutral: Long
+  "${METRIC_DESCRIPTIONS.sentiment_negative}"
+  sentiment_negative: Long
 }
 
 "The part of the range one layer answered, [from, to)."

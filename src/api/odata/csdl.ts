@@ -34,11 +34,16 @@ export const PROPERTIES: readonly PropertyDef[] = [
   {
     name: 'total_revenue', edm: 'Edm.Decimal', type: 'number', nullable: false, facets: { Precision: '18', Scale: '2' },
     description: METRIC_DESCRIPTIONS.total_revenue
-  }
+  },
+  { name: 'avg_sentiment', edm: 'Edm.Double', type: 'number', nullable: true, description: METRIC_DESCRIPTIONS.avg_sentiment },
+  { name: 'sentiment_positive', edm: 'Edm.Int64', type: 'number', nullable: false, description: METRIC_DESCRIPTIONS.sentiment_positive },
+  { name: 'sentiment_neutral', edm: 'Edm.Int64', type: 'number', nullable: false, description: METRIC_DESCRIPTIONS.sentiment_neutral },
+  { name: 'sentiment_negative', edm: 'Edm.Int64', type: 'number', nullable: false, description: METRIC_DESCRIPTIONS.sentiment_negative }
 ]
 
 export const KEY = ['window_start', 'event_type', 'region'] as const
 export type PropertyName = 'window_start' | 'event_type' | 'region' | 'total_events' | 'avg_latency' | 'p95_response' | 'total_revenue'
+  | 'avg_sentiment' | 'sentiment_positive' | 'sentiment_neutral' | 'sentiment_negative'
 export const PROPERTY_NAMES: readonly PropertyName[] = PROPERTIES.map((p) => p.name as PropertyName)
 
 /** name → value type, for the filter parser */

@@ -75,7 +75,11 @@ function toValues (row: ResultRow): RowValues {
     total_events: row.total_events ?? 0,
     avg_latency: row.avg_latency ?? null,
     p95_response: row.p95_response ?? null,
-    total_revenue: row.total_revenue ?? 0
+    total_revenue: row.total_revenue ?? 0,
+    avg_sentiment: row.avg_sentiment ?? null,
+    sentiment_positive: row.sentiment_positive ?? 0,
+    sentiment_neutral: row.sentiment_neutral ?? 0,
+    sentiment_negative: row.sentiment_negative ?? 0
   }
 }
 

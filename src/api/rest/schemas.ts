@@ -147,7 +147,11 @@ export const ResultRow = Type.Object({
   total_events: Type.Optional(Type.Integer({ minimum: 0, description: METRIC_DESCRIPTIONS.total_events })),
   avg_latency: Type.Optional(Nullable(Type.Number(), { description: METRIC_DESCRIPTIONS.avg_latency })),
   p95_response: Type.Optional(Nullable(Type.Number(), { description: METRIC_DESCRIPTIONS.p95_response })),
-  total_revenue: Type.Optional(Type.Number({ minimum: 0, description: METRIC_DESCRIPTIONS.total_revenue }))
+  total_revenue: Type.Optional(Type.Number({ minimum: 0, description: METRIC_DESCRIPTIONS.total_revenue })),
+  avg_sentiment: Type.Optional(Nullable(Type.Number({ minimum: -1, maximum: 1 }), { description: METRIC_DESCRIPTIONS.avg_sentiment })),
+  sentiment_positive: Type.Optional(Type.Integer({ minimum: 0, description: METRIC_DESCRIPTIONS.sentiment_positive })),
+  sentiment_neutral: Type.Optional(Type.Integer({ minimum: 0, description: METRIC_DESCRIPTIONS.sentiment_neutral })),
+  sentiment_negative: Type.Optional(Type.Integer({ minimum: 0, description: METRIC_DESCRIPTIONS.sentiment_negative }))
 }, { additionalProperties: false })
 
 const SourceRange = Type.Object({

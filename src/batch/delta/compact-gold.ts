@@ -21,8 +21,9 @@ import { type DeltaFile, readDeltaSnapshot } from './log-replay.js'
 import { builtFromOf, builtFromTags, dailyTableDir, hourlyTableDir } from './own-layout.js'
 import { COMPLETE_UNTIL_PROPERTY } from './table-checks.js'
 
+// by name: a date may hold files from before the enrichment columns beside newer ones (theirs read as NULL, i.e. 0)
 const COPY_MERGED = `COPY (
-  SELECT * FROM read_parquet($files::VARCHAR[], hive_partitioning = false)
+  SELECT * FROM read_parquet($files::VARCHAR[], hive_partitioning = false, union_by_name = true)
   ORDER BY window_start, event_type, region
 ) TO $path (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${GOLD_ROW_GROUP_SIZE})`
 

@@ -16,6 +16,12 @@ const BINS: DeltaType = {
   containsNull: true
 }
 
+const TOP_ENTITIES: DeltaType = {
+  type: 'array',
+  elementType: { type: 'struct', fields: [field('entity', 'string'), field('n', 'long')] },
+  containsNull: true
+}
+
 /** The schemaString of the hourly and daily tables (both hold the same columns). */
 export const GOLD_SCHEMA_STRING = JSON.stringify({
   type: 'struct',
@@ -31,6 +37,13 @@ export const GOLD_SCHEMA_STRING = JSON.stringify({
     field('avg_latency', 'double'),
     field('p95_response', 'double'),
     field('total_revenue', 'decimal(18,2)'),
+    field('sentiment_sum', 'double'),
+    field('sentiment_count', 'long'),
+    field('sentiment_positive', 'long'),
+    field('sentiment_neutral', 'long'),
+    field('sentiment_negative', 'long'),
+    field('avg_sentiment', 'double'),
+    field('top_entities', TOP_ENTITIES),
     field('date', 'string')
   ]
 })

@@ -7,7 +7,7 @@ import { BulkOperationType, type Container, type OperationInput } from '@azure/c
 import { type ApplyBatch, emptyPartials, mergePartials, MINUTE_MS, type PartialRow } from '../../../model/index.js'
 import { parseOffset } from '../../offsets.js'
 import {
-  compact, type CompactDelta, dedupId, H, hourKey, maxOf, partialsOf, type Pending, type PositionDoc, POS_PK, positionId,
+  compact, type CompactDelta, dedupId, H, hourKey, maxOf, partialsOf, type Pending, sentimentOf, type PositionDoc, POS_PK, positionId,
   sourceKey, STAMP, type StoreTime, strip, toBins, TTL_SLACK_S, type Versioned, type WindowDoc, windowId, windowPk
 } from './documents.js'
 import { backoff, type CosmosRequests, eachLimit, sleep, statusOf } from './requests.js'
@@ -195,7 +195,7 @@ export class CosmosApply {
 
   /** Add one delta to its window, once: read-modify-write with IfMatch, fenced by the source's offset. */
   async #applyWindow (c: Container, d: CompactDelta, src: string, offset: string, value: bigint): Promise<void> {
-    const [windowStart, eventType, region, events, latencySum, latencyCount, revenueCents, bins] = d
+    const [windowStart, eventType, region, events, latencySum, latencyCount, revenueCents, bins, sentiment] = d
     const expiresAt = windowStart + MINUTE_MS + this.#retentionMs
     const id = windowId(windowStart, eventType, region)
     const pk = windowPk(windowStart)
@@ -214,14 +214,16 @@ export class CosmosApply {
       if (cur === null) {
         next = {
           id, pk, kind: 'w', window_start: windowStart, event_type: eventType, region,
-          events, latency_sum: latencySum, latency_count: latencyCount, revenue_cents: revenueCents, bins, src: { [src]: offset }, ttl
+          events, latency_sum: latencySum, latency_count: latencyCount, revenue_cents: revenueCents, bins, src: { [src]: offset }, ttl,
+          ...(sentiment === undefined ? {} : { sentiment })
         }
       } else {
         const p = partialsOf(cur.doc)
-        mergePartials(p, { events, latency_sum: latencySum, latency_count: latencyCount, revenue_cents: revenueCents, response: new Map(bins) })
+        mergePartials(p, partialsOf({ events, latency_sum: latencySum, latency_count: latencyCount, revenue_cents: revenueCents, bins, sentiment }))
+        const merged = sentimentOf(p)
         next = {
           ...cur.doc, events: p.events, latency_sum: p.latency_sum, latency_count: p.latency_count, revenue_cents: p.revenue_cents,
-          bins: toBins(p.response), src: { ...cur.doc.src, [src]: offset }, ttl
+          bins: toBins(p.response), src: { ...cur.doc.src, [src]: offset }, ttl, ...(merged === undefined ? {} : { sentiment: merged })
         }
       }
       try {

@@ -23,8 +23,10 @@ export interface StoreTime {
 }
 
 export type Bins = [number, number][]
-/** a delta as carried in a pending batch: [window_start, event_type, region, events, latency_sum, latency_count, revenue_cents, bins] */
-export type CompactDelta = [number, string, string, number, number, number, number, Bins]
+/** the sentiment partials: [sum, count, positive, neutral, negative]; left out of documents while count is 0 */
+export type Sentiment = [number, number, number, number, number]
+/** a delta as carried in a pending batch: [window_start, event_type, region, events, latency_sum, latency_count, revenue_cents, bins, sentiment?] */
+export type CompactDelta = [number, string, string, number, number, number, number, Bins, Sentiment?]
 
 export interface WindowDoc {
   id: string
@@ -39,6 +41,8 @@ export interface WindowDoc {
   revenue_cents: number
   /** the response sketch, [bin, n] sorted by bin */
   bins: Bins
+  /** absent: no enriched event (and in documents written before sentiment was kept) */
+  sentiment?: Sentiment
   /** "<topic>:<partition>" → the last offset of that source applied to this window */
   src: Record<string, string>
   ttl: number
@@ -90,13 +94,26 @@ export function toBins (sketch: Map<number, number>): Bins {
   return [...sketch].sort((a, b) => a[0] - b[0])
 }
 
-export function compact (row: PartialRow): CompactDelta {
-  const p = row.partials
-  return [row.window_start, row.event_type, row.region, p.events, p.latency_sum, p.latency_count, p.revenue_cents, toBins(p.response)]
+export function sentimentOf (p: Partials): Sentiment | undefined {
+  return p.sentiment_count === 0 ? undefined : [p.sentiment_sum, p.sentiment_count, p.sentiment_positive, p.sentiment_neutral, p.sentiment_negative]
 }
 
-export function partialsOf (d: { events: number, latency_sum: number, latency_count: number, revenue_cents: number, bins: Bins }): Partials {
-  return { events: d.events, latency_sum: d.latency_sum, latency_count: d.latency_count, revenue_cents: d.revenue_cents, response: new Map(d.bins) }
+export function compact (row: PartialRow): CompactDelta {
+  const p = row.partials
+  const d: CompactDelta = [row.window_start, row.event_type, row.region, p.events, p.latency_sum, p.latency_count, p.revenue_cents, toBins(p.response)]
+  const s = sentimentOf(p)
+  if (s !== undefined) d.push(s)
+  return d
+}
+
+type StoredPartials = Pick<WindowDoc, 'events' | 'latency_sum' | 'latency_count' | 'revenue_cents' | 'bins' | 'sentiment'>
+
+export function partialsOf (d: StoredPartials): Partials {
+  const [sum, count, positive, neutral, negative] = d.sentiment ?? [0, 0, 0, 0, 0]
+  return {
+    events: d.events, latency_sum: d.latency_sum, latency_count: d.latency_count, revenue_cents: d.revenue_cents, response: new Map(d.bins),
+    sentiment_sum: sum, sentiment_count: count, sentiment_positive: positive, sentiment_neutral: neutral, sentiment_negative: negative
+  }
 }
 
 /** a document as the server returned it, without the system properties (_rid, _etag, _ts, …) */

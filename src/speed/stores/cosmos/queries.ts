@@ -30,7 +30,7 @@ export class CosmosQueries {
 
   async query (from: number, to: number, filters: Filters): Promise<PartialRow[]> {
     const docs = await this.#windowsIn<WindowDoc>(from, to, filters,
-      'c.window_start, c.event_type, c.region, c.events, c.latency_sum, c.latency_count, c.revenue_cents, c.bins')
+      'c.window_start, c.event_type, c.region, c.events, c.latency_sum, c.latency_count, c.revenue_cents, c.bins, c.sentiment')
     return docs
       .map((d) => ({ window_start: d.window_start, event_type: d.event_type, region: d.region, partials: partialsOf(d) }))
       .sort((a, b) => a.window_start - b.window_start)

@@ -4,7 +4,7 @@
 // 17 significant digits, so it is bit for bit the sum the memory store computes.
 import { type ApplyBatch, MINUTE_MS, partitionKey } from '../../../model/index.js'
 import { parseOffset } from '../../offsets.js'
-import { packDedupKeys, rowField, type StoreKeys } from './keys.js'
+import { packDedupKeys, rowField, SENTIMENT_COUNTS, type StoreKeys } from './keys.js'
 import { script } from './lua.js'
 
 // KEYS: 1 pos, 2 meta, 3 idx, 4 st, 5 dk, 6 dk:old, then one key per window (in ARGV order).
@@ -217,6 +217,8 @@ export function encodeApply (batch: ApplyBatch, layout: StoreKeys, settings: App
     assertFinite('latency_sum', p.latency_sum)
     assertInteger('latency_count', p.latency_count)
     assertInteger('revenue_cents', p.revenue_cents)
+    assertFinite('sentiment_sum', p.sentiment_sum)
+    for (const part of SENTIMENT_COUNTS) assertInteger(part[0], p[part[0]])
     if (d.window_start <= x) continue // not brought back
     let w = windows.get(d.window_start)
     if (w === undefined) {
@@ -229,6 +231,8 @@ export function encodeApply (batch: ApplyBatch, layout: StoreKeys, settings: App
     if (p.latency_sum !== 0) w.sums.push(field + 'ls', p.latency_sum)
     if (p.latency_count !== 0) ints.push(field + 'lc', p.latency_count)
     if (p.revenue_cents !== 0) ints.push(field + 'rc', p.revenue_cents)
+    if (p.sentiment_sum !== 0) w.sums.push(field + 'ss', p.sentiment_sum)
+    for (const [name, part] of SENTIMENT_COUNTS) if (p[name] !== 0) ints.push(field + part, p[name])
     for (const [bin, n] of p.response) {
       assertInteger('sketch bin', bin)
       assertInteger('sketch count', n)

@@ -3,13 +3,14 @@
 // outgrows it runs one store, i.e. key prefix, per group of partitions). Windows expire one retention after they end;
 // positions never expire.
 //   {p}:w:<window_start>  hash per minute window; fields `<len(event_type)>:<event_type>|<region>|<part>`, part e (events),
-//                         ls (latency_sum), lc (latency_count), rc (revenue_cents), b<bin> (sketch bin counts)
+//                         ls (latency_sum), lc (latency_count), rc (revenue_cents), b<bin> (sketch bin counts), ss (sentiment_sum),
+//                         sc, sp, su, sn (sentiment_count, _positive, _neutral, _negative); a part that is 0 has no field
 //   {p}:idx, {p}:st       window starts (sorted set), and window_start → change stamp of the last apply that touched it
 //   {p}:pos               `<topic>\0<partition>` → last applied offset, `…\0r` → id of the call that applied it
 //   {p}:meta              watermark, maxEventTime, coveredFrom, changes (stamp counter), epoch, dkSince
 //   {p}:dk, {p}:dk:old    hashes 64-bit hash of a dedup key (8 bytes) → expiry (store clock): dk takes the keys since dkSince; once that is one dedup
 //                         window ago, dk becomes dk:old (the dk:old it replaces holds only expired keys) and a new dk begins
-import { emptyPartials, type PartialRow } from '../../../model/index.js'
+import { emptyPartials, type PartialRow, type Partials } from '../../../model/index.js'
 import { writeHash64 } from '../../dedup.js'
 
 export interface StoreKeys { pos: string, meta: string, idx: string, st: string, dk: string, dkOld: string, /** prefix of window keys */ window: string }
@@ -33,6 +34,12 @@ export function packDedupKeys (keys: readonly string[]): Buffer {
   }
   return out
 }
+
+/** the integer sentiment partials and their parts */
+export const SENTIMENT_COUNTS = [
+  ['sentiment_count', 'sc'], ['sentiment_positive', 'sp'], ['sentiment_neutral', 'su'], ['sentiment_negative', 'sn']
+] as const satisfies ReadonlyArray<readonly [keyof Partials, string]>
+const SENTIMENT_PART = new Map<string, keyof Partials>(SENTIMENT_COUNTS.map(([name, part]) => [part, name]))
 
 /** the hash field prefix of a row in its window */
 export const rowField = (eventType: string, region: string): string => `${eventType.length}:${eventType}|${region}|`
@@ -74,6 +81,13 @@ export function decodeWindows (starts: string[], hashes: string[][], types: Set<
       } else if (kind === 108) { // ls, lc
         if (field.charCodeAt(cut + 2) === 115) p.latency_sum = value
         else p.latency_count = value
+      } else if (kind === 115) { // ss, sc, sp, su, sn
+        const part = field.slice(cut + 1)
+        if (part === 'ss') p.sentiment_sum = value
+        else {
+          const name = SENTIMENT_PART.get(part)
+          if (name !== undefined) (p[name] as number) = value
+        }
       } else { // rc
         p.revenue_cents = value
       }
