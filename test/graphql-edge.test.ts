@@ -9,6 +9,7 @@ import { operationCost } from '../src/api/graphql/limits.js'
 import { buildServer, type BuildServerOptions } from '../src/api/server.js'
 import { loadConfig } from '../src/config.js'
 import type { MetricsQuery, MetricsResult } from '../src/model/index.js'
+import { AnomalyLog } from '../src/merger/anomaly-log.js'
 import { STUB_LIMITS, StubMetricsService } from './helpers/stub-service.js'
 
 const now = Date.parse('2026-01-12T02:30:00Z')
@@ -166,4 +167,22 @@ test('a request that reads longer than its time budget is refused (HG_ERR_GRAPHQ
   assert.equal(codeOf(res.body), 'HG_ERR_GRAPHQL_TOO_COMPLEX')
   assert.match(res.body.errors?.[0]?.message ?? '', /at most 150 ms/)
   assert.ok(service.calls.length < 20, `reading stopped at the deadline (${service.calls.length} reads)`)
+})
+
+test('anomalies count into the response budget like metrics rows: aliases cannot multiply the log into one answer', async (t) => {
+  // 2,000 anomalies of 8 fields ≈ 512 kB estimated: one alias fits a field's quarter of 4 MB, ten do not fit 4 MB together
+  const log = new AnomalyLog(10_000)
+  log.add(Array.from({ length: 2000 }, (_, i) => ({
+    window_start: now - (i + 1) * 60_000, event_type: 'view', region: 'eu', metric: 'total_events' as const, kind: 'spike' as const, observed: 100 + i, expected: 10, score: 9
+  })))
+  const { app } = setup(t, { anomalies: log, graphql: { maxResponseBytes: 4_000_000 } })
+  const field = `anomalies(from: "${iso(now - 2 * 24 * H)}") { window_start event_type region metric kind observed expected score }`
+  const one = await post(app, JSON.stringify({ query: aliases(1, () => field) }))
+  assert.equal(one.status, 200, JSON.stringify(one.body.errors))
+  assert.equal((one.body.data?.a0 as unknown[]).length, 2000)
+  const many = await post(app, JSON.stringify({ query: aliases(10, () => field) }))
+  assert.equal(many.status, 422)
+  assert.equal(codeOf(many.body), 'HG_ERR_RESPONSE_TOO_LARGE')
+  assert.match(many.body.errors?.[0]?.message ?? '', /4000000 bytes, the most one request may get/)
+  assert.equal(many.body.data, null)
 })

@@ -7,6 +7,7 @@ import { ANOMALY_KINDS, ANOMALY_METRICS, type Anomaly, errors } from '../../mode
 import { type AnomaliesInput, parseAnomaliesInput } from '../rest/anomaly-query.js'
 import { presentAnomaly } from '../rest/anomaly-schemas.js'
 import { type FilterInput, parseFilters } from '../rest/parse-query.js'
+import { selectedFields } from './budget.js'
 import { coded } from './resolvers.js'
 
 const values = (list: readonly string[]): string => list.map((v) => `  ${v}`).join('\n')
@@ -105,9 +106,16 @@ export class AnomalyStream<T> implements AsyncIterableIterator<T> {
 
 export const anomalyResolvers: IResolvers = {
   Query: {
-    anomalies: coded<AnomaliesInput, unknown>((args, { service, now, anomalies }, ctx) => {
+    anomalies: coded<AnomaliesInput, unknown>(async (args, { service, now, anomalies }, ctx, info) => {
       const filter = parseAnomaliesInput(args, service.limits, ctx.hgRequest?.now ?? now())
-      return (anomalies?.list(filter) ?? []).map(presentAnomaly)
+      const rows = (anomalies?.list(filter) ?? []).map(presentAnomaly)
+      // counted into the request's answer size like the metrics fields' rows, so aliases cannot multiply the log
+      const budget = ctx.hgRequest?.budget
+      if (budget !== undefined) {
+        budget.spend(rows.length, selectedFields(info))
+        if (budget.answers > 1) await budget.turn()
+      }
+      return rows
     })
   },
   Subscription: {

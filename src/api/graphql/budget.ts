@@ -111,6 +111,13 @@ function rowsFields (set: SelectionSetNode | undefined, info: GraphQLResolveInfo
   return out
 }
 
+/** The fields the client selects under the field being resolved (a list field's row fields). */
+export function selectedFields (info: GraphQLResolveInfo): number {
+  let n = 0
+  for (const node of info.fieldNodes) n += countFields(node.selectionSet, info, new Set())
+  return n
+}
+
 /** The fields the client selects under `rows` of the field being resolved (each `rows` counted). */
 export function selectedRowFields (info: GraphQLResolveInfo): number {
   let n = 0
