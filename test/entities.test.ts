@@ -222,7 +222,7 @@ describe('top entities over gold built by the batch job', () => {
   })
 })
 
-test('a table keeping region in partition values: the filter matches the partition value', async () => {
+test('a table keeping region in partition values, beside plain files with and without entities: one sum over all', async () => {
   const conn = await tmp.db.connect()
   try {
     const file = join(tmp.dir, 'by-region.parquet')
@@ -233,6 +233,15 @@ test('a table keeping region in partition values: the filter matches the partiti
     assert.deepEqual(await readTopEntities(conn, files, H(0), H(1), { region: ['us-east'] }, 10), [])
     assert.deepEqual(await readTopEntities(conn, files, H(1), H(2), {}, 10), [])
     assert.deepEqual(await readTopEntities(conn, files, H(0), H(1), {}, 1), [{ entity: 'Paris', n: 2 }])
+    const plain = join(tmp.dir, 'plain.parquet')
+    const old = join(tmp.dir, 'plain-old.parquet')
+    await conn.run(`COPY (SELECT TIMESTAMPTZ '2024-05-01 00:00:00+00' AS window_start, 'view' AS event_type, 'us-east' AS region,
+      [{'entity': 'Oslo', 'n': CAST(4 AS BIGINT)}] AS top_entities) TO '${plain}' (FORMAT parquet)`)
+    await conn.run(`COPY (SELECT TIMESTAMPTZ '2024-05-01 00:00:00+00' AS window_start, 'view' AS event_type, 'us-east' AS region) TO '${old}' (FORMAT parquet)`)
+    const mixed = [...files, { path: old }, { path: plain, partitionValues: { date: '2024-05-01' } }]
+    assert.deepEqual(await readTopEntities(conn, mixed, H(0), H(1), {}, 10), [{ entity: 'Oslo', n: 5 }, { entity: 'Paris', n: 2 }])
+    assert.deepEqual(await readTopEntities(conn, mixed, H(0), H(1), { event_type: ['view'] }, 10), [{ entity: 'Oslo', n: 4 }])
+    assert.deepEqual(await readTopEntities(conn, [{ path: old }], H(0), H(1), {}, 10), [])
   } finally {
     tmp.db.release(conn)
   }

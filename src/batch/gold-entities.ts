@@ -15,6 +15,10 @@ export interface EntityFile {
 
 const KEYS = { window_start: 'TIMESTAMPTZ', event_type: 'VARCHAR', region: 'VARCHAR' } as const
 
+function hasKeyPartition (file: EntityFile): boolean {
+  return Object.keys(KEYS).some((k) => file.partitionValues?.[k] !== undefined)
+}
+
 /** One file's rows as (window_start, event_type, region, top_entities), a key column from its partition value where it has one. */
 function fileSelect (i: number, file: EntityFile, params: Record<string, DuckDBValue>): string {
   params[`f${i}`] = file.path
@@ -38,7 +42,15 @@ export function topEntitiesStatement (
     regions: filters.region !== undefined && filters.region.length > 0 ? listValue(filters.region) : null,
     k: limit
   }
-  const rows = files.map((f, i) => fileSelect(i, f, params)).join('\nUNION ALL\n')
+  // files without partition values are read as one list (by column name: older files lack top_entities), the others one by one
+  const plain = files.filter((f) => !hasKeyPartition(f)).map((f) => f.path)
+  const selects = files.filter(hasKeyPartition).map((f, i) => fileSelect(i, f, params))
+  if (plain.length > 0) {
+    params.files = listValue(plain)
+    const list = 'read_parquet($files::VARCHAR[], hive_partitioning = false, union_by_name = true)'
+    selects.push(`SELECT ${Object.keys(KEYS).join(', ')}, top_entities FROM ${withEnrichmentColumns(list)}`)
+  }
+  const rows = selects.join('\nUNION ALL\n')
   const sql = `SELECT e.entity AS entity, CAST(sum(e.n) AS DOUBLE) AS n FROM (
   SELECT unnest(top_entities) AS e FROM (${rows})
   WHERE epoch_ms(window_start) >= $from AND epoch_ms(window_start) < $to
