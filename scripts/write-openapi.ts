@@ -18,6 +18,7 @@ export const standIn: MetricsService = {
   limits: { maxBuckets: 1, maxRangeDays: 1, maxFilterValues: 1, retentionMs: 1 },
   query: notUsed,
   live: notUsed,
+  entities: notUsed,
   dimensions: notUsed,
   quality: notUsed,
   deadLetters: notUsed,

@@ -153,6 +153,17 @@ describe('the embedded default, end to end over HTTP', () => {
     assert.ok(res.body.regions.length >= 6, res.body.regions.join(', '))
   })
 
+  test('/v1/entities: the synthetic reviews\' entities from the seeded gold; after B, a speed_no_entities gap', async () => {
+    const res = await get<{ entities: Array<{ entity: string, n: number }>, meta: Meta }>(first.base, `/v1/entities?from=${iso(B - 24 * HOUR_MS)}&limit=5`)
+    assert.equal(res.status, 200, res.text)
+    assert.ok(res.body.entities.length > 0 && res.body.entities.length <= 5, res.text)
+    assert.ok(res.body.entities.some((e) => ['Berlin', 'Paris', 'Anna', 'Contoso', 'Seattle'].includes(e.entity)), res.text)
+    assert.ok(res.body.entities.every((e, i, all) => e.n >= 1 && (i === 0 || all[i - 1]!.n >= e.n)), res.text)
+    assert.deepEqual(res.body.meta.sources, [{ layer: 'batch', from: iso(B - 24 * HOUR_MS), to: iso(B) }])
+    assert.equal(res.body.meta.gaps.at(-1)?.reason, 'speed_no_entities', res.text)
+    assert.equal(res.body.meta.gaps.at(-1)?.from, iso(B))
+  })
+
   test('/healthz and /readyz are 200', async () => {
     assert.equal((await get(first.base, '/healthz')).status, 200)
     const ready = await get<{ ready: boolean }>(first.base, '/readyz')

@@ -28,6 +28,7 @@ const ROUTES: Route[] = [
   { method: 'GET', url: '/v1/dead-letters?limit=5', need: 'ops:read', ok: 200 },
   { method: 'GET', url: '/v1/reconciliation', need: 'ops:read', ok: 200 },
   { method: 'GET', url: `/v1/anomalies?from=${from}`, need: 'metrics:read', ok: 200 },
+  { method: 'GET', url: `/v1/entities?from=${from}&limit=2`, need: 'metrics:read', ok: 200 },
   { method: 'GET', url: '/metrics', need: 'ops:read', ok: 200 },
   { method: 'GET', url: '/healthz', need: 'public', ok: 200 },
   { method: 'GET', url: '/readyz', need: 'public', ok: 200 },

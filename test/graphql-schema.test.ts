@@ -18,7 +18,9 @@ const args = (f: GraphQLField<unknown, unknown> | undefined) => Object.fromEntri
 test('the operations: metrics, live, dimensions, quality and the windowUpdated subscription, with REST\'s arguments', () => {
   const schema = buildSchema(readFileSync(GRAPHQL_SCHEMA_PATH, 'utf8'))
   const query = schema.getQueryType()?.getFields() ?? {}
-  assert.deepEqual(Object.keys(query).sort(), ['anomalies', 'dimensions', 'live', 'metrics', 'quality'])
+  assert.deepEqual(Object.keys(query).sort(), ['anomalies', 'dimensions', 'live', 'metrics', 'quality', 'topEntities'])
+  assert.deepEqual(args(query.topEntities), { from: 'String!', to: 'String', filter: 'Filter', limit: 'Int' })
+  assert.equal(String(query.topEntities?.type), 'EntitiesResult!')
   assert.deepEqual(args(query.anomalies), { from: 'String!', to: 'String', filter: 'Filter' })
   assert.equal(String(query.anomalies?.type), '[Anomaly!]!')
   assert.deepEqual(args(query.metrics), { from: 'String!', to: 'String', granularity: 'Granularity', groupBy: '[Dimension!]', filter: 'Filter', metrics: '[Metric!]' })

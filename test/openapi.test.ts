@@ -32,7 +32,7 @@ test('document: OpenAPI 3, title Hourglass, the package version, the public rout
   assert.equal(doc.info.title, 'Hourglass')
   assert.equal(doc.info.version, pkg.version)
   assert.deepEqual(Object.keys(doc.paths).sort(), [
-    '/', '/healthz', '/readyz', '/v1/anomalies', '/v1/dead-letters', '/v1/dimensions', '/v1/metrics', '/v1/metrics/live', '/v1/quality', '/v1/reconciliation'
+    '/', '/healthz', '/readyz', '/v1/anomalies', '/v1/dead-letters', '/v1/dimensions', '/v1/entities', '/v1/metrics', '/v1/metrics/live', '/v1/quality', '/v1/reconciliation'
   ])
 })
 

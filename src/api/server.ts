@@ -27,6 +27,7 @@ import swaggerPlugin from './plugins/swagger.js'
 import pressurePlugin, { type PressureOptions } from './plugins/under-pressure.js'
 import anomalyRoutes from './rest/anomalies.js'
 import dataRoutes from './rest/data.js'
+import entityRoutes from './rest/entities.js'
 import healthRoutes from './rest/health.js'
 import metricsRoutes from './rest/metrics.js'
 import reconciliationRoutes from './rest/reconciliation.js'
@@ -144,6 +145,7 @@ export function buildServer (opts: BuildServerOptions): HourglassServer {
   app.register(rootRoutes, { service, now, version })
   app.register(metricsRoutes, { service, now })
   app.register(dataRoutes, { service, now })
+  app.register(entityRoutes, { service, now })
   app.register(reconciliationRoutes, { service, now, ...(opts.reconciliations === undefined ? {} : { reconciliations: opts.reconciliations }) })
   const anomalies = opts.anomalies === undefined ? {} : { anomalies: opts.anomalies }
   registerAnomalyMetrics(observability.registry, opts.anomalies)

@@ -8,7 +8,7 @@ import type { Observability } from '../api/observability.js'
 import type { Config } from '../config.js'
 import type { AnomalySource } from '../merger/anomaly-log.js'
 import type { Dimensions, Limits, MetricsService, QualityReport, Readiness, ReconciliationSource } from '../merger/types.js'
-import { type DeadLetter, errors, iso, type LiveQuery, type MetricsQuery, type MetricsResult } from '../model/index.js'
+import { type DeadLetter, type EntitiesQuery, type EntitiesResult, errors, iso, type LiveQuery, type MetricsQuery, type MetricsResult } from '../model/index.js'
 
 /** The query limits of the settings. */
 export function limitsOf (config: Config): Limits {
@@ -79,6 +79,10 @@ export class StartingService implements MetricsService {
 
   live (q: LiveQuery): Promise<MetricsResult> {
     return this.#ready().live(q)
+  }
+
+  entities (q: EntitiesQuery): Promise<EntitiesResult> {
+    return this.#ready().entities(q)
   }
 
   dimensions (): Promise<Dimensions> {

@@ -7,6 +7,7 @@
 // number of sketch bins it holds (≈ 12 bytes each) and evicts the least recently used file.
 import { DuckDBDoubleVector, DuckDBIntegerVector, DuckDBListVector, DuckDBVarCharVector } from '@duckdb/node-api'
 import { LRUCache } from 'lru-cache'
+import { TOP_ENTITIES_PER_ROW } from '../model/entities.js'
 import type { Conn } from './duckdb.js'
 
 export interface GoldFileData {
@@ -51,7 +52,7 @@ const PARTITION_TYPES: Record<string, string> = {
 export const GOLD_SENTIMENT_COLUMNS = ['sentiment_sum', 'sentiment_count', 'sentiment_positive', 'sentiment_neutral', 'sentiment_negative'] as const
 
 /** Gold keeps the most frequent entities of each row (hour or day × event_type × region), at most this many. */
-export const TOP_ENTITIES = 10
+export const TOP_ENTITIES = TOP_ENTITIES_PER_ROW
 export const TOP_ENTITIES_TYPE = 'STRUCT(entity VARCHAR, n BIGINT)[]'
 
 /**

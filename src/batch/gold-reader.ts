@@ -5,6 +5,7 @@
 // gold where the snapshot has it, other days rolled up from hourly rows.
 import { stat } from 'node:fs/promises'
 import { listValue } from '@duckdb/node-api'
+import type { EntityCount } from '../model/entities.js'
 import type { GoldGranularity, GoldSnapshot, GoldSource } from '../model/gold.js'
 import { clonePartials, mergePartials, type PartialRow } from '../model/partials.js'
 import type { Filters } from '../model/query.js'
@@ -12,6 +13,7 @@ import type { Sketch } from '../model/sketch.js'
 import { DAY_MS, utcDate } from '../model/time.js'
 import { runSliced, STEP, type Steps } from '../model/steps.js'
 import type { Conn, Db } from './duckdb.js'
+import { readTopEntities } from './gold-entities.js'
 import { type GoldFileData, GoldFileCache, loadGoldFile } from './gold-file-cache.js'
 import { DeltaGoldSource } from './delta/gold-table.js'
 import { dailyTableDir, hourlyTableDir } from './delta/own-layout.js'
@@ -265,6 +267,13 @@ export class GoldReader implements GoldSource {
     const out = await runSliced(fileRows(datas, from, to, filters))
     if (datas.length > 1) out.sort((a, b) => a.window_start - b.window_start || cmp(a.event_type, b.event_type) || cmp(a.region, b.region))
     return out
+  }
+
+  /** The top entities of the hourly rows in [from, to) (gold-entities.ts), read from the files whose date meets the range. */
+  async topEntities (snapshot: GoldSnapshot, from: number, to: number, filters: Filters, limit: number): Promise<EntityCount[]> {
+    const state = this.#stateOf(snapshot)
+    const files = pruneByDate(state.files, bounded(from), bounded(to)).map((path) => ({ path, partitionValues: this.#partitionValues.get(path) }))
+    return await readTopEntities(this.#conn(), files, from, to, filters, limit)
   }
 
   readonly #load = (path: string): Promise<GoldFileData> => loadGoldFile(this.#conn(), path, this.#partitionValues.get(path))

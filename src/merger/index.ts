@@ -1,5 +1,7 @@
 export * from './batch-cache.js'
+export * from './entities.js'
 export * from './merge.js'
+export * from './meta.js'
 export * from './plan.js'
 export * from './reconcile.js'
 export * from './reconciler.js'

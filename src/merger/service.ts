@@ -1,12 +1,14 @@
 // The metrics service: plans each query at the batch boundary, reads gold and the speed store
 // through their interfaces, merges, finalises and writes the meta block.
 import {
-  bucketStart, type Coverage, type DeadLetter, type Dimension, type Filters, type Granularity, type GoldSnapshot, type GoldSource, iso,
-  type LiveQuery, MINUTE_MS, type MetricsQuery, type MetricsResult, type QualitySource, qualityRatio, type ResultMeta, type ResultRow,
-  runSliced, type SpeedStore
+  bucketStart, type Coverage, type DeadLetter, type Dimension, type EntitiesQuery, type EntitiesResult, type Filters, type Granularity,
+  type GoldSnapshot, type GoldSource, iso, type LiveQuery, MINUTE_MS, type MetricsQuery, type MetricsResult, type QualitySource, qualityRatio,
+  type ResultRow, runSliced, type SpeedStore
 } from '../model/index.js'
 import { BatchCache, rollupBytes } from './batch-cache.js'
+import { topEntities } from './entities.js'
 import { finaliseOverSteps, FinalisedRollup, rollUpOver, rollUpSteps } from './merge.js'
+import { resultMeta } from './meta.js'
 import { type Plan, planQuery, type Range } from './plan.js'
 import type { Dimensions, Limits, MetricsService, QualityReport, Readiness } from './types.js'
 
@@ -99,7 +101,7 @@ export class MergingMetricsService implements MetricsService {
     const batch = await this.#batchPart(q, plan, snapshot, shape)
     return {
       rows: await this.#finish(batch, plan.speed, coverage, q, shape),
-      meta: this.#meta(plan, q.granularity, snapshot, coverage, now)
+      meta: resultMeta(plan, q.granularity, snapshot, coverage, now)
     }
   }
 
@@ -113,7 +115,7 @@ export class MergingMetricsService implements MetricsService {
     })
     const shaped = { ...q, granularity: 'minute' as const }
     const rows = await this.#finish({ key: 'none', part: null }, { from, to }, coverage, shaped, shapeKey('minute', q.groupBy, q.filters))
-    return { rows, meta: this.#meta(plan, 'minute', this.#gold.snapshot(), coverage, now) }
+    return { rows, meta: resultMeta(plan, 'minute', this.#gold.snapshot(), coverage, now) }
   }
 
   /**
@@ -184,21 +186,9 @@ export class MergingMetricsService implements MetricsService {
     return { key, part: await reading }
   }
 
-  #meta (plan: Plan, granularity: ResultMeta['granularity'], snapshot: GoldSnapshot | null, coverage: Coverage, now: number): ResultMeta {
-    return {
-      from: iso(plan.from),
-      to: iso(plan.to),
-      granularity,
-      boundary: snapshot?.completeUntil == null ? null : iso(snapshot.completeUntil),
-      sources: plan.sources,
-      complete: plan.gaps.length === 0,
-      gaps: plan.gaps,
-      freshness: {
-        watermark: coverage.watermark === null ? null : iso(coverage.watermark),
-        lag_ms: coverage.maxEventTime === null ? null : Math.max(0, now - coverage.maxEventTime)
-      },
-      batch_version: snapshot?.version ?? null
-    }
+  /** the top entities of [from, to): gold's part only (src/merger/entities.ts) */
+  async entities (q: EntitiesQuery): Promise<EntitiesResult> {
+    return await topEntities({ gold: this.#gold, coverage: await this.#speed.coverage(), now: this.#now() }, q)
   }
 
   async dimensions (): Promise<Dimensions> {

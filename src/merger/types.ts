@@ -1,6 +1,6 @@
 // What the APIs (REST now; GraphQL and OData later) need of the merger. The API layer knows only
 // this interface and src/model; src/app/ wires the implementation in.
-import type { DeadLetter, LiveQuery, MetricsQuery, MetricsResult, QualityCounts } from '../model/index.js'
+import type { DeadLetter, EntitiesQuery, EntitiesResult, LiveQuery, MetricsQuery, MetricsResult, QualityCounts } from '../model/index.js'
 import type { Reconciliation } from './reconcile.js'
 
 export interface Limits {
@@ -41,6 +41,8 @@ export interface MetricsService {
   query (q: MetricsQuery): Promise<MetricsResult>
   /** speed only, minute windows ending now, open windows included */
   live (q: LiveQuery): Promise<MetricsResult>
+  /** the most frequent entities of [from, to) in gold (the speed layer keeps none: a speed_no_entities gap after the boundary) */
+  entities (q: EntitiesQuery): Promise<EntitiesResult>
   dimensions (): Promise<Dimensions>
   quality (): QualityReport
   deadLetters (limit: number): DeadLetter[]

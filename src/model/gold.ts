@@ -1,4 +1,5 @@
 // The gold contract as the merger sees it (docs/design.md, "Gold").
+import type { EntityCount } from './entities.js'
 import type { PartialRow } from './partials.js'
 import type { Filters } from './query.js'
 
@@ -50,4 +51,10 @@ export interface GoldSource {
   query (snapshot: GoldSnapshot, from: number, to: number, filters: Filters, granularity?: GoldGranularity): Promise<PartialRow[]>
   /** distinct event types and regions in the snapshot */
   dimensions (snapshot: GoldSnapshot): Promise<{ event_types: string[], regions: string[] }>
+  /**
+   * The `limit` most frequent entities of that snapshot's hourly rows in [from, to) that pass the filters: each row's
+   * top entities summed per entity, by n descending, then entity. Gold without them (older gold, other engines) has
+   * none; a source without this method has none either.
+   */
+  topEntities? (snapshot: GoldSnapshot, from: number, to: number, filters: Filters, limit: number): Promise<EntityCount[]>
 }

@@ -1,5 +1,6 @@
 export * from './anomaly.js'
 export * from './anomaly-input.js'
+export * from './entities.js'
 export * from './event.js'
 export * from './event-avro.js'
 export * from './errors.js'

@@ -32,7 +32,8 @@ export type Layer = 'batch' | 'speed'
 
 export interface SourceRange { layer: Layer, from: string, to: string }
 
-export type GapReason = 'speed_not_covered' | 'speed_behind' | 'speed_partial' | 'before_history'
+/** speed_no_entities: top entities only (GET /v1/entities): the speed layer keeps none, so the part after the boundary has none */
+export type GapReason = 'speed_not_covered' | 'speed_behind' | 'speed_partial' | 'before_history' | 'speed_no_entities'
 
 export interface Gap { from: string, to: string, reason: GapReason }
 

@@ -6,7 +6,7 @@
 // any `from` more than an hour before now.
 import type { Dimensions, Limits, MetricsService, QualityReport, Readiness } from '../../src/merger/types.js'
 import {
-  BUCKET_MS, type DeadLetter, errors, HOUR_MS, iso, type LiveQuery, MINUTE_MS, type MetricsQuery,
+  BUCKET_MS, type DeadLetter, type EntitiesQuery, type EntitiesResult, errors, HOUR_MS, iso, type LiveQuery, MINUTE_MS, type MetricsQuery,
   type MetricsResult, type ResultMeta, type ResultRow
 } from '../../src/model/index.js'
 import { LIMITS_DEFAULTS } from './settings.js'
@@ -98,6 +98,13 @@ export class StubMetricsService implements MetricsService {
       freshness: { watermark: iso(Math.floor(now / MINUTE_MS) * MINUTE_MS - MINUTE_MS), lag_ms: 850 },
       batch_version: 7
     }
+  }
+
+  async entities (q: EntitiesQuery): Promise<EntitiesResult> {
+    const speedFrom = Math.floor((this.#now() - HOUR_MS) / HOUR_MS) * HOUR_MS
+    const entities = ['Berlin', 'Paris', 'Lufthansa'].map((entity, i) => ({ entity, n: 30 - 10 * i })).slice(0, q.limit)
+    const meta = this.#meta(q.from, q.to, 'hour', speedFrom)
+    return { entities, meta: { ...meta, sources: meta.sources.filter((s) => s.layer === 'batch') } }
   }
 
   async dimensions (): Promise<Dimensions> {

@@ -95,16 +95,16 @@ function countFields (set: SelectionSetNode | undefined, info: GraphQLResolveInf
   return n
 }
 
-function rowsFields (set: SelectionSetNode | undefined, info: GraphQLResolveInfo, visiting: Set<string>): FieldNode[] {
+function rowsFields (set: SelectionSetNode | undefined, info: GraphQLResolveInfo, visiting: Set<string>, name: string): FieldNode[] {
   const out: FieldNode[] = []
   for (const s of set?.selections ?? []) {
     if (s.kind === Kind.FIELD) {
-      if (s.name.value === 'rows') out.push(s)
+      if (s.name.value === name) out.push(s)
     } else if (s.kind === Kind.INLINE_FRAGMENT) {
-      out.push(...rowsFields(s.selectionSet, info, visiting))
+      out.push(...rowsFields(s.selectionSet, info, visiting, name))
     } else if (!visiting.has(s.name.value)) {
       visiting.add(s.name.value)
-      out.push(...rowsFields(info.fragments[s.name.value]?.selectionSet, info, visiting))
+      out.push(...rowsFields(info.fragments[s.name.value]?.selectionSet, info, visiting, name))
       visiting.delete(s.name.value)
     }
   }
@@ -118,11 +118,11 @@ export function selectedFields (info: GraphQLResolveInfo): number {
   return n
 }
 
-/** The fields the client selects under `rows` of the field being resolved (each `rows` counted). */
-export function selectedRowFields (info: GraphQLResolveInfo): number {
+/** The fields the client selects under `rows` (or `name`) of the field being resolved (each `rows` counted). */
+export function selectedRowFields (info: GraphQLResolveInfo, name = 'rows'): number {
   let n = 0
   for (const node of info.fieldNodes) {
-    for (const rows of rowsFields(node.selectionSet, info, new Set())) n += countFields(rows.selectionSet, info, new Set())
+    for (const rows of rowsFields(node.selectionSet, info, new Set(), name)) n += countFields(rows.selectionSet, info, new Set())
   }
   return n
 }

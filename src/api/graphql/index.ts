@@ -18,6 +18,7 @@ import { type BudgetLimits, BYTES_PER_CELL, RequestBudget } from './budget.js'
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_INTROSPECTION_DEPTH, defaultMaxCost, depthLimitRule, operationCost } from './limits.js'
 import type { AnomalySource } from '../../merger/anomaly-log.js'
 import { ANOMALY_SDL, anomalyResolvers } from './anomalies.js'
+import { ENTITY_SDL, entityResolvers } from './entities.js'
 import { type GraphqlDeps, resolvers } from './resolvers.js'
 import { SDL } from './schema.js'
 import { checkTokens, documentRules, RequiredArgumentsRule } from './validation.js'
@@ -137,10 +138,10 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
   const rules = documentRules(depthRule)
 
   await app.register(mercurius, {
-    schema: SDL + ANOMALY_SDL,
+    schema: SDL + ANOMALY_SDL + ENTITY_SDL,
     resolvers: {
       ...resolvers,
-      Query: { ...resolvers.Query as object, ...anomalyResolvers.Query as object },
+      Query: { ...resolvers.Query as object, ...anomalyResolvers.Query as object, ...entityResolvers.Query as object },
       Subscription: { ...resolvers.Subscription as object, ...anomalyResolvers.Subscription as object }
     } as IResolvers,
     path: GRAPHQL_PATH,
@@ -206,7 +207,8 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlPluginOptions> = async (app, opts
     const cost = operationCost(document, name, variables, opts.service.limits, deps.now(), groupBy ? await valueCounts() : undefined)
     const at = operation === null || operation === undefined ? undefined : [operation]
     if (cost > maxCost) {
-      const why = `it costs ${cost} (a field costs 1, and each metrics or live field adds its buckets × groups × the fields under rows); ` +
+      const why = `it costs ${cost} (a field costs 1, each metrics or live field adds its buckets × groups × the fields under rows, ` +
+        'each topEntities field its limit × the fields under entities); ' +
         `at most ${maxCost} is allowed: ask for fewer buckets, fields or aliases, or split the request`
       throw codedGraphQLError(new errors.HG_ERR_GRAPHQL_TOO_COMPLEX(why), at)
     }

@@ -8,7 +8,8 @@
 //   lists or else the values the data holds (a parameter). Each alias counts: aliases of one shape
 //   share one read (budget.ts), but each is an answer of its own. The cost is the answer's size in
 //   values, so the limit also bounds its bytes. What the cost stops is many queries aliased into one
-//   request, or one grouped over more groups than an answer should carry.
+//   request, or one grouped over more groups than an answer should carry. A `topEntities` field adds its limit × the
+//   fields selected under `entities` (its answer has at most limit rows, whatever the range).
 // Pure: no I/O, the clock is a parameter.
 import {
   type ASTVisitor, type DocumentNode, type FieldNode, type FragmentDefinitionNode, getOperationAST, Kind,
@@ -18,6 +19,7 @@ import type { Limits } from '../../merger/types.js'
 import { BUCKET_MS, errors, MINUTE_MS } from '../../model/index.js'
 import { type LiveInput, type MetricsInput, parseLiveInput, parseMetricsInput } from '../rest/parse-query.js'
 import { codedGraphQLError } from '../errors.js'
+import { parseEntitiesLimit } from '../rest/entity-query.js'
 
 export const DEFAULT_MAX_DEPTH = 6
 /** graphql-js 16's getIntrospectionQuery() nests 15 levels (TypeRef's ofType chain) */
@@ -169,6 +171,17 @@ export function groupsOf (field: FieldNode, variables: Variables, values: (dimen
 
 const BUCKETED = new Set(['metrics', 'live'])
 
+/** The rows a `topEntities` field may answer: its limit as the resolver reads it (1 when it is not valid: the resolver refuses it). */
+function entityRowsOf (field: FieldNode, variables: Variables): number {
+  const limit = (argumentsOf(field, variables) as { limit?: unknown }).limit
+  if (limit !== null && limit !== undefined && typeof limit !== 'number') return 1
+  try {
+    return parseEntitiesLimit(limit)
+  } catch {
+    return 1
+  }
+}
+
 /**
  * The cost of the operation that will run (see the top of this file); `values(dimension)` is how
  * many values the data holds for a dimension (default: 1, groups not counted).
@@ -183,18 +196,27 @@ export function operationCost (
   for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d)
   let cost = 0
   for (const field of fieldsOf(operation.selectionSet, fragments)) {
+    if (field.name.value === 'topEntities' && field.selectionSet !== undefined) {
+      cost += 1 + subCost(field.selectionSet, fragments, 'entities', entityRowsOf(field, variables))
+      continue
+    }
     if (!BUCKETED.has(field.name.value) || field.selectionSet === undefined) {
       cost += 1 + fieldCount(field.selectionSet, fragments, new Set())
       continue
     }
-    let rowFields = 0
-    let other = 0
-    for (const sub of fieldsOf(field.selectionSet, fragments)) {
-      const n = fieldCount(sub.selectionSet, fragments, new Set())
-      if (sub.name.value === 'rows') rowFields += n
-      else other += 1 + n
-    }
-    cost += 1 + other + bucketsOf(field, variables, limits, now) * groupsOf(field, variables, values) * Math.max(1, rowFields)
+    cost += 1 + subCost(field.selectionSet, fragments, 'rows', bucketsOf(field, variables, limits, now) * groupsOf(field, variables, values))
   }
   return cost
+}
+
+/** The cost under a field: 1 per field, but the fields under `rowsName` (at least 1) count once per row of `rows`. */
+function subCost (set: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, rowsName: string, rows: number): number {
+  let rowFields = 0
+  let other = 0
+  for (const sub of fieldsOf(set, fragments)) {
+    const n = fieldCount(sub.selectionSet, fragments, new Set())
+    if (sub.name.value === rowsName) rowFields += n
+    else other += 1 + n
+  }
+  return other + rows * Math.max(1, rowFields)
 }

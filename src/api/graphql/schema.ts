@@ -40,13 +40,15 @@ enum Layer {
 Why part of a range has no answer: speed_not_covered (neither layer holds it: batch late or speed
 restarted), speed_behind (the stream has not caught up yet), speed_partial (this process holds only
 some partitions' windows: a memory store in a consumer group of several processes), before_history
-(older than any data).
+(older than any data), speed_no_entities (top entities only: after the boundary, where the speed layer
+keeps no entities).
 """
 enum GapReason {
   speed_not_covered
   speed_behind
   speed_partial
   before_history
+  speed_no_entities
 }
 
 "Why a record was sent to the dead-letter topic."

@@ -27,6 +27,7 @@ const rootRoutes: FastifyPluginAsyncTypebox<RootRouteOptions> = async (app, { ve
     links: {
       metrics: `/v1/metrics?from=${iso(bucketStart(now() - DAY_MS, 'hour'))}&granularity=hour&group_by=event_type`,
       live: '/v1/metrics/live?last=15m',
+      entities: `/v1/entities?from=${iso(bucketStart(now() - DAY_MS, 'hour'))}&limit=10`,
       dimensions: '/v1/dimensions',
       quality: '/v1/quality',
       dead_letters: '/v1/dead-letters?limit=50',

@@ -70,8 +70,8 @@ const groupBy = Type.String({
   description: 'Comma-separated dimensions to group by: `event_type`, `region` or both; empty or absent: no grouping',
   examples: ['event_type', 'event_type,region']
 })
-const eventTypeFilter = Type.String({ description: 'Only these event types (comma-separated, each 1..64 characters)', examples: ['purchase,page_view'] })
-const regionFilter = Type.String({ description: 'Only these regions (comma-separated, each 1..64 characters)', examples: ['eu-west'] })
+export const eventTypeFilter = Type.String({ description: 'Only these event types (comma-separated, each 1..64 characters)', examples: ['purchase,page_view'] })
+export const regionFilter = Type.String({ description: 'Only these regions (comma-separated, each 1..64 characters)', examples: ['eu-west'] })
 const metrics = Type.String({
   description: `Comma-separated metrics to return; default all: ${METRIC_NAMES.join(', ')}`,
   examples: ['total_events,p95_response']
@@ -163,10 +163,11 @@ const SourceRange = Type.Object({
 const Gap = Type.Object({
   from: Instant('start of the gap'),
   to: Instant('end of the gap (exclusive)'),
-  reason: StringEnum(['speed_not_covered', 'speed_behind', 'speed_partial', 'before_history'] as const, {
+  reason: StringEnum(['speed_not_covered', 'speed_behind', 'speed_partial', 'before_history', 'speed_no_entities'] as const, {
     description: 'speed_not_covered: neither layer holds this part (batch late or speed restarted); ' +
       'speed_behind: the stream has not caught up yet; speed_partial: this process holds only some partitions\' windows ' +
-      '(a memory store in a consumer group of several processes); before_history: older than any data'
+      '(a memory store in a consumer group of several processes); before_history: older than any data; ' +
+      'speed_no_entities (top entities only): after the boundary, where the speed layer keeps no entities'
   })
 }, { additionalProperties: false })
 
