@@ -285,6 +285,8 @@ async function serveCommand (config: Config): Promise<number> {
         `  48 h by event type      ${base}/v1/metrics?from=${from}&granularity=hour&group_by=event_type`,
         `  live, last 15 minutes   ${base}/v1/metrics/live?last=15m&group_by=region`,
         `  data quality            ${base}/v1/quality`,
+        `  anomalies, last 48 h    ${base}/v1/anomalies?from=${from}`,
+        `  top entities, 48 h      ${base}/v1/entities?from=${from}`,
         `  Prometheus metrics      ${base}/metrics`,
         '',
         'Ctrl-C stops it (bronze is flushed first).',
