@@ -49,8 +49,10 @@ async function lockPid (dataDir: string): Promise<number | null> {
 
 interface Answer { batch_version: number | null, rows: { window_start: string, total_events: number }[] }
 
-async function hourly (p: ServeProcess, from: number): Promise<Answer> {
+/** The hourly answer; with `startingIsNull`, null while the process is still starting (503 HG_ERR_NOT_READY). */
+async function hourly (p: ServeProcess, from: number, startingIsNull = false): Promise<Answer | null> {
   const res = await fetch(`${address(p) ?? ''}/v1/metrics?from=${new Date(from).toISOString()}&granularity=hour`)
+  if (startingIsNull && res.status === 503 && (await res.clone().json() as { code?: string }).code === 'HG_ERR_NOT_READY') return null
   assert.equal(res.status, 200, `${p.name}: ${await res.clone().text()}`)
   const body = await res.json() as { rows: Answer['rows'], meta: { batch_version: number | null } }
   return { batch_version: body.meta.batch_version, rows: body.rows }
@@ -89,8 +91,8 @@ test('one leader per data folder builds gold, the others read it; the leader SIG
     await until('gold v1 published', async () => (await goldState(db, dataDir))?.version === 1, 60_000)
     const want1 = [...expected(feed.all, H - 3 * HOUR_MS, H - 2 * HOUR_MS).values()].reduce((n, p) => n + p.events, 0)
     for (const p of procs) {
-      await until(`${p.name} to serve gold v1`, async () => (await hourly(p, H - 4 * HOUR_MS)).batch_version === 1, 30_000)
-      const a = await hourly(p, H - 4 * HOUR_MS)
+      await until(`${p.name} to serve gold v1`, async () => (await hourly(p, H - 4 * HOUR_MS, true))?.batch_version === 1, 90_000)
+      const a = await hourly(p, H - 4 * HOUR_MS) as Answer
       assert.equal(a.rows.find((r) => Date.parse(r.window_start) === H - 3 * HOUR_MS)?.total_events, want1, `${p.name}: the hour gold holds`)
     }
 
@@ -115,8 +117,8 @@ test('one leader per data folder builds gold, the others read it; the leader SIG
     await until('gold v2 published', async () => (await goldState(db, dataDir))?.version === 2, 60_000)
     const want2 = [...expected([...feed.all, ...feed2.all], H - 2 * HOUR_MS, H - HOUR_MS).values()].reduce((n, p) => n + p.events, 0)
     for (const p of rest) {
-      await until(`${p.name} to serve gold v2`, async () => (await hourly(p, H - 4 * HOUR_MS)).batch_version === 2, 30_000)
-      const a = await hourly(p, H - 4 * HOUR_MS)
+      await until(`${p.name} to serve gold v2`, async () => (await hourly(p, H - 4 * HOUR_MS, true))?.batch_version === 2, 90_000)
+      const a = await hourly(p, H - 4 * HOUR_MS) as Answer
       assert.equal(a.rows.find((r) => Date.parse(r.window_start) === H - 2 * HOUR_MS)?.total_events, want2, `${p.name}: the new hour`)
       assert.equal(a.rows.find((r) => Date.parse(r.window_start) === H - 3 * HOUR_MS)?.total_events, want1, `${p.name}: the first hour`)
     }
