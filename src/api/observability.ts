@@ -175,7 +175,11 @@ export function createObservability (opts: ObservabilityOptions = {}): Observabi
   })
 
   // enrichment (speed layer): counted as it happens
-  const enriched = new Counter({ name: 'hourglass_events_enriched_total', help: 'Events whose text the speed layer enriched (work done: a batch consumed again after a rebalance counts again)', registers: [registry] })
+  const enriched = new Counter({
+    name: 'hourglass_events_enriched_total',
+    help: 'Events whose text the speed layer enriched (work done: a batch consumed again after a rebalance counts again)',
+    registers: [registry]
+  })
   const enrichSkipped = new Counter({
     name: 'hourglass_enrich_skipped_total',
     help: 'Events with text the speed layer left unenriched, by reason: budget (time budget spent), error, unavailable (breaker open)',
