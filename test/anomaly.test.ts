@@ -151,7 +151,7 @@ test('AnomalyDetection: two processes reading one store at different times recor
     coverage: async () => ({ oldest: start, newest: T0 + 29 * MINUTE_MS, watermark, maxEventTime: watermark, coveredFrom: start }),
     query: async (from: number, to: number) => rows.filter((r) => r.window_start >= from && r.window_start < to)
   }
-  const gold = { snapshot: () => null, query: async () => [], dimensions: async () => ({ event_types: [], regions: [] }) }
+  const gold = { snapshot: () => null, query: async () => [], dimensions: async () => ({ event_types: [], regions: [] }), topEntities: async () => [] }
   const settings = { ...SETTINGS, baselineDays: 7 }
   const often = new AnomalyLog()
   const seldom = new AnomalyLog()

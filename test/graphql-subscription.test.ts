@@ -97,7 +97,7 @@ describe('windowUpdated over a real WebSocket, fed by the real speed pipeline', 
   const store = new MemorySpeedStore(STORE_DEFAULTS)
   const hub = new WindowChangeHub()
   const pipeline = new SpeedPipeline({ ...PIPELINE_DEFAULTS, store: withWindowChanges(store, hub) })
-  const noGold: GoldSource = { snapshot: () => null, query: async () => [], dimensions: async () => ({ event_types: [], regions: [] }) }
+  const noGold: GoldSource = { snapshot: () => null, query: async () => [], dimensions: async () => ({ event_types: [], regions: [] }), topEntities: async () => [] }
   const service = new MergingMetricsService({
     gold: noGold, speed: store, quality: pipeline, allowedLatenessMs: M,
     limits: LIMITS_DEFAULTS
@@ -232,7 +232,7 @@ describe('windowUpdated over a real WebSocket, fed by the real speed pipeline', 
 
 test('a server built without window changes answers windowUpdated with HG_ERR_NOT_READY', async (t) => {
   const store = new MemorySpeedStore(STORE_DEFAULTS)
-  const noGold: GoldSource = { snapshot: () => null, query: async () => [], dimensions: async () => ({ event_types: [], regions: [] }) }
+  const noGold: GoldSource = { snapshot: () => null, query: async () => [], dimensions: async () => ({ event_types: [], regions: [] }), topEntities: async () => [] }
   const service = new MergingMetricsService({
     gold: noGold, speed: store, quality: new SpeedPipeline({ ...PIPELINE_DEFAULTS, store }), allowedLatenessMs: M,
     limits: LIMITS_DEFAULTS

@@ -270,7 +270,7 @@ test('the real merger over a real speed store: GraphQL and REST give the same nu
   const store = new MemorySpeedStore({ ...STORE_DEFAULTS, now: () => T })
   t.after(() => store.close())
   const pipeline = new SpeedPipeline({ ...PIPELINE_DEFAULTS, store })
-  const noGold: GoldSource = { snapshot: () => null, query: async () => [], dimensions: async () => ({ event_types: [], regions: [] }) }
+  const noGold: GoldSource = { snapshot: () => null, query: async () => [], dimensions: async () => ({ event_types: [], regions: [] }), topEntities: async () => [] }
   const service = new MergingMetricsService({
     gold: noGold, speed: store, quality: pipeline, allowedLatenessMs: M, now: () => T,
     limits: LIMITS_DEFAULTS

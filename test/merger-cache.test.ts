@@ -96,7 +96,8 @@ function goldOf (rows: PartialRow[], boundary: number): GoldSource & { queries: 
       return rows.filter((r) => r.window_start >= from && r.window_start < to && matches(f, r))
         .map((r) => ({ ...r, partials: { ...r.partials, response: new Map(r.partials.response) } }))
     },
-    dimensions: async () => ({ event_types: TYPES, regions: REGIONS })
+    dimensions: async () => ({ event_types: TYPES, regions: REGIONS }),
+    topEntities: async () => []
   }
   return gold
 }

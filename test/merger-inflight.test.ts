@@ -27,7 +27,8 @@ function gatedGold () {
       if (gold.fail) throw new Error('gold read failed')
       return rows.map((r) => ({ ...r, partials: emptyPartials() }))
     },
-    dimensions: async () => ({ event_types: ['click'], regions: ['eu-west'] })
+    dimensions: async () => ({ event_types: ['click'], regions: ['eu-west'] }),
+    topEntities: async () => []
   }
   return gold
 }

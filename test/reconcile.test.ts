@@ -139,7 +139,8 @@ test('reconcileGold: compares the hours before B the ledger holds, once each, an
     snapshot: () => snapshot,
     // gold counted 62 events (two late ones the speed layer left out) and 64.00 of revenue
     query: async (_s, from, to) => [{ window_start: H0, event_type: 'buy', region: 'eu', partials: { ...emptyPartials(), events: 62, revenue_cents: 6400 } }].filter((r) => r.window_start >= from && r.window_start < to),
-    dimensions: async () => ({ event_types: [], regions: [] })
+    dimensions: async () => ({ event_types: [], regions: [] }),
+    topEntities: async () => []
   }
   const log = new ReconciliationLog()
   const out = await reconcileGold({ gold, ledger, log })

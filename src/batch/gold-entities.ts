@@ -5,7 +5,7 @@ import { type DuckDBValue, listValue } from '@duckdb/node-api'
 import type { EntityCount } from '../model/entities.js'
 import type { Filters } from '../model/query.js'
 import type { Conn } from './duckdb.js'
-import { withEnrichmentColumns } from './gold-file-cache.js'
+import { partitionColumns, withEnrichmentColumns } from './gold-file-cache.js'
 
 export interface EntityFile {
   path: string
@@ -13,22 +13,19 @@ export interface EntityFile {
   partitionValues?: Record<string, string | null> | undefined
 }
 
-const KEYS = { window_start: 'TIMESTAMPTZ', event_type: 'VARCHAR', region: 'VARCHAR' } as const
+const KEYS = ['window_start', 'event_type', 'region'] as const
 
 function hasKeyPartition (file: EntityFile): boolean {
-  return Object.keys(KEYS).some((k) => file.partitionValues?.[k] !== undefined)
+  return KEYS.some((k) => file.partitionValues?.[k] !== undefined)
 }
 
 /** One file's rows as (window_start, event_type, region, top_entities), a key column from its partition value where it has one. */
 function fileSelect (i: number, file: EntityFile, params: Record<string, DuckDBValue>): string {
   params[`f${i}`] = file.path
-  const cols = Object.entries(KEYS).map(([name, type]) => {
-    const value = file.partitionValues?.[name]
-    if (value === undefined) return name
-    params[`p${i}_${name}`] = value === '' ? null : value
-    return `CAST($p${i}_${name} AS ${type}) AS ${name}`
-  })
-  return `SELECT ${cols.join(', ')}, top_entities FROM ${withEnrichmentColumns(`read_parquet($f${i}, hive_partitioning = false)`)}`
+  const { col, params: bound } = partitionColumns(file.partitionValues, `p${i}_`)
+  Object.assign(params, bound)
+  const rows = withEnrichmentColumns(`read_parquet($f${i}, hive_partitioning = false)`)
+  return `SELECT ${KEYS.map((k) => `${col(k)} AS ${k}`).join(', ')}, top_entities FROM ${rows}`
 }
 
 /** The statement and its parameters: entities by total n, then by name; at most `limit`. */
@@ -48,7 +45,7 @@ export function topEntitiesStatement (
   if (plain.length > 0) {
     params.files = listValue(plain)
     const list = 'read_parquet($files::VARCHAR[], hive_partitioning = false, union_by_name = true)'
-    selects.push(`SELECT ${Object.keys(KEYS).join(', ')}, top_entities FROM ${withEnrichmentColumns(list)}`)
+    selects.push(`SELECT ${KEYS.join(', ')}, top_entities FROM ${withEnrichmentColumns(list)}`)
   }
   const rows = selects.join('\nUNION ALL\n')
   const sql = `SELECT e.entity AS entity, CAST(sum(e.n) AS DOUBLE) AS n FROM (

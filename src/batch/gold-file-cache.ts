@@ -64,9 +64,22 @@ export function withEnrichmentColumns (files: string): string {
   return `(SELECT * FROM ${files} UNION ALL BY NAME (SELECT ${missing}, CAST(NULL AS ${TOP_ENTITIES_TYPE}) AS top_entities WHERE false))`
 }
 
-/** The load statement; the columns in `fromPartition` are bound values ($p_<column>) instead of the file's columns. */
-function loadSql (fromPartition: readonly string[]): string {
-  const col = (name: string): string => fromPartition.includes(name) ? `CAST($p_${name} AS ${PARTITION_TYPES[name] as string})` : name
+/**
+ * The gold columns a table keeps in partition values rather than in the file (a Delta table partitioned by region), as
+ * bound parameters `$<prefix><column>` cast to their gold type ('' is null); `col(name)` is the column's SQL: that
+ * cast, or the file's column. Only our own names reach SQL text.
+ */
+export function partitionColumns (partitionValues: Record<string, string | null> | undefined, prefix: string): {
+  col: (name: string) => string, params: Record<string, string | null>
+} {
+  const params: Record<string, string | null> = {}
+  for (const [k, v] of Object.entries(partitionValues ?? {})) if (k in PARTITION_TYPES) params[prefix + k] = v === '' ? null : v
+  const col = (name: string): string => prefix + name in params ? `CAST($${prefix}${name} AS ${PARTITION_TYPES[name] as string})` : name
+  return { col, params }
+}
+
+/** The load statement, each column through `col` (partitionColumns). */
+function loadSql (col: (name: string) => string): string {
   return `SELECT CAST(epoch_ms(${col('window_start')}) AS DOUBLE), ${col('event_type')}, ${col('region')},
        CAST(${col('total_events')} AS DOUBLE), CAST(${col('latency_sum')} AS DOUBLE), CAST(${col('latency_count')} AS DOUBLE),
        CAST(${col('revenue_cents')} AS DOUBLE),
@@ -88,11 +101,9 @@ function column<T> (chunk: { getColumnVector (i: number): unknown }, i: number, 
  * keeps in its partition values rather than in the file (a Delta table partitioned by region), as text.
  */
 export async function loadGoldFile (conn: Conn, path: string, partitionValues: Record<string, string | null> = {}): Promise<GoldFileData> {
-  const fromPartition = Object.keys(partitionValues).filter((k) => k in PARTITION_TYPES)
-  const params: Record<string, string | null> = { file: path }
-  for (const k of fromPartition) params[`p_${k}`] = partitionValues[k] === '' ? null : partitionValues[k] ?? null
+  const { col, params } = partitionColumns(partitionValues, 'p_')
   return await conn.exclusive(async (raw) => {
-    const result = await raw.run(loadSql(fromPartition), params)
+    const result = await raw.run(loadSql(col), { file: path, ...params })
     const ws: number[] = []; const et: string[] = []; const rg: string[] = []
     const ev: number[] = []; const ls: number[] = []; const lc: number[] = []; const rc: number[] = []
     const start: number[] = [0]; const bins: number[] = []; const counts: number[] = []

@@ -23,7 +23,7 @@ export async function topEntities ({ gold, coverage, now }: EntitiesSources, q: 
   const until = plan.speed === null ? 0 : Math.min(plan.speed.to, Math.max(now, plan.speed.from))
   if (plan.speed !== null && plan.speed.from < until) gaps.push({ from: iso(plan.speed.from), to: iso(until), reason: 'speed_no_entities' })
   const batch = plan.batch
-  const entities = batch === null || snapshot === null || gold.topEntities === undefined
+  const entities = batch === null || snapshot === null
     ? []
     : await gold.topEntities(snapshot, batch.from, batch.to, q.filters, q.limit)
   const meta = resultMeta({ from: plan.from, to: plan.to, sources: plan.sources.filter((s) => s.layer === 'batch'), gaps }, 'hour', snapshot, coverage, now)

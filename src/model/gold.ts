@@ -54,7 +54,7 @@ export interface GoldSource {
   /**
    * The `limit` most frequent entities of that snapshot's hourly rows in [from, to) that pass the filters: each row's
    * top entities summed per entity, by n descending, then entity. Gold without them (older gold, other engines) has
-   * none; a source without this method has none either.
+   * none.
    */
-  topEntities? (snapshot: GoldSnapshot, from: number, to: number, filters: Filters, limit: number): Promise<EntityCount[]>
+  topEntities (snapshot: GoldSnapshot, from: number, to: number, filters: Filters, limit: number): Promise<EntityCount[]>
 }

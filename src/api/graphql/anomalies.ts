@@ -8,7 +8,7 @@ import { type AnomaliesInput, parseAnomaliesInput } from '../rest/anomaly-query.
 import { presentAnomaly } from '../rest/anomaly-schemas.js'
 import { type FilterInput, parseFilters } from '../rest/parse-query.js'
 import { selectedFields } from './budget.js'
-import { coded } from './resolvers.js'
+import { coded, within } from './resolvers.js'
 
 const values = (list: readonly string[]): string => list.map((v) => `  ${v}`).join('\n')
 
@@ -106,16 +106,11 @@ export class AnomalyStream<T> implements AsyncIterableIterator<T> {
 
 export const anomalyResolvers: IResolvers = {
   Query: {
-    anomalies: coded<AnomaliesInput, unknown>(async (args, { service, now, anomalies }, ctx, info) => {
+    anomalies: coded<AnomaliesInput, unknown>((args, { service, now, anomalies }, ctx, info) => {
       const filter = parseAnomaliesInput(args, service.limits, ctx.hgRequest?.now ?? now())
-      const rows = (anomalies?.list(filter) ?? []).map(presentAnomaly)
       // counted into the request's answer size like the metrics fields' rows, so aliases cannot multiply the log
-      const budget = ctx.hgRequest?.budget
-      if (budget !== undefined) {
-        budget.spend(rows.length, selectedFields(info))
-        if (budget.answers > 1) await budget.turn()
-      }
-      return rows
+      const read = async (): Promise<unknown[]> => (anomalies?.list(filter) ?? []).map(presentAnomaly)
+      return within(ctx, info, 'anomalies ' + JSON.stringify(filter), read, (rows) => rows, selectedFields)
     })
   },
   Subscription: {

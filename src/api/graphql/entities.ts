@@ -1,8 +1,10 @@
 // GraphQL's topEntities: GET /v1/entities's arguments (the filter as the other queries take it) and answer. The SDL
 // extends Query, so schema.ts stays as it is; the cost (limits.ts) counts limit × the fields under `entities`.
+import type { GraphQLResolveInfo } from 'graphql'
 import type { IResolvers } from 'mercurius'
 import { DEFAULT_ENTITIES_LIMIT, type EntitiesResult, MAX_ENTITIES_LIMIT } from '../../model/index.js'
 import { type EntitiesInput, parseEntitiesInput } from '../rest/entity-query.js'
+import { selectedRowFields } from './budget.js'
 import { coded, within } from './resolvers.js'
 
 export const ENTITY_SDL = `
@@ -34,7 +36,8 @@ export const entityResolvers: IResolvers = {
   Query: {
     topEntities: coded<EntitiesInput, unknown>((args, { service, now }, ctx, info) => {
       const q = parseEntitiesInput(args, service.limits, ctx.hgRequest?.now ?? now())
-      return within<EntitiesResult>(ctx, info, 'topEntities ' + JSON.stringify(q), () => service.entities(q), (r) => r.entities, 'entities')
+      const fields = (i: GraphQLResolveInfo): number => selectedRowFields(i, 'entities')
+      return within<EntitiesResult>(ctx, info, 'topEntities ' + JSON.stringify(q), () => service.entities(q), (r) => r.entities, fields)
     })
   }
 }

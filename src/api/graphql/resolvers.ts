@@ -76,16 +76,16 @@ function quality (q: QualityReport) {
 
 /**
  * The answer of `read`, shared by the request's fields that ask the same `key`, and counted into its budget: its
- * rows (`rowsOf`) × the fields the client selects under `field`.
+ * rows (`rowsOf`) × the fields the client selects for each row (`fieldsOf`; default: under `rows`).
  */
 export async function within<T = MetricsResult> (
   ctx: MercuriusContext, info: GraphQLResolveInfo, key: string, read: () => Promise<T>,
-  rowsOf: (result: T) => readonly unknown[] = (r) => (r as MetricsResult).rows, field = 'rows'
+  rowsOf: (result: T) => readonly unknown[] = (r) => (r as MetricsResult).rows, fieldsOf: (info: GraphQLResolveInfo) => number = selectedRowFields
 ): Promise<T> {
   if (ctx.hgRequest === undefined) return await read()
   const result = await ctx.hgRequest.budget.read(key, read)
   const budget = ctx.hgRequest.budget
-  budget.spend(rowsOf(result).length, selectedRowFields(info, field))
+  budget.spend(rowsOf(result).length, fieldsOf(info))
   // the aliases sharing a read complete one per turn of the event loop, not all in one go
   if (budget.answers > 1) await budget.turn()
   return result
